@@ -1,0 +1,41 @@
+/**
+ * A target is any place content can live: a content-addressed store of blobs
+ * and manifests plus tags pointing into it. Every command is a short function
+ * over targets (see design.md).
+ */
+import type { Readable } from 'node:stream';
+import type { Descriptor, ImageIndex } from '../spec/types.js';
+
+export interface ReferrersFilter {
+  artifactType?: string;
+}
+
+export interface ReadTarget {
+  /** Human-readable name used in messages: "layout ./dir", "archive x.tar", "registry host/repo". */
+  readonly description: string;
+  /** The content of `desc`, verified against its digest and size while it streams. */
+  fetch(desc: Descriptor): Promise<Readable>;
+  exists(desc: Descriptor): Promise<boolean>;
+  /** Resolve a tag, or a digest (`sha256:...`), to the descriptor of a manifest. */
+  resolve(ref: string): Promise<Descriptor>;
+  tags(): AsyncIterable<string>;
+  /** Descriptors of the manifests whose `subject` is `subject`, as the referrers API answers. */
+  referrers(subject: Descriptor, filter?: ReferrersFilter): AsyncIterable<Descriptor>;
+  close?(): Promise<void>;
+}
+
+export interface WriteTarget extends ReadTarget {
+  /** Store content under its descriptor; verifies digest and size; content already present counts as written. */
+  push(desc: Descriptor, content: Readable | Uint8Array): Promise<void>;
+  /** Point tag `ref` at `desc` (the manifest must already be stored). */
+  tag(desc: Descriptor, ref: string): Promise<void>;
+}
+
+/** A target with an index.json: a layout directory or archive. */
+export interface LayoutReadTarget extends ReadTarget {
+  readIndex(): Promise<ImageIndex>;
+}
+
+export function isLayoutTarget(t: ReadTarget): t is LayoutReadTarget {
+  return typeof (t as Partial<LayoutReadTarget>).readIndex === 'function';
+}

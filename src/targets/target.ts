@@ -16,6 +16,8 @@ export interface ReadTarget {
   /** The content of `desc`, verified against its digest and size while it streams. */
   fetch(desc: Descriptor): Promise<Readable>;
   exists(desc: Descriptor): Promise<boolean>;
+  /** Describe a blob known only by digest (its size), e.g. for `blob fetch REF@DIGEST`. */
+  statBlob(digest: string): Promise<Descriptor>;
   /** Resolve a tag, or a digest (`sha256:...`), to the descriptor of a manifest. */
   resolve(ref: string): Promise<Descriptor>;
   tags(): AsyncIterable<string>;

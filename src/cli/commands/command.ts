@@ -1,0 +1,16 @@
+import type { Argv } from 'yargs';
+import type { Context } from '../context.js';
+
+/** One CLI command: its yargs shape and a handler that works through the library only. */
+export interface CommandSpec<A = Record<string, unknown>> {
+  command: string;
+  describe: string;
+  builder?: (y: Argv) => Argv;
+  handler: (args: A, ctx: Context) => Promise<void>;
+  /** A command group (`manifest fetch`, `blob push`): the group's own handler never runs. */
+  subcommands?: CommandSpec[];
+}
+
+export function defineCommand<A>(spec: CommandSpec<A>): CommandSpec {
+  return spec as unknown as CommandSpec;
+}

@@ -1,0 +1,12 @@
+/** Every CLI command, in the order `--help` lists them. */
+import type { CommandSpec } from './command.js';
+import init from './init.js';
+import ls from './ls.js';
+import tags from './tags.js';
+import resolve from './resolve.js';
+import manifest from './manifest.js';
+import index from './index-create.js';
+import blob from './blob.js';
+import { tagCommand, untagCommand } from './tag.js';
+
+export const commands: CommandSpec[] = [init, ls, tags, resolve, manifest, index, blob, tagCommand, untagCommand];

@@ -1,0 +1,29 @@
+import { listEntries, type EntryRow } from '../../index.js';
+import { table } from '../output.js';
+import { defineCommand } from './command.js';
+
+export default defineCommand<{ target: string }>({
+  command: 'ls <target>',
+  describe: 'list every entry of index.json (or every tag of a repository)',
+  async handler(args, ctx) {
+    const { target } = await ctx.openRead(args.target);
+    const rows = await listEntries(target);
+    ctx.out.result(rows, renderRows);
+  },
+});
+
+function renderRows(rows: EntryRow[]): string {
+  if (rows.length === 0) return '(no entries)';
+  return table(
+    ['TAG', 'DIGEST', 'MEDIA TYPE', 'ARTIFACT TYPE', 'PLATFORMS', 'SUBJECT', 'SIZE'],
+    rows.map((r) => [
+      r.tag ?? '-',
+      r.digest,
+      r.mediaType,
+      r.artifactType ?? '-',
+      r.platforms.join(',') || '-',
+      r.subject ?? '-',
+      r.problem ? `${r.size} (unreadable: ${r.problem})` : String(r.size),
+    ]),
+  );
+}

@@ -1,0 +1,99 @@
+import { readFile, stat } from 'node:fs/promises';
+import {
+  fetchDocument,
+  fetchManifest,
+  isIndexMediaType,
+  MAX_DOCUMENT_SIZE,
+  pushManifest,
+  readAll,
+  resolveReference,
+  OcikitError,
+  UsageError,
+  fromFsError,
+  type ImageManifest,
+} from '../../index.js';
+import type { Context } from '../context.js';
+import { defineCommand } from './command.js';
+
+const platformOption = { type: 'string', describe: 'resolve through an index: OS/ARCH[/VARIANT]' } as const;
+
+interface FetchArgs {
+  ref: string;
+  pretty?: boolean;
+  platform?: string;
+  descriptor?: boolean;
+}
+
+const fetchCmd = defineCommand<FetchArgs>({
+  command: 'fetch <ref>',
+  describe: 'print a manifest exactly as stored (--pretty to indent)',
+  builder: (y) =>
+    y
+      .option('pretty', { type: 'boolean', describe: 'indent the JSON' })
+      .option('platform', platformOption)
+      .option('descriptor', { type: 'boolean', describe: 'print the descriptor instead of the content' }),
+  async handler(args, ctx) {
+    const { ref, target } = await ctx.openRead(args.ref);
+    const desc = await resolveReference(target, ref, { platform: ctx.platform(args.platform) });
+    if (args.descriptor) {
+      ctx.out.result(desc, (d) => JSON.stringify(d, null, args.pretty ? 2 : undefined));
+      return;
+    }
+    const { bytes } = await fetchManifest(target, desc);
+    printDocument(ctx, bytes, args.pretty);
+  },
+});
+
+const fetchConfigCmd = defineCommand<FetchArgs>({
+  command: 'fetch-config <ref>',
+  describe: "print an image's config exactly as stored",
+  builder: (y) => y.option('pretty', { type: 'boolean', describe: 'indent the JSON' }).option('platform', platformOption),
+  async handler(args, ctx) {
+    const { ref, target } = await ctx.openRead(args.ref);
+    const desc = await resolveReference(target, ref, { platform: ctx.platform(args.platform) });
+    if (isIndexMediaType(desc.mediaType)) {
+      throw new UsageError(`${args.ref} is an image index, which has no config; choose a manifest with --platform OS/ARCH`);
+    }
+    const m = await fetchManifest(target, desc);
+    if (m.kind !== 'manifest') throw new UsageError(`${args.ref} is not an image manifest; it has no config`);
+    const bytes = await fetchDocument(target, (m.doc as ImageManifest).config);
+    printDocument(ctx, bytes, args.pretty);
+  },
+});
+
+const pushCmd = defineCommand<{ ref: string; file: string; 'media-type'?: string }>({
+  command: 'push <ref> <file>',
+  describe: 'store a manifest or index from FILE (or - for stdin); tag it if REF has a tag',
+  builder: (y) => y.option('media-type', { type: 'string', describe: "the manifest's media type (default: its mediaType field)" }),
+  async handler(args, ctx) {
+    const { ref, layout } = await ctx.openLayout(args.ref);
+    if (ref.digest) throw new UsageError('manifest push takes a tag or no selector, not a digest: the digest is computed');
+    const bytes = await readInput(args.file);
+    const desc = await pushManifest(layout, bytes, { mediaType: args['media-type'], tags: ref.tag ? [ref.tag] : [] });
+    ctx.out.result(desc, (d) => d.digest);
+  },
+});
+
+export default defineCommand({
+  command: 'manifest',
+  describe: 'fetch, fetch-config and push manifests',
+  async handler() {},
+  subcommands: [fetchCmd, fetchConfigCmd, pushCmd],
+});
+
+/** JSON documents print as stored (exact bytes) unless --pretty; --output json always prints one JSON document. */
+function printDocument(ctx: Context, bytes: Buffer, pretty?: boolean): void {
+  if (ctx.out.json || pretty) ctx.out.result(JSON.parse(bytes.toString('utf8')) as unknown, (d) => JSON.stringify(d, null, 2));
+  else ctx.out.raw(bytes);
+}
+
+export async function readInput(file: string, limit = MAX_DOCUMENT_SIZE): Promise<Buffer> {
+  if (file === '-') return readAll(process.stdin, limit);
+  try {
+    const st = await stat(file);
+    if (st.size > limit) throw new OcikitError('MANIFEST_TOO_LARGE', `${file} is ${st.size} bytes; manifests over ${limit} bytes are refused`, { path: file });
+    return await readFile(file);
+  } catch (err) {
+    throw fromFsError(err, file, 'file');
+  }
+}

@@ -1,0 +1,13 @@
+import { resolveReference } from '../../index.js';
+import { defineCommand } from './command.js';
+
+export default defineCommand<{ ref: string; platform?: string }>({
+  command: 'resolve <ref>',
+  describe: 'print the digest a reference points to',
+  builder: (y) => y.option('platform', { type: 'string', describe: 'resolve through an index: OS/ARCH[/VARIANT]' }),
+  async handler(args, ctx) {
+    const { ref, target } = await ctx.openRead(args.ref);
+    const desc = await resolveReference(target, ref, { platform: ctx.platform(args.platform) });
+    ctx.out.result(desc, (d) => d.digest);
+  },
+});

@@ -1,0 +1,81 @@
+/**
+ * Atomic file writes: content goes to a temp file in the destination's
+ * directory (same filesystem, created exclusively), is fsynced, then renamed
+ * over the destination, and the directory is fsynced so the rename survives a
+ * crash. A failure at any point removes the temp file: nothing half-written
+ * is ever visible under the final name.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp, createWriteStream } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable, Transform } from 'node:stream';
+
+export function tempPathFor(dest: string, dir = path.dirname(dest)): string {
+  return path.join(dir, `.ocikit-tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // Some filesystems refuse to fsync a directory; the rename is still atomic.
+  } finally {
+    await fh?.close();
+  }
+}
+
+export async function fsyncFile(file: string): Promise<void> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Write bytes to `dest` atomically. */
+export async function writeFileAtomic(dest: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
+  const tmp = tempPathFor(dest);
+  try {
+    const fh = await fsp.open(tmp, 'wx', mode);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tmp, dest);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(path.dirname(dest));
+}
+
+/**
+ * Stream `source` through `checks` (e.g. a VerifyStream) into a temp file in
+ * `tmpDir`, then rename it to `dest`. The checks run before the rename, so a
+ * digest or size mismatch leaves nothing behind.
+ */
+export async function streamToFileAtomic(
+  source: Readable,
+  checks: Transform[],
+  dest: string,
+  opts: { tmpDir?: string; mode?: number } = {},
+): Promise<void> {
+  const tmp = tempPathFor(dest, opts.tmpDir);
+  try {
+    const out = createWriteStream(tmp, { flags: 'wx', mode: opts.mode ?? 0o644 });
+    await pipeline([source, ...checks, out]);
+    await fsyncFile(tmp);
+    await fsp.rename(tmp, dest);
+  } catch (err) {
+    source.destroy();
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(path.dirname(dest));
+}

@@ -1,0 +1,47 @@
+/** Reading whole (small) documents from a target: manifests, indexes, configs. */
+import type { Readable } from 'node:stream';
+import { OcikitError } from '../errors.js';
+import type { Descriptor } from '../spec/types.js';
+import type { ReadTarget } from '../targets/target.js';
+import { parseManifestBytes, type ParsedManifest } from '../spec/validate.js';
+
+/** Manifests, indexes and configs above this size are refused (design rule 3; registries use the same cap). */
+export const MAX_DOCUMENT_SIZE = 4 * 1024 * 1024;
+
+export async function readAll(stream: Readable, limit = Number.MAX_SAFE_INTEGER): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    total += (chunk as Buffer).length;
+    if (total > limit) {
+      stream.destroy();
+      throw new OcikitError('MANIFEST_TOO_LARGE', `document exceeds ${limit} bytes`, { expected: limit, actual: total });
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** Fetch a document (verified by the target) whose size must stay under the document cap. */
+export async function fetchDocument(target: ReadTarget, desc: Descriptor, limit = MAX_DOCUMENT_SIZE): Promise<Buffer> {
+  if (desc.size > limit) {
+    throw new OcikitError('MANIFEST_TOO_LARGE', `${desc.digest} is ${desc.size} bytes; documents over ${limit} bytes are refused (${target.description})`, {
+      digest: desc.digest,
+      expected: limit,
+      actual: desc.size,
+    });
+  }
+  return readAll(await target.fetch(desc), limit);
+}
+
+export interface FetchedManifest extends ParsedManifest {
+  bytes: Buffer;
+  descriptor: Descriptor;
+}
+
+/** Fetch, verify and parse a manifest or index. */
+export async function fetchManifest(target: ReadTarget, desc: Descriptor): Promise<FetchedManifest> {
+  const bytes = await fetchDocument(target, desc);
+  const parsed = parseManifestBytes(bytes, desc.mediaType, `${desc.digest} in ${target.description}`);
+  return { ...parsed, bytes, descriptor: desc };
+}

@@ -1,0 +1,40 @@
+/** `index create`: an image index over manifests already stored in a target. */
+import { MediaType, isIndexMediaType } from '../spec/media-types.js';
+import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../spec/types.js';
+import { fetchDocument, fetchManifest } from '../graph/content.js';
+import type { ReadTarget } from '../targets/target.js';
+
+export interface CreateIndexOptions {
+  annotations?: Record<string, string>;
+  artifactType?: string;
+}
+
+/** The index bytes (compact JSON, the form that is hashed) for `sources`, each with its platform filled from its config. */
+export async function buildIndex(target: ReadTarget, sources: Descriptor[], opts: CreateIndexOptions = {}): Promise<Uint8Array> {
+  const manifests: Descriptor[] = [];
+  for (const src of sources) {
+    const entry: Descriptor = { mediaType: src.mediaType, digest: src.digest, size: src.size };
+    const platform = src.platform ?? (await platformOf(target, src));
+    if (platform) entry.platform = platform;
+    if (src.artifactType) entry.artifactType = src.artifactType;
+    if (!manifests.some((m) => m.digest === entry.digest)) manifests.push(entry);
+  }
+  const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests };
+  if (opts.artifactType) index.artifactType = opts.artifactType;
+  if (opts.annotations && Object.keys(opts.annotations).length > 0) index.annotations = opts.annotations;
+  return Buffer.from(JSON.stringify(index));
+}
+
+async function platformOf(target: ReadTarget, desc: Descriptor): Promise<Platform | undefined> {
+  if (isIndexMediaType(desc.mediaType)) return undefined;
+  const m = await fetchManifest(target, desc);
+  if (m.kind !== 'manifest') return undefined;
+  const manifest = m.doc as ImageManifest;
+  if (manifest.config.mediaType !== MediaType.ImageConfig && manifest.config.mediaType !== MediaType.DockerConfig) return undefined;
+  const config = JSON.parse((await fetchDocument(target, manifest.config)).toString('utf8')) as ImageConfig;
+  if (!config.os || !config.architecture) return undefined;
+  const p: Platform = { architecture: config.architecture, os: config.os };
+  if (config.variant) p.variant = config.variant;
+  if (config['os.version']) p['os.version'] = config['os.version'];
+  return p;
+}

@@ -1,0 +1,45 @@
+/** Storing a manifest or index given as bytes (`manifest push`, `index create`, `attach`). */
+import { NotFoundError, OcikitError } from '../errors.js';
+import { digestBytes } from '../digest/digest.js';
+import type { Descriptor } from '../spec/types.js';
+import { effectiveArtifactType, parseManifestBytes } from '../spec/validate.js';
+import { MAX_DOCUMENT_SIZE } from '../graph/content.js';
+import { successors } from '../graph/successors.js';
+import type { LayoutDir } from '../targets/layout-dir.js';
+
+export interface PushManifestOptions {
+  /** Media type to store under; defaults to the document's own `mediaType` (or what its shape says). */
+  mediaType?: string;
+  tags?: string[];
+  /** List in index.json even without a tag (artifacts, untagged roots). Default: when untagged. */
+  listUntagged?: boolean;
+}
+
+/**
+ * Validate and store a manifest in a layout, then list it in index.json: under
+ * its tags, or untagged. Refuses a manifest whose config, layers or children
+ * are not stored yet, so index.json never points at missing content.
+ */
+export async function pushManifest(layout: LayoutDir, bytes: Uint8Array, opts: PushManifestOptions = {}): Promise<Descriptor> {
+  if (bytes.length > MAX_DOCUMENT_SIZE) {
+    throw new OcikitError('MANIFEST_TOO_LARGE', `manifest is ${bytes.length} bytes; the limit is ${MAX_DOCUMENT_SIZE}`, { actual: bytes.length, expected: MAX_DOCUMENT_SIZE });
+  }
+  const parsed = parseManifestBytes(bytes, opts.mediaType, 'the manifest given');
+  const missing: string[] = [];
+  for (const d of successors(parsed)) if (!(await layout.exists(d))) missing.push(d.digest);
+  if (missing.length > 0) {
+    throw new NotFoundError(`the manifest refers to ${missing.length} blob(s) not stored in ${layout.description}: ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}`, {
+      digest: missing[0],
+      hint: 'push the blobs first (ocikit blob push)',
+    });
+  }
+  const desc: Descriptor = { mediaType: parsed.mediaType, digest: digestBytes(bytes), size: bytes.length };
+  const artifactType = effectiveArtifactType(parsed.doc);
+  if (parsed.doc.subject && artifactType) desc.artifactType = artifactType;
+  if (parsed.doc.subject && parsed.doc.annotations) desc.annotations = { ...parsed.doc.annotations };
+  await layout.push(desc, bytes);
+  const tags = opts.tags ?? [];
+  for (const tag of tags) await layout.tag(desc, tag);
+  if (tags.length === 0 && opts.listUntagged !== false) await layout.addEntry(desc);
+  return desc;
+}

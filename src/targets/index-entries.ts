@@ -1,0 +1,81 @@
+/**
+ * Pure edits of a layout's index.json. The rules (design.md rule 5): entries
+ * are tagged roots and untagged artifact manifests; the same (digest, tag)
+ * pair is never listed twice; an entry that loses its tag stays listed,
+ * untagged, unless the same digest is listed elsewhere, so that untagging
+ * never makes content unreachable behind the user's back (gc decides that).
+ * Unknown fields on the index and its entries are kept.
+ */
+import { Annotation } from '../spec/media-types.js';
+import type { Descriptor, ImageIndex } from '../spec/types.js';
+
+export function tagOf(entry: Descriptor): string | undefined {
+  return entry.annotations?.[Annotation.RefName];
+}
+
+function withoutTag(entry: Descriptor): Descriptor {
+  const { [Annotation.RefName]: _dropped, ...rest } = entry.annotations ?? {};
+  const copy: Descriptor = { ...entry };
+  if (Object.keys(rest).length > 0) copy.annotations = rest;
+  else delete copy.annotations;
+  return copy;
+}
+
+/** The descriptor to list in index.json for a manifest: its identity and the fields tools show. */
+export function entryFor(desc: Descriptor, tag?: string): Descriptor {
+  const entry: Descriptor = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
+  if (desc.platform) entry.platform = desc.platform;
+  if (desc.artifactType) entry.artifactType = desc.artifactType;
+  const annotations = { ...(desc.annotations ?? {}) };
+  delete annotations[Annotation.RefName];
+  if (tag !== undefined) annotations[Annotation.RefName] = tag;
+  if (Object.keys(annotations).length > 0) entry.annotations = annotations;
+  return entry;
+}
+
+/** Collapse exact (digest, tag) duplicates and drop untagged entries whose digest is listed elsewhere. */
+export function normalizeEntries(entries: Descriptor[]): Descriptor[] {
+  const seen = new Set<string>();
+  const tagged = new Set(entries.filter((e) => tagOf(e) !== undefined).map((e) => e.digest));
+  const out: Descriptor[] = [];
+  for (const e of entries) {
+    const tag = tagOf(e);
+    if (tag === undefined && tagged.has(e.digest)) continue;
+    const key = `${e.digest}\u0000${tag ?? ''}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(e);
+  }
+  return out;
+}
+
+export function setTag(index: ImageIndex, desc: Descriptor, tag: string): ImageIndex {
+  let entries = index.manifests.map((e) => (tagOf(e) === tag && e.digest !== desc.digest ? withoutTag(e) : e));
+  if (!entries.some((e) => e.digest === desc.digest && tagOf(e) === tag)) {
+    const untaggedAt = entries.findIndex((e) => e.digest === desc.digest && tagOf(e) === undefined);
+    if (untaggedAt >= 0) {
+      const e = entries[untaggedAt]!;
+      entries = entries.slice();
+      entries[untaggedAt] = { ...e, annotations: { ...(e.annotations ?? {}), [Annotation.RefName]: tag } };
+    } else {
+      entries = [...entries, entryFor(desc, tag)];
+    }
+  }
+  return { ...index, manifests: normalizeEntries(entries) };
+}
+
+export function removeTag(index: ImageIndex, tag: string): { index: ImageIndex; removed: Descriptor[] } {
+  const removed = index.manifests.filter((e) => tagOf(e) === tag);
+  const entries = index.manifests.map((e) => (tagOf(e) === tag ? withoutTag(e) : e));
+  return { index: { ...index, manifests: normalizeEntries(entries) }, removed };
+}
+
+/** Add an untagged entry (an artifact manifest, an untagged root) unless its digest is already listed. */
+export function addEntry(index: ImageIndex, desc: Descriptor): ImageIndex {
+  if (index.manifests.some((e) => e.digest === desc.digest)) return index;
+  return { ...index, manifests: [...index.manifests, entryFor(desc)] };
+}
+
+export function removeEntries(index: ImageIndex, digests: Set<string>): ImageIndex {
+  return { ...index, manifests: index.manifests.filter((e) => !digests.has(e.digest)) };
+}

@@ -1,0 +1,380 @@
+/**
+ * An OCI image-layout directory as a target.
+ *
+ * Writes follow design.md: blobs go through a verifying stream into a temp
+ * file in the layout root (same filesystem) and are renamed into
+ * blobs/<alg>/<hex>; index.json is rewritten last, atomically, under a lock
+ * other ocikit processes respect. Reads verify every byte against the
+ * descriptor and refuse blob paths that are symlinks, directories or devices.
+ */
+import { constants as fsc, createWriteStream, promises as fsp } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { OcikitError, NotFoundError, UsageError, fromFsError } from '../errors.js';
+import { isSupportedAlgorithm, parseDigest } from '../digest/digest.js';
+import { DigestingStream, VerifyStream } from '../digest/verify-stream.js';
+import { fsyncDir, fsyncFile, streamToFileAtomic, tempPathFor, writeFileAtomic } from '../fs/atomic.js';
+import { withLock } from '../fs/lock.js';
+import { Annotation, MediaType } from '../spec/media-types.js';
+import type { Descriptor, ImageIndex } from '../spec/types.js';
+import { checkOciLayoutFile, detectManifestMediaType } from '../spec/validate.js';
+import { fetchDocument, MAX_DOCUMENT_SIZE } from '../graph/content.js';
+import { buildReferrersMap, filterReferrers } from '../graph/referrers.js';
+import { addEntry, removeTag, setTag, tagOf } from './index-entries.js';
+import type { LayoutReadTarget, ReferrersFilter, WriteTarget } from './target.js';
+
+export const OCI_LAYOUT_FILE = 'oci-layout';
+export const INDEX_FILE = 'index.json';
+const LOCK_NAME = '.ocikit.lock';
+const LAYOUT_VERSION = '1.0.0';
+
+export class LayoutDir implements WriteTarget, LayoutReadTarget {
+  readonly dir: string;
+  readonly description: string;
+  private referrersCache?: { indexText: string; map: Promise<Map<string, Descriptor[]>> };
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.description = `layout ${dir}`;
+  }
+
+  /** Create an empty layout (or accept an existing one). Refuses a non-empty directory that is not a layout. */
+  static async init(dir: string): Promise<LayoutDir> {
+    const layout = new LayoutDir(dir);
+    let entries: string[] = [];
+    try {
+      const st = await fsp.stat(dir);
+      if (!st.isDirectory()) throw new OcikitError('INVALID_LAYOUT', `cannot create a layout at ${dir}: it exists and is not a directory`, { path: dir });
+      entries = await fsp.readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fromFsError(err, dir, 'directory');
+    }
+    if (entries.includes(OCI_LAYOUT_FILE)) return LayoutDir.open(dir);
+    if (entries.length > 0) {
+      throw new OcikitError('INVALID_LAYOUT', `cannot create a layout in ${dir}: the directory is not empty and is not an OCI layout`, {
+        path: dir,
+        hint: 'choose an empty or new directory',
+      });
+    }
+    await fsp.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
+    // index.json first, oci-layout last: a crash in between leaves a directory that is not yet a layout.
+    await writeFileAtomic(path.join(dir, INDEX_FILE), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: [] }));
+    await writeFileAtomic(path.join(dir, OCI_LAYOUT_FILE), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
+    return layout;
+  }
+
+  /** Open an existing layout, checking `oci-layout` and that index.json is readable. */
+  static async open(dir: string): Promise<LayoutDir> {
+    const layout = new LayoutDir(dir);
+    let st;
+    try {
+      st = await fsp.stat(dir);
+    } catch (err) {
+      throw fromFsError(err, dir, 'layout directory');
+    }
+    if (!st.isDirectory()) throw new OcikitError('INVALID_LAYOUT', `not an OCI layout: ${dir} is not a directory`, { path: dir });
+    const layoutFile = path.join(dir, OCI_LAYOUT_FILE);
+    let text: string;
+    try {
+      text = await fsp.readFile(layoutFile, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new OcikitError('INVALID_LAYOUT', `not an OCI layout: ${dir} has no oci-layout file`, { path: layoutFile, hint: `create one with: ocikit init ${dir}` });
+      }
+      throw fromFsError(err, layoutFile, 'oci-layout file');
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (err) {
+      throw new OcikitError('INVALID_LAYOUT', `invalid oci-layout file in ${dir}: not JSON`, { path: layoutFile, cause: err });
+    }
+    const problems = checkOciLayoutFile(doc);
+    if (problems.length > 0) throw new OcikitError('INVALID_LAYOUT', `invalid oci-layout file in ${dir}: ${problems[0]!.message}`, { path: layoutFile });
+    await layout.readIndex();
+    return layout;
+  }
+
+  blobPath(digest: string): string {
+    const { algorithm, encoded } = parseDigest(digest);
+    return path.join(this.dir, 'blobs', algorithm, encoded);
+  }
+
+  async readIndex(): Promise<ImageIndex> {
+    return parseIndexText(await this.readIndexText(), this.dir);
+  }
+
+  private async readIndexText(): Promise<string> {
+    const file = path.join(this.dir, INDEX_FILE);
+    try {
+      const st = await fsp.lstat(file);
+      if (!st.isFile()) throw new OcikitError('INVALID_LAYOUT', `invalid layout ${this.dir}: index.json is not a regular file`, { path: file });
+      if (st.size > MAX_DOCUMENT_SIZE * 16) throw new OcikitError('INVALID_LAYOUT', `invalid layout ${this.dir}: index.json is ${st.size} bytes, too large`, { path: file });
+      return await fsp.readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new OcikitError('INVALID_LAYOUT', `not an OCI layout: ${this.dir} has no index.json`, { path: file });
+      throw fromFsError(err, file, 'index.json');
+    }
+  }
+
+  /**
+   * Read-modify-write index.json under the layout lock. `edit` returns the new
+   * index, or undefined for no change. The file is replaced atomically.
+   */
+  async updateIndex(edit: (index: ImageIndex) => ImageIndex | undefined | Promise<ImageIndex | undefined>): Promise<ImageIndex> {
+    return withLock(path.join(this.dir, LOCK_NAME), async () => {
+      const current = await this.readIndex();
+      const next = await edit(current);
+      if (!next || next === current) return current;
+      await writeFileAtomic(path.join(this.dir, INDEX_FILE), JSON.stringify(next));
+      return next;
+    });
+  }
+
+  async fetch(desc: Descriptor): Promise<Readable> {
+    const file = this.blobPath(desc.digest);
+    let fh: fsp.FileHandle;
+    try {
+      // O_NOFOLLOW: a blob that is a symlink could point anywhere on this machine.
+      fh = await fsp.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP' || code === 'EMLINK') {
+        throw new OcikitError('UNSAFE_BLOB_PATH', `blob ${desc.digest} in ${this.dir} is a symbolic link; refusing to follow it`, { path: file, digest: desc.digest });
+      }
+      if (code === 'ENOENT') throw new NotFoundError(`blob ${desc.digest} not found in ${this.description}`, { path: file, digest: desc.digest });
+      throw fromFsError(err, file, 'blob');
+    }
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) {
+        throw new OcikitError('UNSAFE_BLOB_PATH', `blob ${desc.digest} in ${this.dir} is not a regular file`, { path: file, digest: desc.digest });
+      }
+      if (st.size !== desc.size) {
+        throw new OcikitError('SIZE_MISMATCH', `size mismatch for ${desc.digest} (${file}): expected ${desc.size} bytes, file has ${st.size}`, {
+          path: file,
+          digest: desc.digest,
+          expected: desc.size,
+          actual: st.size,
+        });
+      }
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    const source = fh.createReadStream({ highWaterMark: 1024 * 1024 });
+    const verify = new VerifyStream({ digest: desc.digest, size: desc.size, source: file });
+    source.on('error', (err) => verify.destroy(fromFsError(err, file, 'blob')));
+    verify.on('close', () => source.destroy());
+    return source.pipe(verify);
+  }
+
+  async exists(desc: Descriptor): Promise<boolean> {
+    try {
+      const st = await fsp.lstat(this.blobPath(desc.digest));
+      return st.isFile() && st.size === desc.size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
+  async statBlob(digest: string): Promise<Descriptor> {
+    const file = this.blobPath(digest);
+    try {
+      const st = await fsp.lstat(file);
+      if (!st.isFile()) throw new OcikitError('UNSAFE_BLOB_PATH', `blob ${digest} in ${this.dir} is not a regular file`, { path: file, digest });
+      return { mediaType: MediaType.OctetStream, digest, size: st.size };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`blob ${digest} not found in ${this.description}`, { digest, path: file });
+      throw fromFsError(err, file, 'blob');
+    }
+  }
+
+  /**
+   * Store content whose digest is not known in advance (`blob push`): hash it
+   * into a temp file, then move it into place. Returns its descriptor.
+   */
+  async pushStream(content: Readable, mediaType: string = MediaType.OctetStream): Promise<Descriptor> {
+    const hasher = new DigestingStream('sha256');
+    const tmp = tempPathFor(path.join(this.dir, 'x'), this.dir);
+    try {
+      await pipeline(content, hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
+      await fsyncFile(tmp);
+      const desc = { mediaType, digest: hasher.digest, size: hasher.bytes };
+      if (await this.exists(desc)) {
+        await fsp.rm(tmp, { force: true });
+        return desc;
+      }
+      const dest = this.blobPath(desc.digest);
+      await fsp.mkdir(path.dirname(dest), { recursive: true });
+      await fsp.rename(tmp, dest);
+      await fsyncDir(path.dirname(dest));
+      return desc;
+    } catch (err) {
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async push(desc: Descriptor, content: Readable | Uint8Array): Promise<void> {
+    parseDigest(desc.digest);
+    const source = content instanceof Uint8Array ? Readable.from([Buffer.from(content)]) : content;
+    if (await this.exists(desc)) {
+      source.destroy();
+      return;
+    }
+    const dest = this.blobPath(desc.digest);
+    await fsp.mkdir(path.dirname(dest), { recursive: true });
+    await streamToFileAtomic(source, [new VerifyStream({ digest: desc.digest, size: desc.size, source: `content for ${desc.digest}` })], dest, {
+      tmpDir: this.dir,
+      mode: 0o644,
+    });
+  }
+
+  async resolve(ref: string): Promise<Descriptor> {
+    const index = await this.readIndex();
+    if (looksLikeDigest(ref)) {
+      parseDigest(ref);
+      const entry = index.manifests.find((e) => e.digest === ref);
+      if (entry) return stripTag(entry);
+      return this.describeBlob(ref);
+    }
+    const matches = index.manifests.filter((e) => tagOf(e) === ref);
+    if (matches.length === 0) {
+      const tags = index.manifests.map(tagOf).filter((t): t is string => t !== undefined);
+      throw new NotFoundError(`tag "${ref}" not found in ${this.description}`, {
+        hint: tags.length > 0 ? `tags present: ${tags.slice(0, 10).join(', ')}${tags.length > 10 ? ', ...' : ''}` : 'the layout has no tags',
+      });
+    }
+    // A layout written by someone else may list a tag twice; the last entry is the most recent write.
+    return stripTag(matches[matches.length - 1]!);
+  }
+
+  /** The manifest a reference with neither tag nor digest means: the only entry, when there is exactly one root. */
+  async resolveDefault(): Promise<Descriptor> {
+    const index = await this.readIndex();
+    const roots = index.manifests.filter((e) => !isArtifactEntry(e));
+    const unique = [...new Map(roots.map((e) => [e.digest, e])).values()];
+    if (unique.length === 1) return stripTag(unique[0]!);
+    if (unique.length === 0) throw new NotFoundError(`${this.description} has no images`);
+    throw new UsageError(`${this.description} holds ${unique.length} images; say which one with :TAG or @DIGEST`, {
+      hint: `tags: ${index.manifests.map(tagOf).filter(Boolean).slice(0, 10).join(', ')}`,
+    });
+  }
+
+  /** Describe a manifest blob not listed in index.json (a child of an index, say) by reading it. */
+  private async describeBlob(digest: string): Promise<Descriptor> {
+    const file = this.blobPath(digest);
+    let size: number;
+    try {
+      const st = await fsp.lstat(file);
+      if (!st.isFile()) throw new OcikitError('UNSAFE_BLOB_PATH', `blob ${digest} in ${this.dir} is not a regular file`, { path: file, digest });
+      size = st.size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`manifest ${digest} not found in ${this.description}`, { digest, path: file });
+      throw fromFsError(err, file, 'blob');
+    }
+    const bytes = await fetchDocument(this, { mediaType: MediaType.OctetStream, digest, size });
+    let doc: unknown;
+    try {
+      doc = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw new OcikitError('INVALID_MANIFEST', `${digest} in ${this.description} is not a manifest (not JSON)`, { digest });
+    }
+    const mediaType = doc && typeof doc === 'object' ? detectManifestMediaType(doc as Record<string, unknown>) : undefined;
+    if (!mediaType) throw new OcikitError('INVALID_MANIFEST', `${digest} in ${this.description} is not a manifest or index`, { digest });
+    return { mediaType, digest, size };
+  }
+
+  async tag(desc: Descriptor, ref: string): Promise<void> {
+    if (!(await this.exists(desc))) {
+      throw new NotFoundError(`cannot tag ${desc.digest}: it is not stored in ${this.description}`, { digest: desc.digest });
+    }
+    await this.updateIndex((index) => setTag(index, desc, ref));
+    this.referrersCache = undefined;
+  }
+
+  /** Remove a tag. The manifest stays listed untagged unless listed elsewhere; `gc` reclaims it. */
+  async untag(ref: string): Promise<Descriptor[]> {
+    let removed: Descriptor[] = [];
+    await this.updateIndex((index) => {
+      const r = removeTag(index, ref);
+      removed = r.removed;
+      return r.removed.length > 0 ? r.index : undefined;
+    });
+    if (removed.length === 0) throw new NotFoundError(`tag "${ref}" not found in ${this.description}`);
+    return removed;
+  }
+
+  /** List a manifest in index.json without a tag (artifacts with a subject, untagged roots). */
+  async addEntry(desc: Descriptor): Promise<void> {
+    if (!(await this.exists(desc))) throw new NotFoundError(`cannot list ${desc.digest}: it is not stored in ${this.description}`, { digest: desc.digest });
+    await this.updateIndex((index) => addEntry(index, desc));
+  }
+
+  async *tags(): AsyncIterable<string> {
+    const seen = new Set<string>();
+    for (const e of (await this.readIndex()).manifests) {
+      const t = tagOf(e);
+      if (t !== undefined && !seen.has(t)) {
+        seen.add(t);
+        yield t;
+      }
+    }
+  }
+
+  async *referrers(subject: Descriptor, filter?: ReferrersFilter): AsyncIterable<Descriptor> {
+    yield* filterReferrers((await this.referrersMap()).get(subject.digest) ?? [], filter);
+  }
+
+  /** One walk per index.json version: repeated queries (discover's recursion) reuse it. */
+  private async referrersMap(): Promise<Map<string, Descriptor[]>> {
+    const indexText = await this.readIndexText();
+    if (!this.referrersCache || this.referrersCache.indexText !== indexText) {
+      this.referrersCache = { indexText, map: buildReferrersMap(this) };
+    }
+    return this.referrersCache.map;
+  }
+}
+
+function looksLikeDigest(ref: string): boolean {
+  const alg = ref.split(':', 1)[0]!;
+  return ref.includes(':') && (isSupportedAlgorithm(alg) || /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/.test(ref));
+}
+
+/** An index.json entry as the descriptor of its manifest: the tag annotation belongs to the index, not the manifest. */
+function stripTag(entry: Descriptor): Descriptor {
+  const copy: Descriptor = { ...entry };
+  if (copy.annotations && Annotation.RefName in copy.annotations) {
+    const { [Annotation.RefName]: _tag, ...rest } = copy.annotations;
+    if (Object.keys(rest).length > 0) copy.annotations = rest;
+    else delete copy.annotations;
+  }
+  return copy;
+}
+
+/** Untagged entries carrying artifactType are referrers listed for other tools, not images to pick by default. */
+function isArtifactEntry(e: Descriptor): boolean {
+  return e.artifactType !== undefined && tagOf(e) === undefined;
+}
+
+export function parseIndexText(text: string, dir: string): ImageIndex {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new OcikitError('INVALID_LAYOUT', `invalid layout ${dir}: index.json is not valid JSON (${(err as Error).message})`, { path: path.join(dir, INDEX_FILE), cause: err });
+  }
+  const index = doc as ImageIndex;
+  if (!index || typeof index !== 'object' || Array.isArray(index) || !Array.isArray(index.manifests)) {
+    throw new OcikitError('INVALID_LAYOUT', `invalid layout ${dir}: index.json has no manifests array`, { path: path.join(dir, INDEX_FILE) });
+  }
+  for (const [i, e] of index.manifests.entries()) {
+    if (!e || typeof e !== 'object' || typeof e.digest !== 'string' || typeof e.size !== 'number' || typeof e.mediaType !== 'string') {
+      throw new OcikitError('INVALID_LAYOUT', `invalid layout ${dir}: index.json manifests[${i}] is not a descriptor`, { path: path.join(dir, INDEX_FILE) });
+    }
+  }
+  return index;
+}

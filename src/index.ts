@@ -17,3 +17,8 @@ export * from './graph/referrers.js';
 export * from './ops/list-entries.js';
 export * from './ops/index-create.js';
 export * from './ops/manifest-push.js';
+export * from './ops/attach.js';
+export * from './ops/discover.js';
+export * from './graph/gc.js';
+export * from './graph/copy.js';
+export * from './fs/lease.js';

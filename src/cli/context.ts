@@ -28,9 +28,15 @@ export interface GlobalArgs {
   'registry-config'?: string;
 }
 
+function isLayoutDir(t: unknown): t is LayoutDir {
+  return typeof (t as Partial<LayoutDir>).close === 'function' && typeof (t as Partial<LayoutDir>).updateIndex === 'function';
+}
+
 export class Context {
   readonly args: GlobalArgs;
   readonly out: Output;
+  /** Layouts opened for writing: their write leases are released when the command ends. */
+  private readonly opened: LayoutDir[] = [];
 
   constructor(args: GlobalArgs, streams: { stdout?: NodeJS.WritableStream; stderr?: NodeJS.WritableStream } = {}) {
     this.args = args;
@@ -48,12 +54,20 @@ export class Context {
 
   async openWrite(input: string, create = false): Promise<{ ref: Reference; target: WriteTarget }> {
     const ref = this.ref(input);
-    return { ref, target: await openWriteTarget(ref, { create }) };
+    const target = await openWriteTarget(ref, { create });
+    if (isLayoutDir(target)) this.opened.push(target);
+    return { ref, target };
   }
 
   async openLayout(input: string, create = false): Promise<{ ref: Reference; layout: LayoutDir }> {
     const ref = this.ref(input);
-    return { ref, layout: await openLayoutDir(ref, { create }) };
+    const layout = await openLayoutDir(ref, { create });
+    this.opened.push(layout);
+    return { ref, layout };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.opened.map((l) => l.close()));
   }
 
   platform(value: unknown): Platform | undefined {

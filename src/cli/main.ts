@@ -30,7 +30,7 @@ function buildParser(argv: string[], opts: RunOptions, pending: Array<Promise<vo
   let parser: Argv = yargs(argv)
     .scriptName('ocikit')
     .usage('$0 <command> [options]\n\nOffline OCI image layouts: archives, artifacts with subjects, referrers, registry transfer.')
-    .option('output', { type: 'string', describe: 'output format: json (text otherwise)', choices: ['json', 'text'] })
+    .option('output', { type: 'string', describe: 'output format: json or text (discover: tree, table, json)' })
     .option('json', { type: 'boolean', describe: 'alias of --output json' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only results' })
     .option('progress', { type: 'boolean', default: true, describe: 'progress on stderr when it is a TTY (--no-progress turns it off)' })
@@ -67,7 +67,13 @@ function buildParser(argv: string[], opts: RunOptions, pending: Array<Promise<vo
         return b;
       },
       handler: (args: Record<string, unknown>) => {
-        if (!cmd.subcommands) pending.push(cmd.handler(args, new Context(args as GlobalArgs, opts)));
+        if (cmd.subcommands) return;
+        const formats = cmd.outputFormats ?? ['json', 'text'];
+        if (typeof args.output === 'string' && !formats.includes(args.output)) {
+          throw new UsageError(`--output takes ${formats.join(', ')}; got "${args.output}"`);
+        }
+        const ctx = new Context(args as GlobalArgs, opts);
+        pending.push(cmd.handler(args, ctx).finally(() => ctx.close()));
       },
     });
   for (const cmd of commands) parser = register(parser, cmd);

@@ -63,18 +63,73 @@ export function referrerDescriptor(node: ManifestNode): Descriptor {
   return desc;
 }
 
-/** An in-memory map subject digest -> referrer descriptors, built by one walk. */
+/**
+ * The referrers tag schema: `<alg>-<encoded, truncated to 64>` names an index
+ * listing the referrers of the digest it encodes.
+ */
+export function fallbackTagFor(digest: string): string {
+  const [alg, encoded] = digest.split(':') as [string, string];
+  return `${alg}-${encoded.slice(0, 64)}`;
+}
+
+const FALLBACK_TAG = /^([a-z0-9]+)-([a-f0-9]{64})$/;
+
+/** The key a subject is filed under: the full digest, or for a fallback tag its (possibly truncated) form. */
+function fallbackKey(digest: string): string {
+  return `fallback:${fallbackTagFor(digest)}`;
+}
+
+/**
+ * An in-memory map subject -> referrer descriptors, built by one walk:
+ * manifests with a `subject`, plus descriptors listed in fallback-tag indexes
+ * (which registries without the referrers API use; the listing is what
+ * clients see there, so it counts even when its entries have no subject).
+ */
 export async function buildReferrersMap(target: LayoutReadTarget): Promise<Map<string, Descriptor[]>> {
   const map = new Map<string, Descriptor[]>();
+  const add = (key: string, desc: Descriptor) => {
+    const list = map.get(key) ?? [];
+    if (!list.some((d) => d.digest === desc.digest)) list.push(desc);
+    map.set(key, list);
+  };
   await walkManifests(target, (node) => {
     const subject = node.manifest.doc.subject;
-    if (!subject || typeof subject.digest !== 'string') return;
-    const list = map.get(subject.digest) ?? [];
-    if (!list.some((d) => d.digest === node.descriptor.digest)) list.push(referrerDescriptor(node));
-    map.set(subject.digest, list);
+    if (subject && typeof subject.digest === 'string') add(subject.digest, referrerDescriptor(node));
   });
-  for (const list of map.values()) list.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+  for (const entry of (await target.readIndex()).manifests) {
+    const tag = entry.annotations?.['org.opencontainers.image.ref.name'];
+    const m = tag === undefined ? null : FALLBACK_TAG.exec(tag);
+    if (!m || entry.mediaType !== 'application/vnd.oci.image.index.v1+json') continue;
+    try {
+      const listing = await fetchManifest(target, entry);
+      for (const d of (listing.doc as { manifests?: Descriptor[] }).manifests ?? []) add(`fallback:${tag}`, listedDescriptor(d));
+    } catch {
+      // An unreadable fallback index hides only its own listing; verify reports it.
+    }
+  }
+  for (const list of map.values()) list.sort(byDigest);
   return map;
+}
+
+/** Referrers of `digest` in a map built by buildReferrersMap. */
+export function lookupReferrers(map: Map<string, Descriptor[]>, digest: string): Descriptor[] {
+  const direct = map.get(digest) ?? [];
+  const listed = map.get(fallbackKey(digest)) ?? [];
+  if (listed.length === 0) return direct;
+  const merged = [...direct];
+  for (const d of listed) if (!merged.some((x) => x.digest === d.digest)) merged.push(d);
+  return merged.sort(byDigest);
+}
+
+function listedDescriptor(d: Descriptor): Descriptor {
+  const out: Descriptor = { mediaType: d.mediaType, digest: d.digest, size: d.size };
+  if (d.artifactType) out.artifactType = d.artifactType;
+  if (d.annotations) out.annotations = { ...d.annotations };
+  return out;
+}
+
+function byDigest(a: Descriptor, b: Descriptor): number {
+  return a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0;
 }
 
 export function filterReferrers(list: Descriptor[], filter?: ReferrersFilter): Descriptor[] {

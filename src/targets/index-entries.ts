@@ -1,9 +1,10 @@
 /**
  * Pure edits of a layout's index.json. The rules (design.md rule 5): entries
- * are tagged roots and untagged artifact manifests; the same (digest, tag)
- * pair is never listed twice; an entry that loses its tag stays listed,
- * untagged, unless the same digest is listed elsewhere, so that untagging
- * never makes content unreachable behind the user's back (gc decides that).
+ * are tagged roots, untagged roots and untagged artifact manifests; the same
+ * (digest, tag) pair is never listed twice. An entry that loses its tag
+ * (untag, or the tag moved to another manifest) leaves index.json, as an
+ * untagged image leaves a registry's tag list: its blobs stay until `gc`,
+ * and so do its referrers, which `gc` drops along with it.
  * Unknown fields on the index and its entries are kept.
  */
 import { Annotation } from '../spec/media-types.js';
@@ -11,14 +12,6 @@ import type { Descriptor, ImageIndex } from '../spec/types.js';
 
 export function tagOf(entry: Descriptor): string | undefined {
   return entry.annotations?.[Annotation.RefName];
-}
-
-function withoutTag(entry: Descriptor): Descriptor {
-  const { [Annotation.RefName]: _dropped, ...rest } = entry.annotations ?? {};
-  const copy: Descriptor = { ...entry };
-  if (Object.keys(rest).length > 0) copy.annotations = rest;
-  else delete copy.annotations;
-  return copy;
 }
 
 /** The descriptor to list in index.json for a manifest: its identity and the fields tools show. */
@@ -50,7 +43,7 @@ export function normalizeEntries(entries: Descriptor[]): Descriptor[] {
 }
 
 export function setTag(index: ImageIndex, desc: Descriptor, tag: string): ImageIndex {
-  let entries = index.manifests.map((e) => (tagOf(e) === tag && e.digest !== desc.digest ? withoutTag(e) : e));
+  let entries = index.manifests.filter((e) => tagOf(e) !== tag || e.digest === desc.digest);
   if (!entries.some((e) => e.digest === desc.digest && tagOf(e) === tag)) {
     const untaggedAt = entries.findIndex((e) => e.digest === desc.digest && tagOf(e) === undefined);
     if (untaggedAt >= 0) {
@@ -66,7 +59,7 @@ export function setTag(index: ImageIndex, desc: Descriptor, tag: string): ImageI
 
 export function removeTag(index: ImageIndex, tag: string): { index: ImageIndex; removed: Descriptor[] } {
   const removed = index.manifests.filter((e) => tagOf(e) === tag);
-  const entries = index.manifests.map((e) => (tagOf(e) === tag ? withoutTag(e) : e));
+  const entries = index.manifests.filter((e) => tagOf(e) !== tag);
   return { index: { ...index, manifests: normalizeEntries(entries) }, removed };
 }
 

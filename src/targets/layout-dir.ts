@@ -16,11 +16,12 @@ import { isSupportedAlgorithm, parseDigest } from '../digest/digest.js';
 import { DigestingStream, VerifyStream } from '../digest/verify-stream.js';
 import { fsyncDir, fsyncFile, streamToFileAtomic, tempPathFor, writeFileAtomic } from '../fs/atomic.js';
 import { withLock } from '../fs/lock.js';
+import { WriteLease } from '../fs/lease.js';
 import { Annotation, MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { checkOciLayoutFile, detectManifestMediaType } from '../spec/validate.js';
 import { fetchDocument, MAX_DOCUMENT_SIZE } from '../graph/content.js';
-import { buildReferrersMap, filterReferrers } from '../graph/referrers.js';
+import { buildReferrersMap, filterReferrers, lookupReferrers } from '../graph/referrers.js';
 import { addEntry, removeTag, setTag, tagOf } from './index-entries.js';
 import type { LayoutReadTarget, ReferrersFilter, WriteTarget } from './target.js';
 
@@ -32,11 +33,13 @@ const LAYOUT_VERSION = '1.0.0';
 export class LayoutDir implements WriteTarget, LayoutReadTarget {
   readonly dir: string;
   readonly description: string;
+  private readonly lease: WriteLease;
   private referrersCache?: { indexText: string; map: Promise<Map<string, Descriptor[]>> };
 
   private constructor(dir: string) {
     this.dir = dir;
     this.description = `layout ${dir}`;
+    this.lease = new WriteLease(dir);
   }
 
   /** Create an empty layout (or accept an existing one). Refuses a non-empty directory that is not a layout. */
@@ -123,13 +126,29 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget {
    * index, or undefined for no change. The file is replaced atomically.
    */
   async updateIndex(edit: (index: ImageIndex) => ImageIndex | undefined | Promise<ImageIndex | undefined>): Promise<ImageIndex> {
-    return withLock(path.join(this.dir, LOCK_NAME), async () => {
+    return this.exclusive(async () => {
       const current = await this.readIndex();
       const next = await edit(current);
       if (!next || next === current) return current;
-      await writeFileAtomic(path.join(this.dir, INDEX_FILE), JSON.stringify(next));
+      await this.writeIndexLocked(next);
       return next;
     });
+  }
+
+  /** Run `fn` holding the layout lock (gc holds it for its whole run). Not reentrant. */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return withLock(path.join(this.dir, LOCK_NAME), fn);
+  }
+
+  /** Replace index.json; only inside exclusive(). */
+  async writeIndexLocked(next: ImageIndex): Promise<void> {
+    await writeFileAtomic(path.join(this.dir, INDEX_FILE), JSON.stringify(next));
+    this.referrersCache = undefined;
+  }
+
+  /** End of a command: release this process's write lease (index.json now references what it keeps). */
+  async close(): Promise<void> {
+    await this.lease.release();
   }
 
   async fetch(desc: Descriptor): Promise<Readable> {
@@ -203,6 +222,7 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget {
       await pipeline(content, hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
       await fsyncFile(tmp);
       const desc = { mediaType, digest: hasher.digest, size: hasher.bytes };
+      await this.lease.add(desc.digest);
       if (await this.exists(desc)) {
         await fsp.rm(tmp, { force: true });
         return desc;
@@ -221,6 +241,8 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget {
   async push(desc: Descriptor, content: Readable | Uint8Array): Promise<void> {
     parseDigest(desc.digest);
     const source = content instanceof Uint8Array ? Readable.from([Buffer.from(content)]) : content;
+    // Lease before the existence check: a concurrent gc must not delete a blob we are about to rely on.
+    await this.lease.add(desc.digest);
     if (await this.exists(desc)) {
       source.destroy();
       return;
@@ -292,11 +314,15 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget {
     if (!(await this.exists(desc))) {
       throw new NotFoundError(`cannot tag ${desc.digest}: it is not stored in ${this.description}`, { digest: desc.digest });
     }
-    await this.updateIndex((index) => setTag(index, desc, ref));
-    this.referrersCache = undefined;
+    await this.updateIndex(async (index) => (await this.requireStored(desc, 'tag'), setTag(index, desc, ref)));
   }
 
-  /** Remove a tag. The manifest stays listed untagged unless listed elsewhere; `gc` reclaims it. */
+  /** Checked again under the lock: the manifest must still be there when index.json starts pointing at it. */
+  private async requireStored(desc: Descriptor, verb: string): Promise<void> {
+    if (!(await this.exists(desc))) throw new NotFoundError(`cannot ${verb} ${desc.digest}: it is not stored in ${this.description}`, { digest: desc.digest });
+  }
+
+  /** Remove a tag (and its index.json entry). Blobs stay until `gc`, which also drops the manifest's referrers. */
   async untag(ref: string): Promise<Descriptor[]> {
     let removed: Descriptor[] = [];
     await this.updateIndex((index) => {
@@ -311,7 +337,7 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget {
   /** List a manifest in index.json without a tag (artifacts with a subject, untagged roots). */
   async addEntry(desc: Descriptor): Promise<void> {
     if (!(await this.exists(desc))) throw new NotFoundError(`cannot list ${desc.digest}: it is not stored in ${this.description}`, { digest: desc.digest });
-    await this.updateIndex((index) => addEntry(index, desc));
+    await this.updateIndex(async (index) => (await this.requireStored(desc, 'list'), addEntry(index, desc)));
   }
 
   async *tags(): AsyncIterable<string> {
@@ -326,7 +352,7 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget {
   }
 
   async *referrers(subject: Descriptor, filter?: ReferrersFilter): AsyncIterable<Descriptor> {
-    yield* filterReferrers((await this.referrersMap()).get(subject.digest) ?? [], filter);
+    yield* filterReferrers(lookupReferrers(await this.referrersMap(), subject.digest), filter);
   }
 
   /** One walk per index.json version: repeated queries (discover's recursion) reuse it. */

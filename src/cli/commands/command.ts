@@ -9,6 +9,8 @@ export interface CommandSpec<A = Record<string, unknown>> {
   handler: (args: A, ctx: Context) => Promise<void>;
   /** A command group (`manifest fetch`, `blob push`): the group's own handler never runs. */
   subcommands?: CommandSpec[];
+  /** Values --output accepts (default json, text). */
+  outputFormats?: string[];
 }
 
 export function defineCommand<A>(spec: CommandSpec<A>): CommandSpec {

@@ -8,5 +8,9 @@ import manifest from './manifest.js';
 import index from './index-create.js';
 import blob from './blob.js';
 import { tagCommand, untagCommand } from './tag.js';
+import attach from './attach.js';
+import referrers from './referrers.js';
+import discover from './discover.js';
+import gc from './gc.js';
 
-export const commands: CommandSpec[] = [init, ls, tags, resolve, manifest, index, blob, tagCommand, untagCommand];
+export const commands: CommandSpec[] = [init, ls, tags, resolve, manifest, index, blob, tagCommand, untagCommand, attach, referrers, discover, gc];

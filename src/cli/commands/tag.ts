@@ -15,7 +15,7 @@ export const tagCommand = defineCommand<{ ref: string; tags: string[] }>({
 
 export const untagCommand = defineCommand<{ ref: string }>({
   command: 'untag <ref>',
-  describe: 'remove a tag (the manifest stays until gc)',
+  describe: 'remove a tag; its content and referrers stay until gc',
   async handler(args, ctx) {
     const { ref, layout } = await ctx.openLayout(args.ref);
     if (!ref.tag || ref.digest) throw new UsageError('untag needs REF:TAG');

@@ -1,0 +1,58 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { attach, parseAnnotationFile, resolveReference, fromFsError, UsageError, type AttachFile } from '../../index.js';
+import { parseAnnotations } from './annotations.js';
+import { defineCommand } from './command.js';
+
+interface Args {
+  ref: string;
+  files?: string[];
+  'artifact-type': string;
+  annotation?: string[];
+  'annotation-file'?: string;
+  'export-manifest'?: string;
+  platform?: string;
+}
+
+export default defineCommand<Args>({
+  command: 'attach <ref> [files..]',
+  describe: 'attach an artifact (SBOM, signature, attestation...) to the manifest REF names; each FILE[:MEDIATYPE] becomes a layer',
+  builder: (y) =>
+    y
+      .option('artifact-type', { type: 'string', demandOption: true, describe: 'artifact type, e.g. application/spdx+json' })
+      .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE annotation on the manifest' })
+      .option('annotation-file', { type: 'string', describe: 'oras-style JSON: {"$manifest": {...}, "<file>": {...}}' })
+      .option('export-manifest', { type: 'string', describe: 'also write the artifact manifest to FILE' })
+      .option('platform', { type: 'string', describe: 'when REF is an index, attach to its manifest for OS/ARCH[/VARIANT]' }),
+  async handler(args, ctx) {
+    const { ref, layout } = await ctx.openLayout(args.ref);
+    const subject = await resolveReference(layout, ref, { platform: ctx.platform(args.platform) });
+    const annotations = parseAnnotations(args.annotation);
+    let fileAnnotations: Record<string, Record<string, string>> = {};
+    if (args['annotation-file']) {
+      const file = args['annotation-file'];
+      const text = await readFile(file, 'utf8').catch((err) => {
+        throw fromFsError(err, file, 'annotation file');
+      });
+      const parsed = parseAnnotationFile(text, file);
+      Object.assign(annotations, { ...parsed.manifest, ...annotations });
+      fileAnnotations = parsed.files;
+    }
+    const files = (args.files ?? []).map(String).map(parseFileArg);
+    const result = await attach(layout, subject, { artifactType: args['artifact-type'], files, annotations, fileAnnotations });
+    if (args['export-manifest']) {
+      const out = args['export-manifest'];
+      await writeFile(out, result.manifest).catch((err) => {
+        throw fromFsError(err, out, 'export file');
+      });
+    }
+    ctx.out.result(result.descriptor, (d) => d.digest);
+  },
+});
+
+/** `FILE[:MEDIATYPE]`, split at the last `:` only when what follows looks like a media type (paths may hold `:`). */
+export function parseFileArg(arg: string): AttachFile {
+  const i = arg.lastIndexOf(':');
+  if (i > 0 && arg.slice(i + 1).includes('/')) return { path: arg.slice(0, i), mediaType: arg.slice(i + 1) };
+  if (arg.length === 0) throw new UsageError('empty file name');
+  return { path: arg };
+}

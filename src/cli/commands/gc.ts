@@ -1,0 +1,25 @@
+import { gc, type GcResult } from '../../index.js';
+import { defineCommand } from './command.js';
+
+export default defineCommand<{ dir: string; 'dry-run'?: boolean }>({
+  command: 'gc <dir>',
+  describe: 'delete blobs nothing reachable uses; referrers of live manifests are live',
+  builder: (y) => y.option('dry-run', { type: 'boolean', describe: 'list what would go; free nothing' }),
+  async handler(args, ctx) {
+    const { layout } = await ctx.openLayout(args.dir);
+    const result = await gc(layout, { dryRun: args['dry-run'] });
+    ctx.out.result(result, render);
+  },
+});
+
+function render(r: GcResult): string {
+  const verb = r.dryRun ? 'would remove' : 'removed';
+  const lines: string[] = [];
+  for (const e of r.removedEntries) {
+    lines.push(`${verb} orphaned ${e.artifactType ?? 'manifest'} ${e.digest} from index.json (its subject is gone)`);
+  }
+  for (const b of r.removedBlobs) lines.push(`${verb} blob ${b.digest} (${b.size} bytes)`);
+  for (const f of r.removedTempFiles) lines.push(`${verb} stale temp file ${f}`);
+  lines.push(`${r.dryRun ? 'dry run: ' : ''}${verb} ${r.removedBlobs.length} blob(s), ${r.freedBytes} bytes; ${r.keptBlobs} blob(s) in use`);
+  return lines.join('\n');
+}

@@ -1,0 +1,141 @@
+/**
+ * Garbage collection of a layout directory.
+ *
+ * Roots are tagged index.json entries and untagged entries without a subject.
+ * An entry with a subject is live while its subject is live, recursively
+ * (signatures of live SBOMs stay). Entries whose subject is gone are removed
+ * from index.json, then every blob no live entry reaches is deleted. All of it
+ * runs under the layout lock, index.json is rewritten before any blob goes
+ * (a crash never leaves it pointing at nothing), and blobs leased by other
+ * running ocikit processes are kept. A manifest that cannot be read aborts
+ * the run: gc never guesses what an unreadable manifest needs.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { OcikitError } from '../errors.js';
+import { isValidDigest, SUPPORTED_ALGORITHMS } from '../digest/digest.js';
+import type { Descriptor } from '../spec/types.js';
+import { readLiveLeases, isProcessAlive } from '../fs/lease.js';
+import type { LayoutDir } from '../targets/layout-dir.js';
+import { removeEntries, tagOf } from '../targets/index-entries.js';
+import { fetchManifest } from './content.js';
+import { isWalkable, successors } from './successors.js';
+
+export interface GcResult {
+  dryRun: boolean;
+  removedEntries: Descriptor[];
+  removedBlobs: Array<{ digest: string; size: number }>;
+  freedBytes: number;
+  keptBlobs: number;
+  /** Stale temp files of crashed ocikit processes removed. */
+  removedTempFiles: string[];
+}
+
+export async function gc(layout: LayoutDir, opts: { dryRun?: boolean } = {}): Promise<GcResult> {
+  const dryRun = opts.dryRun === true;
+  return layout.exclusive(async () => {
+    const index = await layout.readIndex();
+    const closures = new Map<string, { subject?: string; closure: Set<string> }>();
+    for (const entry of index.manifests) {
+      if (!closures.has(entry.digest)) closures.set(entry.digest, await closureOf(layout, entry));
+    }
+
+    // Roots, then artifacts whose subject is live, until nothing changes.
+    const live = new Set<string>();
+    const liveEntries = new Set<string>();
+    const mark = (digest: string) => {
+      if (liveEntries.has(digest)) return false;
+      liveEntries.add(digest);
+      for (const d of closures.get(digest)!.closure) live.add(d);
+      return true;
+    };
+    for (const entry of index.manifests) {
+      if (tagOf(entry) !== undefined || closures.get(entry.digest)!.subject === undefined) mark(entry.digest);
+    }
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const [digest, info] of closures) {
+        if (info.subject !== undefined && !liveEntries.has(digest) && live.has(info.subject)) changed = mark(digest) || changed;
+      }
+    }
+    const removedEntries = index.manifests.filter((e) => !liveEntries.has(e.digest));
+
+    // List blobs before reading leases: a blob renamed into place after the listing is not a candidate,
+    // and one renamed before it was leased before it was renamed.
+    const blobs = await listBlobs(layout);
+    const leased = await readLiveLeases(layout.dir, dryRun);
+    const doomed = blobs.filter((b) => !live.has(b.digest) && !leased.has(b.digest));
+
+    if (!dryRun && removedEntries.length > 0) {
+      await layout.writeIndexLocked(removeEntries(index, new Set(removedEntries.map((e) => e.digest))));
+    }
+    if (!dryRun) for (const b of doomed) await fsp.rm(layout.blobPath(b.digest), { force: true });
+    const removedTempFiles = await staleTempFiles(layout.dir);
+    if (!dryRun) for (const f of removedTempFiles) await fsp.rm(path.join(layout.dir, f), { force: true });
+
+    return {
+      dryRun,
+      removedEntries,
+      removedBlobs: doomed,
+      freedBytes: doomed.reduce((n, b) => n + b.size, 0),
+      keptBlobs: blobs.length - doomed.length,
+      removedTempFiles,
+    };
+  });
+}
+
+/** Every digest an entry reaches (itself, children, configs, layers) and its subject. Missing children are skipped (delta layouts). */
+async function closureOf(layout: LayoutDir, entry: Descriptor): Promise<{ subject?: string; closure: Set<string> }> {
+  const closure = new Set<string>();
+  let subject: string | undefined;
+  const stack: Descriptor[] = [entry];
+  while (stack.length > 0) {
+    const desc = stack.pop()!;
+    if (closure.has(desc.digest)) continue;
+    closure.add(desc.digest);
+    if (!isWalkable(desc) || !(await layout.exists(desc))) continue;
+    let m;
+    try {
+      m = await fetchManifest(layout, desc);
+    } catch (err) {
+      throw new OcikitError('INVALID_MANIFEST', `gc stopped: cannot read manifest ${desc.digest} (${(err as Error).message}); nothing was removed`, {
+        digest: desc.digest,
+        cause: err,
+        hint: 'run ocikit verify to see what is damaged',
+      });
+    }
+    if (desc === entry && m.doc.subject) subject = m.doc.subject.digest;
+    stack.push(...successors(m));
+  }
+  return { subject, closure };
+}
+
+async function listBlobs(layout: LayoutDir): Promise<Array<{ digest: string; size: number }>> {
+  const out: Array<{ digest: string; size: number }> = [];
+  for (const alg of Object.keys(SUPPORTED_ALGORITHMS)) {
+    const dir = path.join(layout.dir, 'blobs', alg);
+    let names: string[];
+    try {
+      names = await fsp.readdir(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const digest = `${alg}:${name}`;
+      // Files that are not named like a blob are not ours to judge; leave them.
+      if (!isValidDigest(digest)) continue;
+      const st = await fsp.lstat(path.join(dir, name));
+      if (st.isFile()) out.push({ digest, size: st.size });
+    }
+  }
+  return out;
+}
+
+/** Temp files (`.ocikit-tmp-<pid>-...`) left by ocikit processes that no longer run. */
+async function staleTempFiles(dir: string): Promise<string[]> {
+  const names = await fsp.readdir(dir);
+  return names.filter((n) => {
+    const m = /^\.ocikit-tmp-(\d+)-/.exec(n);
+    return m !== null && !isProcessAlive(Number(m[1]));
+  });
+}

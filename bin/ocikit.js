@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 // Thin shim: the CLI lives in dist/ (built by `npm ci` through the prepare script).
-import('../dist/cli/main.js').then((m) => m.main(process.argv.slice(2))).catch((err) => {
-  process.stderr.write(`ocikit: ${err && err.message ? err.message : String(err)}\n`);
-  if (err && err.code === 'ERR_MODULE_NOT_FOUND') process.stderr.write('hint: run `npm ci` (or `npm run build`) first\n');
-  process.exitCode = 1;
-});
+const argv = process.argv.slice(2);
+if (argv.length === 1 && argv[0] === '--version') {
+  // Answer without loading the CLI: scripts call this often, and it should cost about a bare `node`.
+  const { readFileSync } = await import('node:fs');
+  process.stdout.write(`${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`);
+} else {
+  await import('../dist/cli/main.js').then((m) => m.main(argv)).catch((err) => {
+    process.stderr.write(`ocikit: ${err && err.message ? err.message : String(err)}\n`);
+    if (err && err.code === 'ERR_MODULE_NOT_FOUND') process.stderr.write('hint: run `npm ci` (or `npm run build`) first\n');
+    process.exitCode = 1;
+  });
+}

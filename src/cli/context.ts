@@ -1,5 +1,10 @@
 /** What every command handler gets: parsed global flags, output, and helpers to open targets. */
 import {
+  fromFsError,
+  isOcikitError,
+  OcikitError,
+  readAll,
+  UsageError,
   openReadTarget,
   openWriteTarget,
   openLayoutDir,
@@ -10,7 +15,11 @@ import {
   type Reference,
   type WriteTarget,
   type LayoutDir,
+  type RegistryOptions,
 } from '../index.js';
+import { registryOptions } from './commands/push.js';
+import { open, type FileHandle } from 'node:fs/promises';
+import { PassThrough, type Readable } from 'node:stream';
 import { Output } from './output.js';
 
 export interface GlobalArgs {
@@ -26,6 +35,13 @@ export interface GlobalArgs {
   username?: string;
   'password-stdin'?: boolean;
   'registry-config'?: string;
+}
+
+/** Errors that are usage errors because of where they came from (the command line), whatever their code. */
+const usageOrigin = new WeakSet<object>();
+
+export function isUsageOrigin(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && usageOrigin.has(err);
 }
 
 function isLayoutDir(t: unknown): t is LayoutDir {
@@ -44,17 +60,24 @@ export class Context {
   }
 
   ref(input: string): Reference {
-    return parseReference(input, { ociLayout: this.args['oci-layout'] === true });
+    try {
+      return parseReference(input, { ociLayout: this.args['oci-layout'] === true });
+    } catch (err) {
+      // A malformed digest written on the command line is a malformed reference: the
+      // invocation is wrong (exit 2). The error keeps its INVALID_DIGEST code.
+      if (isOcikitError(err, 'INVALID_DIGEST')) usageOrigin.add(err);
+      throw err;
+    }
   }
 
   async openRead(input: string): Promise<{ ref: Reference; target: ReadTarget }> {
     const ref = this.ref(input);
-    return { ref, target: await openReadTarget(ref) };
+    return { ref, target: await openReadTarget(ref, await this.registryOpen(ref)) };
   }
 
   async openWrite(input: string, create = false): Promise<{ ref: Reference; target: WriteTarget }> {
     const ref = this.ref(input);
-    const target = await openWriteTarget(ref, { create });
+    const target = await openWriteTarget(ref, { create, ...(await this.registryOpen(ref)) });
     if (isLayoutDir(target)) this.opened.push(target);
     return { ref, target };
   }
@@ -68,6 +91,52 @@ export class Context {
 
   async close(): Promise<void> {
     await Promise.all(this.opened.map((l) => l.close()));
+  }
+
+  /**
+   * FILE or `-` (stdin) as a stream. Regular files, FIFOs and devices are
+   * fine (`<(cmd)` is a FIFO); a directory is a mistake in the command line.
+   */
+  async openInput(file: string): Promise<Readable> {
+    if (file === '-') return process.stdin;
+    let fh: FileHandle;
+    try {
+      fh = await open(file, 'r');
+    } catch (err) {
+      throw fromFsError(err, file, 'input file');
+    }
+    const st = await fh.stat();
+    if (st.isDirectory()) {
+      await fh.close();
+      throw new UsageError(`${file} is a directory; give a file, or - for stdin`);
+    }
+    const source = fh.createReadStream();
+    // Read errors reach whoever consumes the stream: give them the path and a code.
+    const out = new PassThrough();
+    source.on('error', (err) => out.destroy(fromFsError(err, file, 'input file')));
+    out.on('close', () => source.destroy());
+    return source.pipe(out);
+  }
+
+  /** FILE or `-` read whole, refused beyond `limit` bytes (manifests: 4 MiB) without reading further. */
+  async readInput(file: string, limit: number): Promise<Buffer> {
+    const input = await this.openInput(file);
+    try {
+      return await readAll(input, limit);
+    } catch (err) {
+      if (isOcikitError(err, 'MANIFEST_TOO_LARGE')) {
+        throw new OcikitError('MANIFEST_TOO_LARGE', `${file === '-' ? 'stdin' : file} holds more than ${limit} bytes; manifests over ${limit} bytes are refused`, {
+          path: file === '-' ? undefined : file,
+          expected: limit,
+        });
+      }
+      throw err;
+    }
+  }
+
+  /** Registry references get the registry flags (TLS, credentials, --debug log); built once per command. */
+  private async registryOpen(ref: Reference): Promise<{ registry?: RegistryOptions }> {
+    return ref.kind === 'registry' ? { registry: await registryOptions(this) } : {};
   }
 
   platform(value: unknown): Platform | undefined {

@@ -15,6 +15,8 @@ export class Output {
   readonly quiet: boolean;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
+  /** Set once a result is on stdout, so that a later failure does not add a second JSON document. */
+  wroteResult = false;
 
   constructor(opts: OutputOptions) {
     this.json = opts.json;
@@ -25,6 +27,7 @@ export class Output {
 
   /** Print a result: as JSON with --output json, else through `text`. */
   result<T>(value: T, text: (v: T) => string): void {
+    this.wroteResult = true;
     if (this.json) this.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
     else {
       const s = text(value);
@@ -34,6 +37,7 @@ export class Output {
 
   /** Raw bytes to stdout (manifest fetch, blob fetch to -). */
   raw(bytes: Uint8Array | string): void {
+    this.wroteResult = true;
     this.stdout.write(bytes);
   }
 

@@ -1,7 +1,7 @@
 /** `index create`: an image index over manifests already stored in a target. */
-import { MediaType, isIndexMediaType } from '../spec/media-types.js';
-import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../spec/types.js';
-import { fetchDocument, fetchManifest } from '../graph/content.js';
+import { MediaType } from '../spec/media-types.js';
+import type { Descriptor, ImageIndex } from '../spec/types.js';
+import { imagePlatform } from '../targets/open.js';
 import type { ReadTarget } from '../targets/target.js';
 
 export interface CreateIndexOptions {
@@ -14,7 +14,7 @@ export async function buildIndex(target: ReadTarget, sources: Descriptor[], opts
   const manifests: Descriptor[] = [];
   for (const src of sources) {
     const entry: Descriptor = { mediaType: src.mediaType, digest: src.digest, size: src.size };
-    const platform = src.platform ?? (await platformOf(target, src));
+    const platform = src.platform ?? (await imagePlatform(target, src));
     if (platform) entry.platform = platform;
     if (src.artifactType) entry.artifactType = src.artifactType;
     if (!manifests.some((m) => m.digest === entry.digest)) manifests.push(entry);
@@ -23,18 +23,4 @@ export async function buildIndex(target: ReadTarget, sources: Descriptor[], opts
   if (opts.artifactType) index.artifactType = opts.artifactType;
   if (opts.annotations && Object.keys(opts.annotations).length > 0) index.annotations = opts.annotations;
   return Buffer.from(JSON.stringify(index));
-}
-
-async function platformOf(target: ReadTarget, desc: Descriptor): Promise<Platform | undefined> {
-  if (isIndexMediaType(desc.mediaType)) return undefined;
-  const m = await fetchManifest(target, desc);
-  if (m.kind !== 'manifest') return undefined;
-  const manifest = m.doc as ImageManifest;
-  if (manifest.config.mediaType !== MediaType.ImageConfig && manifest.config.mediaType !== MediaType.DockerConfig) return undefined;
-  const config = JSON.parse((await fetchDocument(target, manifest.config)).toString('utf8')) as ImageConfig;
-  if (!config.os || !config.architecture) return undefined;
-  const p: Platform = { architecture: config.architecture, os: config.os };
-  if (config.variant) p.variant = config.variant;
-  if (config['os.version']) p['os.version'] = config['os.version'];
-  return p;
 }

@@ -1,9 +1,12 @@
 /** `ls`: what a target lists at its top level, with the facts people look for. */
+import { OcikitError, type ErrorCode } from '../errors.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from '../spec/types.js';
 import { MediaType } from '../spec/media-types.js';
 import { formatPlatform } from '../spec/platform.js';
 import { effectiveArtifactType } from '../spec/validate.js';
 import { fetchDocument, fetchManifest } from '../graph/content.js';
+import { isWalkable } from '../graph/successors.js';
+import { limiter } from '../util/limit.js';
 import { tagOf } from '../targets/index-entries.js';
 import { isLayoutTarget, type ReadTarget } from '../targets/target.js';
 
@@ -20,6 +23,8 @@ export interface EntryRow {
   annotations?: Record<string, string>;
   /** Set when the manifest could not be read; the row is still listed. */
   problem?: string;
+  /** The error code behind `problem`. */
+  problemCode?: ErrorCode;
 }
 
 export async function listEntries(target: ReadTarget): Promise<EntryRow[]> {
@@ -32,7 +37,9 @@ export async function listEntries(target: ReadTarget): Promise<EntryRow[]> {
       entries.push({ ...d, annotations: { ...(d.annotations ?? {}), 'org.opencontainers.image.ref.name': tag } });
     }
   }
-  return Promise.all(entries.map((e) => describeEntry(target, e)));
+  // A bounded number at once: an index.json with thousands of entries must not exhaust file descriptors.
+  const limit = limiter(16);
+  return Promise.all(entries.map((e) => limit(() => describeEntry(target, e))));
 }
 
 async function describeEntry(target: ReadTarget, entry: Descriptor): Promise<EntryRow> {
@@ -43,6 +50,8 @@ async function describeEntry(target: ReadTarget, entry: Descriptor): Promise<Ent
   if (entry.platform) row.platforms.push(formatPlatform(entry.platform));
   const { [`org.opencontainers.image.ref.name`]: _t, ...annotations } = entry.annotations ?? {};
   if (Object.keys(annotations).length > 0) row.annotations = annotations;
+  // Entries of media types ocikit does not know are listed as they are: their content is someone else's business.
+  if (!isWalkable(entry)) return row;
   try {
     const m = await fetchManifest(target, entry);
     if (m.doc.subject?.digest) row.subject = m.doc.subject.digest;
@@ -57,6 +66,7 @@ async function describeEntry(target: ReadTarget, entry: Descriptor): Promise<Ent
     }
   } catch (err) {
     row.problem = (err as Error).message;
+    row.problemCode = err instanceof OcikitError ? err.code : 'IO_ERROR';
   }
   row.platforms = [...new Set(row.platforms)];
   return row;

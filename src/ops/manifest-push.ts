@@ -11,6 +11,8 @@ export interface PushManifestOptions {
   /** Media type to store under; defaults to the document's own `mediaType` (or what its shape says). */
   mediaType?: string;
   tags?: string[];
+  /** Where the bytes came from, for messages: "from m.json", "from stdin". */
+  source?: string;
   /** List in index.json even without a tag (artifacts, untagged roots). Default: when untagged. */
   listUntagged?: boolean;
 }
@@ -22,9 +24,9 @@ export interface PushManifestOptions {
  */
 export async function pushManifest(layout: LayoutDir, bytes: Uint8Array, opts: PushManifestOptions = {}): Promise<Descriptor> {
   if (bytes.length > MAX_DOCUMENT_SIZE) {
-    throw new OcikitError('MANIFEST_TOO_LARGE', `manifest is ${bytes.length} bytes; the limit is ${MAX_DOCUMENT_SIZE}`, { actual: bytes.length, expected: MAX_DOCUMENT_SIZE });
+    throw new OcikitError('MANIFEST_TOO_LARGE', `manifest${opts.source ? ` ${opts.source}` : ''} is ${bytes.length} bytes; the limit is ${MAX_DOCUMENT_SIZE}`, { actual: bytes.length, expected: MAX_DOCUMENT_SIZE });
   }
-  const parsed = parseManifestBytes(bytes, opts.mediaType, 'the manifest given');
+  const parsed = parseManifestBytes(bytes, opts.mediaType, opts.source);
   const missing: string[] = [];
   for (const d of successors(parsed)) if (!(await layout.exists(d))) missing.push(d.digest);
   if (missing.length > 0) {

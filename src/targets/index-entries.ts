@@ -7,11 +7,24 @@
  * and so do its referrers, which `gc` drops along with it.
  * Unknown fields on the index and its entries are kept.
  */
-import { Annotation } from '../spec/media-types.js';
+import { Annotation, MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 
 export function tagOf(entry: Descriptor): string | undefined {
   return entry.annotations?.[Annotation.RefName];
+}
+
+/**
+ * The referrers tag schema (distribution-spec): an index tagged
+ * `<alg>-<first 64 hex of the subject digest>` lists the referrers of that
+ * subject for registries without the referrers API. Such an entry is
+ * bookkeeping, not an image a user means when naming the layout alone.
+ */
+const FALLBACK_TAG = /^[a-z0-9]+-[a-f0-9]{64}$/;
+
+export function isFallbackTagEntry(entry: Descriptor): boolean {
+  const tag = tagOf(entry);
+  return tag !== undefined && FALLBACK_TAG.test(tag) && entry.mediaType === MediaType.ImageIndex;
 }
 
 /** The descriptor to list in index.json for a manifest: its identity and the fields tools show. */

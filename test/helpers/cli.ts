@@ -21,6 +21,8 @@ export interface RunOptions {
   input?: string | Buffer;
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Run the child as this user (only possible when the tests run as root): permission tests as a non-root user. */
+  user?: { uid: number; gid: number };
 }
 
 export function ocikit(args: string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -33,6 +35,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
       cwd: opts.cwd ?? REPO_ROOT,
       env: { ...process.env, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
+      ...(opts.user ? { uid: opts.user.uid, gid: opts.user.gid } : {}),
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -76,4 +79,50 @@ export async function expectedDigests(): Promise<Record<string, Record<string, u
 export function isCleanError(stderr: string): boolean {
   const lines = stderr.trimEnd().split('\n');
   return lines[0]!.startsWith('ocikit: ') && lines.slice(1).every((l) => l.startsWith('hint: ') || l.startsWith('ocikit: warning: ')) && !/\n\s+at /.test(stderr);
+}
+
+/**
+ * Every entry under `root` (files, directories, symlinks, FIFOs...), by
+ * relative path: its type, permission bits, and for regular files the sha256
+ * of the content, for symlinks the target. Two equal snapshots mean nothing
+ * under `root` was added, removed, changed or chmod-ed. FIFOs are not opened.
+ */
+export async function snapshotTree(root: string): Promise<Record<string, string>> {
+  const { lstat, readdir, readFile, readlink } = await import('node:fs/promises');
+  const { createHash } = await import('node:crypto');
+  const out: Record<string, string> = {};
+  const walk = async (rel: string): Promise<void> => {
+    const abs = path.join(root, rel);
+    const st = await lstat(abs);
+    const mode = (st.mode & 0o7777).toString(8);
+    if (st.isDirectory()) {
+      out[rel || '.'] = `dir ${mode}`;
+      for (const name of (await readdir(abs)).sort()) await walk(path.join(rel, name));
+    } else if (st.isFile()) {
+      out[rel] = `file ${mode} ${createHash('sha256').update(await readFile(abs)).digest('hex')}`;
+    } else if (st.isSymbolicLink()) {
+      out[rel] = `symlink -> ${await readlink(abs)}`;
+    } else {
+      out[rel] = `${st.isFIFO() ? 'fifo' : 'special'} ${mode}`;
+    }
+  };
+  await walk('');
+  return out;
+}
+
+/** The one JSON document a `--output json` run printed on stdout (JSON.parse refuses two). */
+export function jsonDocument<T = unknown>(r: RunResult): T {
+  return JSON.parse(r.stdout) as T;
+}
+
+/** The error document `--output json` prints on stdout when a command fails. */
+export interface JsonError {
+  error: { code: string; message: string; exitCode: number; hint?: string; digest?: string; path?: string };
+}
+
+/** The uid/gid of an unprivileged user, for permission tests when running as root. */
+export const NOBODY = { uid: 65534, gid: 65534 };
+
+export function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
 }

@@ -1,9 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { fromFsError, UsageError } from '../../index.js';
+import { OcikitError, UsageError } from '../../index.js';
 import { defineCommand } from './command.js';
 
 const fetchCmd = defineCommand<{ ref: string; output?: string; o?: string }>({
@@ -11,25 +11,33 @@ const fetchCmd = defineCommand<{ ref: string; output?: string; o?: string }>({
   describe: 'write a blob (REF@DIGEST), verified, to a file or stdout',
   builder: (y) => y.option('o', { type: 'string', describe: 'write to FILE (default: stdout; - for stdout)', requiresArg: true }),
   async handler(args, ctx) {
+    const dest = args.o;
+    const toStdout = dest === undefined || dest === '-';
+    if (toStdout && ctx.out.json) {
+      throw new UsageError('blob fetch --output json needs -o FILE: the blob and the JSON document cannot both go to stdout');
+    }
     const { ref, target } = await ctx.openRead(args.ref);
     if (!ref.digest) throw new UsageError('blob fetch needs a digest: write REF@sha256:<hex>');
     const desc = await target.statBlob(ref.digest);
     const stream = await target.fetch(desc);
-    const dest = args.o;
-    if (dest === undefined || dest === '-') {
+    if (toStdout) {
+      // The digest is known only at the end: a corrupt blob has been written by then, and the exit status says so.
       await pipeline(stream, ctx.out.stdout);
       return;
     }
     // Write next to the destination and rename only once every byte has been verified.
-    const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.ocikit-partial-${process.pid}`);
+    const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.ocikit-partial-${process.pid}-${randomBytes(4).toString('hex')}`);
     try {
-      await pipeline(stream, createWriteStream(tmp, { flags: 'wx' }));
+      await pipeline(stream, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
       await rename(tmp, dest);
     } catch (err) {
       await rm(tmp, { force: true });
-      throw err;
+      if (err instanceof OcikitError) throw err;
+      const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message; // the message names our temp file, not dest
+      throw new OcikitError('IO_ERROR', `cannot write ${dest}: ${reason}`, { path: dest, cause: err });
     }
-    ctx.out.info(`wrote ${desc.digest} (${desc.size} bytes) to ${dest}`);
+    if (ctx.out.json) ctx.out.result({ ...desc, path: dest }, () => '');
+    else ctx.out.info(`wrote ${desc.digest} (${desc.size} bytes) to ${dest}`);
   },
 });
 
@@ -40,15 +48,7 @@ const pushCmd = defineCommand<{ target: string; file: string; 'media-type'?: str
   async handler(args, ctx) {
     const { ref, layout } = await ctx.openLayout(args.target);
     if (ref.tag || ref.digest) throw new UsageError('blob push takes a layout without :TAG or @DIGEST: the digest is computed');
-    let input: NodeJS.ReadableStream;
-    if (args.file === '-') input = process.stdin;
-    else {
-      input = createReadStream(args.file);
-      await new Promise<void>((resolve, reject) => {
-        (input as ReturnType<typeof createReadStream>).once('open', () => resolve()).once('error', (e) => reject(fromFsError(e, args.file, 'file')));
-      });
-    }
-    const desc = await layout.pushStream(input as never, args['media-type']);
+    const desc = await layout.pushStream(await ctx.openInput(args.file), args['media-type']);
     ctx.out.result(desc, (d) => `${d.digest} ${d.size}`);
   },
 });

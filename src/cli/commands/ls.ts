@@ -1,4 +1,4 @@
-import { listEntries, type EntryRow } from '../../index.js';
+import { listEntries, OcikitError, type EntryRow } from '../../index.js';
 import { table } from '../output.js';
 import { defineCommand } from './command.js';
 
@@ -9,6 +9,13 @@ export default defineCommand<{ target: string }>({
     const { target } = await ctx.openRead(args.target);
     const rows = await listEntries(target);
     ctx.out.result(rows, renderRows);
+    // Like ls(1) on a file it cannot stat: list everything, then fail, so scripts notice.
+    const broken = rows.filter((r) => r.problem !== undefined);
+    if (broken.length > 0) {
+      throw new OcikitError(broken[0]!.problemCode ?? 'IO_ERROR', `${broken.length} of ${rows.length} entries could not be read; ${broken[0]!.digest}: ${broken[0]!.problem}`, {
+        digest: broken[0]!.digest,
+      });
+    }
   },
 });
 

@@ -1,15 +1,11 @@
-import { readFile, stat } from 'node:fs/promises';
 import {
   fetchDocument,
   fetchManifest,
   isIndexMediaType,
   MAX_DOCUMENT_SIZE,
   pushManifest,
-  readAll,
   resolveReference,
-  OcikitError,
   UsageError,
-  fromFsError,
   type ImageManifest,
 } from '../../index.js';
 import type { Context } from '../context.js';
@@ -33,8 +29,9 @@ const fetchCmd = defineCommand<FetchArgs>({
       .option('platform', platformOption)
       .option('descriptor', { type: 'boolean', describe: 'print the descriptor instead of the content' }),
   async handler(args, ctx) {
+    const platform = ctx.platform(args.platform); // a bad --platform is a usage error before anything is opened
     const { ref, target } = await ctx.openRead(args.ref);
-    const desc = await resolveReference(target, ref, { platform: ctx.platform(args.platform) });
+    const desc = await resolveReference(target, ref, { platform });
     if (args.descriptor) {
       ctx.out.result(desc, (d) => JSON.stringify(d, null, args.pretty ? 2 : undefined));
       return;
@@ -49,8 +46,9 @@ const fetchConfigCmd = defineCommand<FetchArgs>({
   describe: "print an image's config exactly as stored",
   builder: (y) => y.option('pretty', { type: 'boolean', describe: 'indent the JSON' }).option('platform', platformOption),
   async handler(args, ctx) {
+    const platform = ctx.platform(args.platform); // a bad --platform is a usage error before anything is opened
     const { ref, target } = await ctx.openRead(args.ref);
-    const desc = await resolveReference(target, ref, { platform: ctx.platform(args.platform) });
+    const desc = await resolveReference(target, ref, { platform });
     if (isIndexMediaType(desc.mediaType)) {
       throw new UsageError(`${args.ref} is an image index, which has no config; choose a manifest with --platform OS/ARCH`);
     }
@@ -68,8 +66,9 @@ const pushCmd = defineCommand<{ ref: string; file: string; 'media-type'?: string
   async handler(args, ctx) {
     const { ref, layout } = await ctx.openLayout(args.ref);
     if (ref.digest) throw new UsageError('manifest push takes a tag or no selector, not a digest: the digest is computed');
-    const bytes = await readInput(args.file);
-    const desc = await pushManifest(layout, bytes, { mediaType: args['media-type'], tags: ref.tag ? [ref.tag] : [] });
+    const bytes = await ctx.readInput(args.file, MAX_DOCUMENT_SIZE);
+    const source = args.file === '-' ? 'from stdin' : `from ${args.file}`;
+    const desc = await pushManifest(layout, bytes, { mediaType: args['media-type'], tags: ref.tag ? [ref.tag] : [], source });
     ctx.out.result(desc, (d) => d.digest);
   },
 });
@@ -85,15 +84,4 @@ export default defineCommand({
 function printDocument(ctx: Context, bytes: Buffer, pretty?: boolean): void {
   if (ctx.out.json || pretty) ctx.out.result(JSON.parse(bytes.toString('utf8')) as unknown, (d) => JSON.stringify(d, null, 2));
   else ctx.out.raw(bytes);
-}
-
-export async function readInput(file: string, limit = MAX_DOCUMENT_SIZE): Promise<Buffer> {
-  if (file === '-') return readAll(process.stdin, limit);
-  try {
-    const st = await stat(file);
-    if (st.size > limit) throw new OcikitError('MANIFEST_TOO_LARGE', `${file} is ${st.size} bytes; manifests over ${limit} bytes are refused`, { path: file });
-    return await readFile(file);
-  } catch (err) {
-    throw fromFsError(err, file, 'file');
-  }
 }

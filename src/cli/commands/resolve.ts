@@ -6,8 +6,9 @@ export default defineCommand<{ ref: string; platform?: string }>({
   describe: 'print the digest a reference points to',
   builder: (y) => y.option('platform', { type: 'string', describe: 'resolve through an index: OS/ARCH[/VARIANT]' }),
   async handler(args, ctx) {
+    const platform = ctx.platform(args.platform); // a bad --platform is a usage error before anything is opened
     const { ref, target } = await ctx.openRead(args.ref);
-    const desc = await resolveReference(target, ref, { platform: ctx.platform(args.platform) });
+    const desc = await resolveReference(target, ref, { platform });
     ctx.out.result(desc, (d) => d.digest);
   },
 });

@@ -10,6 +10,7 @@ import type { Descriptor } from '../spec/types.js';
 import type { ReadTarget, WriteTarget } from '../targets/target.js';
 import { limiter } from '../util/limit.js';
 import { fetchManifest, type FetchedManifest } from './content.js';
+import { isOcikitError } from '../errors.js';
 import { isWalkable, successors } from './successors.js';
 
 export type CopyEvent =
@@ -36,6 +37,20 @@ export interface CopyResult {
   bytesCopied: number;
 }
 
+/**
+ * A manifest from the source; from the destination when only the destination
+ * has it: a delta bundle lacks what its base already holds, and the walk
+ * still needs the manifest to reach whatever else is missing.
+ */
+async function fetchManifestFrom(src: ReadTarget, dst: WriteTarget, desc: Descriptor): Promise<FetchedManifest> {
+  try {
+    return await fetchManifest(src, desc);
+  } catch (err) {
+    if (isOcikitError(err, 'NOT_FOUND') && (await dst.exists(desc))) return fetchManifest(dst, desc);
+    throw err;
+  }
+}
+
 export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descriptor, opts: CopyOptions = {}): Promise<CopyResult> {
   const run = limiter(opts.concurrency ?? 5);
   const done = new Map<string, Promise<void>>();
@@ -50,7 +65,7 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
         nodes++;
         if (isWalkable(desc)) {
           // Read the manifest from the source even when the destination has it: its children may be missing there.
-          const m = await run(() => fetchManifest(src, desc));
+          const m = await run(() => fetchManifestFrom(src, dst, desc));
           manifests.set(desc.digest, m);
           await Promise.all(successors(m).map(copyNode));
           if (await dst.exists(desc)) return opts.onEvent?.({ type: 'skip', descriptor: desc });

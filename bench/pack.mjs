@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+/**
+ * Benchmark: `ocikit pack` against `tar -cf` of the same layout directory,
+ * and reading the archive back (`ocikit unpack`, which verifies every digest)
+ * against a bare `sha256sum` of the same bytes, in one run on one machine.
+ * Prints wall time, peak RSS and the ratios. Not a test: run it by hand.
+ *
+ *   npm run build && node bench/pack.mjs [--size-mib 1024] [--keep]
+ *
+ * The layout holds one image whose single layer is SIZE MiB of random
+ * (incompressible) bytes. Peak RSS comes from /proc/<pid>/status VmHWM,
+ * sampled until the process exits (Linux only). The page cache is warm for
+ * every run (each command reads the same files right after another), which
+ * favours neither side.
+ */
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(ROOT, 'bin', 'ocikit.js');
+const args = process.argv.slice(2);
+const sizeMiB = Number(args[args.indexOf('--size-mib') + 1] ?? 1024) || 1024;
+const keep = args.includes('--keep');
+
+async function writeBlob(dir, bytes) {
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  await writeFile(path.join(dir, 'blobs', 'sha256', digest), bytes);
+  return { digest: `sha256:${digest}`, size: bytes.length };
+}
+
+/** A layout with one image whose layer is `sizeMiB` MiB of random bytes, written in 4 MiB chunks. */
+async function makeLayout(dir) {
+  await mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
+  const tmp = path.join(dir, 'blobs', 'layer.tmp');
+  const hash = createHash('sha256');
+  const out = createWriteStream(tmp);
+  for (let i = 0; i < sizeMiB / 4; i++) {
+    const chunk = randomBytes(4 * 1024 * 1024);
+    hash.update(chunk);
+    if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+  }
+  await new Promise((r, j) => out.end((e) => (e ? j(e) : r())));
+  const layerHex = hash.digest('hex');
+  const { rename } = await import('node:fs/promises');
+  await rename(tmp, path.join(dir, 'blobs', 'sha256', layerHex));
+  const layer = { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${layerHex}`, size: sizeMiB * 1024 * 1024 };
+  const config = await writeBlob(
+    dir,
+    Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] } })),
+  );
+  const manifest = await writeBlob(
+    dir,
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+        layers: [layer],
+      }),
+    ),
+  );
+  await writeFile(
+    path.join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'big' } }],
+    }),
+  );
+  await writeFile(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+}
+
+/** Run a command; resolve with wall time (s) and peak RSS (MiB, from VmHWM). */
+function measure(cmd, argv, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(cmd, argv, { stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'], cwd: opts.cwd });
+    let peakKiB = 0;
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const sample = async () => {
+      try {
+        const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+        const m = /VmHWM:\s+(\d+) kB/.exec(status);
+        if (m) peakKiB = Math.max(peakKiB, Number(m[1]));
+      } catch {
+        // exited between samples
+      }
+    };
+    const timer = setInterval(sample, 20);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearInterval(timer);
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      if (code !== 0) reject(new Error(`${cmd} ${argv.join(' ')} exited ${code}: ${stderr}`));
+      else resolve({ seconds, peakMiB: peakKiB / 1024 });
+    });
+  });
+}
+
+const fmt = (r) => `${r.seconds.toFixed(2)} s, peak RSS ${r.peakMiB.toFixed(0)} MiB`;
+
+const work = await mkdtemp(path.join(tmpdir(), 'ocikit-bench-'));
+try {
+  const layout = path.join(work, 'layout');
+  console.log(`building a layout with a ${sizeMiB} MiB random layer in ${work} ...`);
+  await makeLayout(layout);
+  // Warm the page cache so that the first command measured does not pay for it alone.
+  // (GNU tar skips reading file data when writing to /dev/null, so warm with cat.)
+  await measure('sh', ['-c', `cat '${layout}'/blobs/sha256/* > /dev/null`]);
+
+  const tarOut = path.join(work, 'tar.tar');
+  const ocikitOut = path.join(work, 'ocikit.tar');
+  const tarRun = await measure('tar', ['-cf', tarOut, '-C', layout, '.']);
+  const packRun = await measure(process.execPath, [BIN, 'pack', layout, ocikitOut]);
+  const shaRun = await measure('sha256sum', [ocikitOut]);
+  const unpackRun = await measure(process.execPath, [BIN, 'unpack', ocikitOut, path.join(work, 'unpacked')]);
+  const lsRun = await measure(process.execPath, [BIN, 'ls', ocikitOut]);
+
+  console.log(`archive sizes: tar ${(await stat(tarOut)).size} bytes, ocikit ${(await stat(ocikitOut)).size} bytes`);
+  console.log(`tar -cf            ${fmt(tarRun)}`);
+  console.log(`ocikit pack        ${fmt(packRun)}   ratio ${(packRun.seconds / tarRun.seconds).toFixed(2)}x tar -cf (target <= 1.3x)`);
+  console.log(`sha256sum archive  ${fmt(shaRun)}`);
+  console.log(`ocikit unpack      ${fmt(unpackRun)}   ratio ${(unpackRun.seconds / shaRun.seconds).toFixed(2)}x sha256sum (verifies and writes every blob)`);
+  console.log(`ocikit ls archive  ${fmt(lsRun)}   (headers only: independent of the layer size)`);
+  console.log(`peak RSS limit 150 MiB: pack ${packRun.peakMiB <= 150 ? 'ok' : 'EXCEEDED'}, unpack ${unpackRun.peakMiB <= 150 ? 'ok' : 'EXCEEDED'}`);
+} finally {
+  if (keep) console.log(`kept ${work}`);
+  else await rm(work, { recursive: true, force: true });
+}

@@ -1,0 +1,386 @@
+/**
+ * Writing a layout archive as a stream: a WriteTarget that the graph copy
+ * feeds, turning each push into one tar entry (tar-stream), with no temporary
+ * directory and memory flat in blob size (a blob flows from its source through
+ * the tar into the file; a tar header needs the size up front, and the blob's
+ * descriptor gives it).
+ *
+ * Reproducible: the same content gives the same bytes whatever the source's
+ * file order, mtimes, owners or umask. Every entry has mode 0644 (0755 for
+ * directories), uid/gid 0, empty user and group names and one mtime
+ * (SOURCE_DATE_EPOCH, else 0). Order: `oci-layout`; the `blobs/` directories;
+ * non-manifest blobs in the order they are pushed (the graph copy runs at
+ * concurrency 1 for archives, which makes that order a function of the graph
+ * alone); then manifests and indexes, held back until commit (they are small
+ * and capped) and written children before parents in a depth-first order
+ * from index.json; `index.json` last. A reader can therefore stream the
+ * archive in one pass and meet every blob before anything that points at it.
+ * gzip output carries no name and mtime 0, and its OS byte is set to 255
+ * ("unknown") so the same Node.js writes the same bytes on every platform.
+ *
+ * Output goes to a temporary file beside the destination, renamed into place
+ * by `commit()`; `abort()` (or any failure) removes it. Written to a stream
+ * (stdout), a failure leaves a truncated tar that readers refuse.
+ */
+import { createWriteStream, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
+import tarStream from 'tar-stream';
+import { NotFoundError, OcikitError, UsageError, fromFsError } from '../errors.js';
+import { parseDigest } from '../digest/digest.js';
+import { VerifyStream } from '../digest/verify-stream.js';
+import { fsyncDir, fsyncFile, tempPathFor } from '../fs/atomic.js';
+import { MediaType } from '../spec/media-types.js';
+import type { Descriptor, ImageIndex } from '../spec/types.js';
+import { parseManifestBytes, type ParsedManifest } from '../spec/validate.js';
+import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
+import { isWalkable, successors } from '../graph/successors.js';
+import { addEntry, setTag, tagOf } from '../targets/index-entries.js';
+import type { ReadTarget, ReferrersFilter, WriteTarget } from '../targets/target.js';
+import { compressor, type Compression } from './compression.js';
+
+const FILE_MODE = 0o644;
+const DIR_MODE = 0o755;
+const OCI_LAYOUT_BYTES = Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+
+export interface ArchiveWriterOptions {
+  compression?: Compression;
+  /** mtime of every entry, in seconds since the epoch (default: SOURCE_DATE_EPOCH, else 0). */
+  mtime?: number;
+  /** Delta bundles: blobs that this target holds are left out of the archive. */
+  exclude?: ReadTarget;
+}
+
+export interface ArchiveStats {
+  /** Blob entries written (manifests included). */
+  blobs: number;
+  /** Bytes of blob content written (before compression). */
+  bytes: number;
+  /** Blobs left out because the `exclude` target has them. */
+  excluded: number;
+}
+
+/** SOURCE_DATE_EPOCH (reproducible-builds.org) as seconds, or 0 when unset. */
+export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env['SOURCE_DATE_EPOCH'];
+  if (raw === undefined || raw === '') return 0;
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
+    throw new UsageError(`SOURCE_DATE_EPOCH must be a whole number of seconds, got ${JSON.stringify(raw)}`);
+  }
+  return Number(raw);
+}
+
+export class ArchiveWriter implements WriteTarget {
+  readonly description: string;
+  readonly stats: ArchiveStats = { blobs: 0, bytes: 0, excluded: 0 };
+  private readonly pack = tarStream.pack();
+  private readonly output: Promise<void>;
+  private readonly mtime: Date;
+  private readonly exclude?: ReadTarget;
+  private readonly file?: { dest: string; tmp: string };
+  /** Entries are written one at a time, in call order. */
+  private queue: Promise<void> = Promise.resolve();
+  private failure?: unknown;
+  private state: 'open' | 'committed' | 'aborted' = 'open';
+  /** Digests already in the archive (or queued for it). */
+  private readonly written = new Set<string>();
+  private readonly excluded = new Set<string>();
+  private readonly manifests = new Map<string, { bytes: Buffer; parsed: ParsedManifest }>();
+  private readonly dirs = new Set<string>();
+  private index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: [] };
+
+  private constructor(out: Writable, description: string, opts: ArchiveWriterOptions, file?: { dest: string; tmp: string }) {
+    this.description = description;
+    this.file = file;
+    this.exclude = opts.exclude;
+    this.mtime = new Date((opts.mtime ?? sourceDateEpoch()) * 1000);
+    const compression = opts.compression ?? 'none';
+    const stages: Array<NodeJS.ReadWriteStream> = compression === 'none' ? [] : [compressor(compression, description), ...(compression === 'gzip' ? [new GzipOsByte()] : [])];
+    this.output = pipeline([this.pack as unknown as Readable, ...stages, out] as unknown as ReadonlyArray<NodeJS.ReadWriteStream>);
+    // Failures are reported by the push, commit or abort that meets them.
+    this.output.catch((err) => this.fail(err));
+    this.enqueue(() => this.writeEntry('oci-layout', OCI_LAYOUT_BYTES));
+  }
+
+  /** Write an archive to `dest`, atomically: nothing appears there unless `commit()` succeeds. */
+  static async toFile(dest: string, opts: ArchiveWriterOptions = {}): Promise<ArchiveWriter> {
+    checkCompression(opts.compression, dest);
+    try {
+      const st = await fsp.stat(dest);
+      if (st.isDirectory()) throw new UsageError(`cannot write an archive to ${dest}: it is a directory`, { hint: 'name a file, e.g. image.tar' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fromFsError(err, dest, 'archive');
+    }
+    const tmp = tempPathFor(dest);
+    const out = createWriteStream(tmp, { flags: 'wx', mode: FILE_MODE });
+    try {
+      await once(out, 'open');
+    } catch (err) {
+      throw fromFsError(err, path.dirname(dest), 'directory for the archive');
+    }
+    return new ArchiveWriter(out, `archive ${dest}`, opts, { dest, tmp });
+  }
+
+  /** Write an archive to a stream (stdout). */
+  static toStream(out: Writable, opts: ArchiveWriterOptions = {}): ArchiveWriter {
+    checkCompression(opts.compression, 'standard output');
+    return new ArchiveWriter(out, 'archive on standard output', opts);
+  }
+
+  // ---- WriteTarget ----
+
+  async push(desc: Descriptor, content: Readable | Uint8Array): Promise<void> {
+    const parsed = parseDigest(desc.digest);
+    this.assertOpen();
+    if (this.written.has(desc.digest)) {
+      if (!(content instanceof Uint8Array)) content.destroy();
+      return;
+    }
+    this.written.add(desc.digest);
+    try {
+      if (isWalkable(desc)) {
+        // Held back until commit, to be written children-first in a fixed order.
+        const bytes = content instanceof Uint8Array ? Buffer.from(content) : await readAll(content, MAX_DOCUMENT_SIZE);
+        const check = new VerifyStream({ digest: desc.digest, size: desc.size, source: `manifest for ${this.description}` });
+        await pipeline(Readable.from([bytes]), check, async function* (s) {
+          for await (const _ of s) {
+            // verified, nothing to keep
+          }
+        });
+        this.manifests.set(desc.digest, { bytes, parsed: parseManifestBytes(bytes, desc.mediaType, `${desc.digest}`) });
+        return;
+      }
+      const source = content instanceof Uint8Array ? Readable.from([Buffer.from(content)]) : content;
+      // A stream the source already verifies for this very descriptor is not hashed twice.
+      const verified = source instanceof VerifyStream && source.expected.digest === desc.digest && source.expected.size === desc.size;
+      const stream = verified ? source : source.pipe(new VerifyStream({ digest: desc.digest, size: desc.size, source: `content for ${desc.digest}` }));
+      if (!verified) {
+        source.on('error', (err) => stream.destroy(err));
+        // It may fail before its turn in the queue comes; the error stays on the stream for the writer to meet.
+        stream.on('error', () => undefined);
+      }
+      await this.enqueue(async () => {
+        await this.ensureDirs(parsed.algorithm);
+        await this.writeEntry(`blobs/${parsed.algorithm}/${parsed.encoded}`, stream, desc.size);
+      });
+    } catch (err) {
+      this.written.delete(desc.digest);
+      if (!(content instanceof Uint8Array)) content.destroy();
+      throw err;
+    }
+  }
+
+  async exists(desc: Descriptor): Promise<boolean> {
+    if (this.written.has(desc.digest) || this.excluded.has(desc.digest)) return true;
+    if (this.exclude && (await this.exclude.exists(desc))) {
+      this.excluded.add(desc.digest);
+      this.stats.excluded++;
+      return true;
+    }
+    return false;
+  }
+
+  async tag(desc: Descriptor, ref: string): Promise<void> {
+    this.requireStored(desc);
+    this.index = setTag(this.index, desc, ref);
+  }
+
+  /** List a manifest in index.json without a tag (referrers, untagged roots). */
+  async addEntry(desc: Descriptor): Promise<void> {
+    this.requireStored(desc);
+    this.index = addEntry(this.index, desc);
+  }
+
+  // ---- the read side: only what has been decided so far ----
+
+  async fetch(desc: Descriptor): Promise<Readable> {
+    const m = this.manifests.get(desc.digest);
+    if (m) return Readable.from([m.bytes]);
+    // Left out of a delta because the base has it: the base can still say what it is.
+    if (this.excluded.has(desc.digest) && this.exclude) return this.exclude.fetch(desc);
+    throw new OcikitError('UNSUPPORTED', `${this.description} is being written; its blobs cannot be read back`, { digest: desc.digest });
+  }
+
+  async statBlob(digest: string): Promise<Descriptor> {
+    const m = this.manifests.get(digest);
+    if (m) return { mediaType: MediaType.OctetStream, digest, size: m.bytes.length };
+    throw new NotFoundError(`blob ${digest} cannot be read from ${this.description}`, { digest });
+  }
+
+  async resolve(ref: string): Promise<Descriptor> {
+    const e = this.index.manifests.find((d) => d.digest === ref || tagOf(d) === ref);
+    if (!e) throw new NotFoundError(`${ref} not found in ${this.description}`);
+    return e;
+  }
+
+  async *tags(): AsyncIterable<string> {
+    for (const e of this.index.manifests) {
+      const t = tagOf(e);
+      if (t !== undefined) yield t;
+    }
+  }
+
+  async *referrers(_subject: Descriptor, _filter?: ReferrersFilter): AsyncIterable<Descriptor> {
+    // Referrers are listed in index.json by whoever copies them; nothing to compute here.
+  }
+
+  // ---- finishing ----
+
+  /** Write the held-back manifests and index.json, end the tar, and move the file into place. */
+  async commit(): Promise<void> {
+    try {
+      this.assertOpen();
+      for (const digest of this.manifestOrder()) {
+        const { algorithm, encoded } = parseDigest(digest);
+        const bytes = this.manifests.get(digest)!.bytes;
+        await this.enqueue(async () => {
+          await this.ensureDirs(algorithm);
+          await this.writeEntry(`blobs/${algorithm}/${encoded}`, bytes);
+        });
+      }
+      await this.enqueue(() => this.writeEntry('index.json', Buffer.from(JSON.stringify(this.index))));
+      this.pack.finalize();
+      await this.output;
+      if (this.failure) throw this.failure;
+      if (this.file) {
+        await fsyncFile(this.file.tmp);
+        await fsp.rename(this.file.tmp, this.file.dest);
+        await fsyncDir(path.dirname(this.file.dest));
+      }
+      this.state = 'committed';
+    } catch (err) {
+      await this.abort(err);
+      throw err;
+    }
+  }
+
+  /** Give up: destroy the tar stream and remove the temporary file. Safe to call more than once. */
+  async abort(reason?: unknown): Promise<void> {
+    if (this.state !== 'open') return;
+    this.state = 'aborted';
+    this.failure ??= reason ?? new OcikitError('IO_ERROR', `writing ${this.description} was cancelled`);
+    this.pack.destroy(this.failure instanceof Error ? this.failure : undefined);
+    await this.output.catch(() => undefined);
+    if (this.file) await fsp.rm(this.file.tmp, { force: true });
+  }
+
+  async close(): Promise<void> {
+    await this.abort();
+  }
+
+  // ---- internals ----
+
+  private assertOpen(): void {
+    if (this.failure) throw this.failure;
+    if (this.state !== 'open') throw new OcikitError('IO_ERROR', `${this.description} is already ${this.state}`);
+  }
+
+  private fail(err: unknown): void {
+    this.failure ??= err;
+  }
+
+  private requireStored(desc: Descriptor): void {
+    if (!this.written.has(desc.digest) && !this.excluded.has(desc.digest)) {
+      throw new NotFoundError(`cannot list ${desc.digest} in ${this.description}: it was not copied`, { digest: desc.digest });
+    }
+  }
+
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(() => {
+      if (this.failure) throw this.failure;
+      return task();
+    });
+    this.queue = run.catch((err) => this.fail(err));
+    return run;
+  }
+
+  /** Directory entries, so that other tools extract the layout with fixed permissions. */
+  private async ensureDirs(algorithm: string): Promise<void> {
+    for (const dir of ['blobs/', `blobs/${algorithm}/`]) {
+      if (this.dirs.has(dir)) continue;
+      this.dirs.add(dir);
+      await this.writeEntry(dir, undefined);
+    }
+  }
+
+  private writeEntry(name: string, content: Buffer | Readable | undefined, size?: number): Promise<void> {
+    const header: Partial<tarStream.Header> & { name: string } = {
+      name,
+      type: content === undefined ? 'directory' : 'file',
+      mode: content === undefined ? DIR_MODE : FILE_MODE,
+      size: content === undefined ? 0 : Buffer.isBuffer(content) ? content.length : size!,
+      mtime: this.mtime,
+      uid: 0,
+      gid: 0,
+      uname: '',
+      gname: '',
+    };
+    const isBlob = name.startsWith('blobs/') && content !== undefined;
+    return new Promise<void>((resolve, reject) => {
+      const done = (err?: unknown) => {
+        if (err) {
+          this.fail(err);
+          reject(err);
+          return;
+        }
+        if (isBlob) {
+          this.stats.blobs++;
+          this.stats.bytes += header.size ?? 0;
+        }
+        resolve();
+      };
+      if (content === undefined || Buffer.isBuffer(content)) {
+        this.pack.entry(header, content ?? Buffer.alloc(0), (err) => done(err ?? undefined));
+        return;
+      }
+      // The entry's callback fires once, when it is complete or destroyed (short content, a source error).
+      const entry = this.pack.entry(header, (err) => done(err ?? undefined));
+      const emitter = entry as unknown as NodeJS.EventEmitter;
+      // The callback above reports the entry's failure; an 'error' event with no listener would throw as well.
+      emitter.on('error', () => undefined);
+      (async () => {
+        for await (const chunk of content) {
+          if (!entry.write(chunk as Buffer)) await once(emitter, 'drain');
+        }
+        (entry as unknown as Writable).end();
+      })().catch((err: Error) => entry.destroy(err));
+    });
+  }
+
+  /** Manifests held back, children before parents: depth-first from index.json, then any left over by digest. */
+  private manifestOrder(): string[] {
+    const order: string[] = [];
+    const seen = new Set<string>();
+    const visit = (digest: string) => {
+      if (seen.has(digest)) return;
+      seen.add(digest);
+      const m = this.manifests.get(digest);
+      if (!m) return;
+      for (const child of successors(m.parsed)) if (isWalkable(child)) visit(child.digest);
+      order.push(digest);
+    };
+    for (const e of this.index.manifests) visit(e.digest);
+    for (const digest of [...this.manifests.keys()].sort()) visit(digest);
+    return order;
+  }
+}
+
+/** Fail before any file is created when the compression cannot be written (zstd on Node < 22.15). */
+function checkCompression(compression: Compression | undefined, dest: string): void {
+  if (compression === 'zstd') compressor('zstd', dest).destroy();
+}
+
+/** gzip's header byte 9 names the OS that wrote it; 255 ("unknown") keeps output the same on every platform. */
+class GzipOsByte extends Transform {
+  private seen = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.seen <= 9 && this.seen + chunk.length > 9) {
+      chunk = Buffer.from(chunk);
+      chunk[9 - this.seen] = 0xff;
+    }
+    this.seen += chunk.length;
+    cb(null, chunk);
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Compressed archives. A tar can be read in place only when it is not
+ * compressed: gzip and zstd streams have no index, so reaching one blob
+ * means decompressing everything before it.
+ *
+ * So commands that need random access (ls, tags, resolve, manifest fetch,
+ * blob fetch) refuse a compressed archive with a hint, and commands that read
+ * the whole archive anyway (copy, pack, unpack) decompress it once, streaming,
+ * into a temporary file, and then read that file in place like any
+ * uncompressed archive. Memory stays flat whatever the blob sizes (the data
+ * goes to disk, never into a buffer), decompression happens once (a
+ * two-pass design would decompress twice, and serving the graph copy's
+ * out-of-order requests from a single forward pass would need the same
+ * spool), and every reader downstream gets the verified random access it
+ * already knows. The temporary file is unlinked as soon as it is open, so it
+ * disappears when ocikit exits, whatever way it exits.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Transform } from 'node:stream';
+import zlib from 'node:zlib';
+import { OcikitError, fromFsError } from '../errors.js';
+import { tempPathFor } from '../fs/atomic.js';
+import { ArchiveFile } from './archive-file.js';
+
+export type Compression = 'none' | 'gzip' | 'zstd';
+
+/** What the first bytes of a file say about its compression. */
+export function detectCompression(head: Buffer): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  return 'none';
+}
+
+/** The compression a file name asks for when ocikit writes an archive. */
+export function compressionForName(name: string): Compression {
+  const lower = name.toLowerCase();
+  if (lower.endsWith('.tar.gz') || lower.endsWith('.tgz')) return 'gzip';
+  if (lower.endsWith('.tar.zst') || lower.endsWith('.tzst')) return 'zstd';
+  return 'none';
+}
+
+type ZlibWithZstd = typeof zlib & { createZstdDecompress?: () => Transform; createZstdCompress?: () => Transform };
+
+/** Node gained zstd in zlib in v22.15/v23.8; on older Nodes a .tar.zst is refused clearly. */
+export function zstdAvailable(): boolean {
+  return typeof (zlib as ZlibWithZstd).createZstdDecompress === 'function';
+}
+
+function zstdUnsupported(file: string): OcikitError {
+  return new OcikitError('UNSUPPORTED', `${file} is zstd-compressed, and this Node.js (${process.version}) has no zstd support`, {
+    path: file,
+    hint: 'decompress it first (zstd -d FILE) or run ocikit on Node.js 22.15 or later',
+  });
+}
+
+export function decompressor(kind: Exclude<Compression, 'none'>, file: string): Transform {
+  if (kind === 'gzip') return zlib.createGunzip();
+  const z = zlib as ZlibWithZstd;
+  if (!z.createZstdDecompress) throw zstdUnsupported(file);
+  return z.createZstdDecompress();
+}
+
+export function compressor(kind: Exclude<Compression, 'none'>, file: string): Transform {
+  if (kind === 'gzip') return zlib.createGzip();
+  const z = zlib as ZlibWithZstd;
+  if (!z.createZstdCompress) throw zstdUnsupported(file);
+  return z.createZstdCompress();
+}
+
+export interface SpoolOptions {
+  /** The caller reads the whole archive, so a compressed one may be spooled. Without it, compressed archives are refused. */
+  wholeArchive?: boolean;
+  /** Where the decompressed copy goes (default: the system temp directory). */
+  spoolDir?: string;
+}
+
+/**
+ * Open an archive for random access: the file itself when it is an
+ * uncompressed tar, else (when allowed) a decompressed temporary copy.
+ */
+export async function openArchiveFile(file: string, opts: SpoolOptions = {}): Promise<{ archive: ArchiveFile; compression: Compression }> {
+  const original = await ArchiveFile.open(file);
+  const compression = detectCompression(await original.read(0, 4));
+  if (compression === 'none') return { archive: original, compression };
+  await original.close();
+  if (compression === 'zstd' && !zstdAvailable()) throw zstdUnsupported(file);
+  if (!opts.wholeArchive) {
+    throw new OcikitError('UNSUPPORTED', `${file} is ${compression}-compressed; this command reads parts of an archive, which needs an uncompressed tar`, {
+      path: file,
+      hint: `unpack it (ocikit unpack ${file} DIR) or store it uncompressed (${compression === 'gzip' ? 'gunzip' : 'zstd -d'} it); copy, pack and unpack read compressed archives directly`,
+    });
+  }
+  return { archive: await spool(file, compression, opts.spoolDir ?? tmpdir()), compression };
+}
+
+async function spool(file: string, compression: Exclude<Compression, 'none'>, dir: string): Promise<ArchiveFile> {
+  const tmp = tempPathFor(path.join(dir, 'spool.tar'), dir);
+  try {
+    await pipeline(createReadStream(file), decompressor(compression, file), createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
+    const archive = await ArchiveFile.open(tmp, file);
+    // Open, then unlink: reads go through the descriptor, and the space is freed when it closes.
+    await unlink(tmp);
+    return archive;
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    if (err instanceof OcikitError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && code.startsWith('Z_')) {
+      throw new OcikitError('UNSAFE_ARCHIVE_ENTRY', `refusing archive ${file}: its ${compression} stream is corrupt or truncated (${(err as Error).message})`, { path: file, cause: err });
+    }
+    throw fromFsError(err, code === 'ENOENT' ? file : tmp, 'archive');
+  }
+}

@@ -1,0 +1,40 @@
+import { copyReference, copyWithRegistry, involvesRegistry, UsageError, type CopyReferenceResult } from '../../index.js';
+import { defineCommand } from './command.js';
+import { registryOptions } from './push.js';
+
+interface CopyArgs {
+  src: string;
+  dst: string;
+  recursive?: boolean;
+  platform?: string;
+  'all-tags'?: boolean;
+  concurrency?: number;
+}
+
+export default defineCommand<CopyArgs>({
+  command: 'copy <src> <dst>',
+  describe: 'copy an image (or --all-tags) between layouts and archives; -r brings referrers along',
+  builder: (y) =>
+    y
+      .option('recursive', { alias: 'r', type: 'boolean', describe: 'copy referrers too, recursively' })
+      .option('platform', { type: 'string', describe: 'through an index, copy only OS/ARCH[/VARIANT]' })
+      .option('all-tags', { type: 'boolean', describe: 'copy every tag of the source' })
+      .option('concurrency', { type: 'number', default: 5, describe: 'blobs copied at once (archives are written one entry at a time)' }),
+  async handler(args, ctx) {
+    if (!Number.isInteger(args.concurrency) || args.concurrency! < 1) throw new UsageError('--concurrency must be a positive whole number');
+    const srcRef = ctx.ref(args.src);
+    const dstRef = ctx.ref(args.dst);
+    const common = { referrers: args.recursive === true, allTags: args['all-tags'] === true, platform: ctx.platform(args.platform), concurrency: args.concurrency };
+    // Registries at either end need the registry flags (TLS, credentials): see registry/copy-registry.ts.
+    const result = involvesRegistry(srcRef, dstRef)
+      ? await copyWithRegistry(srcRef, dstRef, { ...common, registry: await registryOptions(ctx) })
+      : await copyReference(srcRef, dstRef, common);
+    ctx.out.result(result, summary);
+  },
+});
+
+function summary(r: CopyReferenceResult): string {
+  const lines = r.roots.map((root) => `copied ${root.digest}${root.tags.length > 0 ? ` as ${root.tags.join(', ')}` : ''} to ${r.destination}`);
+  if (r.referrers.length > 0) lines.push(`with ${r.referrers.length} referrer${r.referrers.length === 1 ? '' : 's'}`);
+  return lines.join('\n');
+}

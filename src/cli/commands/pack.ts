@@ -1,0 +1,66 @@
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { openWholeSource, pack, UsageError, type ArchiveResult } from '../../index.js';
+import { defineCommand } from './command.js';
+
+interface PackArgs {
+  src: string;
+  archive: string;
+  tag?: string[];
+  platform?: string;
+  referrers?: boolean;
+  'exclude-blobs-from'?: string;
+}
+
+export default defineCommand<PackArgs>({
+  command: 'pack <src> <archive>',
+  describe: 'write a layout archive (.tar, .tar.gz/.tgz, or - for stdout) from a layout, archive or docker archive',
+  builder: (y) =>
+    y
+      .option('tag', { type: 'string', array: true, requiresArg: true, describe: 'pack only this tag (repeatable); default: everything' })
+      .option('platform', { type: 'string', describe: 'through an index, pack only OS/ARCH[/VARIANT]' })
+      .option('referrers', { type: 'boolean', default: true, describe: 'bring referrers of what is packed (--no-referrers leaves them out)' })
+      .option('exclude-blobs-from', { type: 'string', requiresArg: true, describe: 'delta bundle: leave out blobs this layout or archive already holds' }),
+  async handler(args, ctx) {
+    const dest = archivePath(args.archive);
+    if (dest === '-' && (ctx.out.stdout as NodeJS.WriteStream).isTTY) {
+      throw new UsageError('refusing to write an archive to a terminal', { hint: 'redirect stdout to a file, or name the archive file' });
+    }
+    const near = dest === '-' ? undefined : path.dirname(path.resolve(dest));
+    const srcRef = ctx.ref(args.src);
+    const src = await openWholeSource(srcRef, near);
+    const exclude = args['exclude-blobs-from'] ? await openWholeSource(ctx.ref(args['exclude-blobs-from']), near) : undefined;
+    try {
+      const result = await pack(src, srcRef, dest === '-' ? (ctx.out.stdout as Writable) : dest, {
+        tags: args.tag,
+        platform: ctx.platform(args.platform),
+        referrers: args.referrers,
+        exclude,
+      });
+      // With the archive on stdout, the summary goes to stderr.
+      if (dest === '-') ctx.out.info(summary(result));
+      else ctx.out.result(result, summary);
+    } finally {
+      await src.close?.();
+      await exclude?.close?.();
+    }
+  },
+});
+
+/** ARCHIVE may be written as a plain path or as oci-archive:PATH. */
+export function archivePath(arg: string): string {
+  const p = arg.startsWith('oci-archive:') ? arg.slice('oci-archive:'.length) : arg;
+  if (p === '') throw new UsageError('the archive path is empty');
+  return p;
+}
+
+function summary(r: ArchiveResult): string {
+  const tags = r.roots.flatMap((root) => root.tags);
+  const parts = [`packed ${r.roots.length} entr${r.roots.length === 1 ? 'y' : 'ies'}`];
+  if (tags.length > 0) parts.push(`(${tags.join(', ')})`);
+  parts.push(`into ${r.archive}: ${r.blobs} blobs, ${r.bytes} bytes`);
+  if (r.referrers.length > 0) parts.push(`with ${r.referrers.length} referrer${r.referrers.length === 1 ? '' : 's'}`);
+  if (r.excluded > 0) parts.push(`(delta: ${r.excluded} blob${r.excluded === 1 ? '' : 's'} left out)`);
+  return parts.join(' ');
+}
+

@@ -1,0 +1,161 @@
+/**
+ * The core of copy, pack and unpack: choose the roots (what a reference,
+ * tags or "everything" select), run the one graph copy for each, then name
+ * them in the destination (tags on roots; referrers and untagged roots listed
+ * untagged). The commands differ only in how their two ends are opened.
+ */
+import { OcikitError, UsageError } from '../errors.js';
+import type { Reference } from '../reference.js';
+import type { Descriptor, Platform } from '../spec/types.js';
+import { copyGraph, type CopyEvent } from '../graph/copy.js';
+import { fetchManifest } from '../graph/content.js';
+import { isWalkable } from '../graph/successors.js';
+import { resolvePlatform, resolveReference } from '../targets/open.js';
+import { addEntry, setTag, tagOf } from '../targets/index-entries.js';
+import { LayoutDir, stripTag } from '../targets/layout-dir.js';
+import { isLayoutTarget, type ReadTarget, type WriteTarget } from '../targets/target.js';
+import type { ImageIndex } from '../spec/types.js';
+
+/** A manifest to copy and the tags it gets in the destination (none: listed untagged). */
+export interface Root {
+  descriptor: Descriptor;
+  tags: string[];
+}
+
+export interface SelectOptions {
+  /** Select these tags of the source (`pack --tag`). */
+  tags?: string[];
+  /** Every tag of the source (`copy --all-tags`). */
+  allTags?: boolean;
+  /** Nothing named: everything the source lists (pack, unpack). Otherwise its only image. */
+  everything?: boolean;
+  /** Through an index, take the manifest for this platform. */
+  platform?: Platform;
+  /** Leave out untagged index.json entries that are referrers (`--no-referrers` with `everything`). */
+  skipListedReferrers?: boolean;
+}
+
+/** What a source reference and options select, as roots; roots with the same digest are merged. */
+export async function selectRoots(src: ReadTarget, ref: Reference, opts: SelectOptions = {}): Promise<Root[]> {
+  const named = ref.tag !== undefined || ref.digest !== undefined || ref.dockerName !== undefined;
+  if (named && (opts.tags?.length || opts.allTags)) {
+    throw new UsageError(`${ref.original} already names one image; drop :TAG/@DIGEST to select with --tag or --all-tags`);
+  }
+  const roots: Root[] = [];
+  const add = async (desc: Descriptor, tag?: string) => {
+    const d = opts.platform ? await resolvePlatform(src, desc, opts.platform) : desc;
+    const existing = roots.find((r) => r.descriptor.digest === d.digest);
+    if (existing) {
+      if (tag !== undefined && !existing.tags.includes(tag)) existing.tags.push(tag);
+    } else roots.push({ descriptor: d, tags: tag === undefined ? [] : [tag] });
+  };
+
+  if (named) {
+    const desc = await resolveReference(src, ref);
+    const tag = ref.tag ?? (ref.dockerName !== undefined ? tagOf(await entryNamed(src, ref.dockerName)) : undefined);
+    await add(desc, tag);
+  } else if (opts.tags?.length) {
+    for (const t of opts.tags) await add(await src.resolve(t), t);
+  } else if (opts.allTags || (opts.everything && !isLayoutTarget(src))) {
+    for await (const t of src.tags()) await add(await src.resolve(t), t);
+    if (roots.length === 0) throw new OcikitError('NOT_FOUND', `${src.description} has no tags`);
+  } else if (opts.everything && isLayoutTarget(src)) {
+    for (const entry of (await src.readIndex()).manifests) {
+      if (opts.skipListedReferrers && tagOf(entry) === undefined && (await hasSubject(src, entry))) continue;
+      await add(stripTag(entry), tagOf(entry));
+    }
+  } else {
+    await add(await resolveReference(src, ref));
+  }
+  return roots;
+}
+
+/** True when `selectRoots` takes every index.json entry of a layout as it is. */
+export function selectsWholeLayout(src: ReadTarget, ref: Reference, opts: SelectOptions): boolean {
+  const named = ref.tag !== undefined || ref.digest !== undefined || ref.dockerName !== undefined;
+  return !named && !opts.tags?.length && !opts.allTags && opts.everything === true && isLayoutTarget(src);
+}
+
+/** The index.json entry a docker name resolves to, for its tag. */
+async function entryNamed(src: ReadTarget, name: string): Promise<Descriptor> {
+  const desc = await src.resolve(name);
+  if (!isLayoutTarget(src)) return desc;
+  const entries = (await src.readIndex()).manifests.filter((e) => e.digest === desc.digest);
+  return entries.find((e) => e.annotations?.['io.containerd.image.name'] === name) ?? entries[0] ?? desc;
+}
+
+async function hasSubject(src: ReadTarget, entry: Descriptor): Promise<boolean> {
+  if (!isWalkable(entry)) return false;
+  return (await fetchManifest(src, entry)).doc.subject !== undefined;
+}
+
+export interface TransferOptions {
+  /** Bring referrers of every copied manifest along, recursively. */
+  referrers?: boolean;
+  concurrency?: number;
+  onEvent?: (e: CopyEvent) => void;
+}
+
+export interface TransferResult {
+  roots: Array<{ digest: string; mediaType: string; tags: string[] }>;
+  referrers: Descriptor[];
+  /** Descriptors the copy covered, copied or skipped. */
+  nodes: number;
+  bytesCopied: number;
+}
+
+/** Something that keeps an index.json: a layout directory or an archive being written. */
+interface IndexKeeper {
+  tag(desc: Descriptor, ref: string): Promise<void>;
+  addEntry(desc: Descriptor): Promise<void>;
+}
+
+function keepsIndex(t: WriteTarget): t is WriteTarget & IndexKeeper {
+  return typeof (t as Partial<IndexKeeper>).addEntry === 'function';
+}
+
+/**
+ * Copy every root (children before parents, skipping what `dst` has), then
+ * name them: tags on roots, untagged roots and referrers listed untagged.
+ * A layout directory's index.json is updated once, last, under its lock.
+ */
+export async function transfer(src: ReadTarget, dst: WriteTarget, roots: Root[], opts: TransferOptions = {}): Promise<TransferResult> {
+  const result: TransferResult = { roots: [], referrers: [], nodes: 0, bytesCopied: 0 };
+  const seenReferrers = new Set<string>();
+  for (const root of roots) {
+    const r = await copyGraph(src, dst, root.descriptor, { concurrency: opts.concurrency, referrers: opts.referrers, onEvent: opts.onEvent });
+    result.nodes += r.nodes;
+    result.bytesCopied += r.bytesCopied;
+    result.roots.push({ digest: root.descriptor.digest, mediaType: root.descriptor.mediaType, tags: [...root.tags] });
+    for (const d of r.referrers) {
+      if (!seenReferrers.has(d.digest)) {
+        seenReferrers.add(d.digest);
+        result.referrers.push(d);
+      }
+    }
+  }
+  await nameRoots(dst, roots, result.referrers);
+  return result;
+}
+
+async function nameRoots(dst: WriteTarget, roots: Root[], referrers: Descriptor[]): Promise<void> {
+  const rootDigests = new Set(roots.map((r) => r.descriptor.digest));
+  const listed = referrers.filter((d) => !rootDigests.has(d.digest));
+  if (dst instanceof LayoutDir) {
+    await dst.updateIndex((index) => {
+      let next: ImageIndex = index;
+      for (const root of roots) {
+        if (root.tags.length === 0) next = addEntry(next, root.descriptor);
+        for (const t of root.tags) next = setTag(next, root.descriptor, t);
+      }
+      for (const d of listed) next = addEntry(next, d);
+      return next;
+    });
+    return;
+  }
+  for (const root of roots) {
+    if (root.tags.length === 0 && keepsIndex(dst)) await dst.addEntry(root.descriptor);
+    for (const t of root.tags) await dst.tag(root.descriptor, t);
+  }
+  if (keepsIndex(dst)) for (const d of listed) await dst.addEntry(d);
+}

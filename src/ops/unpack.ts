@@ -1,0 +1,85 @@
+/**
+ * `unpack`: an archive (or any source) into a layout directory, either a new
+ * one or merged into an existing layout.
+ *
+ * Every blob goes through LayoutDir.push (verified, temp file inside the
+ * layout, rename), and index.json is updated once, last, under the layout's
+ * lock; nothing is ever written outside the directory, since archive entry
+ * names are never used as paths (blobs land under their digests). Blobs the
+ * layout already has are not read from the source, so a delta bundle unpacks
+ * into the layout holding its base.
+ *
+ * On failure a directory that unpack created is removed again, and one that
+ * was empty is emptied; an existing layout keeps the verified blobs already
+ * written (unreferenced until index.json names them; `gc` reclaims them) and
+ * its index.json is untouched.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { OcikitError, fromFsError } from '../errors.js';
+import type { Reference } from '../reference.js';
+import type { Platform } from '../spec/types.js';
+import type { CopyEvent } from '../graph/copy.js';
+import { LayoutDir } from '../targets/layout-dir.js';
+import type { ReadTarget } from '../targets/target.js';
+import { selectRoots, selectsWholeLayout, transfer, type TransferResult } from './transfer.js';
+
+export interface UnpackOptions {
+  concurrency?: number;
+  platform?: Platform;
+  onEvent?: (e: CopyEvent) => void;
+}
+
+export interface UnpackResult extends TransferResult {
+  dir: string;
+  /** False when the content was merged into a layout that existed. */
+  created: boolean;
+}
+
+/** A layout directory to write into, and how to undo creating it. */
+export interface PreparedLayout {
+  layout: LayoutDir;
+  created: boolean;
+  rollback(): Promise<void>;
+}
+
+/** Open `dir` as a layout, creating it (or initialising an empty directory) when needed. */
+export async function prepareLayout(dir: string): Promise<PreparedLayout> {
+  let state: 'missing' | 'empty' | 'existing';
+  try {
+    const st = await fsp.stat(dir);
+    state = st.isDirectory() && (await fsp.readdir(dir)).length === 0 ? 'empty' : 'existing';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fromFsError(err, dir, 'directory');
+    state = 'missing';
+  }
+  if (state === 'missing') {
+    // Only DIR itself is created: missing parents would be writes outside it that rollback could not undo.
+    const parent = path.dirname(path.resolve(dir));
+    const st = await fsp.stat(parent).catch(() => undefined);
+    if (!st?.isDirectory()) throw new OcikitError('NOT_FOUND', `cannot create ${dir}: its parent directory ${parent} does not exist`, { path: dir });
+  }
+  const layout = await LayoutDir.init(dir);
+  const rollback = async () => {
+    if (state === 'missing') await fsp.rm(dir, { recursive: true, force: true });
+    else if (state === 'empty') {
+      for (const name of await fsp.readdir(dir)) await fsp.rm(path.join(dir, name), { recursive: true, force: true });
+    }
+  };
+  return { layout, created: state !== 'existing', rollback };
+}
+
+export async function unpack(src: ReadTarget, ref: Reference, dir: string, opts: UnpackOptions = {}): Promise<UnpackResult> {
+  const selection = { everything: true, platform: opts.platform };
+  const roots = await selectRoots(src, ref, selection);
+  // The whole archive is copied as it lists itself; for one selected image, its referrers come along.
+  const referrers = !selectsWholeLayout(src, ref, selection);
+  const prepared = await prepareLayout(dir);
+  try {
+    const result = await transfer(src, prepared.layout, roots, { concurrency: opts.concurrency, referrers, onEvent: opts.onEvent });
+    return { ...result, dir, created: prepared.created };
+  } catch (err) {
+    await prepared.rollback().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * An OCI image layout packed in a tar, read in place.
+ *
+ * Opening scans the tar's headers once (see archive/tar-scan.ts), then reads
+ * `oci-layout` and `index.json` at their offsets. A blob is served by
+ * streaming its byte range of the file through a VerifyStream, so reads are
+ * verified exactly as for a layout directory, and nothing is ever extracted.
+ * Entry order does not matter (index.json first or last), nor `./` prefixes,
+ * directory entries or extra files (`manifest.json`, `repositories`).
+ *
+ * A compressed archive is refused for random access and spooled to a
+ * temporary file for whole-archive reads (archive/compression.ts).
+ */
+import type { Readable } from 'node:stream';
+import { NotFoundError, OcikitError, UsageError } from '../errors.js';
+import { parseDigest } from '../digest/digest.js';
+import { VerifyStream } from '../digest/verify-stream.js';
+import { openArchiveFile, type SpoolOptions } from '../archive/compression.js';
+import { TarIndex } from '../archive/tar-index.js';
+import type { TarEntry } from '../archive/tar-scan.js';
+import { MediaType } from '../spec/media-types.js';
+import type { Descriptor, ImageIndex } from '../spec/types.js';
+import { checkOciLayoutFile, detectManifestMediaType } from '../spec/validate.js';
+import { fetchDocument, MAX_DOCUMENT_SIZE } from '../graph/content.js';
+import { buildReferrersMap, filterReferrers, lookupReferrers } from '../graph/referrers.js';
+import { isFallbackTagEntry, tagOf } from './index-entries.js';
+import { INDEX_FILE, OCI_LAYOUT_FILE, isArtifactEntry, looksLikeDigest, parseIndexText, stripTag } from './layout-dir.js';
+import type { LayoutReadTarget, ReadTarget, ReferrersFilter } from './target.js';
+import { LAYOUT_FILE_LIMIT, type FileListing, type LayoutFileEntry } from './file-listing.js';
+
+const SMALL_FILE_LIMIT = 64 * 1024;
+const BLOB_ENTRY = /^blobs\/([a-z0-9]+(?:[+._-][a-z0-9]+)*)\/([a-zA-Z0-9=_-]+)$/;
+
+export type LayoutArchiveOptions = SpoolOptions;
+
+export class LayoutArchive implements LayoutReadTarget, FileListing {
+  readonly path: string;
+  readonly description: string;
+  private readonly tar: TarIndex;
+  private readonly index: ImageIndex;
+  /** digest -> the tar entry holding it. */
+  private readonly blobs: Map<string, TarEntry>;
+  private referrersMap?: Promise<Map<string, Descriptor[]>>;
+
+  private constructor(tar: TarIndex, index: ImageIndex, blobs: Map<string, TarEntry>) {
+    this.tar = tar;
+    this.path = tar.path;
+    this.description = `archive ${tar.path}`;
+    this.index = index;
+    this.blobs = blobs;
+  }
+
+  static async open(file: string, opts: LayoutArchiveOptions = {}): Promise<LayoutArchive> {
+    const { archive } = await openArchiveFile(file, opts);
+    try {
+      return await LayoutArchive.fromTar(await TarIndex.build(archive));
+    } catch (err) {
+      await archive.close();
+      throw err;
+    }
+  }
+
+  /** A layout held by an already scanned tar (a Docker 25+ `docker save` archive is one). */
+  static async fromTar(tar: TarIndex): Promise<LayoutArchive> {
+    const layoutEntry = tar.lookup(OCI_LAYOUT_FILE);
+    if (!layoutEntry) {
+      throw new OcikitError('INVALID_LAYOUT', `not an OCI layout archive: ${tar.path} has no oci-layout file`, {
+        path: tar.path,
+        hint: tar.has('manifest.json') ? `it looks like a docker save archive; read it as docker-archive:${tar.path}` : undefined,
+      });
+    }
+    let layoutDoc: unknown;
+    try {
+      layoutDoc = JSON.parse((await tar.readSmall(layoutEntry, SMALL_FILE_LIMIT, OCI_LAYOUT_FILE)).toString('utf8'));
+    } catch (err) {
+      throw new OcikitError('INVALID_LAYOUT', `invalid oci-layout file in ${tar.path}: ${(err as Error).message}`, { path: tar.path, cause: err });
+    }
+    const problems = checkOciLayoutFile(layoutDoc);
+    if (problems.length > 0) throw new OcikitError('INVALID_LAYOUT', `invalid oci-layout file in ${tar.path}: ${problems[0]!.message}`, { path: tar.path });
+
+    const indexEntry = tar.lookup(INDEX_FILE);
+    if (!indexEntry) throw new OcikitError('INVALID_LAYOUT', `not an OCI layout archive: ${tar.path} has no index.json`, { path: tar.path });
+    const indexText = (await tar.readSmall(indexEntry, MAX_DOCUMENT_SIZE * 16, INDEX_FILE)).toString('utf8');
+    const index = parseIndexText(indexText, tar.path);
+
+    const blobs = new Map<string, TarEntry>();
+    for (const name of tar.names()) {
+      const m = BLOB_ENTRY.exec(name);
+      if (!m) continue;
+      const entry = tar.lookup(name);
+      if (entry) blobs.set(`${m[1]}:${m[2]}`, entry);
+    }
+    return new LayoutArchive(tar, index, blobs);
+  }
+
+  async readIndex(): Promise<ImageIndex> {
+    return structuredClone(this.index);
+  }
+
+  /** Digests of every blob the archive holds (for unpack, verify and delta checks). */
+  blobDigests(): string[] {
+    return [...this.blobs.keys()];
+  }
+
+  private entryFor(digest: string): TarEntry {
+    const entry = this.blobs.get(digest);
+    if (!entry) throw new NotFoundError(`blob ${digest} not found in ${this.description}`, { digest, path: this.path });
+    return entry;
+  }
+
+  async fetch(desc: Descriptor): Promise<Readable> {
+    parseDigest(desc.digest);
+    const entry = this.entryFor(desc.digest);
+    if (entry.size !== desc.size) {
+      throw new OcikitError('SIZE_MISMATCH', `size mismatch for ${desc.digest} in ${this.description}: expected ${desc.size} bytes, the archive entry has ${entry.size}`, {
+        path: this.path,
+        digest: desc.digest,
+        expected: desc.size,
+        actual: entry.size,
+      });
+    }
+    return verifiedStream(this.tar.stream(entry), desc, `${this.path}:${entry.name}`);
+  }
+
+  async exists(desc: Descriptor): Promise<boolean> {
+    return this.blobs.get(desc.digest)?.size === desc.size;
+  }
+
+  async statBlob(digest: string): Promise<Descriptor> {
+    parseDigest(digest);
+    return { mediaType: MediaType.OctetStream, digest, size: this.entryFor(digest).size };
+  }
+
+  async resolve(ref: string): Promise<Descriptor> {
+    return resolveInIndex(this, this.index, ref);
+  }
+
+  async resolveDefault(): Promise<Descriptor> {
+    return defaultInIndex(this.description, this.index);
+  }
+
+  async *tags(): AsyncIterable<string> {
+    yield* tagsOf(this.index);
+  }
+
+  async *referrers(subject: Descriptor, filter?: ReferrersFilter): AsyncIterable<Descriptor> {
+    // The archive cannot change under us: one walk serves every query.
+    this.referrersMap ??= buildReferrersMap(this);
+    yield* filterReferrers(lookupReferrers(await this.referrersMap, subject.digest), filter);
+  }
+
+  async close(): Promise<void> {
+    await this.tar.close();
+  }
+
+  /** Every entry of the archive (verify: unreferenced blobs, stray files). */
+  async *listFiles(): AsyncIterable<LayoutFileEntry> {
+    for (const name of this.tar.names()) {
+      const e = this.tar.entry(name);
+      if (!e || name === '') continue;
+      const type = e.type === 'file' ? 'file' : e.type === 'directory' ? 'directory' : e.type === 'symlink' ? 'symlink' : 'other';
+      yield { path: name, type, size: e.type === 'file' ? e.size : 0 };
+    }
+  }
+
+  async readLayoutFile(name: string, limit = LAYOUT_FILE_LIMIT): Promise<Buffer | undefined> {
+    const entry = this.tar.lookup(name);
+    return entry ? this.tar.readSmall(entry, limit, name) : undefined;
+  }
+}
+
+/** Pipe an unverified byte stream through a VerifyStream for `desc`, propagating source errors. */
+export function verifiedStream(source: Readable, desc: Descriptor, where: string): Readable {
+  const verify = new VerifyStream({ digest: desc.digest, size: desc.size, source: where });
+  source.on('error', (err) => verify.destroy(err));
+  verify.on('close', () => source.destroy());
+  // A small blob can flow through and fail verification before its consumer
+  // attaches (LayoutDir.push checks the layout first). The error stays on the
+  // stream (`errored`), where pipeline() finds it; without this listener it
+  // would be thrown as an unhandled 'error' event meanwhile.
+  verify.on('error', () => undefined);
+  return source.pipe(verify);
+}
+
+// ---- resolution over an index.json, shared by the archive targets (same rules as LayoutDir) ----
+
+export function* tagsOf(index: ImageIndex): Iterable<string> {
+  const seen = new Set<string>();
+  for (const e of index.manifests) {
+    const t = tagOf(e);
+    if (t !== undefined && !seen.has(t)) {
+      seen.add(t);
+      yield t;
+    }
+  }
+}
+
+/** A tag or digest to a descriptor: index.json entries first, then any manifest blob the target holds. */
+export async function resolveInIndex(target: ReadTarget, index: ImageIndex, ref: string): Promise<Descriptor> {
+  if (looksLikeDigest(ref)) {
+    parseDigest(ref);
+    const entry = index.manifests.find((e) => e.digest === ref);
+    if (entry) return stripTag(entry);
+    return describeManifestBlob(target, ref);
+  }
+  const matches = index.manifests.filter((e) => tagOf(e) === ref);
+  if (matches.length === 0) {
+    const tags = [...tagsOf(index)];
+    throw new NotFoundError(`tag "${ref}" not found in ${target.description}`, {
+      hint: tags.length > 0 ? `tags present: ${tags.slice(0, 10).join(', ')}${tags.length > 10 ? ', ...' : ''}` : `${target.description} has no tags`,
+    });
+  }
+  return stripTag(matches[matches.length - 1]!);
+}
+
+/** The only image of an index.json, when it holds exactly one (referrers do not count). */
+export function defaultInIndex(description: string, index: ImageIndex): Descriptor {
+  const roots = index.manifests.filter((e) => !isArtifactEntry(e) && !isFallbackTagEntry(e));
+  const unique = [...new Map(roots.map((e) => [e.digest, e])).values()];
+  if (unique.length === 1) return stripTag(unique[0]!);
+  if (unique.length === 0) throw new NotFoundError(`${description} has no images`);
+  throw new UsageError(`${description} holds ${unique.length} images; say which one with :TAG or @DIGEST`, {
+    hint: `tags: ${[...tagsOf(index)].slice(0, 10).join(', ')}`,
+  });
+}
+
+/** Describe a manifest known only by digest (a child of an index, say) by reading it. */
+export async function describeManifestBlob(target: ReadTarget, digest: string): Promise<Descriptor> {
+  let size: number;
+  try {
+    size = (await target.statBlob(digest)).size;
+  } catch (err) {
+    if (err instanceof OcikitError && err.code === 'NOT_FOUND') throw new NotFoundError(`manifest ${digest} not found in ${target.description}`, { digest });
+    throw err;
+  }
+  const bytes = await fetchDocument(target, { mediaType: MediaType.OctetStream, digest, size });
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new OcikitError('INVALID_MANIFEST', `${digest} in ${target.description} is not a manifest (not JSON)`, { digest });
+  }
+  const mediaType = doc && typeof doc === 'object' ? detectManifestMediaType(doc as Record<string, unknown>) : undefined;
+  if (!mediaType) throw new OcikitError('INVALID_MANIFEST', `${digest} in ${target.description} is not a manifest or index`, { digest });
+  return { mediaType, digest, size };
+}

@@ -1,0 +1,93 @@
+/** `ocikit pull REGISTRY/REPO[:TAG|@DIGEST]... DST`: images and their referrers into a layout directory or archive. */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ArchiveWriter, isOcikitError, parseReference, pullImages, summaryLine, UsageError, type PullResult, type Reference } from '../../index.js';
+import type { Context } from '../context.js';
+import { checkConcurrency, registryOptions, startProgress } from './push.js';
+import { defineCommand } from './command.js';
+
+interface PullArgs {
+  refs: string[];
+  platform?: string;
+  referrers?: boolean;
+  concurrency?: number;
+  'images-file'?: string;
+}
+
+export default defineCommand<PullArgs>({
+  command: 'pull <refs..>',
+  describe: 'pull images (all platforms, or --platform) and their referrers into a layout directory or archive (the last argument)',
+  builder: (y) =>
+    y
+      .option('platform', { type: 'string', describe: 'only this platform: OS/ARCH[/VARIANT]' })
+      .option('referrers', { type: 'boolean', default: true, describe: 'pull referrers too, recursively (--no-referrers turns it off)' })
+      .option('images-file', { type: 'string', describe: 'read more references from FILE, one a line (# comments)' })
+      .option('concurrency', { type: 'number', default: 5, describe: 'blobs transferred at once' }),
+  async handler(args, ctx) {
+    const concurrency = checkConcurrency(args.concurrency);
+    const all = [...args.refs];
+    if (all.length < 1) throw new UsageError('pull needs a destination: ocikit pull REGISTRY/REPO[:TAG]... DST');
+    const dstInput = all.pop()!;
+    const inputs = [...all, ...(args['images-file'] ? await readImagesFile(args['images-file']) : [])];
+    if (inputs.length === 0) throw new UsageError('pull needs at least one REGISTRY/REPO[:TAG|@DIGEST] before the destination (or --images-file)');
+    const refs: Reference[] = inputs.map((s) => {
+      const ref = ctx.ref(s);
+      if (ref.kind !== 'registry') throw new UsageError(`${s} is not a registry reference; write HOST[:PORT]/REPO[:TAG|@DIGEST]`);
+      return ref;
+    });
+    const dstRef = destinationRef(ctx, dstInput);
+    if (dstRef.kind === 'registry') throw new UsageError(`${dstInput} is a registry; pull writes a layout directory or archive (use ocikit copy between registries)`);
+    if (dstRef.tag || dstRef.digest) throw new UsageError(`${dstInput}: the destination takes no :TAG or @DIGEST; entries are named after what is pulled`);
+    const opts = { platform: ctx.platform(args.platform), referrers: args.referrers !== false, concurrency, registry: await registryOptions(ctx) };
+    const progress = startProgress(ctx, 'pulling');
+    let result: PullResult;
+    try {
+      if (dstRef.kind === 'layout-archive') {
+        const writer = await ArchiveWriter.toFile(dstRef.path!);
+        try {
+          result = await pullImages(refs, writer, { ...opts, onEvent: progress.onEvent });
+          await writer.commit();
+        } catch (err) {
+          await writer.abort(err);
+          throw err;
+        }
+      } else if (dstRef.kind === 'layout-dir') {
+        const { target } = await ctx.openWrite(`oci:${dstRef.path!}`, true);
+        result = await pullImages(refs, target, { ...opts, onEvent: progress.onEvent });
+      } else {
+        throw new UsageError(`${dstInput} is a ${dstRef.kind}; pull writes a layout directory or a layout archive`);
+      }
+    } finally {
+      progress.stop();
+    }
+    ctx.out.result(result, (r) => [...r.images.map((i) => `${i.reference} ${i.digest}`), summaryLine('pulled', r)].join('\n'));
+  },
+});
+
+async function readImagesFile(file: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(path.resolve(file), 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read --images-file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.replace(/#.*$/, '').trim())
+    .filter((l) => l.length > 0);
+}
+
+/**
+ * The destination: any reference form, and also a bare name that does not
+ * exist yet (`pull HOST/REPO:TAG out`): pull creates it, so a new directory
+ * (or a new file with an archive extension) is what a bare name means here.
+ */
+function destinationRef(ctx: Context, input: string): Reference {
+  try {
+    return ctx.ref(input);
+  } catch (err) {
+    if (!isOcikitError(err, 'USAGE')) throw err;
+    const ref = parseReference(input, { ociLayout: true });
+    return /\.(tar|tar\.gz|tgz|tar\.zst)$/i.test(ref.path ?? '') ? { ...ref, kind: 'layout-archive' } : ref;
+  }
+}

@@ -1,0 +1,290 @@
+/**
+ * The HTTP transport under the registry client: node:http(s) with keep-alive
+ * agents, TLS options, redirects, and retries.
+ *
+ * - HTTPS with verification by default; `ca` adds a CA to the default trust
+ *   (it does not replace it); `insecure` skips verification.
+ * - Plain HTTP with `plainHttp`, or for a loopback host (127.0.0.0/8, ::1,
+ *   localhost) whose server does not speak TLS: the first TLS handshake that
+ *   meets a plain HTTP server switches that host to http:// for the process.
+ *   A TLS server with a certificate we do not trust never falls back.
+ * - Retries with exponential backoff and jitter for 5xx (not 501/505), 429
+ *   (honouring `Retry-After`) and connection resets or timeouts; never for
+ *   other 4xx. A streamed request body cannot be replayed, so such a request
+ *   is tried once; callers that want retries pass buffers.
+ * - Redirects are followed for GET and HEAD (blob downloads are often sent to
+ *   storage elsewhere); Authorization is dropped when the origin changes.
+ * - With a `log` function, one line per request (method, URL, status, time),
+ *   never a header value, passed through the secrets filter.
+ */
+import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { rootCertificates } from 'node:tls';
+import { Readable } from 'node:stream';
+import { OcikitError } from '../errors.js';
+import { Secrets } from './redact.js';
+
+export interface TransportOptions {
+  /** Talk plain HTTP to every registry. */
+  plainHttp?: boolean;
+  /** Skip TLS certificate verification. */
+  insecure?: boolean;
+  /** PEM of extra CA certificates to trust (the contents of --ca-file). */
+  ca?: string | Buffer;
+  /** Retries after the first attempt (default 4). */
+  retries?: number;
+  /** First backoff delay in ms, doubled each retry (default 250). */
+  backoffMs?: number;
+  /** Longest wait a `Retry-After` may impose (default 30 s); longer asks fail instead. */
+  maxRetryAfterMs?: number;
+  /** Socket inactivity timeout in ms (default 60 s). */
+  timeoutMs?: number;
+  /** Connections per host (default 16). */
+  maxSockets?: number;
+  /** Debug log sink: one line per request, secrets filtered. */
+  log?: (line: string) => void;
+}
+
+export type RequestBody = Buffer | Buffer[] | Readable;
+
+export interface HttpRequest {
+  method: string;
+  url: URL;
+  headers?: Record<string, string>;
+  body?: RequestBody;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The URL that answered (after redirects). */
+  url: URL;
+  body: IncomingMessage;
+}
+
+const MAX_REDIRECTS = 5;
+const NO_RETRY_5XX = new Set([501, 505]);
+/** Network errors worth another try: the server or a middlebox dropped us, or went quiet. */
+const RETRYABLE_NETWORK = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** The TLS handshake met something that is not TLS (a plain HTTP server). */
+function isTlsNotOffered(err: NodeJS.ErrnoException): boolean {
+  return (
+    err.code === 'EPROTO' ||
+    err.code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
+    err.code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' ||
+    /wrong version number|packet length too long|unknown protocol/i.test(err.message ?? '')
+  );
+}
+
+export class Transport {
+  readonly opts: TransportOptions;
+  readonly secrets: Secrets;
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+  /** Loopback hosts found to serve plain HTTP. */
+  private readonly plainHosts = new Set<string>();
+
+  constructor(opts: TransportOptions = {}, secrets = new Secrets()) {
+    this.opts = opts;
+    this.secrets = secrets;
+    const maxSockets = opts.maxSockets ?? 16;
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets });
+    this.httpsAgent = new https.Agent({
+      keepAlive: true,
+      maxSockets,
+      rejectUnauthorized: opts.insecure !== true,
+      ...(opts.ca ? { ca: [...rootCertificates, opts.ca.toString()] } : {}),
+    });
+  }
+
+  /** `https://host` or `http://host` for a registry host (`host[:port]`). */
+  origin(host: string): string {
+    const plain = this.opts.plainHttp === true || this.plainHosts.has(new URL(`https://${host}`).host);
+    return `${plain ? 'http' : 'https'}://${host}`;
+  }
+
+  log(line: string): void {
+    this.opts.log?.(this.secrets.redact(line));
+  }
+
+  /** Send with retries and redirects. Network failures become REGISTRY_ERROR with the cause kept. */
+  async send(req: HttpRequest): Promise<HttpResponse> {
+    const replayable = !(req.body instanceof Readable);
+    const retries = replayable ? (this.opts.retries ?? 4) : 0;
+    let url = req.url;
+    // A URL built before we learnt this loopback host has no TLS (or taken from a Location header).
+    if (url.protocol === 'https:' && this.plainHosts.has(url.host)) url = new URL(url.href.replace(/^https:/, 'http:'));
+    for (let attempt = 0; ; attempt++) {
+      let res: HttpResponse;
+      try {
+        res = await this.followRedirects({ ...req, url });
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (url.protocol === 'https:' && isTlsNotOffered(e) && isLoopbackHost(url.hostname) && this.opts.plainHttp !== true && replayable) {
+          // A loopback registry without TLS: use plain HTTP for it from now on.
+          this.plainHosts.add(url.host);
+          this.log(`${url.host} does not offer TLS; using plain HTTP (loopback)`);
+          url = new URL(url.href.replace(/^https:/, 'http:'));
+          attempt--;
+          continue;
+        }
+        if (attempt < retries && RETRYABLE_NETWORK.has(e.code ?? '')) {
+          const delay = this.backoff(attempt);
+          this.log(`${req.method} ${redactUrl(url)} failed (${e.code}); retry ${attempt + 1}/${retries} in ${delay} ms`);
+          await sleep(delay);
+          continue;
+        }
+        throw networkError(e, url, this.secrets);
+      }
+      const retryable = res.status === 429 || (res.status >= 500 && !NO_RETRY_5XX.has(res.status));
+      if (retryable && attempt < retries) {
+        const after = retryAfterMs(res.headers['retry-after']);
+        const max = this.opts.maxRetryAfterMs ?? 30_000;
+        if (after === undefined || after <= max) {
+          const delay = after ?? this.backoff(attempt);
+          drain(res.body);
+          this.log(`${req.method} ${redactUrl(url)} -> ${res.status}; retry ${attempt + 1}/${retries} in ${delay} ms`);
+          await sleep(delay);
+          continue;
+        }
+      }
+      return res;
+    }
+  }
+
+  private backoff(attempt: number): number {
+    const base = (this.opts.backoffMs ?? 250) * 2 ** attempt;
+    return Math.round(base * (0.75 + Math.random() * 0.5));
+  }
+
+  private async followRedirects(req: HttpRequest): Promise<HttpResponse> {
+    let current = req;
+    for (let hops = 0; ; hops++) {
+      const res = await this.once(current);
+      const location = res.headers.location;
+      const redirect = [301, 302, 303, 307, 308].includes(res.status) && location !== undefined;
+      if (!redirect || (current.method !== 'GET' && current.method !== 'HEAD') || hops >= MAX_REDIRECTS) return res;
+      drain(res.body);
+      const next = new URL(location, current.url);
+      const headers = { ...(current.headers ?? {}) };
+      // Credentials are for the registry, not for whatever storage it redirects to.
+      if (next.origin !== current.url.origin) delete headers['Authorization'];
+      current = { ...current, url: next, headers };
+    }
+  }
+
+  private once(req: HttpRequest): Promise<HttpResponse> {
+    const started = Date.now();
+    return new Promise<HttpResponse>((resolve, reject) => {
+      const isHttps = req.url.protocol === 'https:';
+      const headers: Record<string, string | number> = { 'User-Agent': 'ocikit', ...(req.headers ?? {}) };
+      const body = req.body;
+      if (Buffer.isBuffer(body)) headers['Content-Length'] = body.length;
+      else if (Array.isArray(body)) headers['Content-Length'] = body.reduce((n, b) => n + b.length, 0);
+      const request = (isHttps ? https : http).request(
+        req.url,
+        { method: req.method, headers, agent: isHttps ? this.httpsAgent : this.httpAgent },
+        (res) => {
+          this.log(`${req.method} ${redactUrl(req.url)} -> ${res.statusCode} (${Date.now() - started} ms)`);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, url: req.url, body: res });
+        },
+      );
+      request.setTimeout(this.opts.timeoutMs ?? 60_000, () => {
+        request.destroy(Object.assign(new Error(`no data from ${req.url.host} for ${Math.round((this.opts.timeoutMs ?? 60_000) / 1000)} s`), { code: 'ETIMEDOUT' }));
+      });
+      request.on('error', reject);
+      if (body === undefined) request.end();
+      else if (Buffer.isBuffer(body)) request.end(body);
+      else if (Array.isArray(body)) {
+        for (const b of body) request.write(b);
+        request.end();
+      } else {
+        body.on('error', (err) => request.destroy(err));
+        body.pipe(request);
+      }
+    });
+  }
+
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
+
+/** Read a (small) response body, up to `limit` bytes; more is an error. */
+export async function readBody(res: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of res) {
+    total += (chunk as Buffer).length;
+    if (total > limit) {
+      res.destroy();
+      throw new OcikitError('MANIFEST_TOO_LARGE', `response body exceeds ${limit} bytes`, { expected: limit, actual: total });
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** Discard a body we do not need, so the connection can be reused. */
+export function drain(res: IncomingMessage): void {
+  res.on('error', () => undefined);
+  res.resume();
+}
+
+/** `Retry-After`: delta seconds or an HTTP date; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | string[] | undefined): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined || v.trim() === '') return undefined;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** A URL fit for logs and messages: no user info (query strings of registries carry no credentials we send). */
+export function redactUrl(url: URL): string {
+  if (!url.username && !url.password) return url.href;
+  const copy = new URL(url.href);
+  copy.username = '';
+  copy.password = '';
+  return copy.href;
+}
+
+/** A failed connection as a one-line typed error that says what to do. */
+export function networkError(err: NodeJS.ErrnoException, url: URL, secrets: Secrets): OcikitError {
+  if (err instanceof OcikitError) return err;
+  const host = url.host;
+  const code = err.code ?? '';
+  let message: string;
+  let hint: string | undefined;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    message = `cannot resolve registry host ${url.hostname}`;
+    hint = 'check the registry name in the reference';
+  } else if (code === 'ECONNREFUSED') {
+    message = `connection refused by ${host}`;
+    hint = 'is the registry running, and is the port right?';
+  } else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT/i.test(code) || /certificate/i.test(err.message ?? '')) {
+    message = `TLS verification of ${host} failed: ${err.message}`;
+    hint = 'trust its CA with --ca-file FILE, or skip verification with --insecure';
+  } else if (isTlsNotOffered(err)) {
+    message = `${host} does not speak TLS`;
+    hint = 'use --plain-http for a registry without TLS';
+  } else if (code === 'ECONNRESET' || code === 'EPIPE') {
+    message = `connection to ${host} was reset`;
+  } else if (code === 'ETIMEDOUT') {
+    message = `${host} did not answer in time (${err.message})`;
+  } else {
+    message = `request to ${host} failed: ${err.message}`;
+  }
+  return new OcikitError('REGISTRY_ERROR', secrets.redact(message), { cause: err, hint });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

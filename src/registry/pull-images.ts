@@ -1,0 +1,115 @@
+/**
+ * `pull`: images from registries into a layout directory or a new layout
+ * archive. Each reference brings all platforms of its image (or the one
+ * `platform` picks) and, unless turned off, every referrer recursively. A
+ * repository named without tag or digest brings every tag (except referrers
+ * fallback tags, which are bookkeeping).
+ *
+ * Entries are named as containerd does: `org.opencontainers.image.ref.name`
+ * is the tag, `io.containerd.image.name` the full reference, so images of
+ * different repositories with the same tag can sit in one layout and
+ * `push REGISTRY` (mirror mode) sends each back to its own repository.
+ * A layout's index.json is written once, after every image was copied and
+ * verified: a failed pull leaves it as it was.
+ */
+import { OcikitError } from '../errors.js';
+import type { Reference } from '../reference.js';
+import { Annotation } from '../spec/media-types.js';
+import type { Descriptor, ImageIndex, Platform } from '../spec/types.js';
+import { copyGraph, type CopyEvent } from '../graph/copy.js';
+import { resolvePlatform } from '../targets/open.js';
+import { addEntry, entryFor, normalizeEntries, tagOf } from '../targets/index-entries.js';
+import { LayoutDir } from '../targets/layout-dir.js';
+import { RegistryTarget } from '../targets/registry.js';
+import type { WriteTarget } from '../targets/target.js';
+import { registryClient, type RegistryOptions } from './client.js';
+import { countEvent, emptyStats, type TransferStats } from './transfer-stats.js';
+
+export interface PullOptions {
+  platform?: Platform;
+  /** Bring referrers along (default true). */
+  referrers?: boolean;
+  concurrency?: number;
+  registry?: RegistryOptions;
+  onEvent?: (e: CopyEvent) => void;
+}
+
+export interface PulledImage {
+  /** `HOST/REPO:TAG` or `HOST/REPO@DIGEST`. */
+  reference: string;
+  digest: string;
+  mediaType: string;
+  tag?: string;
+}
+
+export interface PullResult extends TransferStats {
+  images: PulledImage[];
+  referrerDescriptors: Descriptor[];
+}
+
+const FALLBACK_TAG = /^[a-z0-9]+-[a-f0-9]{64}$/;
+
+/** Pull `refs` (registry references) into `dst`, a LayoutDir or any WriteTarget that keeps an index (an archive being written). */
+export async function pullImages(refs: Reference[], dst: WriteTarget, opts: PullOptions = {}): Promise<PullResult> {
+  const stats = emptyStats();
+  const onEvent = (e: CopyEvent) => {
+    countEvent(stats, e);
+    opts.onEvent?.(e);
+  };
+  const images: PulledImage[] = [];
+  const referrers = new Map<string, Descriptor>();
+  const roots: Array<{ desc: Descriptor; name: string; tag?: string }> = [];
+  for (const ref of refs) {
+    if (ref.kind !== 'registry') throw new OcikitError('USAGE', `${ref.original} is not a registry reference; pull reads from registries (write HOST/REPO[:TAG|@DIGEST])`);
+    const src = new RegistryTarget(registryClient(ref.registry!, opts.registry), ref.repository!, false);
+    const base = `${ref.registry}/${ref.repository}`;
+    const selectors: Array<{ tag?: string; digest?: string }> = [];
+    if (ref.digest) selectors.push({ digest: ref.digest, ...(ref.tag ? { tag: ref.tag } : {}) });
+    else if (ref.tag) selectors.push({ tag: ref.tag });
+    else {
+      for await (const t of src.tags()) if (!FALLBACK_TAG.test(t)) selectors.push({ tag: t });
+      if (selectors.length === 0) throw new OcikitError('NOT_FOUND', `${base} has no tags to pull`);
+    }
+    for (const sel of selectors) {
+      let desc = await src.resolve(sel.digest ?? sel.tag!);
+      if (opts.platform) desc = await resolvePlatform(src, desc, opts.platform);
+      const r = await copyGraph(src, dst, desc, { concurrency: opts.concurrency ?? 5, referrers: opts.referrers !== false, onEvent });
+      for (const d of r.referrers) referrers.set(d.digest, d);
+      const name = sel.digest && !sel.tag ? `${base}@${sel.digest}` : `${base}:${sel.tag}`;
+      const tag = sel.digest && !sel.tag ? undefined : sel.tag;
+      roots.push({ desc, name, ...(tag !== undefined ? { tag } : {}) });
+      images.push({ reference: name, digest: desc.digest, mediaType: desc.mediaType, ...(tag !== undefined ? { tag } : {}) });
+    }
+  }
+  const rootDigests = new Set(roots.map((r) => r.desc.digest));
+  const listed = [...referrers.values()].filter((d) => !rootDigests.has(d.digest));
+  await nameEntries(dst, roots, listed);
+  stats.referrers = listed.length;
+  return { ...stats, images, referrerDescriptors: listed };
+}
+
+async function nameEntries(dst: WriteTarget, roots: Array<{ desc: Descriptor; name: string; tag?: string }>, referrers: Descriptor[]): Promise<void> {
+  if (dst instanceof LayoutDir) {
+    await dst.updateIndex((index) => {
+      let manifests = [...index.manifests];
+      for (const root of roots) {
+        // The same image name pulled again replaces its entry; other repositories' entries with the same tag stay.
+        manifests = manifests.filter((e) => e.annotations?.[Annotation.ContainerdImageName] !== root.name && !(root.tag !== undefined && tagOf(e) === root.tag && e.annotations?.[Annotation.ContainerdImageName] === undefined));
+        const entry = entryFor(root.desc, root.tag);
+        entry.annotations = { ...(entry.annotations ?? {}), [Annotation.ContainerdImageName]: root.name };
+        manifests.push(entry);
+      }
+      let next: ImageIndex = { ...index, manifests: normalizeEntries(manifests) };
+      for (const d of referrers) next = addEntry(next, d);
+      return next;
+    });
+    return;
+  }
+  const keeper = dst as WriteTarget & { addEntry?: (d: Descriptor) => Promise<void> };
+  for (const root of roots) {
+    const desc: Descriptor = { ...root.desc, annotations: { ...(root.desc.annotations ?? {}), [Annotation.ContainerdImageName]: root.name } };
+    if (root.tag !== undefined) await dst.tag(desc, root.tag);
+    else await keeper.addEntry?.(desc);
+  }
+  for (const d of referrers) await keeper.addEntry?.(d);
+}

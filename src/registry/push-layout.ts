@@ -1,0 +1,174 @@
+/**
+ * `push`: a whole layout (directory or archive) into a registry. Every tagged
+ * entry goes under its tag, untagged roots by digest, and the referrers of
+ * everything pushed, recursively, through the one graph copy. The
+ * destination is one repository, or, in mirror mode, the repository each
+ * entry's `io.containerd.image.name` names, re-homed on the registry.
+ *
+ * Roots run side by side, but blob transfers share one limit (`concurrency`)
+ * across all of them, and the registry target remembers what it has seen, so
+ * 200 images over the same base layers upload those layers once.
+ */
+import { OcikitError, UsageError } from '../errors.js';
+import { Annotation } from '../spec/media-types.js';
+import type { Descriptor } from '../spec/types.js';
+import { copyGraph, type CopyEvent } from '../graph/copy.js';
+import { fetchManifest } from '../graph/content.js';
+import { isWalkable } from '../graph/successors.js';
+import { isValidRepositoryName, isValidTag } from '../reference.js';
+import { isFallbackTagEntry, tagOf } from '../targets/index-entries.js';
+import { RegistryTarget } from '../targets/registry.js';
+import type { LayoutReadTarget, WriteTarget } from '../targets/target.js';
+import { limiter } from '../util/limit.js';
+import { registryClient, type RegistryOptions } from './client.js';
+import { countEvent, emptyStats, type TransferStats } from './transfer-stats.js';
+
+export interface PushLayoutOptions {
+  /** Push only the entries with these tags. */
+  tags?: string[];
+  /** Bring referrers along (default true). */
+  referrers?: boolean;
+  /** Blobs transferred at once (default 5). */
+  concurrency?: number;
+  registry?: RegistryOptions;
+  onEvent?: (e: CopyEvent) => void;
+}
+
+export interface PushedImage {
+  /** `HOST/REPO:TAG` or `HOST/REPO@DIGEST`. */
+  reference: string;
+  digest: string;
+  mediaType: string;
+}
+
+export interface PushLayoutResult extends TransferStats {
+  images: PushedImage[];
+}
+
+interface Job {
+  entry: Descriptor;
+  repository: string;
+  tag?: string;
+}
+
+/**
+ * Push `src` to `registry` (HOST[:PORT]); into `repository` when given, else
+ * mirror mode. Throws before sending anything when an entry has no
+ * destination, so a mirror push never goes half way for a naming problem.
+ */
+export async function pushLayout(src: LayoutReadTarget, registry: string, repository: string | undefined, opts: PushLayoutOptions = {}): Promise<PushLayoutResult> {
+  const concurrency = opts.concurrency ?? 5;
+  const jobs = await planJobs(src, repository, opts);
+  const client = registryClient(registry, opts.registry);
+  const gate = limiter(concurrency);
+  const targets = new Map<string, WriteTarget>();
+  const targetFor = (repo: string): WriteTarget => {
+    let t = targets.get(repo);
+    if (!t) targets.set(repo, (t = gated(new RegistryTarget(client, repo, true), gate)));
+    return t;
+  };
+  const stats = emptyStats();
+  const onEvent = (e: CopyEvent) => {
+    countEvent(stats, e);
+    opts.onEvent?.(e);
+  };
+  const referrersSeen = new Set<string>();
+  const images: PushedImage[] = [];
+  // Roots in parallel (their blob transfers are bounded by the shared gate).
+  const runRoot = limiter(concurrency);
+  await Promise.all(
+    jobs.map((job) =>
+      runRoot(async () => {
+        const dst = targetFor(job.repository);
+        const desc = stripName(job.entry);
+        const r = await copyGraph(src, dst, desc, { concurrency, referrers: opts.referrers !== false, onEvent });
+        if (job.tag !== undefined) await dst.tag(desc, job.tag);
+        for (const d of r.referrers) referrersSeen.add(`${job.repository}@${d.digest}`);
+        images.push({ reference: `${registry}/${job.repository}${job.tag !== undefined ? `:${job.tag}` : `@${desc.digest}`}`, digest: desc.digest, mediaType: desc.mediaType });
+      }),
+    ),
+  );
+  stats.referrers = referrersSeen.size;
+  return { ...stats, images };
+}
+
+async function planJobs(src: LayoutReadTarget, repository: string | undefined, opts: PushLayoutOptions): Promise<Job[]> {
+  const entries = (await src.readIndex()).manifests;
+  const wanted = opts.tags && opts.tags.length > 0 ? new Set(opts.tags) : undefined;
+  if (wanted) {
+    const have = new Set(entries.map(tagOf).filter((t): t is string => t !== undefined));
+    const missing = [...wanted].filter((t) => !have.has(t));
+    if (missing.length > 0) throw new OcikitError('NOT_FOUND', `tag${missing.length > 1 ? 's' : ''} ${missing.map((t) => `"${t}"`).join(', ')} not found in ${src.description}`);
+  }
+  const jobs: Job[] = [];
+  for (const entry of entries) {
+    // The referrers tag of a registry without the API is bookkeeping; the destination keeps its own.
+    if (isFallbackTagEntry(entry)) continue;
+    const tag = tagOf(entry);
+    if (wanted && (tag === undefined || !wanted.has(tag))) continue;
+    // Untagged artifacts are referrers: they travel with their subject, not as roots.
+    if (tag === undefined && isWalkable(entry) && (await fetchManifest(src, entry)).doc.subject !== undefined) continue;
+    if (repository !== undefined) {
+      jobs.push({ entry, repository, ...(tag !== undefined ? { tag } : {}) });
+      continue;
+    }
+    const named = mirrorName(entry, src.description);
+    jobs.push({ entry, repository: named.repository, ...((tag ?? named.tag) !== undefined ? { tag: tag ?? named.tag } : {}) });
+  }
+  if (jobs.length === 0) throw new OcikitError('NOT_FOUND', `${src.description} has nothing to push${wanted ? ' with those tags' : ''}`);
+  return jobs;
+}
+
+/**
+ * The repository (and tag) an entry's `io.containerd.image.name` names, with
+ * its registry host dropped: `docker.io/library/debian:10` -> `library/debian`, `10`.
+ */
+export function mirrorName(entry: Descriptor, where: string): { repository: string; tag?: string } {
+  const name = entry.annotations?.[Annotation.ContainerdImageName];
+  if (name === undefined || name === '') {
+    throw new UsageError(`${entry.digest}${tagOf(entry) ? ` (tag ${tagOf(entry)})` : ''} in ${where} has no ${Annotation.ContainerdImageName} annotation, so it has no repository to go to`, {
+      hint: 'give the repository: ocikit push SRC REGISTRY/REPO',
+    });
+  }
+  let rest = name;
+  const at = rest.indexOf('@');
+  if (at >= 0) rest = rest.slice(0, at);
+  let tag: string | undefined;
+  const colon = rest.lastIndexOf(':');
+  if (colon > rest.lastIndexOf('/')) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+  }
+  const parts = rest.split('/');
+  const first = parts[0]!;
+  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')) parts.shift();
+  const repository = parts.join('/');
+  if (!isValidRepositoryName(repository) || (tag !== undefined && !isValidTag(tag))) {
+    throw new UsageError(`${Annotation.ContainerdImageName} "${name}" of ${entry.digest} in ${where} is not a valid image name`, {
+      hint: 'give the repository: ocikit push SRC REGISTRY/REPO',
+    });
+  }
+  return { repository, ...(tag !== undefined ? { tag } : {}) };
+}
+
+/** An index.json entry as the descriptor of its manifest: its naming annotations belong to the layout. */
+function stripName(entry: Descriptor): Descriptor {
+  const { annotations, ...rest } = entry;
+  const desc: Descriptor = { ...rest };
+  if (annotations) {
+    const { [Annotation.RefName]: _t, [Annotation.ContainerdImageName]: _n, ...others } = annotations;
+    if (Object.keys(others).length > 0) desc.annotations = others;
+  }
+  return desc;
+}
+
+/** The same target with every push going through a shared concurrency gate. */
+export function gated(target: WriteTarget, gate: <T>(task: () => Promise<T>) => Promise<T>): WriteTarget {
+  return new Proxy(target, {
+    get(t, prop, receiver) {
+      if (prop === 'push') return (desc: Descriptor, content: Parameters<WriteTarget['push']>[1]) => gate(() => t.push(desc, content));
+      const v = Reflect.get(t, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+}

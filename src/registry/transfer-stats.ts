@@ -1,0 +1,47 @@
+/** Counting what a push or pull moved, from the graph copy's events, for progress and the summary line. */
+import type { CopyEvent } from '../graph/copy.js';
+import { isWalkable } from '../graph/successors.js';
+
+export interface TransferStats {
+  blobs: number;
+  blobsSkipped: number;
+  bytes: number;
+  manifests: number;
+  manifestsSkipped: number;
+  referrers: number;
+}
+
+export function emptyStats(): TransferStats {
+  return { blobs: 0, blobsSkipped: 0, bytes: 0, manifests: 0, manifestsSkipped: 0, referrers: 0 };
+}
+
+export function countEvent(stats: TransferStats, e: CopyEvent): void {
+  const manifest = isWalkable(e.descriptor);
+  if (e.type === 'skip') {
+    if (manifest) stats.manifestsSkipped++;
+    else stats.blobsSkipped++;
+  } else if (e.type === 'done') {
+    if (manifest) stats.manifests++;
+    else {
+      stats.blobs++;
+      stats.bytes += e.descriptor.size;
+    }
+  }
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+/** `pushed 12 blobs (1.1 GiB, 9 skipped), 4 manifests, 3 referrers` */
+export function summaryLine(verb: string, s: TransferStats): string {
+  const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+  return `${verb} ${plural(s.blobs, 'blob')} (${formatBytes(s.bytes)}, ${s.blobsSkipped} skipped), ${plural(s.manifests, 'manifest')}${s.manifestsSkipped ? ` (${s.manifestsSkipped} skipped)` : ''}, ${plural(s.referrers, 'referrer')}`;
+}

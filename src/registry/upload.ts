@@ -1,0 +1,185 @@
+/**
+ * Blob uploads (distribution-spec "Pushing blobs"):
+ *
+ * - a cross-repository mount first when the blob is known to live in another
+ *   repository of the same registry (`POST ?mount=&from=`): 201 means done,
+ *   202 means the registry declined and opened an ordinary upload instead;
+ * - `POST /blobs/uploads/`, then either one `PUT ?digest=` with the whole
+ *   blob (blobs up to the chunk size), or `PATCH` chunks with
+ *   `Content-Range` and a closing `PUT ?digest=` (larger blobs);
+ * - every `Location` the registry returns is used as given (relative or
+ *   absolute, its query kept byte for byte).
+ *
+ * Bodies are always buffers, so the transport may retry a request and auth
+ * may replay it after a 401; memory stays at one chunk per upload. The
+ * content is verified as it is read: the closing PUT is only sent once the
+ * digest and size check out, and a failed upload is cancelled (DELETE).
+ */
+import { Readable } from 'node:stream';
+import { OcikitError } from '../errors.js';
+import { VerifyStream } from '../digest/verify-stream.js';
+import type { Descriptor } from '../spec/types.js';
+import { headerValue } from './client.js';
+import { drain, type HttpResponse } from './http.js';
+import { repositoryScope } from './auth.js';
+import type { RepoAccess } from './blobs.js';
+
+export async function uploadBlob(r: RepoAccess, desc: Descriptor, content: Readable | Uint8Array): Promise<void> {
+  const what = `pushing blob ${desc.digest} to ${r.description}`;
+  const source = content instanceof Uint8Array ? Readable.from([Buffer.from(content)]) : content;
+  // Content that another target already streams through a verifier for this very descriptor
+  // (every ocikit fetch does) is not hashed a second time.
+  const verified = source instanceof VerifyStream && source.expected.digest === desc.digest && source.expected.size === desc.size;
+  let stream: Readable = source;
+  if (!verified) {
+    const verify = new VerifyStream({ digest: desc.digest, size: desc.size, source: `content for ${desc.digest}` });
+    source.on('error', (err) => verify.destroy(err));
+    stream = source.pipe(verify);
+  }
+
+  const mounted = await tryMount(r, desc, what);
+  if (mounted === null) {
+    source.destroy();
+    stream.destroy();
+    return;
+  }
+  let location: URL;
+  try {
+    location = mounted ?? (await startUpload(r, what));
+  } catch (err) {
+    source.destroy();
+    stream.destroy();
+    throw err;
+  }
+  let offset = 0;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  // One PATCH in flight while the next chunk is read (and hashed): disk and network overlap,
+  // and memory stays at two chunks per upload.
+  let inflight: Promise<URL> | undefined;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes >= r.client.chunkSize) {
+        if (inflight) location = await inflight;
+        inflight = patchChunk(r, location, pending, offset, what);
+        // Awaited at the next chunk or at the end; until then a failure must not count as unhandled.
+        inflight.catch(() => undefined);
+        offset += pendingBytes;
+        pending = [];
+        pendingBytes = 0;
+      }
+    }
+    if (inflight) location = await inflight;
+    // The stream ended cleanly: VerifyStream checked digest and size. Close the upload.
+    const put = await r.client.request({
+      method: 'PUT',
+      url: withDigest(location, desc.digest),
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body: pending,
+      scopes: r.scopes,
+      what,
+    });
+    if (put.status !== 201 && put.status !== 204) await r.client.fail(put, what);
+    drain(put.body);
+    checkDigestHeader(put, desc.digest, what);
+  } catch (err) {
+    await cancel(r, location);
+    source.destroy();
+    stream.destroy();
+    throw err;
+  }
+  remember(r, desc.digest);
+}
+
+/**
+ * Mount from a sibling repository when we know one holds the blob. Returns
+ * null when mounted, the upload URL when the registry opened an upload
+ * instead (202), undefined when there was nothing to mount from or the
+ * attempt failed (then an ordinary upload follows).
+ */
+async function tryMount(r: RepoAccess, desc: Descriptor, what: string): Promise<URL | null | undefined> {
+  const homes = r.client.blobHomes.get(desc.digest);
+  const from = homes ? [...homes].find((h) => h !== r.repository) : undefined;
+  if (!from) return undefined;
+  const url = r.client.url(r.repository, `blobs/uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from)}`);
+  let res: HttpResponse;
+  try {
+    res = await r.client.request({ method: 'POST', url, scopes: [...r.scopes, repositoryScope(from, false)], what: `${what} (mount from ${from})` });
+  } catch {
+    return undefined;
+  }
+  drain(res.body);
+  if (res.status === 201) {
+    r.client.transport.log(`mounted ${desc.digest} from ${from} into ${r.repository}`);
+    remember(r, desc.digest);
+    return null;
+  }
+  if (res.status === 202) return locationOf(res, what);
+  return undefined;
+}
+
+async function startUpload(r: RepoAccess, what: string): Promise<URL> {
+  const res = await r.client.request({ method: 'POST', url: r.client.url(r.repository, 'blobs/uploads/'), headers: { 'Content-Length': '0' }, scopes: r.scopes, what });
+  if (res.status !== 202) await r.client.fail(res, what);
+  drain(res.body);
+  return locationOf(res, what);
+}
+
+async function patchChunk(r: RepoAccess, location: URL, chunk: Buffer[], offset: number, what: string): Promise<URL> {
+  const length = chunk.reduce((n, b) => n + b.length, 0);
+  const res = await r.client.request({
+    method: 'PATCH',
+    url: location,
+    headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${offset}-${offset + length - 1}` },
+    body: chunk,
+    scopes: r.scopes,
+    what,
+  });
+  if (res.status !== 202) await r.client.fail(res, what);
+  drain(res.body);
+  return locationOf(res, what);
+}
+
+async function cancel(r: RepoAccess, location: URL): Promise<void> {
+  try {
+    const res = await r.client.request({ method: 'DELETE', url: location, scopes: r.scopes, what: 'cancelling an upload' });
+    drain(res.body);
+  } catch {
+    // Best effort: the registry expires abandoned uploads by itself.
+  }
+}
+
+function locationOf(res: HttpResponse, what: string): URL {
+  const loc = headerValue(res.headers.location);
+  if (!loc) throw new OcikitError('REGISTRY_ERROR', `${what}: the registry answered ${res.status} without a Location for the upload`, { status: res.status });
+  return new URL(loc, res.url);
+}
+
+/** Add `digest=` to an upload URL without re-encoding the registry's own query (its state token must stay verbatim). */
+function withDigest(location: URL, digest: string): URL {
+  const href = location.href;
+  const hashAt = href.indexOf('#');
+  const base = hashAt >= 0 ? href.slice(0, hashAt) : href;
+  const sep = base.includes('?') ? (base.endsWith('?') || base.endsWith('&') ? '' : '&') : '?';
+  return new URL(`${base}${sep}digest=${encodeURIComponent(digest)}`);
+}
+
+function checkDigestHeader(res: HttpResponse, digest: string, what: string): void {
+  const got = headerValue(res.headers['docker-content-digest']);
+  if (got && got.split(':')[0] === digest.split(':')[0] && got !== digest) {
+    throw new OcikitError('DIGEST_MISMATCH', `${what}: the registry stored it as ${got}`, { digest, expected: digest, actual: got });
+  }
+}
+
+function remember(r: RepoAccess, digest: string): void {
+  let homes = r.client.blobHomes.get(digest);
+  if (!homes) r.client.blobHomes.set(digest, (homes = new Set()));
+  homes.add(r.repository);
+}
+
+/** Note that `repository` holds `digest` (a HEAD found it), for later mounts. */
+export function rememberBlob(r: RepoAccess, digest: string): void {
+  remember(r, digest);
+}

@@ -1,0 +1,171 @@
+/**
+ * One repository of a registry as a target. Reads verify every byte; writes
+ * go blob by blob (uploads, mounts) and manifest by manifest, and a manifest
+ * with a subject also updates the referrers fallback tag when the registry
+ * does not process subjects itself. What is known to be present is
+ * remembered, so a push of many images sharing base layers asks once.
+ */
+import { Readable } from 'node:stream';
+import { NotFoundError } from '../errors.js';
+import { digestBytes } from '../digest/digest.js';
+import { IntegrityError } from '../errors.js';
+import { isManifestMediaType } from '../spec/media-types.js';
+import type { Descriptor } from '../spec/types.js';
+import { effectiveArtifactType, parseManifestBytes } from '../spec/validate.js';
+import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
+import { repositoryScope } from '../registry/auth.js';
+import { fetchBlob, headBlob, statBlob, type RepoAccess } from '../registry/blobs.js';
+import { registryClient, type RegistryClient, type RegistryOptions } from '../registry/client.js';
+import { getManifest, headManifest, putManifest } from '../registry/manifests.js';
+import { addToFallbackTag, listReferrers, type ReferrersState } from '../registry/referrers.js';
+import { listTags } from '../registry/tags.js';
+import { rememberBlob, uploadBlob } from '../registry/upload.js';
+import type { ReferrersFilter, WriteTarget } from './target.js';
+
+export interface RegistryTargetOptions {
+  /** Ask for push access too (a destination). Reads on a writable target use the same token. */
+  writable?: boolean;
+  registry?: RegistryOptions;
+}
+
+/** Manifests kept in memory for tag() and repeated reads; capped by total size. */
+const MANIFEST_CACHE_BYTES = 32 * 1024 * 1024;
+
+export class RegistryTarget implements WriteTarget {
+  readonly description: string;
+  readonly client: RegistryClient;
+  readonly repository: string;
+  private readonly access: RepoAccess;
+  private readonly referrersState: ReferrersState = {};
+  private readonly present = new Set<string>();
+  private readonly inflight = new Map<string, Promise<void>>();
+  private readonly manifests = new Map<string, { bytes: Buffer; mediaType: string }>();
+  private manifestBytes = 0;
+
+  constructor(client: RegistryClient, repository: string, writable: boolean) {
+    this.client = client;
+    this.repository = repository;
+    this.description = `registry ${client.host}/${repository}`;
+    this.access = { client, repository, scopes: [repositoryScope(repository, writable)], description: `${client.host}/${repository}` };
+  }
+
+  static open(host: string, repository: string, opts: RegistryTargetOptions = {}): RegistryTarget {
+    return new RegistryTarget(registryClient(host, opts.registry), repository, opts.writable === true);
+  }
+
+  async fetch(desc: Descriptor): Promise<Readable> {
+    if (!isManifestMediaType(desc.mediaType)) return fetchBlob(this.access, desc);
+    const cached = this.manifests.get(desc.digest);
+    if (cached && cached.bytes.length === desc.size) return Readable.from([cached.bytes]);
+    const got = await getManifest(this.access, desc.digest, desc);
+    if (!got) throw new NotFoundError(`manifest ${desc.digest} not found in ${this.description}`, { digest: desc.digest, status: 404 });
+    this.cacheManifest(desc.digest, got.bytes, got.mediaType);
+    return Readable.from([got.bytes]);
+  }
+
+  async exists(desc: Descriptor): Promise<boolean> {
+    if (this.present.has(desc.digest)) return true;
+    let found: boolean;
+    if (isManifestMediaType(desc.mediaType)) {
+      found = (await headManifest(this.access, desc.digest)) !== undefined;
+    } else {
+      const size = await headBlob(this.access, desc.digest);
+      found = size !== undefined && size === desc.size;
+      if (found) rememberBlob(this.access, desc.digest);
+    }
+    if (found) this.present.add(desc.digest);
+    return found;
+  }
+
+  async statBlob(digest: string): Promise<Descriptor> {
+    const blob = await statBlob(this.access, digest);
+    if (blob) return blob;
+    // `blob fetch REF@DIGEST` of a manifest: registries need not serve those from /blobs/.
+    const manifest = await headManifest(this.access, digest);
+    if (manifest) return manifest;
+    throw new NotFoundError(`blob ${digest} not found in ${this.description}`, { digest, status: 404 });
+  }
+
+  async resolve(ref: string): Promise<Descriptor> {
+    const desc = await headManifest(this.access, ref);
+    if (!desc) {
+      const what = ref.includes(':') ? `manifest ${ref}` : `tag "${ref}"`;
+      throw new NotFoundError(`${what} not found in ${this.description}`, { status: 404, ...(ref.includes(':') ? { digest: ref } : {}) });
+    }
+    return desc;
+  }
+
+  tags(): AsyncIterable<string> {
+    return listTags(this.access, this.client.opts.pageSize);
+  }
+
+  referrers(subject: Descriptor, filter?: ReferrersFilter): AsyncIterable<Descriptor> {
+    return listReferrers(this.access, subject, filter, this.referrersState);
+  }
+
+  async push(desc: Descriptor, content: Readable | Uint8Array): Promise<void> {
+    let p = this.inflight.get(desc.digest);
+    if (!p) {
+      p = (isManifestMediaType(desc.mediaType) ? this.pushManifest(desc, content) : uploadBlob(this.access, desc, content)).then(() => {
+        this.present.add(desc.digest);
+      });
+      this.inflight.set(desc.digest, p);
+      p.catch(() => undefined).finally(() => this.inflight.delete(desc.digest));
+    } else if (content instanceof Readable) {
+      content.destroy();
+    }
+    return p;
+  }
+
+  private async pushManifest(desc: Descriptor, content: Readable | Uint8Array): Promise<void> {
+    const bytes = content instanceof Uint8Array ? Buffer.from(content) : await readAll(content, MAX_DOCUMENT_SIZE);
+    const actual = digestBytes(bytes, desc.digest.startsWith('sha512:') ? 'sha512' : 'sha256');
+    if (bytes.length !== desc.size) {
+      throw new IntegrityError('SIZE_MISMATCH', `manifest ${desc.digest}: expected ${desc.size} bytes, got ${bytes.length}`, { digest: desc.digest, expected: desc.size, actual: bytes.length });
+    }
+    if (actual !== desc.digest) {
+      throw new IntegrityError('DIGEST_MISMATCH', `manifest ${desc.digest}: the content hashes to ${actual}`, { digest: desc.digest, expected: desc.digest, actual });
+    }
+    const parsed = parseManifestBytes(bytes, desc.mediaType, `${desc.digest}`);
+    const { subjectAccepted } = await putManifest(this.access, desc.digest, parsed.mediaType, bytes);
+    this.cacheManifest(desc.digest, bytes, parsed.mediaType);
+    const subject = parsed.doc.subject;
+    if (subject && typeof subject.digest === 'string' && !subjectAccepted) {
+      // The registry ignored the subject: keep its referrers tag up to date ourselves.
+      const listed: Descriptor = { mediaType: parsed.mediaType, digest: desc.digest, size: desc.size };
+      const artifactType = effectiveArtifactType(parsed.doc);
+      if (artifactType) listed.artifactType = artifactType;
+      if (parsed.doc.annotations && Object.keys(parsed.doc.annotations).length > 0) listed.annotations = { ...parsed.doc.annotations };
+      await addToFallbackTag(this.access, subject.digest, listed);
+    }
+  }
+
+  async tag(desc: Descriptor, ref: string): Promise<void> {
+    let entry = this.manifests.get(desc.digest);
+    if (!entry) {
+      const got = await getManifest(this.access, desc.digest, desc);
+      if (!got) throw new NotFoundError(`cannot tag ${desc.digest}: it is not stored in ${this.description}`, { digest: desc.digest, status: 404 });
+      entry = { bytes: got.bytes, mediaType: got.mediaType };
+    }
+    await putManifest(this.access, ref, entry.mediaType, entry.bytes, { what: `tagging ${desc.digest} as ${ref} in ${this.access.description}` });
+  }
+
+  async close(): Promise<void> {
+    // Connections are shared by every target on this registry and idle ones do not keep the process alive.
+  }
+
+  private cacheManifest(digest: string, bytes: Buffer, mediaType: string): void {
+    if (this.manifests.has(digest)) return;
+    while (this.manifestBytes + bytes.length > MANIFEST_CACHE_BYTES && this.manifests.size > 0) {
+      const [oldest, entry] = this.manifests.entries().next().value as [string, { bytes: Buffer }];
+      this.manifests.delete(oldest);
+      this.manifestBytes -= entry.bytes.length;
+    }
+    this.manifests.set(digest, { bytes, mediaType });
+    this.manifestBytes += bytes.length;
+  }
+}
+
+export function isRegistryTarget(t: unknown): t is RegistryTarget {
+  return t instanceof RegistryTarget;
+}

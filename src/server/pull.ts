@@ -1,0 +1,188 @@
+/**
+ * The read side of the distribution API: `/v2/`, manifests and blobs (GET,
+ * HEAD), tag lists, the repository catalog and the referrers API. Works on
+ * any layout target (directory or archive) through LayoutReadTarget.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { isOcikitError } from '../errors.js';
+import { fetchDocument } from '../graph/content.js';
+import { referrersIndex } from '../ops/discover.js';
+import { isManifestMediaType, MediaType } from '../spec/media-types.js';
+import type { Descriptor } from '../spec/types.js';
+import type { LayoutReadTarget } from '../targets/target.js';
+import { RegistryHttpError, toHttpError } from './errors.js';
+import { acceptsMediaType, HoldLastChunk, lexical, paginate, parseRange, sliceStream, type ByteRange } from './http-util.js';
+import { buildCatalog, type Catalog } from './repositories.js';
+
+/** What every handler works with. */
+export interface HandlerContext {
+  target: LayoutReadTarget;
+  defaultRepository: string;
+  writable: boolean;
+  /** Runs a blob body stream when a slot is free: bounds the memory concurrent downloads hold. */
+  blobSlot: <T>(task: () => Promise<T>) => Promise<T>;
+}
+
+/** A target that can read part of a blob without reading what comes before (LayoutDir). */
+interface RangeReader {
+  fetchRange(desc: Descriptor, start: number, end: number): Promise<Readable>;
+}
+
+function canReadRanges(t: unknown): t is RangeReader {
+  return typeof (t as Partial<RangeReader>).fetchRange === 'function';
+}
+
+export async function catalogOf(ctx: HandlerContext): Promise<Catalog> {
+  return buildCatalog(await ctx.target.readIndex(), ctx.defaultRepository);
+}
+
+export function nameUnknown(name: string): RegistryHttpError {
+  return new RegistryHttpError(404, 'NAME_UNKNOWN', `repository ${name} is not served here`, { detail: { name } });
+}
+
+/**
+ * Repositories exist when index.json names them (or are the default one).
+ * A writable server accepts any valid name, as a registry creates a
+ * repository on first push: its blobs and referrers are then reachable
+ * before its first tag.
+ */
+async function requireRepository(ctx: HandlerContext, name: string): Promise<Catalog> {
+  const catalog = await catalogOf(ctx);
+  if (!catalog.has(name) && !ctx.writable) throw nameUnknown(name);
+  return catalog;
+}
+
+export function sendJson(res: ServerResponse, method: string | undefined, status: number, body: unknown, headers: Record<string, string> = {}, contentType = 'application/json'): void {
+  const bytes = Buffer.from(JSON.stringify(body));
+  res.statusCode = status;
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  res.setHeader('Content-Type', contentType);
+  res.setHeader('Content-Length', String(bytes.length));
+  if (method === 'HEAD') res.end();
+  else res.end(bytes);
+}
+
+export function handleBase(req: IncomingMessage, res: ServerResponse): void {
+  sendJson(res, req.method, 200, {});
+}
+
+export async function handleManifestGet(req: IncomingMessage, res: ServerResponse, ctx: HandlerContext, name: string, ref: { tag?: string; digest?: string }): Promise<void> {
+  const catalog = await catalogOf(ctx);
+  const tags = catalog.get(name);
+  if (!tags && !ctx.writable) throw nameUnknown(name);
+  let desc: Descriptor;
+  let bytes: Buffer;
+  try {
+    if (ref.tag !== undefined) {
+      const entry = tags?.get(ref.tag);
+      if (!entry) throw new RegistryHttpError(404, 'MANIFEST_UNKNOWN', `tag ${ref.tag} not found in repository ${name}`, { detail: { tag: ref.tag } });
+      desc = entry;
+    } else {
+      desc = await ctx.target.resolve(ref.digest!);
+    }
+    bytes = await fetchDocument(ctx.target, desc);
+  } catch (err) {
+    // Asked for by digest, a layer (too big, or not JSON) is not a manifest this registry has.
+    if (isOcikitError(err, 'MANIFEST_TOO_LARGE') && ref.digest) throw new RegistryHttpError(404, 'MANIFEST_UNKNOWN', `${ref.digest} is not a manifest`, { cause: err });
+    throw toHttpError(err, 'manifest');
+  }
+  const mediaType = declaredMediaType(bytes) ?? desc.mediaType;
+  if (!acceptsMediaType(req.headers.accept, mediaType, isManifestMediaType)) {
+    throw new RegistryHttpError(404, 'MANIFEST_UNKNOWN', `the manifest is ${mediaType}, which the request's Accept header does not list`, {
+      detail: { mediaType, digest: desc.digest },
+    });
+  }
+  res.statusCode = 200;
+  res.setHeader('Content-Type', mediaType);
+  res.setHeader('Content-Length', String(bytes.length));
+  res.setHeader('Docker-Content-Digest', ref.digest ?? desc.digest);
+  res.setHeader('ETag', `"${ref.digest ?? desc.digest}"`);
+  if (req.method === 'HEAD') res.end();
+  else res.end(bytes);
+}
+
+/** The `mediaType` a manifest's JSON declares (what clients expect as Content-Type), if any. */
+function declaredMediaType(bytes: Buffer): string | undefined {
+  try {
+    const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown };
+    return typeof doc?.mediaType === 'string' ? doc.mediaType : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function handleBlobGet(req: IncomingMessage, res: ServerResponse, ctx: HandlerContext, name: string, digest: string): Promise<void> {
+  await requireRepository(ctx, name);
+  let desc: Descriptor;
+  try {
+    desc = await ctx.target.statBlob(digest);
+  } catch (err) {
+    throw toHttpError(err, 'blob');
+  }
+  const etag = `"${digest}"`;
+  res.setHeader('Docker-Content-Digest', digest);
+  res.setHeader('ETag', etag);
+  res.setHeader('Accept-Ranges', 'bytes');
+  res.setHeader('Content-Type', MediaType.OctetStream);
+  if (req.method === 'HEAD') {
+    res.statusCode = 200;
+    res.setHeader('Content-Length', String(desc.size));
+    res.end();
+    return;
+  }
+  // If-Range names the representation the client already has part of; blobs never change, so only a different ETag voids the range.
+  const ifRange = req.headers['if-range'];
+  const range = ifRange !== undefined && ifRange !== etag ? undefined : parseRange(req.headers.range, desc.size);
+  await ctx.blobSlot(async () => {
+    let body: Readable;
+    try {
+      body = range ? await openRange(ctx.target, desc, range) : await ctx.target.fetch(desc);
+    } catch (err) {
+      throw toHttpError(err, 'blob');
+    }
+    if (range) {
+      res.statusCode = 206;
+      res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${desc.size}`);
+      res.setHeader('Content-Length', String(range.end - range.start + 1));
+      await pipeline(body, res);
+    } else {
+      res.statusCode = 200;
+      res.setHeader('Content-Length', String(desc.size));
+      await pipeline(body, new HoldLastChunk(), res);
+    }
+  });
+}
+
+async function openRange(target: LayoutReadTarget, desc: Descriptor, range: ByteRange): Promise<Readable> {
+  if (canReadRanges(target)) return target.fetchRange(desc, range.start, range.end);
+  return sliceStream(await target.fetch(desc), range);
+}
+
+export async function handleTagsList(req: IncomingMessage, res: ServerResponse, ctx: HandlerContext, name: string, query: URLSearchParams): Promise<void> {
+  const tags = (await catalogOf(ctx)).get(name);
+  if (!tags) throw nameUnknown(name);
+  const page = paginate([...tags.keys()].sort(lexical), query, lexical);
+  const headers: Record<string, string> = page.next ? { Link: `</v2/${name}/tags/list?${page.next}>; rel="next"` } : {};
+  sendJson(res, req.method, 200, { name, tags: page.items }, headers);
+}
+
+/** `GET /v2/_catalog`: the repositories this layout holds (a registry MAY offer it; it is how a client finds them). */
+export async function handleCatalog(req: IncomingMessage, res: ServerResponse, ctx: HandlerContext, query: URLSearchParams): Promise<void> {
+  const page = paginate([...(await catalogOf(ctx)).keys()].sort(lexical), query, lexical);
+  const headers: Record<string, string> = page.next ? { Link: `</v2/_catalog?${page.next}>; rel="next"` } : {};
+  sendJson(res, req.method, 200, { repositories: page.items }, headers);
+}
+
+/**
+ * The referrers API answers exactly what `ocikit referrers` computes
+ * (referrersIndex over the same target): the subject need not exist, and an
+ * unknown subject has an empty list, never a 404.
+ */
+export async function handleReferrers(req: IncomingMessage, res: ServerResponse, ctx: HandlerContext, name: string, digest: string, query: URLSearchParams): Promise<void> {
+  await requireRepository(ctx, name);
+  const artifactType = query.get('artifactType') || undefined;
+  const index = await referrersIndex(ctx.target, { mediaType: MediaType.ImageManifest, digest, size: 0 }, artifactType ? { artifactType } : undefined);
+  sendJson(res, req.method, 200, index, artifactType ? { 'OCI-Filters-Applied': 'artifactType' } : {}, MediaType.ImageIndex);
+}

@@ -1,0 +1,188 @@
+/**
+ * The write side (`serve --writable`, layout directories only): blob uploads
+ * (monolithic, chunked, cross-repository mount) and manifest PUT. Every
+ * change to the layout goes through LayoutDir: blobs are verified before
+ * they are renamed into `blobs/`, index.json is edited under the layout lock
+ * and replaced atomically, exactly as the CLI's own writes.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { digestBytes, parseDigest } from '../digest/digest.js';
+import { isOcikitError } from '../errors.js';
+import { MAX_DOCUMENT_SIZE } from '../graph/content.js';
+import { successors } from '../graph/successors.js';
+import { pushManifest } from '../ops/manifest-push.js';
+import { isValidRegistryHost, isValidRepositoryName } from '../reference.js';
+import { isManifestMediaType } from '../spec/media-types.js';
+import type { Descriptor } from '../spec/types.js';
+import { parseManifestBytes, type ParsedManifest } from '../spec/validate.js';
+import type { LayoutDir } from '../targets/layout-dir.js';
+import { RegistryHttpError, toHttpError, type RegistryErrorEntry } from './errors.js';
+import { readBody } from './http-util.js';
+import type { HandlerContext } from './pull.js';
+import { setRepositoryTag } from './repositories.js';
+import { digestParam } from './router.js';
+import { parseChunkRange, sessionHeaders, type UploadSessions } from './uploads.js';
+
+export interface WriteContext extends HandlerContext {
+  layout: LayoutDir;
+  uploads: UploadSessions;
+}
+
+function created(res: ServerResponse, location: string, digest: string, extra: Record<string, string> = {}): void {
+  res.statusCode = 201;
+  res.setHeader('Location', location);
+  res.setHeader('Docker-Content-Digest', digest);
+  for (const [k, v] of Object.entries(extra)) res.setHeader(k, v);
+  res.setHeader('Content-Length', '0');
+  res.end();
+}
+
+function accepted(res: ServerResponse, status: 202 | 204, headers: Record<string, string>): void {
+  res.statusCode = status;
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  if (status === 202) res.setHeader('Content-Length', '0');
+  res.end();
+}
+
+const blobLocation = (name: string, digest: string) => `/v2/${name}/blobs/${digest}`;
+
+/** `POST /v2/<name>/blobs/uploads/[?digest=|?mount=&from=]` */
+export async function handleUploadStart(req: IncomingMessage, res: ServerResponse, ctx: WriteContext, name: string, query: URLSearchParams): Promise<void> {
+  const mount = query.get('mount');
+  if (mount !== null) {
+    const mounted = await tryMount(ctx, mount, query.get('from'));
+    if (mounted) {
+      req.resume();
+      created(res, blobLocation(name, mounted), mounted);
+      return;
+    }
+    // Spec: a mount that cannot be done falls back to an ordinary upload session (202).
+  }
+  const digest = query.get('digest');
+  const expected = digest !== null ? digestParam(digest) : undefined;
+  const session = await ctx.uploads.create(name);
+  await ctx.uploads.append(session, req);
+  if (expected !== undefined) {
+    const desc = await ctx.uploads.finish(session, [expected]);
+    created(res, blobLocation(name, desc.digest), desc.digest);
+    return;
+  }
+  accepted(res, 202, sessionHeaders(session));
+}
+
+/**
+ * Blobs are shared by every repository of a layout, so a blob that exists
+ * can be mounted whatever `from` says, as long as `from` is a valid name.
+ */
+async function tryMount(ctx: WriteContext, mount: string, from: string | null): Promise<string | undefined> {
+  if (from !== null && !isValidRepositoryName(from)) return undefined;
+  try {
+    const digest = parseDigest(mount).digest;
+    await ctx.layout.statBlob(digest);
+    return digest;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `PATCH /v2/<name>/blobs/uploads/<session>`: one chunk, in order. */
+export async function handleUploadChunk(req: IncomingMessage, res: ServerResponse, ctx: WriteContext, name: string, id: string): Promise<void> {
+  const session = ctx.uploads.get(id, name);
+  const range = parseChunkRange(header(req, 'content-range'), session);
+  await ctx.uploads.append(session, req, range);
+  accepted(res, 202, sessionHeaders(session));
+}
+
+/** `PUT /v2/<name>/blobs/uploads/<session>?digest=`: optional last chunk, then verify and store. */
+export async function handleUploadFinish(req: IncomingMessage, res: ServerResponse, ctx: WriteContext, name: string, id: string, query: URLSearchParams): Promise<void> {
+  const session = ctx.uploads.get(id, name);
+  const digestValues = query.getAll('digest');
+  if (digestValues.length === 0) throw new RegistryHttpError(400, 'DIGEST_INVALID', 'the closing PUT of an upload needs ?digest=<digest of the whole blob>');
+  // Several digests MAY be given: all are checked before anything is stored.
+  const digests = digestValues.map(digestParam);
+  const range = parseChunkRange(header(req, 'content-range'), session);
+  await ctx.uploads.append(session, req, range);
+  const desc = await ctx.uploads.finish(session, digests);
+  created(res, blobLocation(name, desc.digest), desc.digest);
+}
+
+/** `GET /v2/<name>/blobs/uploads/<session>`: where the upload stands. */
+export function handleUploadStatus(res: ServerResponse, ctx: WriteContext, name: string, id: string): void {
+  accepted(res, 204, sessionHeaders(ctx.uploads.get(id, name)));
+}
+
+/** `DELETE /v2/<name>/blobs/uploads/<session>`: cancel; the temp file goes. */
+export async function handleUploadCancel(res: ServerResponse, ctx: WriteContext, name: string, id: string): Promise<void> {
+  await ctx.uploads.discard(ctx.uploads.get(id, name));
+  accepted(res, 204, {});
+}
+
+/**
+ * `PUT /v2/<name>/manifests/<tag|digest>`: validate, check that every blob
+ * and child manifest it names is stored (400 MANIFEST_BLOB_UNKNOWN, one error
+ * per blob), store the exact bytes, then record it in index.json: under the
+ * tag (scoped to the repository), or untagged when it has a subject (so the
+ * referrers walk finds it). A manifest pushed by digest without a subject is
+ * stored but not listed: it is a child that its parent index reaches, as in
+ * a registry, where untagged manifests are reached by digest only.
+ */
+export async function handleManifestPut(req: IncomingMessage, res: ServerResponse, ctx: WriteContext, name: string, ref: { tag?: string; digest?: string }): Promise<void> {
+  const bytes = await readBody(req, MAX_DOCUMENT_SIZE, 'the manifest');
+  if (ref.digest !== undefined) {
+    const actual = digestBytes(bytes, parseDigest(ref.digest).algorithm);
+    if (actual !== ref.digest) {
+      throw new RegistryHttpError(400, 'DIGEST_INVALID', `the manifest sent hashes to ${actual}, not ${ref.digest}`, { detail: { expected: ref.digest, actual } });
+    }
+  }
+  const contentType = (header(req, 'content-type') ?? '').split(';', 1)[0]!.trim();
+  let parsed: ParsedManifest;
+  try {
+    parsed = parseManifestBytes(bytes, isManifestMediaType(contentType) ? contentType : undefined, 'sent');
+  } catch (err) {
+    throw toHttpError(err, 'other');
+  }
+  const missing: RegistryErrorEntry[] = [];
+  for (const d of successors(parsed)) {
+    if (!(await ctx.layout.exists(d))) missing.push({ code: 'MANIFEST_BLOB_UNKNOWN', message: `${d.digest} (${d.size} bytes) is not stored here; push it first`, detail: { digest: d.digest } });
+  }
+  if (missing.length > 0) {
+    const [first, ...more] = missing;
+    throw new RegistryHttpError(400, 'MANIFEST_BLOB_UNKNOWN', first!.message, { detail: first!.detail, more });
+  }
+  let desc: Descriptor;
+  try {
+    desc = await pushManifest(ctx.layout, bytes, { mediaType: parsed.mediaType, tags: [], listUntagged: false, source: 'sent' });
+    // pushManifest files the bytes under sha256; a client that named another algorithm fetches them by that digest.
+    if (ref.digest !== undefined && ref.digest !== desc.digest) await ctx.layout.push({ ...desc, digest: ref.digest }, bytes);
+  } catch (err) {
+    if (isOcikitError(err, 'NOT_FOUND')) throw new RegistryHttpError(400, 'MANIFEST_BLOB_UNKNOWN', err.message, { detail: { digest: err.digest }, cause: err });
+    throw toHttpError(err, 'other');
+  }
+  const subject = parsed.doc.subject?.digest;
+  if (ref.tag !== undefined) {
+    const tag = ref.tag;
+    const imageName = `${imageHost(req)}/${name}:${tag}`;
+    await ctx.layout.updateIndex((index) => setRepositoryTag(index, desc, { repository: name, tag, defaultRepository: ctx.defaultRepository, imageName }));
+  } else if (subject !== undefined) {
+    await ctx.layout.addEntry(desc);
+  }
+  const digest = ref.digest ?? desc.digest;
+  // OCI-Subject tells the client the referrers API will list this manifest: it must not maintain a fallback tag.
+  created(res, `/v2/${name}/manifests/${digest}`, digest, subject !== undefined ? { 'OCI-Subject': subject } : {});
+}
+
+/**
+ * The registry host written into `io.containerd.image.name` for a manifest
+ * pushed to a repository other than the default one: the host the client
+ * addressed (so the layout records the name it was pushed as), or
+ * `localhost` when the Host header is not a valid host.
+ */
+function imageHost(req: IncomingMessage): string {
+  const host = header(req, 'host');
+  return host !== undefined && isValidRegistryHost(host) ? host : 'localhost';
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,232 @@
+/**
+ * `serve`: a layout directory or archive as an OCI distribution-spec v1.1
+ * registry, on node:http with no framework.
+ *
+ * Read-only by default (write methods get 405 UNSUPPORTED). With `writable`
+ * (layout directories only) it accepts blob uploads and manifest pushes.
+ * Binds to loopback unless told otherwise. Blobs stream from the target
+ * (memory does not grow with blob size), and at most `maxBlobStreams`
+ * blob bodies are open at once (it does not grow with the number of
+ * downloads either). close() stops accepting, lets in-flight requests
+ * finish for up to `shutdownGraceMs`, then cuts what is left and removes
+ * unfinished uploads.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isIPv6 } from 'node:net';
+import { OcikitError, UsageError } from '../errors.js';
+import { isValidRepositoryName } from '../reference.js';
+import { LayoutDir } from '../targets/layout-dir.js';
+import { isLayoutTarget, type ReadTarget } from '../targets/target.js';
+import { limiter } from '../util/limit.js';
+import { RegistryHttpError, sendError, toHttpError } from './errors.js';
+import { handleBase, handleBlobGet, handleCatalog, handleManifestGet, handleReferrers, handleTagsList, type HandlerContext } from './pull.js';
+import { handleManifestPut, handleUploadCancel, handleUploadChunk, handleUploadFinish, handleUploadStart, handleUploadStatus, type WriteContext } from './push.js';
+import { defaultRepositoryName } from './repositories.js';
+import { parseRequestTarget, type Route } from './router.js';
+import { UploadSessions } from './uploads.js';
+
+export interface ServeOptions {
+  /** Address to bind (default 127.0.0.1). */
+  host?: string;
+  /** Port (default 5000; 0 picks a free one). */
+  port?: number;
+  /** Accept pushes (layout directories only). */
+  writable?: boolean;
+  /** Repository for index.json entries without an `io.containerd.image.name` annotation (default: the layout's directory or archive name). */
+  repository?: string;
+  /** How long close() lets in-flight requests run before cutting them (default 10 s). */
+  shutdownGraceMs?: number;
+  /** Blob bodies streamed at once; more wait their turn (default 32). */
+  maxBlobStreams?: number;
+  /** Called once per finished request (for logs). */
+  onRequest?: (event: RequestEvent) => void;
+}
+
+export interface RequestEvent {
+  method: string;
+  path: string;
+  status: number;
+  ms: number;
+  /** Set on 5xx responses and on streams that broke off: what went wrong. */
+  error?: Error;
+}
+
+export interface RunningServer {
+  /** `HOST:PORT` (IPv6 in brackets) as bound. */
+  address: string;
+  port: number;
+  /** `http://HOST:PORT` */
+  url: string;
+  repository: string;
+  close(): Promise<void>;
+}
+
+/** `HOST:PORT`, `[IPv6]:PORT`, or a bare `PORT` (loopback). Port 0 picks a free one. */
+export function parseListenAddress(addr: string): { host: string; port: number } {
+  const bad = (why: string) => new UsageError(`invalid --addr ${JSON.stringify(addr)}: ${why}`, { hint: 'write HOST:PORT, e.g. 127.0.0.1:5000, [::1]:5000, or 0 for a free loopback port' });
+  let host: string;
+  let port: string;
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(addr);
+  if (v6) {
+    host = v6[1]!;
+    port = v6[2]!;
+    if (!isIPv6(host)) throw bad(`${host} is not an IPv6 address`);
+  } else if (/^\d+$/.test(addr)) {
+    host = '127.0.0.1';
+    port = addr;
+  } else {
+    const i = addr.lastIndexOf(':');
+    if (i <= 0) throw bad('no port');
+    host = addr.slice(0, i);
+    port = addr.slice(i + 1);
+    if (host.includes(':')) throw bad('put IPv6 addresses in brackets');
+  }
+  const n = Number(port);
+  if (!/^\d+$/.test(port) || !Number.isInteger(n) || n > 65535) throw bad('the port must be a number from 0 to 65535');
+  return { host, port: n };
+}
+
+/** Whether an address only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+const READ_METHODS = new Set(['GET', 'HEAD']);
+
+export async function startServer(target: ReadTarget, opts: ServeOptions = {}): Promise<RunningServer> {
+  if (!isLayoutTarget(target)) throw new OcikitError('UNSUPPORTED', `serve works on layout directories and archives, not ${target.description}`);
+  const writable = opts.writable === true;
+  if (writable && !(target instanceof LayoutDir)) {
+    throw new UsageError(`${target.description} cannot be served writable: pushes go into a layout directory`, { hint: 'unpack the archive first (ocikit unpack ARCHIVE DIR), or serve it read-only' });
+  }
+  const repository = opts.repository ?? defaultRepositoryName(layoutPathOf(target));
+  if (!isValidRepositoryName(repository)) {
+    throw new UsageError(`invalid repository name ${JSON.stringify(repository)}: lowercase components of [a-z0-9] joined by ".", "_", "__" or "-", separated by "/"`);
+  }
+  const base: HandlerContext = { target, defaultRepository: repository, writable, blobSlot: limiter(opts.maxBlobStreams ?? 32) };
+  const write: WriteContext | undefined = writable ? { ...base, layout: target as LayoutDir, uploads: new UploadSessions(target as LayoutDir) } : undefined;
+
+  let stopping = false;
+  const server = createServer((req, res) => {
+    const started = Date.now();
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    // While shutting down, every answer ends its connection so close() is not held up by keep-alive.
+    if (stopping) res.setHeader('Connection', 'close');
+    let failure: Error | undefined;
+    dispatch(req, res, base, write)
+      .catch((err: unknown) => {
+        const httpErr = toHttpError(err, 'other');
+        if (httpErr.status >= 500 || res.headersSent) failure = err instanceof Error ? err : new Error(String(err));
+        sendError(res, req.method, httpErr);
+      })
+      .finally(() => {
+        const report = () => opts.onRequest?.({ method: req.method ?? '?', path: req.url ?? '', status: res.statusCode, ms: Date.now() - started, error: failure });
+        if (res.writableFinished || res.destroyed) report();
+        else res.once('close', report);
+      });
+  });
+  // Request headers must arrive promptly; bodies (uploads) may take as long as they take.
+  server.headersTimeout = 60_000;
+  server.requestTimeout = 0;
+  // A connection that sends and receives nothing for this long is dropped (a stalled client holds no upload slot forever).
+  server.setTimeout(10 * 60_000);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const where = `${opts.host ?? '127.0.0.1'}:${opts.port ?? 5000}`;
+      reject(
+        new OcikitError('IO_ERROR', `cannot listen on ${where}: ${err.code === 'EADDRINUSE' ? 'the address is in use' : err.message}`, {
+          cause: err,
+          hint: err.code === 'EADDRINUSE' ? 'choose another port with --addr HOST:PORT (port 0 picks a free one)' : undefined,
+        }),
+      );
+    });
+    server.listen(opts.port ?? 5000, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const info = server.address() as AddressInfo;
+  const hostPart = info.family === 'IPv6' || isIPv6(info.address) ? `[${info.address}]` : info.address;
+  const address = `${hostPart}:${info.port}`;
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      stopping = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Idle keep-alive connections are closed at once and again as in-flight ones go idle.
+      server.closeIdleConnections();
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      const deadline = setTimeout(() => server.closeAllConnections(), opts.shutdownGraceMs ?? 10_000);
+      try {
+        await closed;
+      } finally {
+        clearInterval(sweep);
+        clearTimeout(deadline);
+        await write?.uploads.closeAll();
+      }
+    })());
+
+  return { address, port: info.port, url: `http://${address}`, repository, close };
+}
+
+function layoutPathOf(target: ReadTarget): string {
+  const t = target as { dir?: unknown; path?: unknown };
+  if (typeof t.dir === 'string') return t.dir;
+  if (typeof t.path === 'string') return t.path;
+  return 'layout';
+}
+
+async function dispatch(req: IncomingMessage, res: ServerResponse, ctx: HandlerContext, write: WriteContext | undefined): Promise<void> {
+  const { route, query } = parseRequestTarget(req.url);
+  const method = req.method ?? 'GET';
+  const allowed = methodsFor(route, write !== undefined);
+  if (!allowed.includes(method)) {
+    const isWrite = !READ_METHODS.has(method);
+    const message =
+      isWrite && write === undefined && methodsFor(route, true).includes(method)
+        ? 'this registry is read-only (start ocikit serve with --writable to accept pushes)'
+        : `${method} is not supported on this endpoint`;
+    throw new RegistryHttpError(405, 'UNSUPPORTED', message, { headers: { Allow: allowed.join(', ') } });
+  }
+  switch (route.kind) {
+    case 'base':
+      return handleBase(req, res);
+    case 'catalog':
+      return handleCatalog(req, res, ctx, query);
+    case 'tags':
+      return handleTagsList(req, res, ctx, route.name, query);
+    case 'referrers':
+      return handleReferrers(req, res, ctx, route.name, route.digest, query);
+    case 'manifest':
+      return method === 'PUT' ? handleManifestPut(req, res, write!, route.name, route) : handleManifestGet(req, res, ctx, route.name, route);
+    case 'blob':
+      return handleBlobGet(req, res, ctx, route.name, route.digest);
+    case 'uploads':
+      return handleUploadStart(req, res, write!, route.name, query);
+    case 'upload':
+      switch (method) {
+        case 'PATCH':
+          return handleUploadChunk(req, res, write!, route.name, route.session);
+        case 'PUT':
+          return handleUploadFinish(req, res, write!, route.name, route.session, query);
+        case 'DELETE':
+          return handleUploadCancel(res, write!, route.name, route.session);
+        default:
+          return handleUploadStatus(res, write!, route.name, route.session);
+      }
+  }
+}
+
+/** Methods each endpoint answers. Deleting manifests and blobs is not offered: a layout loses content through `ocikit untag` and `gc`. */
+function methodsFor(route: Route, writable: boolean): string[] {
+  switch (route.kind) {
+    case 'manifest':
+      return writable ? ['GET', 'HEAD', 'PUT'] : ['GET', 'HEAD'];
+    case 'uploads':
+      return writable ? ['POST'] : [];
+    case 'upload':
+      return writable ? ['GET', 'PATCH', 'PUT', 'DELETE'] : [];
+    default:
+      return ['GET', 'HEAD'];
+  }
+}

@@ -7,30 +7,35 @@
  * other ocikit processes respect. Reads verify every byte against the
  * descriptor and refuse blob paths that are symlinks, directories or devices.
  */
-import { constants as fsc, createWriteStream, promises as fsp } from 'node:fs';
+import { createWriteStream, promises as fsp } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { OcikitError, NotFoundError, UsageError, fromFsError } from '../errors.js';
-import { isSupportedAlgorithm, parseDigest } from '../digest/digest.js';
+import { isDigestGrammar, isSupportedAlgorithm, parseDigest } from '../digest/digest.js';
 import { DigestingStream, VerifyStream } from '../digest/verify-stream.js';
 import { fsyncDir, fsyncFile, streamToFileAtomic, tempPathFor, writeFileAtomic } from '../fs/atomic.js';
 import { withLock } from '../fs/lock.js';
+import { openRegularFile, readRegularFile } from '../fs/safe-open.js';
 import { WriteLease } from '../fs/lease.js';
 import { Annotation, MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { checkOciLayoutFile, detectManifestMediaType } from '../spec/validate.js';
 import { fetchDocument, MAX_DOCUMENT_SIZE } from '../graph/content.js';
+import { isWalkable } from '../graph/successors.js';
 import { buildReferrersMap, filterReferrers, lookupReferrers } from '../graph/referrers.js';
-import { addEntry, removeTag, setTag, tagOf } from './index-entries.js';
+import { addEntry, isFallbackTagEntry, removeTag, setTag, tagOf } from './index-entries.js';
 import type { LayoutReadTarget, ReferrersFilter, WriteTarget } from './target.js';
+import { readLayoutDirFile, walkDirectory, type FileListing, type LayoutFileEntry } from './file-listing.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
 export const INDEX_FILE = 'index.json';
 const LOCK_NAME = '.ocikit.lock';
 const LAYOUT_VERSION = '1.0.0';
+/** `oci-layout` holds one short JSON object; anything bigger is not one. */
+const SMALL_FILE_LIMIT = 64 * 1024;
 
-export class LayoutDir implements WriteTarget, LayoutReadTarget {
+export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   readonly dir: string;
   readonly description: string;
   private readonly lease: WriteLease;
@@ -80,12 +85,12 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget {
     const layoutFile = path.join(dir, OCI_LAYOUT_FILE);
     let text: string;
     try {
-      text = await fsp.readFile(layoutFile, 'utf8');
+      text = (await readRegularFile(layoutFile, SMALL_FILE_LIMIT, { what: `oci-layout file of ${dir}` })).toString('utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new OcikitError('INVALID_LAYOUT', `not an OCI layout: ${dir} has no oci-layout file`, { path: layoutFile, hint: `create one with: ocikit init ${dir}` });
       }
-      throw fromFsError(err, layoutFile, 'oci-layout file');
+      throw asLayoutProblem(err, dir, 'oci-layout');
     }
     let doc: unknown;
     try {
@@ -111,13 +116,10 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget {
   private async readIndexText(): Promise<string> {
     const file = path.join(this.dir, INDEX_FILE);
     try {
-      const st = await fsp.lstat(file);
-      if (!st.isFile()) throw new OcikitError('INVALID_LAYOUT', `invalid layout ${this.dir}: index.json is not a regular file`, { path: file });
-      if (st.size > MAX_DOCUMENT_SIZE * 16) throw new OcikitError('INVALID_LAYOUT', `invalid layout ${this.dir}: index.json is ${st.size} bytes, too large`, { path: file });
-      return await fsp.readFile(file, 'utf8');
+      return (await readRegularFile(file, MAX_DOCUMENT_SIZE * 16, { what: `index.json of ${this.dir}` })).toString('utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new OcikitError('INVALID_LAYOUT', `not an OCI layout: ${this.dir} has no index.json`, { path: file });
-      throw fromFsError(err, file, 'index.json');
+      throw asLayoutProblem(err, this.dir, INDEX_FILE);
     }
   }
 
@@ -154,33 +156,21 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget {
   async fetch(desc: Descriptor): Promise<Readable> {
     const file = this.blobPath(desc.digest);
     let fh: fsp.FileHandle;
+    let size: number;
     try {
-      // O_NOFOLLOW: a blob that is a symlink could point anywhere on this machine.
-      fh = await fsp.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+      ({ fh, size } = await openRegularFile(file, { what: `blob ${desc.digest} in ${this.dir}` }));
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ELOOP' || code === 'EMLINK') {
-        throw new OcikitError('UNSAFE_BLOB_PATH', `blob ${desc.digest} in ${this.dir} is a symbolic link; refusing to follow it`, { path: file, digest: desc.digest });
-      }
-      if (code === 'ENOENT') throw new NotFoundError(`blob ${desc.digest} not found in ${this.description}`, { path: file, digest: desc.digest });
-      throw fromFsError(err, file, 'blob');
-    }
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) {
-        throw new OcikitError('UNSAFE_BLOB_PATH', `blob ${desc.digest} in ${this.dir} is not a regular file`, { path: file, digest: desc.digest });
-      }
-      if (st.size !== desc.size) {
-        throw new OcikitError('SIZE_MISMATCH', `size mismatch for ${desc.digest} (${file}): expected ${desc.size} bytes, file has ${st.size}`, {
-          path: file,
-          digest: desc.digest,
-          expected: desc.size,
-          actual: st.size,
-        });
-      }
-    } catch (err) {
-      await fh.close();
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`blob ${desc.digest} not found in ${this.description}`, { path: file, digest: desc.digest });
       throw err;
+    }
+    if (size !== desc.size) {
+      await fh.close();
+      throw new OcikitError('SIZE_MISMATCH', `size mismatch for ${desc.digest} (${file}): expected ${desc.size} bytes, file has ${size}`, {
+        path: file,
+        digest: desc.digest,
+        expected: desc.size,
+        actual: size,
+      });
     }
     const source = fh.createReadStream({ highWaterMark: 1024 * 1024 });
     const verify = new VerifyStream({ digest: desc.digest, size: desc.size, source: file });
@@ -255,6 +245,58 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget {
     });
   }
 
+  /**
+   * Move `file`, a temp file in this layout's root whose content the caller
+   * has already checked against `desc` (a finished registry upload in
+   * `serve`), into place as the blob. Saves copying a large upload a second
+   * time. A blob already stored counts as written; the file is removed then.
+   */
+  async commitVerifiedFile(file: string, desc: Descriptor): Promise<void> {
+    parseDigest(desc.digest);
+    try {
+      await this.lease.add(desc.digest);
+      if (await this.exists(desc)) {
+        await fsp.rm(file, { force: true });
+        return;
+      }
+      await fsyncFile(file);
+      const dest = this.blobPath(desc.digest);
+      await fsp.mkdir(path.dirname(dest), { recursive: true });
+      await fsp.rename(file, dest);
+      await fsyncDir(path.dirname(dest));
+    } catch (err) {
+      await fsp.rm(file, { force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * Bytes `start`..`end` (inclusive) of a stored blob, for HTTP range
+   * requests. A part cannot be checked against the digest (the client
+   * checks the whole); whole reads go through the verifying fetch().
+   */
+  async fetchRange(desc: Descriptor, start: number, end: number): Promise<Readable> {
+    const file = this.blobPath(desc.digest);
+    let fh: fsp.FileHandle;
+    let size: number;
+    try {
+      ({ fh, size } = await openRegularFile(file, { what: `blob ${desc.digest} in ${this.dir}` }));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`blob ${desc.digest} not found in ${this.description}`, { path: file, digest: desc.digest });
+      throw err;
+    }
+    if (size !== desc.size || start < 0 || end < start || end >= size) {
+      await fh.close();
+      throw new OcikitError('SIZE_MISMATCH', `cannot read bytes ${start}-${end} of ${desc.digest} (${file}): the file has ${size} bytes, ${desc.size} expected`, {
+        path: file,
+        digest: desc.digest,
+        expected: desc.size,
+        actual: size,
+      });
+    }
+    return fh.createReadStream({ start, end, highWaterMark: 256 * 1024 });
+  }
+
   async resolve(ref: string): Promise<Descriptor> {
     const index = await this.readIndex();
     if (looksLikeDigest(ref)) {
@@ -274,10 +316,15 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget {
     return stripTag(matches[matches.length - 1]!);
   }
 
-  /** The manifest a reference with neither tag nor digest means: the only entry, when there is exactly one root. */
+  /**
+   * The manifest a reference with neither tag nor digest means: the only
+   * root, when there is exactly one. Referrers (untagged artifacts, fallback
+   * tag listings) and entries of media types that are not manifests are not
+   * what a user means by naming the layout alone.
+   */
   async resolveDefault(): Promise<Descriptor> {
     const index = await this.readIndex();
-    const roots = index.manifests.filter((e) => !isArtifactEntry(e));
+    const roots = index.manifests.filter((e) => isWalkable(e) && !isArtifactEntry(e) && !isFallbackTagEntry(e));
     const unique = [...new Map(roots.map((e) => [e.digest, e])).values()];
     if (unique.length === 1) return stripTag(unique[0]!);
     if (unique.length === 0) throw new NotFoundError(`${this.description} has no images`);
@@ -363,15 +410,32 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget {
     }
     return this.referrersCache.map;
   }
+
+  /** Every file and directory of the layout (verify: unreferenced blobs, stray files). */
+  listFiles(): AsyncIterable<LayoutFileEntry> {
+    return walkDirectory(this.dir);
+  }
+
+  readLayoutFile(name: string, limit?: number): Promise<Buffer | undefined> {
+    return readLayoutDirFile(this.dir, name, limit);
+  }
 }
 
-function looksLikeDigest(ref: string): boolean {
+/** A layout file that is a symlink, a FIFO or a directory makes the layout invalid (not an unsafe blob). */
+function asLayoutProblem(err: unknown, dir: string, name: string): OcikitError {
+  if (err instanceof OcikitError && err.code === 'UNSAFE_BLOB_PATH') {
+    return new OcikitError('INVALID_LAYOUT', `invalid layout ${dir}: ${name} is not a regular file`, { path: err.path, cause: err });
+  }
+  return fromFsError(err, path.join(dir, name), name);
+}
+
+export function looksLikeDigest(ref: string): boolean {
   const alg = ref.split(':', 1)[0]!;
   return ref.includes(':') && (isSupportedAlgorithm(alg) || /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/.test(ref));
 }
 
 /** An index.json entry as the descriptor of its manifest: the tag annotation belongs to the index, not the manifest. */
-function stripTag(entry: Descriptor): Descriptor {
+export function stripTag(entry: Descriptor): Descriptor {
   const copy: Descriptor = { ...entry };
   if (copy.annotations && Annotation.RefName in copy.annotations) {
     const { [Annotation.RefName]: _tag, ...rest } = copy.annotations;
@@ -382,7 +446,7 @@ function stripTag(entry: Descriptor): Descriptor {
 }
 
 /** Untagged entries carrying artifactType are referrers listed for other tools, not images to pick by default. */
-function isArtifactEntry(e: Descriptor): boolean {
+export function isArtifactEntry(e: Descriptor): boolean {
   return e.artifactType !== undefined && tagOf(e) === undefined;
 }
 
@@ -398,9 +462,25 @@ export function parseIndexText(text: string, dir: string): ImageIndex {
     throw new OcikitError('INVALID_LAYOUT', `invalid layout ${dir}: index.json has no manifests array`, { path: path.join(dir, INDEX_FILE) });
   }
   for (const [i, e] of index.manifests.entries()) {
-    if (!e || typeof e !== 'object' || typeof e.digest !== 'string' || typeof e.size !== 'number' || typeof e.mediaType !== 'string') {
-      throw new OcikitError('INVALID_LAYOUT', `invalid layout ${dir}: index.json manifests[${i}] is not a descriptor`, { path: path.join(dir, INDEX_FILE) });
+    const problem = entryProblem(e);
+    if (problem) {
+      throw new OcikitError('INVALID_LAYOUT', `invalid layout ${dir}: index.json manifests[${i}] ${problem}`, { path: path.join(dir, INDEX_FILE) });
     }
   }
   return index;
+}
+
+/**
+ * What makes an index.json entry unusable. The digest must fit the generic
+ * grammar (an algorithm ocikit cannot verify is reported when the entry is
+ * read, so `ls` still lists it); anything else would become a bogus blob path.
+ */
+function entryProblem(e: unknown): string | undefined {
+  if (!e || typeof e !== 'object' || Array.isArray(e)) return 'is not a descriptor object';
+  const d = e as Record<string, unknown>;
+  if (typeof d['mediaType'] !== 'string') return 'has no mediaType string';
+  if (typeof d['digest'] !== 'string' || !isDigestGrammar(d['digest'])) return `has an invalid digest ${JSON.stringify(d['digest'])}`;
+  const size = d['size'];
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return `has an invalid size ${JSON.stringify(size)}`;
+  return undefined;
 }

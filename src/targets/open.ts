@@ -1,23 +1,43 @@
 /** From a parsed reference to a target, and from a reference to the manifest it names. */
-import { OcikitError, UsageError } from '../errors.js';
+import { NotFoundError, OcikitError, UsageError } from '../errors.js';
 import type { Reference } from '../reference.js';
-import type { Descriptor, Platform } from '../spec/types.js';
-import { isIndexMediaType } from '../spec/media-types.js';
-import { formatPlatform, selectPlatform } from '../spec/platform.js';
+import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../spec/types.js';
+import { isIndexMediaType, MediaType } from '../spec/media-types.js';
+import { formatPlatform, platformMatches, selectPlatform } from '../spec/platform.js';
 import type { ImageIndex } from '../spec/types.js';
-import { fetchManifest } from '../graph/content.js';
+import { fetchDocument, fetchManifest } from '../graph/content.js';
 import { LayoutDir } from './layout-dir.js';
+import { LayoutArchive } from './layout-archive.js';
+import { DockerArchive } from './docker-archive.js';
+import { RegistryTarget } from './registry.js';
+import type { RegistryOptions } from '../registry/client.js';
 import type { ReadTarget, WriteTarget } from './target.js';
 
 export interface OpenOptions {
   /** For a layout directory that does not exist yet: create it (destinations of copy, attach into a new dir...). */
   create?: boolean;
+  /**
+   * Archives: the caller reads the whole archive (copy, pack, unpack), so a
+   * compressed one is decompressed once into a temporary file instead of
+   * being refused (see archive/compression.ts).
+   */
+  wholeArchive?: boolean;
+  /** Where that temporary file goes (default: the system temp directory). */
+  spoolDir?: string;
+  /** Registries: TLS, credentials, retries, debug log (the CLI's global flags). */
+  registry?: RegistryOptions;
 }
 
-export async function openReadTarget(ref: Reference): Promise<ReadTarget> {
+export async function openReadTarget(ref: Reference, opts: OpenOptions = {}): Promise<ReadTarget> {
   switch (ref.kind) {
     case 'layout-dir':
       return LayoutDir.open(ref.path!);
+    case 'layout-archive':
+      return LayoutArchive.open(ref.path!, opts);
+    case 'docker-archive':
+      return DockerArchive.open(ref.path!, opts);
+    case 'registry':
+      return RegistryTarget.open(ref.registry!, ref.repository!, { registry: opts.registry });
     default:
       throw unsupportedKind(ref);
   }
@@ -27,6 +47,13 @@ export async function openWriteTarget(ref: Reference, opts: OpenOptions = {}): P
   switch (ref.kind) {
     case 'layout-dir':
       return opts.create ? LayoutDir.init(ref.path!) : LayoutDir.open(ref.path!);
+    case 'layout-archive':
+      // An archive is written whole, as a stream, and is complete only once committed.
+      throw new OcikitError('UNSUPPORTED', `${ref.original} is an archive; this command changes a target in place, and archives are written whole`, {
+        hint: 'write archives with ocikit pack SRC ARCHIVE or ocikit copy SRC oci-archive:FILE',
+      });
+    case 'registry':
+      return RegistryTarget.open(ref.registry!, ref.repository!, { writable: true, registry: opts.registry });
     default:
       throw unsupportedKind(ref, 'writing to');
   }
@@ -52,29 +79,73 @@ export interface ResolveOptions {
 
 /**
  * The descriptor a reference names: by digest, by tag, or the layout's only
- * image; then, when a platform is asked for and the descriptor is an index,
- * the index's child for that platform.
+ * image; then, when a platform is asked for, the index's child for that
+ * platform, or the image itself when it is for that platform.
  */
 export async function resolveReference(target: ReadTarget, ref: Reference, opts: ResolveOptions = {}): Promise<Descriptor> {
   let desc: Descriptor;
   if (ref.digest) desc = await target.resolve(ref.digest);
   else if (ref.tag) desc = await target.resolve(ref.tag);
-  else if (target instanceof LayoutDir) desc = await target.resolveDefault();
+  else if (ref.dockerName) desc = await target.resolve(ref.dockerName);
+  else if (hasDefault(target)) desc = await target.resolveDefault();
   else throw new UsageError(`${ref.original} names no manifest; add :TAG or @DIGEST`);
   return opts.platform ? resolvePlatform(target, desc, opts.platform) : desc;
 }
 
-export async function resolvePlatform(target: ReadTarget, desc: Descriptor, platform: Platform): Promise<Descriptor> {
-  if (!isIndexMediaType(desc.mediaType)) return desc;
+/** An index may list another index for a platform; deeper nesting than this is a loop or an attack. */
+const MAX_INDEX_NESTING = 8;
+
+/** Layout directories and archives know their only image; registries do not. */
+function hasDefault(t: ReadTarget): t is ReadTarget & { resolveDefault(): Promise<Descriptor> } {
+  return typeof (t as { resolveDefault?: unknown }).resolveDefault === 'function';
+}
+
+export async function resolvePlatform(target: ReadTarget, desc: Descriptor, platform: Platform, depth = 0): Promise<Descriptor> {
+  if (!isIndexMediaType(desc.mediaType)) {
+    // A single image must be for the platform asked for (as oras checks): handing back
+    // another architecture would make `--platform` silently mean nothing.
+    const have = await imagePlatform(target, desc);
+    if (!have || !platformMatches(platform, have)) {
+      throw new NotFoundError(`${desc.digest} is ${have ? `an image for ${formatPlatform(have)}` : 'not an image with a platform'}, not for ${formatPlatform(platform)}`, {
+        digest: desc.digest,
+      });
+    }
+    return desc;
+  }
   const { doc } = await fetchManifest(target, desc);
   const children = (doc as ImageIndex).manifests;
   const match = selectPlatform(platform, children);
   if (!match) {
     const available = children.filter((c) => c.platform).map((c) => formatPlatform(c.platform!));
-    throw new OcikitError('NOT_FOUND', `no manifest for platform ${formatPlatform(platform)} in index ${desc.digest}`, {
+    throw new NotFoundError(`no manifest for platform ${formatPlatform(platform)} in index ${desc.digest}`, {
       digest: desc.digest,
       hint: available.length > 0 ? `platforms available: ${available.join(', ')}` : 'the index lists no platforms',
     });
   }
+  if (isIndexMediaType(match.mediaType) && depth < MAX_INDEX_NESTING) return resolvePlatform(target, match, platform, depth + 1);
   return match;
+}
+
+const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.ImageConfig, MediaType.DockerConfig]);
+
+/** The platform an image manifest's config states, or undefined (an index, an artifact, a config without os/architecture). */
+export async function imagePlatform(target: ReadTarget, desc: Descriptor): Promise<Platform | undefined> {
+  if (isIndexMediaType(desc.mediaType)) return undefined;
+  const m = await fetchManifest(target, desc);
+  if (m.kind !== 'manifest') return undefined;
+  const config = (m.doc as ImageManifest).config;
+  if (!IMAGE_CONFIG_TYPES.has(config.mediaType)) return undefined;
+  // Only os/architecture/variant matter here; full config validation is verify's job, not a reason to refuse a platform match.
+  let doc: Partial<ImageConfig>;
+  try {
+    doc = JSON.parse((await fetchDocument(target, config)).toString('utf8')) as Partial<ImageConfig>;
+  } catch (err) {
+    if (err instanceof OcikitError) throw err;
+    throw new OcikitError('INVALID_MANIFEST', `config ${config.digest} in ${target.description} is not valid JSON`, { digest: config.digest, cause: err });
+  }
+  if (!doc || typeof doc.os !== 'string' || typeof doc.architecture !== 'string') return undefined;
+  const p: Platform = { architecture: doc.architecture, os: doc.os };
+  if (doc.variant) p.variant = doc.variant;
+  if (doc['os.version']) p['os.version'] = doc['os.version'];
+  return p;
 }

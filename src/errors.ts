@@ -22,7 +22,8 @@ export type ErrorCode =
   | 'LOCKED'
   | 'IO_ERROR'
   | 'REGISTRY_ERROR'
-  | 'UNAUTHORIZED';
+  | 'UNAUTHORIZED'
+  | 'VERIFY_FAILED';
 
 export interface ErrorFacts {
   cause?: unknown;

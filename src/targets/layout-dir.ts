@@ -172,7 +172,8 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
         actual: size,
       });
     }
-    const source = fh.createReadStream({ highWaterMark: 1024 * 1024 });
+    // Small documents get a small buffer: inspect reads thousands of them.
+    const source = fh.createReadStream({ highWaterMark: Math.min(1024 * 1024, Math.max(desc.size, 1)) });
     const verify = new VerifyStream({ digest: desc.digest, size: desc.size, source: file });
     source.on('error', (err) => verify.destroy(fromFsError(err, file, 'blob')));
     verify.on('close', () => source.destroy());

@@ -12,5 +12,14 @@ import attach from './attach.js';
 import referrers from './referrers.js';
 import discover from './discover.js';
 import gc from './gc.js';
+import copy from './copy.js';
+import pack from './pack.js';
+import unpack from './unpack.js';
+import serve from './serve.js';
+import push from './push.js';
+import pull from './pull.js';
+import verify from './verify.js';
+import inspect from './inspect.js';
+import diff from './diff.js';
 
-export const commands: CommandSpec[] = [init, ls, tags, resolve, manifest, index, blob, tagCommand, untagCommand, attach, referrers, discover, gc];
+export const commands: CommandSpec[] = [init, ls, tags, resolve, manifest, index, blob, tagCommand, untagCommand, attach, referrers, discover, gc, copy, pack, unpack, serve, push, pull, verify, inspect, diff];

@@ -1,0 +1,243 @@
+/**
+ * What a target holds, read once for inspect and diff: its roots (index.json
+ * entries, or tags), every manifest reachable from them through index
+ * children and referrers, each image's config summary, and the referrers of
+ * every manifest. Works over any ReadTarget: a layout's referrers come from
+ * one walk (buildReferrersMap), other targets are asked per manifest.
+ *
+ * Reading is tolerant: a manifest or config that cannot be read is kept with
+ * a `problem` and the rest of the catalog is still built (verify says why).
+ */
+import { Readable } from 'node:stream';
+import { OcikitError } from '../errors.js';
+import { MediaType } from '../spec/media-types.js';
+import { formatPlatform } from '../spec/platform.js';
+import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, LegacyArtifactManifest } from '../spec/types.js';
+import { effectiveArtifactType } from '../spec/validate.js';
+import { fetchDocument, fetchManifest, readAll } from '../graph/content.js';
+import { buildReferrersMap, lookupReferrers } from '../graph/referrers.js';
+import { isWalkable } from '../graph/successors.js';
+import { isLayoutTarget, type ReadTarget } from '../targets/target.js';
+import { limiter } from '../util/limit.js';
+import { listRoots, type AuditRoot } from './roots.js';
+
+export type ManifestKind = 'index' | 'image' | 'artifact' | 'unreadable';
+
+export interface ConfigSummary {
+  digest: string;
+  mediaType: string;
+  size: number;
+  /** os/arch[/variant] as the config states it. */
+  platform?: string;
+  created?: string;
+  author?: string;
+  labels?: Record<string, string>;
+  env?: string[];
+  entrypoint?: string[] | null;
+  cmd?: string[] | null;
+  workingDir?: string;
+  user?: string;
+  /** Set when the config could not be read or parsed (artifacts' configs are not read). */
+  problem?: string;
+}
+
+export interface ManifestInfo {
+  digest: string;
+  mediaType: string;
+  size: number;
+  kind: ManifestKind;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+  subject?: Descriptor;
+  /** An index's members, as the index lists them (with platform). */
+  children?: Descriptor[];
+  config?: ConfigSummary;
+  /** Layers of an image or artifact; `blobs` of a legacy artifact. */
+  layers?: Descriptor[];
+  problem?: string;
+}
+
+export interface CatalogOptions {
+  /** Start from these instead of every index.json entry or tag. */
+  roots?: AuditRoot[];
+  /** Manifests read at once (default 16). */
+  concurrency?: number;
+}
+
+const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.ImageConfig, MediaType.DockerConfig]);
+
+export class Catalog {
+  readonly manifests = new Map<string, ManifestInfo>();
+  private readonly referrerLists = new Map<string, Descriptor[]>();
+
+  private constructor(
+    readonly target: ReadTarget,
+    readonly roots: AuditRoot[],
+  ) {}
+
+  static async load(target: ReadTarget, opts: CatalogOptions = {}): Promise<Catalog> {
+    // The referrers walk and the catalog's own walk read the same manifests: read each once.
+    const cached = withDocumentCache(target);
+    const catalog = new Catalog(cached, opts.roots ?? (await listRoots(cached)));
+    await catalog.walk(opts.concurrency ?? 16);
+    return catalog;
+  }
+
+  get(digest: string): ManifestInfo | undefined {
+    return this.manifests.get(digest);
+  }
+
+  referrersOf(digest: string): Descriptor[] {
+    return this.referrerLists.get(digest) ?? [];
+  }
+
+  private async walk(concurrency: number): Promise<void> {
+    const referrersFor = await this.referrersSource();
+    const pool = limiter(concurrency);
+    const seen = new Set<string>();
+    const tasks: Array<Promise<void>> = [];
+    const enqueue = (desc: Descriptor) => {
+      if (!isWalkable(desc) || seen.has(desc.digest)) return;
+      seen.add(desc.digest);
+      tasks.push(
+        pool(async () => {
+          const info = await this.readManifest(desc);
+          this.manifests.set(desc.digest, info);
+          for (const child of info.children ?? []) enqueue(child);
+          const referrers = await referrersFor(desc).catch(() => [] as Descriptor[]);
+          if (referrers.length > 0) this.referrerLists.set(desc.digest, referrers);
+          for (const r of referrers) enqueue(r);
+        }),
+      );
+    };
+    for (const root of this.roots) enqueue(root.descriptor);
+    while (tasks.length > 0) await Promise.all(tasks.splice(0));
+  }
+
+  /** A layout's referrers from one walk of what index.json reaches; anything else is asked per manifest. */
+  private async referrersSource(): Promise<(desc: Descriptor) => Promise<Descriptor[]>> {
+    const target = this.target;
+    if (isLayoutTarget(target)) {
+      const map = await buildReferrersMap(target);
+      return async (desc) => lookupReferrers(map, desc.digest);
+    }
+    return async (desc) => {
+      const list: Descriptor[] = [];
+      for await (const d of target.referrers(desc)) list.push(d);
+      return list;
+    };
+  }
+
+  private async readManifest(desc: Descriptor): Promise<ManifestInfo> {
+    const info: ManifestInfo = { digest: desc.digest, mediaType: desc.mediaType, size: desc.size, kind: 'unreadable' };
+    let m;
+    try {
+      m = await fetchManifest(this.target, desc);
+    } catch (err) {
+      info.problem = messageOf(err);
+      return info;
+    }
+    const doc = m.doc;
+    info.mediaType = m.mediaType;
+    if (doc.annotations && Object.keys(doc.annotations).length > 0) info.annotations = { ...doc.annotations };
+    if (doc.subject) info.subject = doc.subject;
+    const artifactType = effectiveArtifactType(doc);
+    if (m.kind === 'index') {
+      info.kind = 'index';
+      info.children = [...(doc as ImageIndex).manifests];
+      if (doc.artifactType) info.artifactType = doc.artifactType;
+      return info;
+    }
+    if (m.kind === 'legacy-artifact') {
+      info.kind = 'artifact';
+      if (artifactType) info.artifactType = artifactType;
+      info.layers = [...((doc as LegacyArtifactManifest).blobs ?? [])];
+      return info;
+    }
+    const manifest = doc as ImageManifest;
+    info.layers = [...manifest.layers];
+    const isImage = IMAGE_CONFIG_TYPES.has(manifest.config.mediaType) && manifest.artifactType === undefined;
+    info.kind = isImage ? 'image' : 'artifact';
+    if (!isImage && artifactType) info.artifactType = artifactType;
+    // An artifact's config is usually the empty descriptor: named, not read.
+    info.config = isImage ? await this.readConfig(manifest.config) : { digest: manifest.config.digest, mediaType: manifest.config.mediaType, size: manifest.config.size };
+    return info;
+  }
+
+  private async readConfig(desc: Descriptor): Promise<ConfigSummary> {
+    const summary: ConfigSummary = { digest: desc.digest, mediaType: desc.mediaType, size: desc.size };
+    let doc: Partial<ImageConfig>;
+    try {
+      const parsed: unknown = JSON.parse((await fetchDocument(this.target, desc)).toString('utf8'));
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new OcikitError('INVALID_MANIFEST', 'image config is not a JSON object');
+      doc = parsed as Partial<ImageConfig>;
+    } catch (err) {
+      summary.problem = messageOf(err);
+      return summary;
+    }
+    if (typeof doc.os === 'string' && typeof doc.architecture === 'string') {
+      summary.platform = formatPlatform({ os: doc.os, architecture: doc.architecture, ...(typeof doc.variant === 'string' ? { variant: doc.variant } : {}) });
+    }
+    if (typeof doc.created === 'string') summary.created = doc.created;
+    if (typeof doc.author === 'string') summary.author = doc.author;
+    const c = doc.config && typeof doc.config === 'object' ? doc.config : undefined;
+    if (c) {
+      if (c.Labels && typeof c.Labels === 'object' && Object.keys(c.Labels).length > 0) summary.labels = { ...c.Labels };
+      if (Array.isArray(c.Env)) summary.env = [...c.Env];
+      if (c.Entrypoint !== undefined) summary.entrypoint = c.Entrypoint;
+      if (c.Cmd !== undefined) summary.cmd = c.Cmd;
+      if (typeof c.WorkingDir === 'string' && c.WorkingDir !== '') summary.workingDir = c.WorkingDir;
+      if (typeof c.User === 'string' && c.User !== '') summary.user = c.User;
+    }
+    return summary;
+  }
+}
+
+/** Documents at most this big are kept in memory once read... */
+const CACHED_DOCUMENT_LIMIT = 64 * 1024;
+/** ...up to this much in all, so memory stays bounded however big the target is. */
+const CACHE_BUDGET = 64 * 1024 * 1024;
+
+/**
+ * The target, with small documents (manifests, configs) kept after their
+ * first verified read and served from memory afterwards. Everything else
+ * passes through untouched.
+ */
+export function withDocumentCache<T extends ReadTarget>(target: T): T {
+  const cache = new Map<string, Promise<Buffer>>();
+  let budget = CACHE_BUDGET;
+  const fetch = async (desc: Descriptor): Promise<Readable> => {
+    if (desc.size > CACHED_DOCUMENT_LIMIT) return target.fetch(desc);
+    const key = `${desc.digest}|${desc.size}`;
+    let bytes = cache.get(key);
+    if (!bytes) {
+      if (budget < desc.size) return target.fetch(desc);
+      budget -= desc.size;
+      bytes = target.fetch(desc).then((s) => readAll(s, desc.size));
+      cache.set(key, bytes);
+      // A failed read is not remembered: the next reader sees the failure for itself.
+      bytes.catch(() => {
+        cache.delete(key);
+        budget += desc.size;
+      });
+    }
+    return Readable.from([await bytes], { objectMode: false });
+  };
+  return new Proxy(target, {
+    get(t, prop) {
+      if (prop === 'fetch') return fetch;
+      const value: unknown = Reflect.get(t, prop);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(t) : value;
+    },
+  });
+}
+
+/** The platform an image is for: what its index entry says, else what its config says. */
+export function platformOf(desc: Descriptor, info: ManifestInfo | undefined): string | undefined {
+  if (desc.platform && typeof desc.platform.os === 'string' && typeof desc.platform.architecture === 'string') return formatPlatform(desc.platform);
+  return info?.config?.platform;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

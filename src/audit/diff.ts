@@ -1,0 +1,338 @@
+/**
+ * `diff A B`: what changed between two targets of any kind (layout directory,
+ * archive, registry), compared by content: tags added, removed or moved;
+ * manifests and platforms added or removed; image layers added or removed,
+ * with sizes; referrers added or removed per subject; and for every tag and
+ * platform whose image changed, what changed in its config (env, entrypoint,
+ * cmd, working dir, user, labels).
+ *
+ * Referrers fallback-tag indexes (`sha256-<hex>` tags) are left out of the
+ * tag and manifest lists: they are how one form stores referrers that another
+ * form serves through an API, so a layout and a registry copy of it differ
+ * there without differing in content. Their listings count as referrers.
+ */
+import { Annotation } from '../spec/media-types.js';
+import type { Descriptor } from '../spec/types.js';
+import { isFallbackTagEntry } from '../targets/index-entries.js';
+import type { ReadTarget } from '../targets/target.js';
+import { Catalog, platformOf, type ConfigSummary, type ManifestInfo, type ManifestKind } from './catalog.js';
+import { formatBytes, oneLine, plural } from './format.js';
+
+export interface ManifestRef {
+  digest: string;
+  mediaType: string;
+  kind: ManifestKind;
+  platform?: string;
+  artifactType?: string;
+}
+
+export interface TagChange {
+  tag: string;
+  digest: string;
+}
+
+export interface DiffBlob {
+  digest: string;
+  mediaType: string;
+  size: number;
+}
+
+export interface PlatformChanges {
+  tag: string;
+  added: string[];
+  removed: string[];
+  /** Same platform, another image. */
+  changed: Array<{ platform: string; from: string; to: string }>;
+}
+
+export interface ValueChange<T> {
+  from: T;
+  to: T;
+}
+
+export interface MapChanges {
+  added: Record<string, string>;
+  removed: Record<string, string>;
+  changed: Record<string, ValueChange<string>>;
+}
+
+export interface ConfigChanges {
+  tag: string;
+  /** The platform the two images are for ("" for an image without one). */
+  platform: string;
+  from: string;
+  to: string;
+  env?: MapChanges;
+  labels?: MapChanges;
+  entrypoint?: ValueChange<string[] | null | undefined>;
+  cmd?: ValueChange<string[] | null | undefined>;
+  workingDir?: ValueChange<string | undefined>;
+  user?: ValueChange<string | undefined>;
+}
+
+export interface ReferrerChanges {
+  subject: string;
+  added: ManifestRef[];
+  removed: ManifestRef[];
+}
+
+export interface DiffReport {
+  a: string;
+  b: string;
+  identical: boolean;
+  tags: { added: TagChange[]; removed: TagChange[]; moved: Array<{ tag: string; from: string; to: string }> };
+  manifests: { added: ManifestRef[]; removed: ManifestRef[] };
+  platforms: PlatformChanges[];
+  layers: { added: DiffBlob[]; removed: DiffBlob[]; addedSize: number; removedSize: number };
+  referrers: ReferrerChanges[];
+  configs: ConfigChanges[];
+}
+
+export async function diffTargets(a: ReadTarget, b: ReadTarget): Promise<DiffReport> {
+  const [ca, cb] = await Promise.all([Catalog.load(a), Catalog.load(b)]);
+  return diffCatalogs(ca, cb);
+}
+
+export function diffCatalogs(a: Catalog, b: Catalog): DiffReport {
+  const sa = new Side(a);
+  const sb = new Side(b);
+  const report: DiffReport = {
+    a: a.target.description,
+    b: b.target.description,
+    identical: false,
+    tags: diffTags(sa.tags, sb.tags),
+    manifests: {
+      added: [...sb.refs.values()].filter((m) => !sa.refs.has(m.digest)),
+      removed: [...sa.refs.values()].filter((m) => !sb.refs.has(m.digest)),
+    },
+    platforms: [],
+    layers: diffLayers(sa.layers, sb.layers),
+    referrers: diffReferrers(sa, sb),
+    configs: [],
+  };
+  for (const [tag, digestA] of sa.tags) {
+    const digestB = sb.tags.get(tag);
+    if (digestB === undefined || digestB === digestA) continue;
+    const pa = sa.imagesByPlatform(digestA);
+    const pb = sb.imagesByPlatform(digestB);
+    const changes: PlatformChanges = { tag, added: [], removed: [], changed: [] };
+    for (const p of pb.keys()) if (!pa.has(p)) changes.added.push(p);
+    for (const [p, from] of pa) {
+      const to = pb.get(p);
+      if (to === undefined) changes.removed.push(p);
+      else if (to !== from) {
+        changes.changed.push({ platform: p, from, to });
+        const c = diffConfigs(tag, p, from, to, sa.get(from)?.config, sb.get(to)?.config);
+        if (c) report.configs.push(c);
+      }
+    }
+    if (changes.added.length + changes.removed.length + changes.changed.length > 0) report.platforms.push(changes);
+  }
+  report.identical =
+    report.tags.added.length + report.tags.removed.length + report.tags.moved.length === 0 &&
+    report.manifests.added.length + report.manifests.removed.length === 0 &&
+    report.layers.added.length + report.layers.removed.length === 0 &&
+    report.referrers.length === 0 &&
+    report.platforms.length === 0;
+  return report;
+}
+
+/** One side of a diff: its catalog, indexed the ways the comparison needs. */
+class Side {
+  readonly tags = new Map<string, string>();
+  readonly refs = new Map<string, ManifestRef>();
+  readonly layers = new Map<string, DiffBlob>();
+  private readonly platforms = new Map<string, string>();
+
+  constructor(readonly catalog: Catalog) {
+    // Fallback-tag indexes (`sha256-<hex>`) are how a registry without the referrers API, or a layout
+    // written by regclient, lists referrers: bookkeeping whose content is compared as referrers instead.
+    const bookkeeping = new Set<string>();
+    for (const r of catalog.roots) {
+      if (r.tag !== undefined && isFallbackTagEntry({ ...r.descriptor, annotations: { [Annotation.RefName]: r.tag } })) bookkeeping.add(r.descriptor.digest);
+      else if (r.tag !== undefined) this.tags.set(r.tag, r.descriptor.digest);
+    }
+    // The platform an index says a child is for wins over what the child's config says.
+    for (const m of catalog.manifests.values()) {
+      for (const c of m.children ?? []) {
+        const p = platformOf(c, catalog.get(c.digest));
+        if (p) this.platforms.set(c.digest, p);
+      }
+    }
+    for (const m of catalog.manifests.values()) {
+      if (bookkeeping.has(m.digest)) continue;
+      const ref: ManifestRef = { digest: m.digest, mediaType: m.mediaType, kind: m.kind };
+      const platform = this.platforms.get(m.digest) ?? m.config?.platform;
+      if (platform) ref.platform = platform;
+      if (m.artifactType) ref.artifactType = m.artifactType;
+      this.refs.set(m.digest, ref);
+      if (m.kind === 'image') for (const l of m.layers ?? []) this.layers.set(l.digest, { digest: l.digest, mediaType: l.mediaType, size: l.size });
+    }
+  }
+
+  get(digest: string): ManifestInfo | undefined {
+    return this.catalog.get(digest);
+  }
+
+  /** platform -> image digest under a root: an index's platform children, or the image itself. */
+  imagesByPlatform(digest: string): Map<string, string> {
+    const out = new Map<string, string>();
+    const info = this.get(digest);
+    if (info?.kind === 'index') {
+      for (const c of info.children ?? []) {
+        const child = this.get(c.digest);
+        if (child?.kind !== 'image') continue;
+        const p = platformOf(c, child) ?? '';
+        if (!out.has(p)) out.set(p, c.digest);
+      }
+    } else if (info?.kind === 'image') {
+      out.set(info.config?.platform ?? '', digest);
+    }
+    return out;
+  }
+}
+
+function diffTags(a: Map<string, string>, b: Map<string, string>): DiffReport['tags'] {
+  const out: DiffReport['tags'] = { added: [], removed: [], moved: [] };
+  for (const [tag, digest] of b) if (!a.has(tag)) out.added.push({ tag, digest });
+  for (const [tag, digest] of a) {
+    const to = b.get(tag);
+    if (to === undefined) out.removed.push({ tag, digest });
+    else if (to !== digest) out.moved.push({ tag, from: digest, to });
+  }
+  return out;
+}
+
+function diffLayers(a: Map<string, DiffBlob>, b: Map<string, DiffBlob>): DiffReport['layers'] {
+  const added = [...b.values()].filter((l) => !a.has(l.digest));
+  const removed = [...a.values()].filter((l) => !b.has(l.digest));
+  const sum = (list: DiffBlob[]) => list.reduce((n, l) => n + l.size, 0);
+  return { added, removed, addedSize: sum(added), removedSize: sum(removed) };
+}
+
+function diffReferrers(a: Side, b: Side): ReferrerChanges[] {
+  const subjects = new Set([...a.catalog.manifests.keys(), ...b.catalog.manifests.keys()]);
+  const out: ReferrerChanges[] = [];
+  const refOf = (side: Side, d: Descriptor): ManifestRef => {
+    const known = side.refs.get(d.digest);
+    if (known) return known;
+    const r: ManifestRef = { digest: d.digest, mediaType: d.mediaType, kind: 'artifact' };
+    if (d.artifactType) r.artifactType = d.artifactType;
+    return r;
+  };
+  for (const subject of subjects) {
+    const ra = a.catalog.referrersOf(subject);
+    const rb = b.catalog.referrersOf(subject);
+    const inA = new Set(ra.map((d) => d.digest));
+    const inB = new Set(rb.map((d) => d.digest));
+    const added = rb.filter((d) => !inA.has(d.digest)).map((d) => refOf(b, d));
+    const removed = ra.filter((d) => !inB.has(d.digest)).map((d) => refOf(a, d));
+    if (added.length + removed.length > 0) out.push({ subject, added, removed });
+  }
+  return out.sort((x, y) => (x.subject < y.subject ? -1 : x.subject > y.subject ? 1 : 0));
+}
+
+function diffConfigs(tag: string, platform: string, from: string, to: string, ca: ConfigSummary | undefined, cb: ConfigSummary | undefined): ConfigChanges | undefined {
+  if (!ca || !cb || ca.digest === cb.digest) return undefined;
+  const c: ConfigChanges = { tag, platform, from, to };
+  const env = diffMaps(envMap(ca.env), envMap(cb.env));
+  if (env) c.env = env;
+  const labels = diffMaps(ca.labels ?? {}, cb.labels ?? {});
+  if (labels) c.labels = labels;
+  if (JSON.stringify(ca.entrypoint) !== JSON.stringify(cb.entrypoint)) c.entrypoint = { from: ca.entrypoint, to: cb.entrypoint };
+  if (JSON.stringify(ca.cmd) !== JSON.stringify(cb.cmd)) c.cmd = { from: ca.cmd, to: cb.cmd };
+  if (ca.workingDir !== cb.workingDir) c.workingDir = { from: ca.workingDir, to: cb.workingDir };
+  if (ca.user !== cb.user) c.user = { from: ca.user, to: cb.user };
+  return c.env || c.labels || c.entrypoint || c.cmd || c.workingDir || c.user ? c : undefined;
+}
+
+/** `NAME=value` entries by name; an entry without `=` is a name with an empty value. */
+function envMap(env: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of env ?? []) {
+    const i = e.indexOf('=');
+    if (i < 0) out[e] = '';
+    else out[e.slice(0, i)] = e.slice(i + 1);
+  }
+  return out;
+}
+
+function diffMaps(a: Record<string, string>, b: Record<string, string>): MapChanges | undefined {
+  const out: MapChanges = { added: {}, removed: {}, changed: {} };
+  for (const k of Object.keys(b).sort()) if (!(k in a)) out.added[k] = b[k]!;
+  for (const k of Object.keys(a).sort()) {
+    if (!(k in b)) out.removed[k] = a[k]!;
+    else if (a[k] !== b[k]) out.changed[k] = { from: a[k]!, to: b[k]! };
+  }
+  const n = Object.keys(out.added).length + Object.keys(out.removed).length + Object.keys(out.changed).length;
+  return n > 0 ? out : undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Text
+
+export function renderDiffText(r: DiffReport): string {
+  const lines = [`--- ${oneLine(r.a)}`, `+++ ${oneLine(r.b)}`];
+  if (r.identical) {
+    lines.push('no differences');
+    return lines.join('\n');
+  }
+  const t = r.tags;
+  if (t.added.length + t.removed.length + t.moved.length > 0) {
+    lines.push('tags:');
+    for (const x of t.added) lines.push(`  + ${oneLine(x.tag)}  ${x.digest}`);
+    for (const x of t.removed) lines.push(`  - ${oneLine(x.tag)}  ${x.digest}`);
+    for (const x of t.moved) lines.push(`  ~ ${oneLine(x.tag)}  ${x.from} -> ${x.to}`);
+  }
+  for (const p of r.platforms) {
+    lines.push(`platforms of ${oneLine(p.tag)}:`);
+    for (const x of p.added) lines.push(`  + ${oneLine(x)}`);
+    for (const x of p.removed) lines.push(`  - ${oneLine(x)}`);
+    for (const x of p.changed) lines.push(`  ~ ${oneLine(x.platform || '(no platform)')}  ${x.from} -> ${x.to}`);
+  }
+  if (r.manifests.added.length + r.manifests.removed.length > 0) {
+    lines.push('manifests:');
+    for (const m of r.manifests.added) lines.push(`  + ${manifestLine(m)}`);
+    for (const m of r.manifests.removed) lines.push(`  - ${manifestLine(m)}`);
+  }
+  const l = r.layers;
+  if (l.added.length + l.removed.length > 0) {
+    lines.push(`layers: +${plural(l.added.length, 'layer')} (${formatBytes(l.addedSize)}), -${plural(l.removed.length, 'layer')} (${formatBytes(l.removedSize)})`);
+    for (const x of l.added) lines.push(`  + ${x.digest}  ${formatBytes(x.size)}`);
+    for (const x of l.removed) lines.push(`  - ${x.digest}  ${formatBytes(x.size)}`);
+  }
+  if (r.referrers.length > 0) {
+    lines.push('referrers:');
+    for (const s of r.referrers) {
+      lines.push(`  of ${s.subject}:`);
+      for (const m of s.added) lines.push(`    + ${manifestLine(m)}`);
+      for (const m of s.removed) lines.push(`    - ${manifestLine(m)}`);
+    }
+  }
+  for (const c of r.configs) {
+    lines.push(`config of ${oneLine(c.tag)}${c.platform ? ` ${oneLine(c.platform)}` : ''}: ${c.from} -> ${c.to}`);
+    mapLines(lines, 'env', c.env);
+    mapLines(lines, 'label', c.labels);
+    if (c.entrypoint) lines.push(`  entrypoint: ${json(c.entrypoint.from)} -> ${json(c.entrypoint.to)}`);
+    if (c.cmd) lines.push(`  cmd: ${json(c.cmd.from)} -> ${json(c.cmd.to)}`);
+    if (c.workingDir) lines.push(`  working dir: ${json(c.workingDir.from)} -> ${json(c.workingDir.to)}`);
+    if (c.user) lines.push(`  user: ${json(c.user.from)} -> ${json(c.user.to)}`);
+  }
+  return lines.join('\n');
+}
+
+function manifestLine(m: ManifestRef): string {
+  const what = m.kind === 'artifact' ? `artifact ${m.artifactType ?? m.mediaType}` : m.kind;
+  return [m.digest, oneLine(what), m.platform ? oneLine(m.platform) : undefined].filter(Boolean).join('  ');
+}
+
+function mapLines(lines: string[], name: string, m: MapChanges | undefined): void {
+  if (!m) return;
+  for (const [k, v] of Object.entries(m.added)) lines.push(`  + ${name} ${oneLine(k)}=${oneLine(v)}`);
+  for (const [k, v] of Object.entries(m.removed)) lines.push(`  - ${name} ${oneLine(k)}=${oneLine(v)}`);
+  for (const [k, v] of Object.entries(m.changed)) lines.push(`  ~ ${name} ${oneLine(k)}: ${oneLine(v.from)} -> ${oneLine(v.to)}`);
+}
+
+function json(v: unknown): string {
+  return v === undefined ? '(unset)' : oneLine(JSON.stringify(v));
+}

@@ -1,0 +1,39 @@
+/**
+ * Where an audit starts: the entries of index.json for a layout (directory
+ * or archive), or every tag for a target without one (a registry repository).
+ */
+import { Annotation } from '../spec/media-types.js';
+import type { Descriptor } from '../spec/types.js';
+import { tagOf } from '../targets/index-entries.js';
+import { isLayoutTarget, type ReadTarget } from '../targets/target.js';
+
+export interface AuditRoot {
+  tag?: string;
+  /** The manifest's descriptor (the tag annotation removed). */
+  descriptor: Descriptor;
+  /** Position in index.json, for layouts. */
+  entry?: number;
+}
+
+export async function listRoots(target: ReadTarget): Promise<AuditRoot[]> {
+  if (isLayoutTarget(target)) {
+    return (await target.readIndex()).manifests.map((e, i) => {
+      const root: AuditRoot = { descriptor: withoutTag(e), entry: i };
+      const tag = tagOf(e);
+      if (tag !== undefined) root.tag = tag;
+      return root;
+    });
+  }
+  const roots: AuditRoot[] = [];
+  for await (const tag of target.tags()) roots.push({ tag, descriptor: await target.resolve(tag) });
+  return roots;
+}
+
+export function withoutTag(d: Descriptor): Descriptor {
+  if (!d.annotations || !(Annotation.RefName in d.annotations)) return d;
+  const { [Annotation.RefName]: _tag, ...rest } = d.annotations;
+  const copy: Descriptor = { ...d };
+  if (Object.keys(rest).length > 0) copy.annotations = rest;
+  else delete copy.annotations;
+  return copy;
+}

@@ -1,0 +1,610 @@
+/**
+ * `verify`: check everything a target holds, and report every problem
+ * rather than stopping at the first.
+ *
+ * - Every blob reached from index.json (or from the tags of a target without
+ *   one) is streamed through the target's verifying fetch: digest and size,
+ *   a few blobs at once so that reading and hashing keep both cores busy.
+ * - Every manifest, index and image config is validated with the spec
+ *   checkers (src/spec/validate.ts), which also check `data` fields and the
+ *   `artifactType` rule for empty configs.
+ * - A `subject` that the target does not have is a *warning*
+ *   (DANGLING_SUBJECT): the distribution-spec lets a referrer arrive before
+ *   its subject, and an SBOM or signature shipped on its own is still intact;
+ *   what it describes is simply elsewhere.
+ * - On targets that can list their files (layout directory, archive): the
+ *   `oci-layout` file, blobs nobody references (warning, and their content is
+ *   still checked), and stray files (note).
+ * - `allowMissing` (delta bundles, `pack --exclude-blobs-from`): a blob that is
+ *   absent is a note, EXPECTED_ELSEWHERE, not corruption.
+ *
+ * Documents are parsed only after their digest checks out (design rule 3), so
+ * a manifest whose bytes do not match its digest is reported and not walked.
+ * That is also why damaged content cannot send the walk round a cycle: every
+ * edge comes from verified bytes, and a content-addressed graph of verified
+ * bytes has no cycles; the `seen` sets guard the walk all the same.
+ */
+import { finished } from 'node:stream/promises';
+import { OcikitError } from '../errors.js';
+import { isValidDigest, parseDigest } from '../digest/digest.js';
+import { isIndexMediaType, MediaType } from '../spec/media-types.js';
+import type { Descriptor } from '../spec/types.js';
+import { checkImageConfig, checkManifestDocument, checkOciLayoutFile, detectManifestMediaType, verifyDescriptorData, type Problem } from '../spec/validate.js';
+import { fetchDocument, MAX_DOCUMENT_SIZE } from '../graph/content.js';
+import { isWalkable } from '../graph/successors.js';
+import { hasFileListing, type FileListing } from '../targets/file-listing.js';
+import { tagOf } from '../targets/index-entries.js';
+import { isLayoutTarget, type ReadTarget } from '../targets/target.js';
+import { limiter } from '../util/limit.js';
+import { countFindings, FindingCode, formatFinding, sortFindings, type Finding, type FindingCounts, type Severity } from './findings.js';
+import { plural } from './format.js';
+import { classifyLayoutPath } from './layout-paths.js';
+
+export interface VerifyOptions {
+  /** Missing blobs are expected elsewhere (a delta bundle): notes, not errors. */
+  allowMissing?: boolean;
+  /** Blobs streamed at once (default 3: on two cores, reads run ahead while two hashes run). */
+  concurrency?: number;
+  /**
+   * Verify only what this manifest reaches (a reference with a tag or digest);
+   * the layout-wide checks (index.json, files, unreferenced blobs) are skipped.
+   */
+  root?: Descriptor;
+}
+
+export type BlobStatus =
+  | 'ok'
+  /** Absent and not excused. */
+  | 'missing'
+  /** Absent, excused by allowMissing, `urls` or an embedded `data` field. */
+  | 'absent-ok'
+  /** Bytes do not match the digest or size. */
+  | 'corrupt'
+  /** Bytes match, but the document is not a valid manifest, index or config. */
+  | 'invalid'
+  /** A digest algorithm ocikit cannot compute. */
+  | 'unverifiable'
+  /** Could not be read (permissions, not a regular file, network). */
+  | 'unreadable';
+
+export interface BlobRecord {
+  digest: string;
+  size: number;
+  mediaType?: string;
+  status: BlobStatus;
+  /** False for blobs found only by listing the layout's files. */
+  referenced: boolean;
+}
+
+export interface VerifySummary extends FindingCounts {
+  manifests: number;
+  /** Blobs whose bytes were read and matched. */
+  blobs: number;
+  bytes: number;
+}
+
+export interface VerifyReport {
+  target: string;
+  ok: boolean;
+  allowMissing: boolean;
+  summary: VerifySummary;
+  findings: Finding[];
+  /** Every blob verify looked at, by digest. */
+  blobs: BlobRecord[];
+}
+
+export async function verifyTarget(target: ReadTarget, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  return new Verifier(target, opts).run();
+}
+
+/** Render a report as text: one line per finding, then a summary line. */
+export function renderVerifyText(report: VerifyReport): string {
+  const lines = report.findings.map(formatFinding);
+  const s = report.summary;
+  const verdict = report.ok ? 'OK' : 'FAILED';
+  lines.push(
+    `${verdict}: ${report.target}: ${plural(s.manifests, 'manifest')}, ${plural(s.blobs, 'blob')} (${s.bytes} bytes) verified; ` +
+      `${plural(s.errors, 'error')}, ${plural(s.warnings, 'warning')}, ${plural(s.notes, 'note')}`,
+  );
+  return lines.join('\n');
+}
+
+/**
+ * The CLI's way to end with exit status 1 after printing a report with errors.
+ * VERIFY_FAILED says "the content has problems", as opposed to a failure to
+ * run at all; the report itself says which problems.
+ */
+export class VerificationFailedError extends OcikitError {
+  readonly report: VerifyReport;
+  constructor(report: VerifyReport) {
+    const s = report.summary;
+    super('VERIFY_FAILED', `verification failed: ${plural(s.errors, 'error')}, ${plural(s.warnings, 'warning')} in ${report.target}`);
+    this.name = 'VerificationFailedError';
+    this.report = report;
+  }
+}
+
+type Role = 'child' | 'config' | 'subject';
+
+/** Who pointed at a blob: `index.json`, `tag v1`, or a manifest digest, and where in it. */
+interface Ref {
+  from: string;
+  location: string;
+}
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.ImageConfig, MediaType.DockerConfig]);
+/** index.json may list many entries; layout-dir reads up to the same size. */
+const INDEX_JSON_LIMIT = MAX_DOCUMENT_SIZE * 16;
+/** Manifests are small: read many at once, whatever the blob concurrency. */
+const DOCUMENT_CONCURRENCY = 16;
+
+class Verifier {
+  private readonly findings: Finding[] = [];
+  private readonly blobs = new Map<string, BlobRecord>();
+  /** Every digest a descriptor pointed at (a subject included). */
+  private readonly reached = new Set<string>();
+  private readonly docs = new Map<string, Promise<Outcome<Buffer>>>();
+  private readonly streams = new Map<string, Promise<Outcome<true>>>();
+  private readonly validated = new Set<string>();
+  private readonly contentReported = new Set<string>();
+  private readonly manifests = new Set<string>();
+  private unreadableManifests = 0;
+  private bytes = 0;
+  private readonly tasks: Array<Promise<void>> = [];
+  private readonly blobPool: ReturnType<typeof limiter>;
+  private readonly docPool = limiter(DOCUMENT_CONCURRENCY);
+
+  constructor(
+    private readonly target: ReadTarget,
+    private readonly opts: VerifyOptions,
+  ) {
+    this.blobPool = limiter(opts.concurrency ?? 3);
+  }
+
+  async run(): Promise<VerifyReport> {
+    const listing = hasFileListing(this.target) && !this.opts.root ? this.target : undefined;
+    const files = listing ? await this.checkFiles(listing) : undefined;
+    if (listing) await this.checkOciLayout(listing);
+    await this.visitRoots(listing);
+    await this.drain();
+    if (files) {
+      for (const [digest, file] of files) if (!this.reached.has(digest)) this.unreferenced(digest, file);
+      await this.drain();
+    }
+    const findings = dedupe(sortFindings(this.findings));
+    const counts = countFindings(findings);
+    return {
+      target: this.target.description,
+      ok: counts.errors === 0,
+      allowMissing: this.opts.allowMissing === true,
+      summary: { ...counts, manifests: this.manifests.size, blobs: [...this.blobs.values()].filter((b) => b.status === 'ok' || b.status === 'invalid').length, bytes: this.bytes },
+      findings,
+      blobs: [...this.blobs.values()].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0)),
+    };
+  }
+
+  // -------------------------------------------------------------------------
+  // Roots
+
+  private async visitRoots(listing: FileListing | undefined): Promise<void> {
+    if (this.opts.root) {
+      this.visit(this.opts.root, 'child', { from: 'the reference', location: '' });
+      return;
+    }
+    if (listing || isLayoutTarget(this.target)) {
+      const entries = await this.readIndexEntries(listing);
+      entries.forEach((e, i) => this.visit(e, 'child', { from: 'index.json', location: `manifests[${i}]` }));
+      this.checkDuplicateTags(entries);
+      return;
+    }
+    let tags: string[] = [];
+    try {
+      for await (const t of this.target.tags()) tags.push(t);
+    } catch (err) {
+      this.add('error', codeOf(err, FindingCode.ReadError), this.target.description, `cannot list tags: ${messageOf(err)}`);
+      tags = [];
+    }
+    await Promise.all(
+      tags.map(async (tag) => {
+        try {
+          this.visit(await this.target.resolve(tag), 'child', { from: `tag ${tag}`, location: '' });
+        } catch (err) {
+          this.add('error', codeOf(err, FindingCode.ReadError), `tag ${tag}`, `cannot resolve: ${messageOf(err)}`);
+        }
+      }),
+    );
+  }
+
+  /**
+   * index.json read as bytes where the target can (so one bad entry does not
+   * hide the others) and validated as an image index; its entries as found.
+   */
+  private async readIndexEntries(listing: FileListing | undefined): Promise<unknown[]> {
+    let doc: unknown;
+    if (listing) {
+      let bytes: Buffer | undefined;
+      try {
+        bytes = await listing.readLayoutFile('index.json', INDEX_JSON_LIMIT);
+      } catch (err) {
+        this.add('error', FindingCode.InvalidLayout, 'index.json', `cannot read index.json: ${messageOf(err)}`);
+        return [];
+      }
+      if (!bytes) {
+        this.add('error', FindingCode.InvalidLayout, 'index.json', 'the layout has no index.json, so nothing in it can be found');
+        return [];
+      }
+      doc = this.decode(bytes, 'index.json', FindingCode.InvalidLayout);
+      if (doc === undefined) return [];
+    } else if (isLayoutTarget(this.target)) {
+      try {
+        doc = await this.target.readIndex();
+      } catch (err) {
+        this.add('error', codeOf(err, FindingCode.InvalidLayout), 'index.json', messageOf(err));
+        return [];
+      }
+    }
+    this.addProblems('index.json', checkManifestDocument(doc, MediaType.ImageIndex));
+    const manifests = isObject(doc) ? doc['manifests'] : undefined;
+    return Array.isArray(manifests) ? manifests : [];
+  }
+
+  private checkDuplicateTags(entries: unknown[]): void {
+    const byTag = new Map<string, Set<string>>();
+    for (const e of entries) {
+      if (!isObject(e) || typeof e['digest'] !== 'string') continue;
+      const tag = tagOf(e as Descriptor);
+      if (tag === undefined) continue;
+      byTag.set(tag, (byTag.get(tag) ?? new Set()).add(e['digest']));
+    }
+    for (const [tag, digests] of byTag) {
+      if (digests.size > 1) {
+        this.add('warning', FindingCode.DuplicateTag, 'index.json', `tag "${tag}" is given to ${digests.size} manifests (${[...digests].join(', ')}); readers disagree on which one it means`);
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // The walk
+
+  private visit(d: unknown, role: Role, ref: Ref): void {
+    const desc = usableDescriptor(d);
+    // A descriptor without a checkable digest and size was reported by the document checks.
+    if (!desc) return;
+    this.reached.add(desc.digest);
+    if (role === 'subject' || isWalkable(desc)) this.spawn(this.checkManifest(desc, role, ref));
+    else if (role === 'config' && IMAGE_CONFIG_TYPES.has(desc.mediaType)) this.spawn(this.checkConfig(desc, ref));
+    else this.spawn(this.checkBlob(desc, ref, role));
+  }
+
+  private async checkManifest(desc: Descriptor, role: Role, ref: Ref): Promise<void> {
+    const bytes = await this.document(desc, ref, role);
+    if (!bytes) {
+      if (role !== 'subject') this.unreadableManifests++;
+      return;
+    }
+    // The same bytes named with another media type are checked again: the expectation differs.
+    const key = `${desc.digest}|${desc.size}|${desc.mediaType}`;
+    if (this.validated.has(key)) return;
+    this.validated.add(key);
+    const doc = this.decode(bytes, desc.digest, FindingCode.InvalidManifest);
+    if (doc === undefined || !isObject(doc)) {
+      if (doc !== undefined) this.addProblems(desc.digest, checkManifestDocument(doc, desc.mediaType));
+      this.record(desc, 'invalid');
+      return;
+    }
+    this.manifests.add(desc.digest);
+    const problems = checkManifestDocument(doc, desc.mediaType);
+    this.addProblems(desc.digest, problems);
+    if (problems.some((p) => severityOf(p) === 'error')) this.record(desc, 'invalid');
+
+    const at = (location: string): Ref => ({ from: desc.digest, location });
+    const list = (key: string): unknown[] => (Array.isArray(doc[key]) ? (doc[key] as unknown[]) : []);
+    const declared = typeof doc['mediaType'] === 'string' ? doc['mediaType'] : undefined;
+    const mediaType = isWalkable(desc) ? desc.mediaType : (declared ?? detectManifestMediaType(doc));
+    if (isIndexMediaType(mediaType)) {
+      list('manifests').forEach((c, i) => this.visit(c, 'child', at(`manifests[${i}]`)));
+    } else if (mediaType === MediaType.LegacyArtifactManifest) {
+      list('blobs').forEach((c, i) => this.visit(c, 'child', at(`blobs[${i}]`)));
+    } else {
+      if (doc['config'] !== undefined) this.visit(doc['config'], 'config', at('config'));
+      list('layers').forEach((c, i) => this.visit(c, 'child', at(`layers[${i}]`)));
+    }
+    if (doc['subject'] !== undefined) this.visit(doc['subject'], 'subject', at('subject'));
+  }
+
+  private async checkConfig(desc: Descriptor, ref: Ref): Promise<void> {
+    if (desc.size > MAX_DOCUMENT_SIZE) {
+      this.add('note', FindingCode.ManifestTooLarge, desc.digest, `config is ${desc.size} bytes, over the ${MAX_DOCUMENT_SIZE}-byte document cap: digest and size checked, fields not validated`);
+      return this.checkBlob(desc, ref, 'config');
+    }
+    const bytes = await this.document(desc, ref, 'config');
+    if (!bytes) return;
+    const key = `${desc.digest}|${desc.size}|${desc.mediaType}`;
+    if (this.validated.has(key)) return;
+    this.validated.add(key);
+    const doc = this.decode(bytes, desc.digest, FindingCode.InvalidManifest);
+    if (doc === undefined) {
+      this.record(desc, 'invalid');
+      return;
+    }
+    const problems = checkImageConfig(doc).map((p) => ({ ...p, message: `image config: ${p.message}` }));
+    this.addProblems(desc.digest, problems);
+    if (problems.length > 0) this.record(desc, 'invalid');
+  }
+
+  private async checkBlob(desc: Descriptor, ref: Ref, role: Role): Promise<void> {
+    const key = `${desc.digest}|${desc.size}`;
+    let outcome = this.streams.get(key);
+    if (!outcome) {
+      outcome = this.blobPool(() =>
+        attempt(async () => {
+          const stream = await this.target.fetch(desc);
+          // Drain without buffering: the target's stream verifies digest and size as it flows.
+          stream.resume();
+          await finished(stream);
+          return true as const;
+        }),
+      );
+      this.streams.set(key, outcome);
+      const result = await outcome;
+      if (result.ok) this.succeeded(desc);
+    }
+    const result = await outcome;
+    if (!result.ok) this.failed(desc, result.error, ref, role);
+  }
+
+  /** The bytes of a small document, fetched once per digest and size; failures are reported for this reference. */
+  private async document(desc: Descriptor, ref: Ref, role: Role): Promise<Buffer | undefined> {
+    const key = `${desc.digest}|${desc.size}`;
+    let outcome = this.docs.get(key);
+    if (!outcome) {
+      outcome = this.docPool(() => attempt(() => fetchDocument(this.target, desc)));
+      this.docs.set(key, outcome);
+      const result = await outcome;
+      if (result.ok) this.succeeded(desc);
+    }
+    const result = await outcome;
+    if (result.ok) return result.value;
+    this.failed(desc, result.error, ref, role);
+    return undefined;
+  }
+
+  private succeeded(desc: Descriptor): void {
+    if (!this.blobs.has(desc.digest)) this.bytes += desc.size;
+    this.record(desc, 'ok');
+  }
+
+  // -------------------------------------------------------------------------
+  // Turning failures into findings
+
+  private failed(desc: Descriptor, err: unknown, ref: Ref, role: Role): void {
+    const code = err instanceof OcikitError ? err.code : undefined;
+    if (code === 'NOT_FOUND') {
+      this.missing(desc, ref, role);
+      return;
+    }
+    // A content problem is the blob's, whoever points at it: report it once.
+    const key = `${desc.digest}|${desc.size}|${code}`;
+    if (this.contentReported.has(key)) return;
+    this.contentReported.add(key);
+    switch (code) {
+      case 'DIGEST_MISMATCH':
+      case 'SIZE_MISMATCH':
+        this.record(desc, 'corrupt');
+        this.add('error', code, desc.digest, messageOf(err));
+        return;
+      case 'UNSUPPORTED_DIGEST':
+        this.record(desc, 'unverifiable');
+        this.add('warning', code, desc.digest, `cannot be checked: ${messageOf(err)}`);
+        return;
+      case 'MANIFEST_TOO_LARGE':
+        this.record(desc, 'invalid');
+        this.add('error', code, desc.digest, `${role === 'config' ? 'config' : 'manifest'} is ${desc.size} bytes; documents over ${MAX_DOCUMENT_SIZE} bytes are refused`);
+        return;
+      default:
+        this.record(desc, 'unreadable');
+        this.add('error', code ?? FindingCode.ReadError, desc.digest, messageOf(err));
+    }
+  }
+
+  private missing(desc: Descriptor, ref: Ref, role: Role): void {
+    // With a location, the finding names the referrer itself; without one (a tag), the message does.
+    const by = ref.location ? '' : `; referenced by ${ref.from}`;
+    const what = `${desc.mediaType || 'blob'}, ${desc.size} bytes`;
+    const where = this.target.description;
+    if (role === 'subject') {
+      this.record(desc, this.opts.allowMissing ? 'absent-ok' : 'missing');
+      if (this.opts.allowMissing) this.add('note', FindingCode.ExpectedElsewhere, desc.digest, `subject of ${ref.from} is not in ${where}; expected elsewhere`, ref);
+      else this.add('warning', FindingCode.DanglingSubject, desc.digest, `dangling subject: ${ref.from} refers to ${desc.digest}, which is not in ${where}`, ref);
+      return;
+    }
+    if (Array.isArray(desc.urls) && desc.urls.length > 0) {
+      this.record(desc, 'absent-ok');
+      this.add('note', FindingCode.ExternalBlob, desc.digest, `not in ${where} (${what}); its descriptor lists urls to fetch it from${by}`, ref);
+      return;
+    }
+    if (typeof desc.data === 'string' && embeddedDataMatches(desc)) {
+      this.record(desc, 'absent-ok');
+      this.add('note', FindingCode.EmbeddedOnly, desc.digest, `not stored as a blob, but its descriptor embeds the content in a valid data field${by}`, ref);
+      return;
+    }
+    if (this.opts.allowMissing) {
+      this.record(desc, 'absent-ok');
+      this.add('note', FindingCode.ExpectedElsewhere, desc.digest, `not in ${where} (${what}); expected elsewhere${by}`, ref);
+      return;
+    }
+    this.record(desc, 'missing');
+    const hint = ref.from === 'index.json' ? 'index.json lists a manifest that is not there' : `missing blob (${what})`;
+    this.add('error', FindingCode.MissingBlob, desc.digest, `${hint}${by}; for a delta bundle, verify with --allow-missing`, ref);
+  }
+
+  // -------------------------------------------------------------------------
+  // Layout files
+
+  /** Classify every file; returns the blob files by digest. Stray files become notes. */
+  private async checkFiles(listing: FileListing): Promise<Map<string, { size: number; type: string }>> {
+    const blobs = new Map<string, { size: number; type: string }>();
+    const strayDirs: string[] = [];
+    try {
+      for await (const entry of listing.listFiles()) {
+        if (strayDirs.some((d) => entry.path.startsWith(`${d}/`))) continue;
+        const c = classifyLayoutPath(entry);
+        if (c.kind === 'blob') blobs.set(c.digest, { size: entry.size, type: entry.type });
+        else if (c.kind === 'stray') {
+          if (entry.type === 'directory') strayDirs.push(entry.path);
+          this.add('note', FindingCode.StrayFile, entry.path, c.message);
+        } else if (c.kind === 'bad') this.add('error', c.code, entry.path, c.message);
+      }
+    } catch (err) {
+      this.add('error', codeOf(err, FindingCode.ReadError), this.target.description, `cannot list the layout's files: ${messageOf(err)}`);
+    }
+    return blobs;
+  }
+
+  private async checkOciLayout(listing: FileListing): Promise<void> {
+    let bytes: Buffer | undefined;
+    try {
+      bytes = await listing.readLayoutFile('oci-layout');
+    } catch (err) {
+      this.add('error', FindingCode.InvalidLayout, 'oci-layout', `cannot read oci-layout: ${messageOf(err)}`);
+      return;
+    }
+    if (!bytes) {
+      this.add('error', FindingCode.InvalidLayout, 'oci-layout', 'the oci-layout file is missing: readers will not recognise this as an OCI image layout');
+      return;
+    }
+    const doc = this.decode(bytes, 'oci-layout', FindingCode.InvalidLayout);
+    if (doc !== undefined) this.addProblems('oci-layout', checkOciLayoutFile(doc));
+  }
+
+  private unreferenced(digest: string, file: { size: number; type: string }): void {
+    const path = blobPathOf(digest);
+    const unread = this.unreadableManifests > 0 ? ` (${plural(this.unreadableManifests, 'manifest')} could not be read and may reference it)` : '';
+    if (file.type !== 'file') {
+      this.add('error', FindingCode.UnsafeBlobPath, path, `blob path is a ${file.type}, not a regular file; readers refuse it`);
+      return;
+    }
+    this.add('warning', FindingCode.UnreferencedBlob, digest, `${file.size} bytes that nothing reachable from index.json refers to${unread}; ocikit gc removes it`);
+    const desc: Descriptor = { mediaType: MediaType.OctetStream, digest, size: file.size };
+    this.spawn(this.checkBlob(desc, { from: 'blobs/', location: '' }, 'child').then(() => this.markUnreferenced(digest)));
+  }
+
+  private markUnreferenced(digest: string): void {
+    const r = this.blobs.get(digest);
+    if (r) r.referenced = false;
+  }
+
+  // -------------------------------------------------------------------------
+  // Helpers
+
+  private decode(bytes: Buffer, object: string, code: string): unknown {
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      this.add('error', code, object, 'not valid UTF-8, so not a JSON document');
+      return undefined;
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      this.add('error', code, object, `not valid JSON: ${messageOf(err)}`);
+      return undefined;
+    }
+  }
+
+  private addProblems(object: string, problems: Problem[]): void {
+    for (const p of problems) this.findings.push({ severity: severityOf(p), code: p.code, object, message: p.message, ...(p.path ? { location: p.path } : {}) });
+  }
+
+  private add(severity: Severity, code: string, object: string, message: string, ref?: Ref): void {
+    const f: Finding = { severity, code, object, message };
+    if (ref?.location && ref.from !== object) f.location = `${ref.from} ${ref.location}`;
+    this.findings.push(f);
+  }
+
+  /** Keep the worst status a blob got (a blob can be reached through several descriptors). */
+  private record(desc: Descriptor, status: BlobStatus): void {
+    const existing = this.blobs.get(desc.digest);
+    if (existing && STATUS_RANK[existing.status] >= STATUS_RANK[status]) return;
+    const r: BlobRecord = { digest: desc.digest, size: desc.size, status, referenced: existing?.referenced ?? true };
+    if (desc.mediaType && desc.mediaType !== MediaType.OctetStream) r.mediaType = desc.mediaType;
+    else if (existing?.mediaType) r.mediaType = existing.mediaType;
+    this.blobs.set(desc.digest, r);
+  }
+
+  private spawn(task: Promise<void>): void {
+    this.tasks.push(
+      task.catch((err: unknown) => {
+        // A bug, not a finding about the content; still report it rather than lose the rest of the run.
+        this.add('error', FindingCode.ReadError, this.target.description, `internal error: ${messageOf(err)}`);
+      }),
+    );
+  }
+
+  private async drain(): Promise<void> {
+    while (this.tasks.length > 0) await Promise.all(this.tasks.splice(0));
+  }
+}
+
+const STATUS_RANK: Record<BlobStatus, number> = { ok: 0, 'absent-ok': 1, unverifiable: 2, invalid: 3, missing: 4, unreadable: 5, corrupt: 6 };
+
+/** Problems that make content unusable are errors; an algorithm ocikit cannot compute only means "not checked". */
+function severityOf(p: Problem): Severity {
+  return p.code === 'UNSUPPORTED_DIGEST' ? 'warning' : 'error';
+}
+
+async function attempt<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A descriptor whose digest and size can be checked, whatever else is wrong with it. */
+function usableDescriptor(d: unknown): Descriptor | undefined {
+  if (!isObject(d)) return undefined;
+  const { digest, size, mediaType } = d;
+  if (typeof digest !== 'string' || !isValidDigest(digest)) return undefined;
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return undefined;
+  return { ...(d as Descriptor), mediaType: typeof mediaType === 'string' ? mediaType : '' };
+}
+
+function embeddedDataMatches(desc: Descriptor): boolean {
+  try {
+    verifyDescriptorData(desc);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function blobPathOf(digest: string): string {
+  const { algorithm, encoded } = parseDigest(digest);
+  return `blobs/${algorithm}/${encoded}`;
+}
+
+function codeOf(err: unknown, fallback: string): string {
+  return err instanceof OcikitError ? err.code : fallback;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function dedupe(list: Finding[]): Finding[] {
+  const seen = new Set<string>();
+  return list.filter((f) => {
+    const key = `${f.severity}\u0000${f.code}\u0000${f.object}\u0000${f.location ?? ''}\u0000${f.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,0 +1,14 @@
+import { diffTargets, renderDiffText } from '../../index.js';
+import { defineCommand } from './command.js';
+import { withAuditTarget } from './verify.js';
+
+export default defineCommand<{ a: string; b: string }>({
+  command: 'diff <a> <b>',
+  describe: 'what changed from A to B: tags, manifests, platforms, layers, referrers, configs (any two targets)',
+  async handler(args, ctx) {
+    const refA = ctx.ref(args.a);
+    const refB = ctx.ref(args.b);
+    const report = await withAuditTarget(ctx, refA, (a) => withAuditTarget(ctx, refB, (b) => diffTargets(a, b)));
+    ctx.out.result(report, renderDiffText);
+  },
+});

@@ -1,0 +1,66 @@
+import { OcikitError, openReadTarget, renderVerifyText, resolveReference, UsageError, VerificationFailedError, verifyTarget, type ReadTarget, type Reference, type VerifyReport } from '../../index.js';
+import type { Context } from '../context.js';
+import { defineCommand } from './command.js';
+import { registryOptions } from './push.js';
+
+interface Args {
+  target: string;
+  'allow-missing'?: boolean;
+  concurrency?: number;
+}
+
+/** Failures to reach the target at all stay errors; a target that is there but broken gets a report. */
+const NOT_A_REPORT = new Set(['USAGE', 'INVALID_REFERENCE', 'NOT_FOUND', 'UNAUTHORIZED', 'REGISTRY_ERROR', 'UNSUPPORTED', 'IO_ERROR']);
+
+export default defineCommand<Args>({
+  command: 'verify <target>',
+  describe: 'check every digest, size, schema and reference; exit 1 on any error (warnings alone exit 0)',
+  builder: (y) =>
+    y
+      .option('allow-missing', { type: 'boolean', describe: 'missing blobs are expected elsewhere (delta bundles): notes, not errors' })
+      .option('concurrency', { type: 'number', describe: 'blobs hashed at once (default 3)' }),
+  async handler(args, ctx) {
+    if (args.concurrency !== undefined && (!Number.isInteger(args.concurrency) || args.concurrency < 1)) {
+      throw new UsageError('--concurrency takes a whole number, 1 or more');
+    }
+    const ref = ctx.ref(args.target);
+    let report: VerifyReport;
+    try {
+      report = await withAuditTarget(ctx, ref, async (target) => {
+        const root = ref.tag !== undefined || ref.digest !== undefined ? await resolveReference(target, ref) : undefined;
+        return verifyTarget(target, { allowMissing: args['allow-missing'], concurrency: args.concurrency, root });
+      });
+    } catch (err) {
+      if (!(err instanceof OcikitError) || NOT_A_REPORT.has(err.code)) throw err;
+      report = openFailure(args.target, err);
+    }
+    ctx.out.result(report, renderVerifyText);
+    if (!report.ok) throw new VerificationFailedError(report);
+  },
+});
+
+/**
+ * Open a target for an audit command (verify, inspect, diff), run `fn`, close
+ * it. Audits read every blob, so a compressed archive is decompressed once to
+ * a temporary file rather than refused.
+ */
+export async function withAuditTarget<T>(ctx: Context, ref: Reference, fn: (target: ReadTarget) => Promise<T>): Promise<T> {
+  const target = await openReadTarget(ref, { wholeArchive: true, registry: ref.kind === 'registry' ? await registryOptions(ctx) : undefined });
+  try {
+    return await fn(target);
+  } finally {
+    await target.close?.();
+  }
+}
+
+/** A target that cannot even be opened (no oci-layout, index.json not JSON, unsafe archive): a report with that one error. */
+function openFailure(input: string, err: OcikitError): VerifyReport {
+  return {
+    target: input,
+    ok: false,
+    allowMissing: false,
+    summary: { errors: 1, warnings: 0, notes: 0, manifests: 0, blobs: 0, bytes: 0 },
+    findings: [{ severity: 'error', code: err.code, object: err.path ?? err.digest ?? input, message: err.message }],
+    blobs: [],
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * `inspect --html` in a real browser: headless Chromium (Debian package
+ * `chromium`) driven by playwright-core opens the file offline and checks
+ * that the tree renders with the expected images and referrers, that it
+ * collapses and searches, that every blob shows its verification status,
+ * that nothing is fetched, and that no console error appears. One screenshot
+ * is kept in the temp directory for people to look at.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accessSync, constants } from 'node:fs';
+import { cp, mkdir, readFile, stat, truncate } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { copyFixture, expectedDigests, FIXTURES, ocikit, tempDir } from '../helpers/cli.js';
+import { addArtifact, blobFile, editIndex, inTotoStatement, OCI_MANIFEST, type IndexJson } from '../helpers/audit-layouts.js';
+
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const INSTALL = 'install Chromium with `apt-get install -y chromium` and playwright-core with `npm install --save-dev playwright-core`';
+/** Where the screenshot is kept (not removed with the test's temp directory). */
+const SCREENSHOT = path.join(tmpdir(), 'ocikit-inspect-html.png');
+
+let expected: Awaited<ReturnType<typeof expectedDigests>>;
+let work: { dir: string; cleanup: () => Promise<void> };
+
+beforeAll(async () => {
+  expected = await expectedDigests();
+  work = await tempDir('ocikit-inspect-html-');
+});
+afterAll(async () => work.cleanup());
+
+/** The with-referrers image and its referrers, the multi-platform index, an attestation, and one damaged layer. */
+async function buildLayout(): Promise<{ layout: string; attestation: string; damaged: string }> {
+  await mkdir(path.join(work.dir, 'src'));
+  const layout = await copyFixture('with-referrers', path.join(work.dir, 'src'));
+  await cp(path.join(FIXTURES, 'multi-platform', 'blobs'), path.join(layout, 'blobs'), { recursive: true });
+  const multi = JSON.parse(await readFile(path.join(FIXTURES, 'multi-platform', 'index.json'), 'utf8')) as IndexJson;
+  await editIndex(layout, (i) => void i.manifests.push(...multi.manifests));
+  const subject = { mediaType: OCI_MANIFEST, digest: expected['with-referrers']!['image'] as string, size: expected['single-image']!['imageSize'] as number };
+  const attestation = await addArtifact(layout, {
+    artifactType: 'application/vnd.in-toto+json',
+    subject,
+    layers: [{ bytes: inTotoStatement('https://slsa.dev/provenance/v1', subject), mediaType: 'application/vnd.in-toto+json' }],
+  });
+  const damaged = (expected['multi-platform']!['manifests'] as Record<string, { layers: string[] }>)['linux/s390x']!.layers[0]!;
+  await truncate(blobFile(layout, damaged), 7);
+  return { layout, attestation: attestation.digest, damaged };
+}
+
+type Playwright = typeof import('playwright-core');
+
+async function loadPlaywright(): Promise<Playwright> {
+  try {
+    accessSync(CHROMIUM, constants.X_OK);
+  } catch {
+    throw new Error(`Chromium not found at ${CHROMIUM}: ${INSTALL}`);
+  }
+  try {
+    return await import('playwright-core');
+  } catch {
+    throw new Error(`playwright-core is not installed: ${INSTALL}`);
+  }
+}
+
+describe('inspect --html in headless Chromium', () => {
+  it('renders the tree with images, platforms, referrers and statuses; collapses; searches; makes no request and logs no error', async () => {
+    const { chromium } = await loadPlaywright();
+    const { layout, attestation, damaged } = await buildLayout();
+    const file = path.join(work.dir, 'report.html');
+    const r = await ocikit(['inspect', layout, '--html', file]);
+    expect(r.code).toBe(0);
+
+    const profile = path.join(work.dir, 'chromium-profile');
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1400, height: 1000 },
+    });
+    try {
+      const page = await context.newPage();
+      const problems: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+      });
+      page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+      page.on('request', (req) => {
+        if (!req.url().startsWith('file:')) problems.push(`request: ${req.url()}`);
+      });
+      await page.goto(pathToFileURL(file).href);
+      await page.waitForSelector('body[data-ready="true"]');
+
+      // The tree: the image with 4 referrers (+1 nested), the index with its 7 platforms.
+      const nodeDigests = await page.locator('li.node').evaluateAll((els) => els.map((el) => el.getAttribute('data-digest')));
+      const w = expected['with-referrers']!;
+      for (const d of [w['image'], w['sbom'], w['signature'], w['sbomSignature'], attestation, expected['multi-platform']!['index']] as string[]) {
+        expect(nodeDigests).toContain(d);
+      }
+      const platforms = expected['multi-platform']!['platforms'] as string[];
+      expect(nodeDigests).toHaveLength(1 + 4 + 1 + platforms.length);
+      const labels = await page.locator('summary .label').allTextContents();
+      expect(labels).toEqual(expect.arrayContaining(['v1', '10, buster', ...platforms]));
+      const tree = (await page.textContent('#tree')) ?? '';
+      expect(tree).toContain('SBOM SPDX-2.3');
+      expect(tree).toContain('signature (cosign)');
+      expect(tree).toContain('attestation https://slsa.dev/provenance/v1');
+      expect(tree).toContain('referrers: application/spdx+json');
+
+      // Verification status per blob: the damaged layer is marked, the rest verified.
+      expect(await page.locator('[data-status="corrupt"]').count()).toBe(1);
+      const corruptRow = page.locator('tr', { has: page.locator('[data-status="corrupt"]') });
+      expect(await corruptRow.textContent()).toContain(damaged);
+      expect(await page.locator('[data-status="ok"]').count()).toBeGreaterThan(20);
+      expect(await page.textContent('#verdict')).toContain('verification failed');
+      expect(await page.locator('#findings tbody tr').count()).toBeGreaterThan(0);
+
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+      // Collapsible: closing the image hides its referrers.
+      const imageItem = page.locator(`li.node[data-digest="${w['image']}"]`);
+      const sbomSummary = page.locator(`li.node[data-digest="${w['sbom']}"] > details > summary`);
+      expect(await sbomSummary.isVisible()).toBe(true);
+      await imageItem.locator(':scope > details > summary').click();
+      expect(await sbomSummary.isVisible()).toBe(false);
+      await imageItem.locator(':scope > details > summary').click();
+      expect(await sbomSummary.isVisible()).toBe(true);
+
+      // Search: only matching nodes and their ancestors stay.
+      await page.fill('#search', 'spdx');
+      const visible = () => page.locator('li.node:visible').evaluateAll((els) => els.map((el) => el.getAttribute('data-digest')));
+      expect((await visible()).sort()).toEqual([w['image'], w['sbom']].sort());
+      expect(await page.textContent('#matches')).toBe('1 match');
+      await page.fill('#search', 'linux/arm64');
+      expect(await visible()).toEqual([expected['multi-platform']!['index'], (expected['multi-platform']!['manifests'] as Record<string, { image: string }>)['linux/arm64/v8']!.image]);
+      await page.fill('#search', 'no such thing anywhere');
+      expect(await visible()).toEqual([]);
+      expect(await page.textContent('#matches')).toBe('0 matches');
+      await page.fill('#search', '');
+      expect(await visible()).toHaveLength(nodeDigests.length);
+
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+    expect((await stat(SCREENSHOT)).size).toBeGreaterThan(10_000);
+  }, 180_000);
+});

@@ -21,18 +21,27 @@ export class WriteLease {
 
   /** Record `digest` (call before the blob becomes visible under its final name). */
   async add(digest: string): Promise<void> {
-    if (!this.file) {
+    if (!this.file) this.file = path.join(this.dir, `${process.pid}-${randomBytes(6).toString('hex')}.lease`);
+    // Another process's release() may remove the (empty) lease directory between our mkdir and
+    // our write; then make it again. The file itself is ours alone, so appending is safe.
+    for (let attempt = 0; ; attempt++) {
       await fsp.mkdir(this.dir, { recursive: true });
-      this.file = path.join(this.dir, `${process.pid}-${randomBytes(6).toString('hex')}.lease`);
+      try {
+        await fsp.appendFile(this.file, `${digest}\n`);
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 10) throw err;
+      }
     }
-    await fsp.appendFile(this.file, `${digest}\n`);
   }
 
+  /** Drop the lease, and the lease directory when it is empty, so a finished command leaves the layout as it found it. */
   async release(): Promise<void> {
     if (!this.file) return;
     const file = this.file;
     this.file = undefined;
     await fsp.rm(file, { force: true });
+    await fsp.rmdir(this.dir).catch(() => undefined); // ENOTEMPTY: another process holds a lease
   }
 }
 

@@ -12,7 +12,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { OcikitError } from '../errors.js';
+import { OcikitError, isOcikitError } from '../errors.js';
 import { isValidDigest, SUPPORTED_ALGORITHMS } from '../digest/digest.js';
 import type { Descriptor } from '../spec/types.js';
 import { readLiveLeases, isProcessAlive } from '../fs/lease.js';
@@ -93,7 +93,7 @@ async function closureOf(layout: LayoutDir, entry: Descriptor): Promise<{ subjec
     const desc = stack.pop()!;
     if (closure.has(desc.digest)) continue;
     closure.add(desc.digest);
-    if (!isWalkable(desc) || !(await layout.exists(desc))) continue;
+    if (!isWalkable(desc) || !(await isStored(layout, desc.digest))) continue;
     let m;
     try {
       m = await fetchManifest(layout, desc);
@@ -108,6 +108,22 @@ async function closureOf(layout: LayoutDir, entry: Descriptor): Promise<{ subjec
     stack.push(...successors(m));
   }
   return { subject, closure };
+}
+
+/**
+ * Whether a blob file is there at all. Only a missing file means "not stored"
+ * (a delta layout); one that is present with the wrong size, or is not a
+ * regular file, is damaged, and fetchManifest then says so. (`exists()` would
+ * answer false for a truncated manifest, and gc would delete what it needs.)
+ */
+async function isStored(layout: LayoutDir, digest: string): Promise<boolean> {
+  try {
+    await layout.statBlob(digest);
+    return true;
+  } catch (err) {
+    if (isOcikitError(err, 'NOT_FOUND')) return false;
+    return true;
+  }
 }
 
 async function listBlobs(layout: LayoutDir): Promise<Array<{ digest: string; size: number }>> {

@@ -5,8 +5,10 @@
  * (an index tagged `sha256-<hex>` listing artifacts, as regclient writes) is
  * found by the same walk, and legacy artifact manifests count too.
  */
-import type { Descriptor } from '../spec/types.js';
+import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { effectiveArtifactType } from '../spec/validate.js';
+import { isFallbackTagEntry, tagOf } from '../targets/index-entries.js';
+import { limiter } from '../util/limit.js';
 import { fetchManifest, type FetchedManifest } from './content.js';
 import { isWalkable, successors } from './successors.js';
 import type { LayoutReadTarget, ReferrersFilter } from '../targets/target.js';
@@ -16,41 +18,40 @@ export interface ManifestNode {
   manifest: FetchedManifest;
 }
 
+export interface WalkOptions {
+  /** Reads at once (default 16): small files, so the cost is per-read latency, not bandwidth. */
+  concurrency?: number;
+  onError?: (desc: Descriptor, err: unknown) => void;
+  /** index.json when the caller has already read it (a 10,000-entry index takes a while to parse). */
+  index?: ImageIndex;
+}
+
 /**
  * Walk every manifest reachable from index.json, each once (cycles and shared
  * children are visited once), with bounded concurrency. Manifests that cannot
  * be read are reported to `onError` and skipped, so one bad blob does not hide
- * every other referrer.
+ * every other referrer. A pool rather than waves: one slow read holds up one
+ * slot, not a whole batch.
  */
-export async function walkManifests(
-  target: LayoutReadTarget,
-  visit: (node: ManifestNode) => void,
-  opts: { concurrency?: number; onError?: (desc: Descriptor, err: unknown) => void } = {},
-): Promise<void> {
-  const index = await target.readIndex();
+export async function walkManifests(target: LayoutReadTarget, visit: (node: ManifestNode) => void, opts: WalkOptions = {}): Promise<void> {
+  const index = opts.index ?? (await target.readIndex());
   const seen = new Set<string>();
-  let queue: Descriptor[] = index.manifests.filter(isWalkable);
-  const concurrency = opts.concurrency ?? 16;
-  while (queue.length > 0) {
-    const next: Descriptor[] = [];
-    const batch = queue.filter((d) => (seen.has(d.digest) ? false : (seen.add(d.digest), true)));
-    for (let i = 0; i < batch.length; i += concurrency) {
-      await Promise.all(
-        batch.slice(i, i + concurrency).map(async (desc) => {
-          let manifest: FetchedManifest;
-          try {
-            manifest = await fetchManifest(target, desc);
-          } catch (err) {
-            opts.onError?.(desc, err);
-            return;
-          }
-          visit({ descriptor: desc, manifest });
-          for (const child of successors(manifest)) if (isWalkable(child) && !seen.has(child.digest)) next.push(child);
-        }),
-      );
+  const limit = limiter(opts.concurrency ?? 16);
+  const walk = async (desc: Descriptor): Promise<void> => {
+    if (!isWalkable(desc) || seen.has(desc.digest)) return;
+    seen.add(desc.digest);
+    let manifest: FetchedManifest;
+    try {
+      // Only the read takes a slot: children are walked after it is given back, so parents never starve them.
+      manifest = await limit(() => fetchManifest(target, desc));
+    } catch (err) {
+      opts.onError?.(desc, err);
+      return;
     }
-    queue = next;
-  }
+    visit({ descriptor: desc, manifest });
+    await Promise.all(successors(manifest).map(walk));
+  };
+  await Promise.all(index.manifests.map(walk));
 }
 
 /** The descriptor a referrers API lists for a manifest. */
@@ -72,8 +73,6 @@ export function fallbackTagFor(digest: string): string {
   return `${alg}-${encoded.slice(0, 64)}`;
 }
 
-const FALLBACK_TAG = /^([a-z0-9]+)-([a-f0-9]{64})$/;
-
 /** The key a subject is filed under: the full digest, or for a fallback tag its (possibly truncated) form. */
 function fallbackKey(digest: string): string {
   return `fallback:${fallbackTagFor(digest)}`;
@@ -84,30 +83,38 @@ function fallbackKey(digest: string): string {
  * manifests with a `subject`, plus descriptors listed in fallback-tag indexes
  * (which registries without the referrers API use; the listing is what
  * clients see there, so it counts even when its entries have no subject).
+ * The fallback indexes are read by the same walk (they are index.json
+ * entries), not fetched a second time. Cost: one read per reachable manifest.
  */
 export async function buildReferrersMap(target: LayoutReadTarget): Promise<Map<string, Descriptor[]>> {
-  const map = new Map<string, Descriptor[]>();
+  const index = await target.readIndex();
+  // Keyed by digest inside each list, so that adding stays O(1) however many referrers a subject has.
+  const found = new Map<string, Map<string, Descriptor>>();
   const add = (key: string, desc: Descriptor) => {
-    const list = map.get(key) ?? [];
-    if (!list.some((d) => d.digest === desc.digest)) list.push(desc);
-    map.set(key, list);
+    let list = found.get(key);
+    if (!list) found.set(key, (list = new Map()));
+    if (!list.has(desc.digest)) list.set(desc.digest, desc);
   };
-  await walkManifests(target, (node) => {
-    const subject = node.manifest.doc.subject;
-    if (subject && typeof subject.digest === 'string') add(subject.digest, referrerDescriptor(node));
-  });
-  for (const entry of (await target.readIndex()).manifests) {
-    const tag = entry.annotations?.['org.opencontainers.image.ref.name'];
-    const m = tag === undefined ? null : FALLBACK_TAG.exec(tag);
-    if (!m || entry.mediaType !== 'application/vnd.oci.image.index.v1+json') continue;
-    try {
-      const listing = await fetchManifest(target, entry);
-      for (const d of (listing.doc as { manifests?: Descriptor[] }).manifests ?? []) add(`fallback:${tag}`, listedDescriptor(d));
-    } catch {
-      // An unreadable fallback index hides only its own listing; verify reports it.
-    }
+  // digest -> the fallback tags it is listed under (one index may serve as several subjects' listing).
+  const fallbackTags = new Map<string, string[]>();
+  for (const entry of index.manifests) {
+    if (isFallbackTagEntry(entry)) fallbackTags.set(entry.digest, [...(fallbackTags.get(entry.digest) ?? []), tagOf(entry)!]);
   }
-  for (const list of map.values()) list.sort(byDigest);
+  await walkManifests(
+    target,
+    (node) => {
+      const doc = node.manifest.doc;
+      if (doc.subject && typeof doc.subject.digest === 'string') add(doc.subject.digest, referrerDescriptor(node));
+      const tags = fallbackTags.get(node.descriptor.digest);
+      if (tags && node.manifest.kind === 'index') {
+        for (const tag of tags) for (const d of (doc as ImageIndex).manifests) add(`fallback:${tag}`, listedDescriptor(d));
+      }
+    },
+    // An unreadable manifest hides only what it would have listed; verify reports it.
+    { index },
+  );
+  const map = new Map<string, Descriptor[]>();
+  for (const [key, list] of found) map.set(key, [...list.values()].sort(byDigest));
   return map;
 }
 
@@ -116,9 +123,8 @@ export function lookupReferrers(map: Map<string, Descriptor[]>, digest: string):
   const direct = map.get(digest) ?? [];
   const listed = map.get(fallbackKey(digest)) ?? [];
   if (listed.length === 0) return direct;
-  const merged = [...direct];
-  for (const d of listed) if (!merged.some((x) => x.digest === d.digest)) merged.push(d);
-  return merged.sort(byDigest);
+  const have = new Set(direct.map((d) => d.digest));
+  return [...direct, ...listed.filter((d) => !have.has(d.digest))].sort(byDigest);
 }
 
 function listedDescriptor(d: Descriptor): Descriptor {

@@ -55,7 +55,7 @@ export async function discover(target: ReadTarget, subject: Descriptor, opts: Di
   return walk(subject, [subject.digest], 1);
 }
 
-/** Render like `oras discover -o tree`: referrers grouped by artifact type under the subject. */
+/** Render like `oras discover -o tree`: referrers grouped by artifact type (in type order) under the subject. */
 export function renderTree(root: string, nodes: ReferrerNode[]): string {
   const lines = [root];
   const draw = (items: ReferrerNode[], prefix: string) => {
@@ -64,7 +64,8 @@ export function renderTree(root: string, nodes: ReferrerNode[]): string {
       const key = n.artifactType ?? n.mediaType;
       groups.set(key, [...(groups.get(key) ?? []), n]);
     }
-    const keys = [...groups.keys()];
+    // Sorted by type, so the picture does not depend on the digests (which change with every created time).
+    const keys = [...groups.keys()].sort();
     keys.forEach((type, gi) => {
       const lastGroup = gi === keys.length - 1;
       lines.push(`${prefix}${lastGroup ? '└── ' : '├── '}${type}`);

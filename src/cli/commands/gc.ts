@@ -1,4 +1,4 @@
-import { gc, type GcResult } from '../../index.js';
+import { gc, UsageError, type GcResult } from '../../index.js';
 import { defineCommand } from './command.js';
 
 export default defineCommand<{ dir: string; 'dry-run'?: boolean }>({
@@ -6,6 +6,9 @@ export default defineCommand<{ dir: string; 'dry-run'?: boolean }>({
   describe: 'delete blobs nothing reachable uses; referrers of live manifests are live',
   builder: (y) => y.option('dry-run', { type: 'boolean', describe: 'list what would go; free nothing' }),
   async handler(args, ctx) {
+    // gc works on the whole layout; a tag or digest would suggest it could collect one image only.
+    const ref = ctx.ref(args.dir);
+    if (ref.tag || ref.digest) throw new UsageError(`gc takes a layout directory, not ${ref.original}: drop the :TAG or @DIGEST`);
     const { layout } = await ctx.openLayout(args.dir);
     const result = await gc(layout, { dryRun: args['dry-run'] });
     ctx.out.result(result, render);

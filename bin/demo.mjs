@@ -2,7 +2,7 @@
 // The README's main job: a short, real walk through ocikit on the fixtures,
 // using only the built CLI. It prints each step and ends with one success line.
 // Usage: node bin/demo.mjs [WORKDIR]   (default: a fresh temp directory)
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,6 +24,32 @@ function ocikit(args, { show = true, input } = {}) {
   }
   if (show && r.stdout.trim()) process.stdout.write(`${indent(r.stdout.trimEnd())}\n`);
   return r.stdout.trim();
+}
+
+function fail(why) {
+  process.stderr.write(`demo: FAILED: ${why}\n`);
+  process.exit(1);
+}
+
+/** Start `ocikit serve` on a free loopback port; resolves once it prints its address. */
+function startServe(target) {
+  step++;
+  process.stdout.write(`\n[${step}] Serve the archive as an OCI registry on loopback (read in place)\n    $ ocikit serve ${target} --addr 127.0.0.1:0\n`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, 'serve', target, '--addr', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (chunk) => (err += chunk));
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = /listening on http:\/\/[^\s:]+:(\d+)/.exec(out);
+      if (m) {
+        process.stdout.write(`${indent(out.trim())}\n`);
+        resolve({ child, port: Number(m[1]) });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`ocikit serve exited with ${code} before listening: ${err.trim()}`)));
+  });
 }
 
 function say(what, args) {
@@ -63,10 +89,27 @@ run('Sign the SBOM (an artifact whose subject is the SBOM)', ['attach', `${layou
 
 run('List what the layout holds', ['ls', layout]);
 run('Discover the referrers graph of the image', ['discover', `${layout}:v1`]);
-run('Ask what a registry referrers API would answer', ['referrers', `${layout}:v1`]);
 run('Resolve a platform through a multi-platform index', ['resolve', `${path.join(fixtures, 'multi-platform')}:10`, '--platform', 'linux/arm/v7']);
-run('Check garbage collection has nothing to free', ['gc', layout, '--dry-run']);
 
-const tags = ocikit(['tags', layout], { show: false });
-if (tags !== 'v1') throw new Error(`unexpected tags: ${tags}`);
-process.stdout.write(`\ndemo: OK — image ${image} with an SBOM and its signature, in ${layout}\n`);
+// The air gap: pack on the connected side, carry one file, serve it on the other side, pull it back over HTTP.
+const archive = path.join(work, 'delivery.tar');
+run('Pack the image and its referrers into one reproducible archive', ['pack', layout, archive]);
+run('Verify the archive in place, without unpacking it', ['verify', archive]);
+const server = await startServe(archive);
+const registry = `127.0.0.1:${server.port}`;
+const received = path.join(work, 'received');
+try {
+  run(`Pull it back through ocikit serve's registry API (${registry})`, ['pull', `${registry}/delivery:v1`, received]);
+  run('Ask the served registry for the referrers API answer', ['referrers', `${registry}/delivery:v1`]);
+} finally {
+  server.child.kill('SIGTERM');
+}
+run('Verify every digest, size and reference of the received layout', ['verify', received]);
+run('Discover the SBOM and its signature on the received image', ['discover', `${received}:v1`]);
+run('Check garbage collection has nothing to free', ['gc', received, '--dry-run']);
+
+const expected = ocikit(['referrers', `${layout}:v1`], { show: false });
+const got = ocikit(['referrers', `${received}:v1`], { show: false });
+if (expected !== got) fail('the received layout answers referrers differently from the original');
+if (ocikit(['resolve', `${received}:v1`], { show: false }) !== image) fail('the received image has a different digest');
+process.stdout.write(`\ndemo: OK — image ${image} with its SBOM and signature went through an archive and a registry and arrived intact in ${received}\n`);

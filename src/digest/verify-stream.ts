@@ -9,7 +9,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Hash } from 'node:crypto';
 import { IntegrityError } from '../errors.js';
-import { createDigestHash, parseDigest } from './digest.js';
+import { createDigestHash, digestBytes, parseDigest } from './digest.js';
 
 export interface VerifyExpectation {
   digest: string;
@@ -46,35 +46,47 @@ export class VerifyStream extends Transform {
 
   override _flush(cb: TransformCallback): void {
     if (this.bytes !== this.expected.size) {
-      cb(this.sizeError());
+      cb(sizeMismatch(this.expected, this.bytes));
       return;
     }
     const actual = this.hash.digest('hex');
-    if (actual !== this.encoded) {
-      const where = this.expected.source ? ` (${this.expected.source})` : '';
-      cb(
-        new IntegrityError('DIGEST_MISMATCH', `digest mismatch for ${this.expected.digest}${where}: content hashes to ${this.algorithm}:${actual}`, {
-          digest: this.expected.digest,
-          expected: this.expected.digest,
-          actual: `${this.algorithm}:${actual}`,
-          path: this.expected.source,
-        }),
-      );
-      return;
-    }
-    cb();
+    cb(actual === this.encoded ? null : digestMismatch(this.expected, `${this.algorithm}:${actual}`));
   }
 
   private sizeError(): IntegrityError {
-    const where = this.expected.source ? ` (${this.expected.source})` : '';
-    const actual = this.bytes > this.expected.size ? `more than ${this.expected.size}` : String(this.bytes);
-    return new IntegrityError('SIZE_MISMATCH', `size mismatch for ${this.expected.digest}${where}: expected ${this.expected.size} bytes, got ${actual}`, {
-      digest: this.expected.digest,
-      expected: this.expected.size,
-      actual: this.bytes,
-      path: this.expected.source,
-    });
+    return sizeMismatch(this.expected, this.bytes);
   }
+}
+
+function where(e: VerifyExpectation): string {
+  return e.source ? ` (${e.source})` : '';
+}
+
+export function sizeMismatch(e: VerifyExpectation, bytes: number): IntegrityError {
+  const actual = bytes > e.size ? `more than ${e.size}` : String(bytes);
+  return new IntegrityError('SIZE_MISMATCH', `size mismatch for ${e.digest}${where(e)}: expected ${e.size} bytes, got ${actual}`, {
+    digest: e.digest,
+    expected: e.size,
+    actual: bytes,
+    path: e.source,
+  });
+}
+
+export function digestMismatch(e: VerifyExpectation, actual: string): IntegrityError {
+  return new IntegrityError('DIGEST_MISMATCH', `digest mismatch for ${e.digest}${where(e)}: content hashes to ${actual}`, {
+    digest: e.digest,
+    expected: e.digest,
+    actual,
+    path: e.source,
+  });
+}
+
+/** The same checks as VerifyStream, for content already in memory (small documents read in one go). */
+export function verifyBytes(bytes: Uint8Array, expected: VerifyExpectation): void {
+  if (bytes.length !== expected.size) throw sizeMismatch(expected, bytes.length);
+  const { algorithm } = parseDigest(expected.digest);
+  const actual = digestBytes(bytes, algorithm);
+  if (actual !== expected.digest) throw digestMismatch(expected, actual);
 }
 
 /** Hash and count a stream without an expectation (for content whose digest we compute, e.g. `blob push`). */

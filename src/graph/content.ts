@@ -31,6 +31,7 @@ export async function fetchDocument(target: ReadTarget, desc: Descriptor, limit 
       actual: desc.size,
     });
   }
+  if (target.fetchBytes) return target.fetchBytes(desc);
   return readAll(await target.fetch(desc), limit);
 }
 

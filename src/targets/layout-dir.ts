@@ -13,7 +13,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { OcikitError, NotFoundError, UsageError, fromFsError } from '../errors.js';
 import { isDigestGrammar, isSupportedAlgorithm, parseDigest } from '../digest/digest.js';
-import { DigestingStream, VerifyStream } from '../digest/verify-stream.js';
+import { DigestingStream, VerifyStream, verifyBytes } from '../digest/verify-stream.js';
 import { fsyncDir, fsyncFile, streamToFileAtomic, tempPathFor, writeFileAtomic } from '../fs/atomic.js';
 import { withLock } from '../fs/lock.js';
 import { openRegularFile, readRegularFile } from '../fs/safe-open.js';
@@ -21,7 +21,7 @@ import { WriteLease } from '../fs/lease.js';
 import { Annotation, MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { checkOciLayoutFile, detectManifestMediaType } from '../spec/validate.js';
-import { fetchDocument, MAX_DOCUMENT_SIZE } from '../graph/content.js';
+import { fetchDocument, MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { buildReferrersMap, filterReferrers, lookupReferrers } from '../graph/referrers.js';
 import { addEntry, isFallbackTagEntry, removeTag, setTag, tagOf } from './index-entries.js';
@@ -153,7 +153,8 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
     await this.lease.release();
   }
 
-  async fetch(desc: Descriptor): Promise<Readable> {
+  /** Open a blob for reading: a regular file (no symlink, FIFO or directory) of the descriptor's size. */
+  private async openBlob(desc: Descriptor): Promise<{ fh: fsp.FileHandle; file: string }> {
     const file = this.blobPath(desc.digest);
     let fh: fsp.FileHandle;
     let size: number;
@@ -172,6 +173,33 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
         actual: size,
       });
     }
+    return { fh, file };
+  }
+
+  async fetchBytes(desc: Descriptor): Promise<Buffer> {
+    if (desc.size > MAX_DOCUMENT_SIZE) return readAll(await this.fetch(desc), MAX_DOCUMENT_SIZE);
+    const { fh, file } = await this.openBlob(desc);
+    let bytes: Buffer;
+    try {
+      bytes = Buffer.allocUnsafe(desc.size);
+      let off = 0;
+      while (off < desc.size) {
+        const { bytesRead } = await fh.read(bytes, off, desc.size - off, off);
+        if (bytesRead === 0) break;
+        off += bytesRead;
+      }
+      bytes = bytes.subarray(0, off);
+    } catch (err) {
+      throw fromFsError(err, file, 'blob');
+    } finally {
+      await fh.close();
+    }
+    verifyBytes(bytes, { digest: desc.digest, size: desc.size, source: file });
+    return bytes;
+  }
+
+  async fetch(desc: Descriptor): Promise<Readable> {
+    const { fh, file } = await this.openBlob(desc);
     // Small documents get a small buffer: inspect reads thousands of them.
     const source = fh.createReadStream({ highWaterMark: Math.min(1024 * 1024, Math.max(desc.size, 1)) });
     const verify = new VerifyStream({ digest: desc.digest, size: desc.size, source: file });

@@ -15,6 +15,12 @@ export interface ReadTarget {
   readonly description: string;
   /** The content of `desc`, verified against its digest and size while it streams. */
   fetch(desc: Descriptor): Promise<Readable>;
+  /**
+   * Optional fast path for small documents (manifests, configs): the whole
+   * content, verified, without stream machinery. Walks over thousands of
+   * manifests spend most of their time in per-stream overhead otherwise.
+   */
+  fetchBytes?(desc: Descriptor): Promise<Buffer>;
   exists(desc: Descriptor): Promise<boolean>;
   /** Describe a blob known only by digest (its size), e.g. for `blob fetch REF@DIGEST`. */
   statBlob(digest: string): Promise<Descriptor>;

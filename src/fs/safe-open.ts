@@ -6,7 +6,7 @@
  * refuses anything that is not a regular file. O_NOFOLLOW refuses symlinks,
  * which could point anywhere on this machine.
  */
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync, promises as fsp, readSync } from 'node:fs';
 import { OcikitError, fromFsError } from '../errors.js';
 
 export interface OpenRegularOptions {
@@ -21,26 +21,70 @@ export interface OpenRegularOptions {
  * handle and its stat; the caller closes the handle. ENOENT is passed through
  * untouched so that callers can say what a missing file means to them.
  */
+function openFlags(opts: OpenRegularOptions): number {
+  return fsc.O_RDONLY | fsc.O_NONBLOCK | (opts.noFollow === false ? 0 : fsc.O_NOFOLLOW);
+}
+
+/** ENOENT passes through untouched; a symlink (ELOOP with O_NOFOLLOW) is refused as unsafe. */
+function openError(err: unknown, file: string, opts: OpenRegularOptions): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return err;
+  if (code === 'ELOOP' || code === 'EMLINK') {
+    return new OcikitError('UNSAFE_BLOB_PATH', `${opts.what} is a symbolic link; refusing to follow it: ${file}`, { path: file, cause: err });
+  }
+  return fromFsError(err, file, opts.what);
+}
+
+function notRegular(file: string, opts: OpenRegularOptions): OcikitError {
+  return new OcikitError('UNSAFE_BLOB_PATH', `${opts.what} is not a regular file: ${file}`, { path: file });
+}
+
 export async function openRegularFile(file: string, opts: OpenRegularOptions): Promise<{ fh: fsp.FileHandle; size: number }> {
-  const flags = fsc.O_RDONLY | fsc.O_NONBLOCK | (opts.noFollow === false ? 0 : fsc.O_NOFOLLOW);
   let fh: fsp.FileHandle;
   try {
-    fh = await fsp.open(file, flags);
+    fh = await fsp.open(file, openFlags(opts));
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw err;
-    if (code === 'ELOOP' || code === 'EMLINK') {
-      throw new OcikitError('UNSAFE_BLOB_PATH', `${opts.what} is a symbolic link; refusing to follow it: ${file}`, { path: file, cause: err });
-    }
-    throw fromFsError(err, file, opts.what);
+    throw openError(err, file, opts);
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw new OcikitError('UNSAFE_BLOB_PATH', `${opts.what} is not a regular file: ${file}`, { path: file });
+    if (!st.isFile()) throw notRegular(file, opts);
     return { fh, size: st.size };
   } catch (err) {
     await fh.close();
     throw err;
+  }
+}
+
+/**
+ * The same checks, synchronously, reading the whole (small) file. For
+ * documents of a few KiB the four async round trips (open, fstat, read,
+ * close) cost far more than the work; a walk over 10,000 manifests spends
+ * most of its time in them. Returns the bytes and the file's size on disk.
+ */
+export function readSmallRegularFileSync(file: string, maxBytes: number, opts: OpenRegularOptions): { bytes: Buffer; size: number } {
+  let fd: number;
+  try {
+    fd = openSync(file, openFlags(opts));
+  } catch (err) {
+    throw openError(err, file, opts);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw notRegular(file, opts);
+    if (st.size > maxBytes) return { bytes: Buffer.alloc(0), size: st.size };
+    const bytes = Buffer.allocUnsafe(st.size);
+    let off = 0;
+    while (off < st.size) {
+      const n = readSync(fd, bytes, off, st.size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return { bytes: bytes.subarray(0, off), size: st.size };
+  } catch (err) {
+    throw err instanceof OcikitError ? err : fromFsError(err, file, opts.what);
+  } finally {
+    closeSync(fd);
   }
 }
 

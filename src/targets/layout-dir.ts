@@ -13,10 +13,10 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { OcikitError, NotFoundError, UsageError, fromFsError } from '../errors.js';
 import { isDigestGrammar, isSupportedAlgorithm, parseDigest } from '../digest/digest.js';
-import { DigestingStream, VerifyStream, verifyBytes } from '../digest/verify-stream.js';
+import { DigestingStream, VerifyStream, sizeMismatch, verifyBytes } from '../digest/verify-stream.js';
 import { fsyncDir, fsyncFile, streamToFileAtomic, tempPathFor, writeFileAtomic } from '../fs/atomic.js';
 import { withLock } from '../fs/lock.js';
-import { openRegularFile, readRegularFile } from '../fs/safe-open.js';
+import { openRegularFile, readSmallRegularFileSync, readRegularFile } from '../fs/safe-open.js';
 import { WriteLease } from '../fs/lease.js';
 import { Annotation, MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
@@ -32,6 +32,8 @@ export const OCI_LAYOUT_FILE = 'oci-layout';
 export const INDEX_FILE = 'index.json';
 const LOCK_NAME = '.ocikit.lock';
 const LAYOUT_VERSION = '1.0.0';
+/** Documents up to this size are read in one synchronous call (see readSmallRegularFileSync). */
+const SYNC_READ_LIMIT = 256 * 1024;
 /** `oci-layout` holds one short JSON object; anything bigger is not one. */
 const SMALL_FILE_LIMIT = 64 * 1024;
 
@@ -39,6 +41,7 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   readonly dir: string;
   readonly description: string;
   private readonly lease: WriteLease;
+  private parsedIndex?: { text: string; index: ImageIndex };
   private referrersCache?: { indexText: string; map: Promise<Map<string, Descriptor[]>> };
 
   private constructor(dir: string) {
@@ -109,8 +112,16 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
     return path.join(this.dir, 'blobs', algorithm, encoded);
   }
 
+  /**
+   * index.json, parsed. The file is read every time (another process may have
+   * changed it), but parsing a 10,000-entry index costs tens of milliseconds,
+   * so the parse is reused while the text is unchanged. Callers treat the
+   * result as read-only; the edits in index-entries.ts build new objects.
+   */
   async readIndex(): Promise<ImageIndex> {
-    return parseIndexText(await this.readIndexText(), this.dir);
+    const text = await this.readIndexText();
+    if (this.parsedIndex?.text !== text) this.parsedIndex = { text, index: parseIndexText(text, this.dir) };
+    return this.parsedIndex.index;
   }
 
   private async readIndexText(): Promise<string> {
@@ -177,25 +188,19 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   }
 
   async fetchBytes(desc: Descriptor): Promise<Buffer> {
-    if (desc.size > MAX_DOCUMENT_SIZE) return readAll(await this.fetch(desc), MAX_DOCUMENT_SIZE);
-    const { fh, file } = await this.openBlob(desc);
-    let bytes: Buffer;
+    if (desc.size > SYNC_READ_LIMIT) return readAll(await this.fetch(desc), Math.max(desc.size, MAX_DOCUMENT_SIZE));
+    const file = this.blobPath(desc.digest);
+    let read: { bytes: Buffer; size: number };
     try {
-      bytes = Buffer.allocUnsafe(desc.size);
-      let off = 0;
-      while (off < desc.size) {
-        const { bytesRead } = await fh.read(bytes, off, desc.size - off, off);
-        if (bytesRead === 0) break;
-        off += bytesRead;
-      }
-      bytes = bytes.subarray(0, off);
+      read = readSmallRegularFileSync(file, SYNC_READ_LIMIT, { what: `blob ${desc.digest} in ${this.dir}` });
     } catch (err) {
-      throw fromFsError(err, file, 'blob');
-    } finally {
-      await fh.close();
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`blob ${desc.digest} not found in ${this.description}`, { path: file, digest: desc.digest });
+      throw err;
     }
-    verifyBytes(bytes, { digest: desc.digest, size: desc.size, source: file });
-    return bytes;
+    const expected = { digest: desc.digest, size: desc.size, source: file };
+    if (read.size !== desc.size) throw sizeMismatch(expected, read.size);
+    verifyBytes(read.bytes, expected);
+    return read.bytes;
   }
 
   async fetch(desc: Descriptor): Promise<Readable> {

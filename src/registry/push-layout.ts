@@ -9,13 +9,13 @@
  * across all of them, and the registry target remembers what it has seen, so
  * 200 images over the same base layers upload those layers once.
  */
+import { parseImageName } from '../spec/image-name.js';
 import { OcikitError, UsageError } from '../errors.js';
 import { Annotation } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
 import { copyGraph, type CopyEvent } from '../graph/copy.js';
 import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
-import { isValidRepositoryName, isValidTag } from '../reference.js';
 import { isFallbackTagEntry, tagOf } from '../targets/index-entries.js';
 import { RegistryTarget } from '../targets/registry.js';
 import type { LayoutReadTarget, WriteTarget } from '../targets/target.js';
@@ -130,25 +130,13 @@ export function mirrorName(entry: Descriptor, where: string): { repository: stri
       hint: 'give the repository: ocikit push SRC REGISTRY/REPO',
     });
   }
-  let rest = name;
-  const at = rest.indexOf('@');
-  if (at >= 0) rest = rest.slice(0, at);
-  let tag: string | undefined;
-  const colon = rest.lastIndexOf(':');
-  if (colon > rest.lastIndexOf('/')) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-  }
-  const parts = rest.split('/');
-  const first = parts[0]!;
-  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')) parts.shift();
-  const repository = parts.join('/');
-  if (!isValidRepositoryName(repository) || (tag !== undefined && !isValidTag(tag))) {
+  const parsed = parseImageName(name, { strictTag: true });
+  if (!parsed) {
     throw new UsageError(`${Annotation.ContainerdImageName} "${name}" of ${entry.digest} in ${where} is not a valid image name`, {
       hint: 'give the repository: ocikit push SRC REGISTRY/REPO',
     });
   }
-  return { repository, ...(tag !== undefined ? { tag } : {}) };
+  return parsed;
 }
 
 /** An index.json entry as the descriptor of its manifest: its naming annotations belong to the layout. */

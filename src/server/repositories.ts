@@ -19,35 +19,13 @@
  * every repository of a layout, as they are by the repositories of a
  * registry that deduplicates storage.
  */
+import { parseImageName, type ImageName } from '../spec/image-name.js';
 import path from 'node:path';
 import { Annotation } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { isValidRepositoryName, isValidTag } from '../reference.js';
 import { entryFor, tagOf } from '../targets/index-entries.js';
 
-export interface ImageName {
-  repository: string;
-  tag?: string;
-}
-
-/** `[host/]repo/sitory[:tag][@digest]` → repository and tag; undefined when the repository part does not fit the grammar. */
-export function parseImageName(name: string): ImageName | undefined {
-  let rest = name;
-  const at = rest.indexOf('@');
-  if (at >= 0) rest = rest.slice(0, at);
-  let tag: string | undefined;
-  const colon = rest.lastIndexOf(':');
-  if (colon > rest.lastIndexOf('/')) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-  }
-  const parts = rest.split('/');
-  const first = parts[0]!;
-  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')) parts.shift();
-  const repository = parts.join('/');
-  if (!isValidRepositoryName(repository)) return undefined;
-  return tag !== undefined && isValidTag(tag) ? { repository, tag } : { repository };
-}
 
 /** The repository and tag an index.json entry stands for. */
 export function entryImageName(entry: Descriptor, defaultRepository: string): ImageName {

@@ -310,22 +310,13 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
    * checks the whole); whole reads go through the verifying fetch().
    */
   async fetchRange(desc: Descriptor, start: number, end: number): Promise<Readable> {
-    const file = this.blobPath(desc.digest);
-    let fh: fsp.FileHandle;
-    let size: number;
-    try {
-      ({ fh, size } = await openRegularFile(file, { what: `blob ${desc.digest} in ${this.dir}` }));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`blob ${desc.digest} not found in ${this.description}`, { path: file, digest: desc.digest });
-      throw err;
-    }
-    if (size !== desc.size || start < 0 || end < start || end >= size) {
+    const { fh, file } = await this.openBlob(desc);
+    if (start < 0 || end < start || end >= desc.size) {
       await fh.close();
-      throw new OcikitError('SIZE_MISMATCH', `cannot read bytes ${start}-${end} of ${desc.digest} (${file}): the file has ${size} bytes, ${desc.size} expected`, {
+      throw new OcikitError('SIZE_MISMATCH', `cannot read bytes ${start}-${end} of ${desc.digest} (${file}): it has ${desc.size} bytes`, {
         path: file,
         digest: desc.digest,
         expected: desc.size,
-        actual: size,
       });
     }
     return fh.createReadStream({ start, end, highWaterMark: 256 * 1024 });

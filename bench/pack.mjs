@@ -14,65 +14,17 @@
  * favours neither side.
  */
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeBigLayout } from './big-layout.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'ocikit.js');
 const args = process.argv.slice(2);
 const sizeMiB = Number(args[args.indexOf('--size-mib') + 1] ?? 1024) || 1024;
 const keep = args.includes('--keep');
-
-async function writeBlob(dir, bytes) {
-  const digest = createHash('sha256').update(bytes).digest('hex');
-  await writeFile(path.join(dir, 'blobs', 'sha256', digest), bytes);
-  return { digest: `sha256:${digest}`, size: bytes.length };
-}
-
-/** A layout with one image whose layer is `sizeMiB` MiB of random bytes, written in 4 MiB chunks. */
-async function makeLayout(dir) {
-  await mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
-  const tmp = path.join(dir, 'blobs', 'layer.tmp');
-  const hash = createHash('sha256');
-  const out = createWriteStream(tmp);
-  for (let i = 0; i < sizeMiB / 4; i++) {
-    const chunk = randomBytes(4 * 1024 * 1024);
-    hash.update(chunk);
-    if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
-  }
-  await new Promise((r, j) => out.end((e) => (e ? j(e) : r())));
-  const layerHex = hash.digest('hex');
-  const { rename } = await import('node:fs/promises');
-  await rename(tmp, path.join(dir, 'blobs', 'sha256', layerHex));
-  const layer = { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${layerHex}`, size: sizeMiB * 1024 * 1024 };
-  const config = await writeBlob(
-    dir,
-    Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] } })),
-  );
-  const manifest = await writeBlob(
-    dir,
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-        layers: [layer],
-      }),
-    ),
-  );
-  await writeFile(
-    path.join(dir, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'big' } }],
-    }),
-  );
-  await writeFile(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-}
 
 /** Run a command; resolve with wall time (s) and peak RSS (MiB, from VmHWM). */
 function measure(cmd, argv, opts = {}) {
@@ -108,7 +60,7 @@ const work = await mkdtemp(path.join(tmpdir(), 'ocikit-bench-'));
 try {
   const layout = path.join(work, 'layout');
   console.log(`building a layout with a ${sizeMiB} MiB random layer in ${work} ...`);
-  await makeLayout(layout);
+  await makeBigLayout(layout, sizeMiB);
   // Warm the page cache so that the first command measured does not pay for it alone.
   // (GNU tar skips reading file data when writing to /dev/null, so warm with cat.)
   await measure('sh', ['-c', `cat '${layout}'/blobs/sha256/* > /dev/null`]);

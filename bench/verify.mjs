@@ -13,12 +13,11 @@
  * which keeps noise from other work on the machine out of the ratio.
  */
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeBigLayout } from './big-layout.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'ocikit.js');
@@ -41,48 +40,6 @@ createReadStream(process.argv[1], { highWaterMark: 1024 * 1024 })
   .on('end', () => console.log('sha256:' + h.digest('hex')));
 `;
 
-async function storeJson(dir, doc) {
-  const bytes = Buffer.from(JSON.stringify(doc));
-  const hex = createHash('sha256').update(bytes).digest('hex');
-  await writeFile(path.join(dir, 'blobs', 'sha256', hex), bytes);
-  return { digest: `sha256:${hex}`, size: bytes.length };
-}
-
-/** One image whose only layer is `sizeMiB` MiB of random bytes; returns the layer's path and digest. */
-async function makeLayout(dir) {
-  await mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
-  const tmp = path.join(dir, 'layer.tmp');
-  const hash = createHash('sha256');
-  const out = createWriteStream(tmp);
-  for (let i = 0; i < sizeMiB / 4; i++) {
-    const chunk = randomBytes(4 * 1024 * 1024);
-    hash.update(chunk);
-    if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
-  }
-  await new Promise((resolve, reject) => out.end((err) => (err ? reject(err) : resolve())));
-  const hex = hash.digest('hex');
-  const layerPath = path.join(dir, 'blobs', 'sha256', hex);
-  await rename(tmp, layerPath);
-  const layer = { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${hex}`, size: sizeMiB * 1024 * 1024 };
-  const config = await storeJson(dir, { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] } });
-  const manifest = await storeJson(dir, {
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-    layers: [layer],
-  });
-  await writeFile(
-    path.join(dir, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.index.v1+json',
-      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'big' } }],
-    }),
-  );
-  await writeFile(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  return { layerPath, digest: layer.digest };
-}
-
 function timed(cmd, argv) {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
@@ -103,7 +60,7 @@ function timed(cmd, argv) {
 const dir = await mkdtemp(path.join(tmpdir(), 'ocikit-bench-verify-'));
 try {
   process.stdout.write(`building a layout with a ${sizeMiB} MiB random layer in ${dir} ...\n`);
-  const { layerPath, digest } = await makeLayout(dir);
+  const { layerPath, digest } = await makeBigLayout(dir, sizeMiB);
   // Warm the page cache, and check that the baseline computes the right thing.
   const warm = await timed(process.execPath, ['-e', BARE_SHA256, layerPath]);
   if (warm.out.trim() !== digest) throw new Error(`baseline hashed ${warm.out.trim()}, expected ${digest}`);

@@ -1,6 +1,6 @@
 /** Run the built CLI (bin/ocikit.js -> dist/) as a user would, in temp directories. */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, cp } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,4 +125,19 @@ export const NOBODY = { uid: 65534, gid: 65534 };
 
 export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/**
+ * Private, numbered case directories under a suite's temp dir (`base()` is
+ * read lazily, after beforeAll made it): `dir()` makes an empty one,
+ * `fixture(name)` copies a fixture into a new one and returns its path.
+ */
+export function caseDirs(base: () => string): { dir: () => Promise<string>; fixture: (name: string) => Promise<string> } {
+  let n = 0;
+  const dir = async () => {
+    const d = path.join(base(), `case-${++n}`);
+    await mkdir(d);
+    return d;
+  };
+  return { dir, fixture: async (name: string) => copyFixture(name, await dir()) };
 }

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, copyFixture, ocikit, tempDir } from '../helpers/cli.js';
+import { BIN, caseDirs, ocikit, tempDir } from '../helpers/cli.js';
 import { ocikitOk, pushFixtureImage, readBlob } from '../helpers/peers.js';
 import { schemaAvailable, validateAgainstSchema } from '../helpers/schema.js';
 import { expectFailure, expectJson, loadExpected, readIndexJson, type Expected } from './_support.js';
@@ -56,14 +56,8 @@ async function attachJson(args: string[], env: Record<string, string> = EPOCH): 
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let e: Expected;
-let n = 0;
-/** A fresh private copy of a fixture layout. */
-const fresh = async (fixture: string) => copyFixture(fixture, await mkdirUnique());
-const mkdirUnique = async () => {
-  const dir = path.join(tmp.dir, `case-${++n}`);
-  await mkdir(dir);
-  return dir;
-};
+/** Fresh private copies of fixture layouts, and empty case directories. */
+const { fixture: fresh, dir: mkdirUnique } = caseDirs(() => tmp.dir);
 
 beforeAll(async () => {
   tmp = await tempDir('ocikit-attach-');

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, truncate, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFixture, expectedDigests, ocikit, snapshotTree, tempDir } from '../helpers/cli.js';
+import { caseDirs, expectedDigests, ocikit, snapshotTree, tempDir } from '../helpers/cli.js';
 import { blobPath, ocikitOk } from '../helpers/peers.js';
 import { expectFailure, expectJson, readIndexJson } from './_support.js';
 
@@ -28,13 +28,7 @@ const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let wr: { image: string; sbom: string; signature: string; sbomSignature: string; blobs: Record<string, number> };
 let single: { image: string; config: string; layers: string[]; blobs: Record<string, number> };
-let n = 0;
-const fresh = async (fixture: string) => copyFixture(fixture, await mkdirUnique());
-const mkdirUnique = async () => {
-  const dir = path.join(tmp.dir, `case-${++n}`);
-  await mkdir(dir);
-  return dir;
-};
+const { fixture: fresh, dir: mkdirUnique } = caseDirs(() => tmp.dir);
 
 const gcJson = (layout: string, ...flags: string[]) => expectJson<GcResult>(['gc', layout, ...flags]);
 const blobsIn = async (layout: string) => (await readdir(path.join(layout, 'blobs', 'sha256'))).map((h) => `sha256:${h}`).sort();

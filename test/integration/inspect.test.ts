@@ -4,9 +4,9 @@
  * under each manifest; text, JSON, and a self-contained HTML file.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, readFile, truncate } from 'node:fs/promises';
+import { readFile, truncate } from 'node:fs/promises';
 import path from 'node:path';
-import { copyFixture, expectedDigests, FIXTURES, ocikit, tempDir } from '../helpers/cli.js';
+import { caseDirs, expectedDigests, FIXTURES, ocikit, tempDir } from '../helpers/cli.js';
 import { addArtifact, blobFile, dsseEnvelope, inTotoStatement, OCI_MANIFEST } from '../helpers/audit-layouts.js';
 
 interface Node {
@@ -35,12 +35,7 @@ interface Report {
 
 let expected: Awaited<ReturnType<typeof expectedDigests>>;
 let work: { dir: string; cleanup: () => Promise<void> };
-let n = 0;
-const copy = async (name: string) => {
-  const dir = path.join(work.dir, String(n++));
-  await mkdir(dir);
-  return copyFixture(name, dir);
-};
+const { fixture: copy } = caseDirs(() => work.dir);
 const e = (fixture: string, key: string) => expected[fixture]![key] as string;
 
 async function inspectJson(args: string[]): Promise<Report> {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendFile, mkdir, rm, truncate, writeFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { copyFixture, expectedDigests, FIXTURES, isCleanError, ocikit, run, tempDir } from '../helpers/cli.js';
+import { caseDirs, expectedDigests, FIXTURES, isCleanError, ocikit, run, tempDir } from '../helpers/cli.js';
 import { startRegistry } from '../helpers/registry.js';
 import {
   blobFile,
@@ -30,13 +30,8 @@ const FIXTURE_NAMES = ['single-image', 'multi-platform', 'docker-v2', 'with-refe
 
 let expected: Awaited<ReturnType<typeof expectedDigests>>;
 let work: { dir: string; cleanup: () => Promise<void> };
-let n = 0;
-/** A private copy of a fixture. */
-const copy = async (name: string) => {
-  const dir = path.join(work.dir, String(n++));
-  await mkdir(dir);
-  return copyFixture(name, dir);
-};
+/** Private copies of fixtures. */
+const { fixture: copy } = caseDirs(() => work.dir);
 const e = (fixture: string, key: string) => expected[fixture]![key] as string;
 
 beforeAll(async () => {

@@ -10,6 +10,7 @@ export * from './reference.js';
 export * from './targets/target.js';
 export * from './targets/layout-dir.js';
 export * from './targets/index-entries.js';
+export * from './targets/index-resolve.js';
 export * from './targets/open.js';
 export * from './graph/content.js';
 export * from './graph/successors.js';

@@ -12,7 +12,8 @@ import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { resolvePlatform, resolveReference } from '../targets/open.js';
 import { addEntry, setTag, tagOf } from '../targets/index-entries.js';
-import { LayoutDir, stripTag } from '../targets/layout-dir.js';
+import { LayoutDir } from '../targets/layout-dir.js';
+import { stripTag } from '../targets/index-resolve.js';
 import { isLayoutTarget, type ReadTarget, type WriteTarget } from '../targets/target.js';
 import type { ImageIndex } from '../spec/types.js';
 

@@ -32,8 +32,9 @@ import { Annotation, MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from '../spec/types.js';
 import { MAX_DOCUMENT_SIZE } from '../graph/content.js';
 import { tagOf } from './index-entries.js';
-import { defaultInIndex, LayoutArchive, resolveInIndex, tagsOf, verifiedStream, type LayoutArchiveOptions } from './layout-archive.js';
-import { INDEX_FILE, OCI_LAYOUT_FILE, stripTag } from './layout-dir.js';
+import { LayoutArchive, verifiedStream, type LayoutArchiveOptions } from './layout-archive.js';
+import { INDEX_FILE, OCI_LAYOUT_FILE } from './layout-dir.js';
+import { defaultInIndex, resolveInIndex, stripTag, tagsOf } from './index-resolve.js';
 import type { LayoutReadTarget, ReferrersFilter } from './target.js';
 
 const MANIFEST_JSON = 'manifest.json';

@@ -12,7 +12,7 @@
  * temporary file for whole-archive reads (archive/compression.ts).
  */
 import type { Readable } from 'node:stream';
-import { NotFoundError, OcikitError, UsageError } from '../errors.js';
+import { NotFoundError, OcikitError } from '../errors.js';
 import { parseDigest } from '../digest/digest.js';
 import { VerifyStream } from '../digest/verify-stream.js';
 import { openArchiveFile, type SpoolOptions } from '../archive/compression.js';
@@ -20,12 +20,12 @@ import { TarIndex } from '../archive/tar-index.js';
 import type { TarEntry } from '../archive/tar-scan.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
-import { checkOciLayoutFile, detectManifestMediaType } from '../spec/validate.js';
-import { fetchDocument, MAX_DOCUMENT_SIZE } from '../graph/content.js';
+import { checkOciLayoutFile } from '../spec/validate.js';
+import { MAX_DOCUMENT_SIZE } from '../graph/content.js';
 import { buildReferrersMap, filterReferrers, lookupReferrers } from '../graph/referrers.js';
-import { isFallbackTagEntry, tagOf } from './index-entries.js';
-import { INDEX_FILE, OCI_LAYOUT_FILE, isArtifactEntry, looksLikeDigest, parseIndexText, stripTag } from './layout-dir.js';
-import type { LayoutReadTarget, ReadTarget, ReferrersFilter } from './target.js';
+import { INDEX_FILE, OCI_LAYOUT_FILE, parseIndexText } from './layout-dir.js';
+import { defaultInIndex, resolveInIndex, tagsOf } from './index-resolve.js';
+import type { LayoutReadTarget, ReferrersFilter } from './target.js';
 import { LAYOUT_FILE_LIMIT, type FileListing, type LayoutFileEntry } from './file-listing.js';
 
 const SMALL_FILE_LIMIT = 64 * 1024;
@@ -182,65 +182,3 @@ export function verifiedStream(source: Readable, desc: Descriptor, where: string
   return source.pipe(verify);
 }
 
-// ---- resolution over an index.json, shared by the archive targets (same rules as LayoutDir) ----
-
-export function* tagsOf(index: ImageIndex): Iterable<string> {
-  const seen = new Set<string>();
-  for (const e of index.manifests) {
-    const t = tagOf(e);
-    if (t !== undefined && !seen.has(t)) {
-      seen.add(t);
-      yield t;
-    }
-  }
-}
-
-/** A tag or digest to a descriptor: index.json entries first, then any manifest blob the target holds. */
-export async function resolveInIndex(target: ReadTarget, index: ImageIndex, ref: string): Promise<Descriptor> {
-  if (looksLikeDigest(ref)) {
-    parseDigest(ref);
-    const entry = index.manifests.find((e) => e.digest === ref);
-    if (entry) return stripTag(entry);
-    return describeManifestBlob(target, ref);
-  }
-  const matches = index.manifests.filter((e) => tagOf(e) === ref);
-  if (matches.length === 0) {
-    const tags = [...tagsOf(index)];
-    throw new NotFoundError(`tag "${ref}" not found in ${target.description}`, {
-      hint: tags.length > 0 ? `tags present: ${tags.slice(0, 10).join(', ')}${tags.length > 10 ? ', ...' : ''}` : `${target.description} has no tags`,
-    });
-  }
-  return stripTag(matches[matches.length - 1]!);
-}
-
-/** The only image of an index.json, when it holds exactly one (referrers do not count). */
-export function defaultInIndex(description: string, index: ImageIndex): Descriptor {
-  const roots = index.manifests.filter((e) => !isArtifactEntry(e) && !isFallbackTagEntry(e));
-  const unique = [...new Map(roots.map((e) => [e.digest, e])).values()];
-  if (unique.length === 1) return stripTag(unique[0]!);
-  if (unique.length === 0) throw new NotFoundError(`${description} has no images`);
-  throw new UsageError(`${description} holds ${unique.length} images; say which one with :TAG or @DIGEST`, {
-    hint: `tags: ${[...tagsOf(index)].slice(0, 10).join(', ')}`,
-  });
-}
-
-/** Describe a manifest known only by digest (a child of an index, say) by reading it. */
-export async function describeManifestBlob(target: ReadTarget, digest: string): Promise<Descriptor> {
-  let size: number;
-  try {
-    size = (await target.statBlob(digest)).size;
-  } catch (err) {
-    if (err instanceof OcikitError && err.code === 'NOT_FOUND') throw new NotFoundError(`manifest ${digest} not found in ${target.description}`, { digest });
-    throw err;
-  }
-  const bytes = await fetchDocument(target, { mediaType: MediaType.OctetStream, digest, size });
-  let doc: unknown;
-  try {
-    doc = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new OcikitError('INVALID_MANIFEST', `${digest} in ${target.description} is not a manifest (not JSON)`, { digest });
-  }
-  const mediaType = doc && typeof doc === 'object' ? detectManifestMediaType(doc as Record<string, unknown>) : undefined;
-  if (!mediaType) throw new OcikitError('INVALID_MANIFEST', `${digest} in ${target.description} is not a manifest or index`, { digest });
-  return { mediaType, digest, size };
-}

@@ -11,20 +11,20 @@ import { createWriteStream, promises as fsp } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { OcikitError, NotFoundError, UsageError, fromFsError } from '../errors.js';
-import { isDigestGrammar, isSupportedAlgorithm, parseDigest } from '../digest/digest.js';
+import { OcikitError, NotFoundError, fromFsError } from '../errors.js';
+import { isDigestGrammar, parseDigest } from '../digest/digest.js';
 import { DigestingStream, VerifyStream, sizeMismatch, verifyBytes } from '../digest/verify-stream.js';
 import { fsyncDir, fsyncFile, streamToFileAtomic, tempPathFor, writeFileAtomic } from '../fs/atomic.js';
 import { withLock } from '../fs/lock.js';
 import { openRegularFile, readSmallRegularFileSync, readRegularFile } from '../fs/safe-open.js';
 import { WriteLease } from '../fs/lease.js';
-import { Annotation, MediaType } from '../spec/media-types.js';
+import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
-import { checkOciLayoutFile, detectManifestMediaType } from '../spec/validate.js';
-import { fetchDocument, MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
-import { isWalkable } from '../graph/successors.js';
+import { checkOciLayoutFile } from '../spec/validate.js';
+import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
 import { buildReferrersMap, filterReferrers, lookupReferrers } from '../graph/referrers.js';
-import { addEntry, isFallbackTagEntry, removeTag, setTag, tagOf } from './index-entries.js';
+import { addEntry, removeTag, setTag } from './index-entries.js';
+import { defaultInIndex, resolveInIndex, tagsOf } from './index-resolve.js';
 import type { LayoutReadTarget, ReferrersFilter, WriteTarget } from './target.js';
 import { readLayoutDirFile, walkDirectory, type FileListing, type LayoutFileEntry } from './file-listing.js';
 
@@ -323,63 +323,12 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   }
 
   async resolve(ref: string): Promise<Descriptor> {
-    const index = await this.readIndex();
-    if (looksLikeDigest(ref)) {
-      parseDigest(ref);
-      const entry = index.manifests.find((e) => e.digest === ref);
-      if (entry) return stripTag(entry);
-      return this.describeBlob(ref);
-    }
-    const matches = index.manifests.filter((e) => tagOf(e) === ref);
-    if (matches.length === 0) {
-      const tags = index.manifests.map(tagOf).filter((t): t is string => t !== undefined);
-      throw new NotFoundError(`tag "${ref}" not found in ${this.description}`, {
-        hint: tags.length > 0 ? `tags present: ${tags.slice(0, 10).join(', ')}${tags.length > 10 ? ', ...' : ''}` : 'the layout has no tags',
-      });
-    }
-    // A layout written by someone else may list a tag twice; the last entry is the most recent write.
-    return stripTag(matches[matches.length - 1]!);
+    return resolveInIndex(this, await this.readIndex(), ref);
   }
 
-  /**
-   * The manifest a reference with neither tag nor digest means: the only
-   * root, when there is exactly one. Referrers (untagged artifacts, fallback
-   * tag listings) and entries of media types that are not manifests are not
-   * what a user means by naming the layout alone.
-   */
+  /** The manifest a reference with neither tag nor digest means: the only image, when there is exactly one. */
   async resolveDefault(): Promise<Descriptor> {
-    const index = await this.readIndex();
-    const roots = index.manifests.filter((e) => isWalkable(e) && !isArtifactEntry(e) && !isFallbackTagEntry(e));
-    const unique = [...new Map(roots.map((e) => [e.digest, e])).values()];
-    if (unique.length === 1) return stripTag(unique[0]!);
-    if (unique.length === 0) throw new NotFoundError(`${this.description} has no images`);
-    throw new UsageError(`${this.description} holds ${unique.length} images; say which one with :TAG or @DIGEST`, {
-      hint: `tags: ${index.manifests.map(tagOf).filter(Boolean).slice(0, 10).join(', ')}`,
-    });
-  }
-
-  /** Describe a manifest blob not listed in index.json (a child of an index, say) by reading it. */
-  private async describeBlob(digest: string): Promise<Descriptor> {
-    const file = this.blobPath(digest);
-    let size: number;
-    try {
-      const st = await fsp.lstat(file);
-      if (!st.isFile()) throw new OcikitError('UNSAFE_BLOB_PATH', `blob ${digest} in ${this.dir} is not a regular file`, { path: file, digest });
-      size = st.size;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`manifest ${digest} not found in ${this.description}`, { digest, path: file });
-      throw fromFsError(err, file, 'blob');
-    }
-    const bytes = await fetchDocument(this, { mediaType: MediaType.OctetStream, digest, size });
-    let doc: unknown;
-    try {
-      doc = JSON.parse(bytes.toString('utf8'));
-    } catch {
-      throw new OcikitError('INVALID_MANIFEST', `${digest} in ${this.description} is not a manifest (not JSON)`, { digest });
-    }
-    const mediaType = doc && typeof doc === 'object' ? detectManifestMediaType(doc as Record<string, unknown>) : undefined;
-    if (!mediaType) throw new OcikitError('INVALID_MANIFEST', `${digest} in ${this.description} is not a manifest or index`, { digest });
-    return { mediaType, digest, size };
+    return defaultInIndex(this.description, await this.readIndex());
   }
 
   async tag(desc: Descriptor, ref: string): Promise<void> {
@@ -413,14 +362,7 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   }
 
   async *tags(): AsyncIterable<string> {
-    const seen = new Set<string>();
-    for (const e of (await this.readIndex()).manifests) {
-      const t = tagOf(e);
-      if (t !== undefined && !seen.has(t)) {
-        seen.add(t);
-        yield t;
-      }
-    }
+    yield* tagsOf(await this.readIndex());
   }
 
   async *referrers(subject: Descriptor, filter?: ReferrersFilter): AsyncIterable<Descriptor> {
@@ -452,27 +394,6 @@ function asLayoutProblem(err: unknown, dir: string, name: string): OcikitError {
     return new OcikitError('INVALID_LAYOUT', `invalid layout ${dir}: ${name} is not a regular file`, { path: err.path, cause: err });
   }
   return fromFsError(err, path.join(dir, name), name);
-}
-
-export function looksLikeDigest(ref: string): boolean {
-  const alg = ref.split(':', 1)[0]!;
-  return ref.includes(':') && (isSupportedAlgorithm(alg) || /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/.test(ref));
-}
-
-/** An index.json entry as the descriptor of its manifest: the tag annotation belongs to the index, not the manifest. */
-export function stripTag(entry: Descriptor): Descriptor {
-  const copy: Descriptor = { ...entry };
-  if (copy.annotations && Annotation.RefName in copy.annotations) {
-    const { [Annotation.RefName]: _tag, ...rest } = copy.annotations;
-    if (Object.keys(rest).length > 0) copy.annotations = rest;
-    else delete copy.annotations;
-  }
-  return copy;
-}
-
-/** Untagged entries carrying artifactType are referrers listed for other tools, not images to pick by default. */
-export function isArtifactEntry(e: Descriptor): boolean {
-  return e.artifactType !== undefined && tagOf(e) === undefined;
 }
 
 export function parseIndexText(text: string, dir: string): ImageIndex {

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { OcikitError, fromFsError } from '../errors.js';
+import type { FileRange } from '../fs/file-range.js';
 
 const openAsync = promisify(fs.open);
 const closeAsync = promisify(fs.close);
@@ -97,7 +98,12 @@ export class ArchiveFile {
     return bytes.subarray(0, Math.min(length, bytes.length));
   }
 
-  /** Stream `size` bytes from `start`. The descriptor stays open: the stream does not own it. */
+  /** `size` bytes from `start`, to be read verified (fs/file-range.ts). The descriptor stays shared: the range does not own it. */
+  range(start: number, size: number): FileRange {
+    return { fd: this.descriptor, start, size, path: this.path, shortRead: () => endedEarly(this.path) };
+  }
+
+  /** Stream `size` bytes from `start`, unverified. The descriptor stays open: the stream does not own it. */
   stream(start: number, size: number): Readable {
     return new RangeStream(this, start, size);
   }
@@ -136,7 +142,7 @@ class RangeStream extends Readable {
     this.file.read(this.position, length).then(
       (chunk) => {
         if (chunk.length < length) {
-          this.destroy(new OcikitError('UNSAFE_ARCHIVE_ENTRY', `archive ${this.file.path} ended early: it was truncated while being read`, { path: this.file.path }));
+          this.destroy(endedEarly(this.file.path));
           return;
         }
         this.position += chunk.length;
@@ -145,4 +151,8 @@ class RangeStream extends Readable {
       (err: unknown) => this.destroy(err as Error),
     );
   }
+}
+
+function endedEarly(path: string): OcikitError {
+  return new OcikitError('UNSAFE_ARCHIVE_ENTRY', `archive ${path} ended early: it was truncated while being read`, { path });
 }

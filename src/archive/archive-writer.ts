@@ -1,9 +1,12 @@
 /**
  * Writing a layout archive as a stream: a WriteTarget that the graph copy
- * feeds, turning each push into one tar entry (tar-stream), with no temporary
- * directory and memory flat in blob size (a blob flows from its source through
- * the tar into the file; a tar header needs the size up front, and the blob's
- * descriptor gives it).
+ * feeds, turning each push into one tar entry, with no temporary directory
+ * and memory flat in blob size (a blob flows from its source through the tar
+ * into the file; a tar header needs the size up front, and the blob's
+ * descriptor gives it). A blob that is a byte range of a local file (from a
+ * layout or an uncompressed archive) is copied with positional reads and
+ * writes through two reused buffers, hashed on the way (fs/file-range.ts):
+ * that is what keeps `pack` close to `tar -cf` while it verifies every digest.
  *
  * Reproducible: the same content gives the same bytes whatever the source's
  * file order, mtimes, owners or umask. Every entry has mode 0644 (0755 for
@@ -22,16 +25,15 @@
  * by `commit()`; `abort()` (or any failure) removes it. Written to a stream
  * (stdout), a failure leaves a truncated tar that readers refuse.
  */
-import { createWriteStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { once } from 'node:events';
-import tarStream from 'tar-stream';
+import { finished, pipeline } from 'node:stream/promises';
 import { NotFoundError, OcikitError, UsageError, fromFsError } from '../errors.js';
 import { parseDigest } from '../digest/digest.js';
-import { VerifyStream } from '../digest/verify-stream.js';
-import { fsyncDir, fsyncFile, tempPathFor } from '../fs/atomic.js';
+import { VerifyStream, sizeMismatch, verifiesFor, verifyBytes } from '../digest/verify-stream.js';
+import { fsyncDir, tempPathFor } from '../fs/atomic.js';
+import { VerifiedFileRange, copyVerifiedRange } from '../fs/file-range.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { parseManifestBytes, type ParsedManifest } from '../spec/validate.js';
@@ -40,6 +42,8 @@ import { isWalkable, successors } from '../graph/successors.js';
 import { addEntry, setTag, tagOf } from '../targets/index-entries.js';
 import type { ReadTarget, ReferrersFilter, WriteTarget } from '../targets/target.js';
 import { compressor, type Compression } from './compression.js';
+import { FileSink, StreamSink, type ByteSink } from './byte-sink.js';
+import { TAR_TRAILER, encodeTarHeader, paddingFor } from './tar-header.js';
 
 const FILE_MODE = 0o644;
 const DIR_MODE = 0o755;
@@ -75,11 +79,12 @@ export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number {
 export class ArchiveWriter implements WriteTarget {
   readonly description: string;
   readonly stats: ArchiveStats = { blobs: 0, bytes: 0, excluded: 0 };
-  private readonly pack = tarStream.pack();
-  private readonly output: Promise<void>;
-  private readonly mtime: Date;
+  private readonly sink: ByteSink;
+  private readonly mtime: number;
   private readonly exclude?: ReadTarget;
-  private readonly file?: { dest: string; tmp: string };
+  private readonly file?: { dest: string; tmp: string; handle: fsp.FileHandle };
+  /** Stops the output stream (stdout, a compressor) on abort. */
+  private readonly stopOutput?: (err?: Error) => void;
   /** Entries are written one at a time, in call order. */
   private queue: Promise<void> = Promise.resolve();
   private failure?: unknown;
@@ -91,16 +96,18 @@ export class ArchiveWriter implements WriteTarget {
   private readonly dirs = new Set<string>();
   private index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: [] };
 
-  private constructor(out: Writable, description: string, opts: ArchiveWriterOptions, file?: { dest: string; tmp: string }) {
+  private constructor(
+    output: { sink: ByteSink; stop?: (err?: Error) => void },
+    description: string,
+    opts: ArchiveWriterOptions,
+    file?: { dest: string; tmp: string; handle: fsp.FileHandle },
+  ) {
     this.description = description;
+    this.sink = output.sink;
+    this.stopOutput = output.stop;
     this.file = file;
     this.exclude = opts.exclude;
-    this.mtime = new Date((opts.mtime ?? sourceDateEpoch()) * 1000);
-    const compression = opts.compression ?? 'none';
-    const stages: Array<NodeJS.ReadWriteStream> = compression === 'none' ? [] : [compressor(compression, description), ...(compression === 'gzip' ? [new GzipOsByte()] : [])];
-    this.output = pipeline([this.pack as unknown as Readable, ...stages, out] as unknown as ReadonlyArray<NodeJS.ReadWriteStream>);
-    // Failures are reported by the push, commit or abort that meets them.
-    this.output.catch((err) => this.fail(err));
+    this.mtime = opts.mtime ?? sourceDateEpoch();
     this.enqueue(() => this.writeEntry('oci-layout', OCI_LAYOUT_BYTES));
   }
 
@@ -114,19 +121,27 @@ export class ArchiveWriter implements WriteTarget {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fromFsError(err, dest, 'archive');
     }
     const tmp = tempPathFor(dest);
-    const out = createWriteStream(tmp, { flags: 'wx', mode: FILE_MODE });
+    let handle: fsp.FileHandle;
     try {
-      await once(out, 'open');
+      handle = await fsp.open(tmp, 'wx', FILE_MODE);
     } catch (err) {
       throw fromFsError(err, path.dirname(dest), 'directory for the archive');
     }
-    return new ArchiveWriter(out, `archive ${dest}`, opts, { dest, tmp });
+    const description = `archive ${dest}`;
+    const compression = opts.compression ?? 'none';
+    const output =
+      compression === 'none' ? { sink: new FileSink(handle) } : compressedOutput(compression, description, new FileSink(handle).asWritable());
+    return new ArchiveWriter(output, description, opts, { dest, tmp, handle });
   }
 
   /** Write an archive to a stream (stdout). */
   static toStream(out: Writable, opts: ArchiveWriterOptions = {}): ArchiveWriter {
     checkCompression(opts.compression, 'standard output');
-    return new ArchiveWriter(out, 'archive on standard output', opts);
+    const description = 'archive on standard output';
+    const compression = opts.compression ?? 'none';
+    const output =
+      compression === 'none' ? { sink: new StreamSink(out, finished(out)), stop: (err?: Error) => out.destroy(err) } : compressedOutput(compression, description, out);
+    return new ArchiveWriter(output, description, opts);
   }
 
   // ---- WriteTarget ----
@@ -143,18 +158,13 @@ export class ArchiveWriter implements WriteTarget {
       if (isWalkable(desc)) {
         // Held back until commit, to be written children-first in a fixed order.
         const bytes = content instanceof Uint8Array ? Buffer.from(content) : await readAll(content, MAX_DOCUMENT_SIZE);
-        const check = new VerifyStream({ digest: desc.digest, size: desc.size, source: `manifest for ${this.description}` });
-        await pipeline(Readable.from([bytes]), check, async function* (s) {
-          for await (const _ of s) {
-            // verified, nothing to keep
-          }
-        });
+        verifyBytes(bytes, { digest: desc.digest, size: desc.size, source: `manifest for ${this.description}` });
         this.manifests.set(desc.digest, { bytes, parsed: parseManifestBytes(bytes, desc.mediaType, `${desc.digest}`) });
         return;
       }
       const source = content instanceof Uint8Array ? Readable.from([Buffer.from(content)]) : content;
       // A stream the source already verifies for this very descriptor is not hashed twice.
-      const verified = source instanceof VerifyStream && source.expected.digest === desc.digest && source.expected.size === desc.size;
+      const verified = verifiesFor(source, desc);
       const stream = verified ? source : source.pipe(new VerifyStream({ digest: desc.digest, size: desc.size, source: `content for ${desc.digest}` }));
       if (!verified) {
         source.on('error', (err) => stream.destroy(err));
@@ -241,11 +251,14 @@ export class ArchiveWriter implements WriteTarget {
         });
       }
       await this.enqueue(() => this.writeEntry('index.json', Buffer.from(JSON.stringify(this.index))));
-      this.pack.finalize();
-      await this.output;
+      await this.enqueue(async () => {
+        await this.sink.write(TAR_TRAILER);
+        await this.sink.end();
+      });
       if (this.failure) throw this.failure;
       if (this.file) {
-        await fsyncFile(this.file.tmp);
+        await this.file.handle.sync();
+        await this.file.handle.close();
         await fsp.rename(this.file.tmp, this.file.dest);
         await fsyncDir(path.dirname(this.file.dest));
       }
@@ -256,14 +269,17 @@ export class ArchiveWriter implements WriteTarget {
     }
   }
 
-  /** Give up: destroy the tar stream and remove the temporary file. Safe to call more than once. */
+  /** Give up: stop the output and remove the temporary file. Safe to call more than once. */
   async abort(reason?: unknown): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'aborted';
     this.failure ??= reason ?? new OcikitError('IO_ERROR', `writing ${this.description} was cancelled`);
-    this.pack.destroy(this.failure instanceof Error ? this.failure : undefined);
-    await this.output.catch(() => undefined);
-    if (this.file) await fsp.rm(this.file.tmp, { force: true });
+    this.stopOutput?.(this.failure instanceof Error ? this.failure : undefined);
+    if (this.file) {
+      // close() waits for a write in flight; later entries see the failure and do not start.
+      await this.file.handle.close().catch(() => undefined);
+      await fsp.rm(this.file.tmp, { force: true });
+    }
   }
 
   async close(): Promise<void> {
@@ -305,48 +321,40 @@ export class ArchiveWriter implements WriteTarget {
     }
   }
 
-  private writeEntry(name: string, content: Buffer | Readable | undefined, size?: number): Promise<void> {
-    const header: Partial<tarStream.Header> & { name: string } = {
-      name,
-      type: content === undefined ? 'directory' : 'file',
-      mode: content === undefined ? DIR_MODE : FILE_MODE,
-      size: content === undefined ? 0 : Buffer.isBuffer(content) ? content.length : size!,
-      mtime: this.mtime,
-      uid: 0,
-      gid: 0,
-      uname: '',
-      gname: '',
-    };
-    const isBlob = name.startsWith('blobs/') && content !== undefined;
-    return new Promise<void>((resolve, reject) => {
-      const done = (err?: unknown) => {
-        if (err) {
-          this.fail(err);
-          reject(err);
-          return;
-        }
-        if (isBlob) {
-          this.stats.blobs++;
-          this.stats.bytes += header.size ?? 0;
-        }
-        resolve();
-      };
-      if (content === undefined || Buffer.isBuffer(content)) {
-        this.pack.entry(header, content ?? Buffer.alloc(0), (err) => done(err ?? undefined));
-        return;
-      }
-      // The entry's callback fires once, when it is complete or destroyed (short content, a source error).
-      const entry = this.pack.entry(header, (err) => done(err ?? undefined));
-      const emitter = entry as unknown as NodeJS.EventEmitter;
-      // The callback above reports the entry's failure; an 'error' event with no listener would throw as well.
-      emitter.on('error', () => undefined);
-      (async () => {
-        for await (const chunk of content) {
-          if (!entry.write(chunk as Buffer)) await once(emitter, 'drain');
-        }
-        (entry as unknown as Writable).end();
-      })().catch((err: Error) => entry.destroy(err));
-    });
+  private async writeEntry(name: string, content: Buffer | Readable | undefined, size?: number): Promise<void> {
+    const isDirectory = content === undefined;
+    const length = isDirectory ? 0 : Buffer.isBuffer(content) ? content.length : size!;
+    try {
+      await this.sink.write(encodeTarHeader({ name, type: isDirectory ? 'directory' : 'file', size: length, mode: isDirectory ? DIR_MODE : FILE_MODE, mtime: this.mtime }));
+      if (Buffer.isBuffer(content)) await this.sink.write(content);
+      else if (content) await this.writeContent(content, length);
+      if (length % 512 !== 0) await this.sink.write(paddingFor(length));
+    } catch (err) {
+      if (content instanceof Readable) content.destroy();
+      this.fail(err);
+      throw err;
+    }
+    if (name.startsWith('blobs/') && !isDirectory) {
+      this.stats.blobs++;
+      this.stats.bytes += length;
+    }
+  }
+
+  /** A blob's bytes, already verifying (see push): the fast range copy when the source is a local file. */
+  private async writeContent(content: Readable, size: number): Promise<void> {
+    const range = content instanceof VerifiedFileRange ? content.detach() : undefined;
+    if (range) {
+      await copyVerifiedRange(range, (content as VerifiedFileRange).expected, (chunk) => this.sink.write(chunk, true));
+      return;
+    }
+    let written = 0;
+    for await (const chunk of content) {
+      written += (chunk as Buffer).length;
+      // Verification upstream guarantees this; the tar framing depends on it, so it is checked anyway.
+      if (written > size) throw sizeMismatch({ digest: '(entry)', size, source: this.description }, written);
+      await this.sink.write(chunk as Buffer);
+    }
+    if (written !== size) throw sizeMismatch({ digest: '(entry)', size, source: this.description }, written);
   }
 
   /** Manifests held back, children before parents: depth-first from index.json, then any left over by digest. */
@@ -365,6 +373,14 @@ export class ArchiveWriter implements WriteTarget {
     for (const digest of [...this.manifests.keys()].sort()) visit(digest);
     return order;
   }
+}
+
+/** A compressor in front of `out`: the sink writes into it, and the pipeline reports when all has reached `out`. */
+function compressedOutput(compression: Exclude<Compression, 'none'>, description: string, out: Writable): { sink: ByteSink; stop: (err?: Error) => void } {
+  const head = compressor(compression, description);
+  const stages: NodeJS.ReadWriteStream[] = [head, ...(compression === 'gzip' ? [new GzipOsByte()] : [])];
+  const done = pipeline([...stages, out] as unknown as ReadonlyArray<NodeJS.ReadWriteStream>);
+  return { sink: new StreamSink(head as unknown as Writable, done), stop: (err?: Error) => (head as unknown as Writable).destroy(err) };
 }
 
 /** Fail before any file is created when the compression cannot be written (zstd on Node < 22.15). */

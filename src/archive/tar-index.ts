@@ -7,6 +7,7 @@
  * duplicates only. Links (allowed only for docker archives) must stay inside
  * the archive; they are resolved here and never created on disk.
  */
+import type { FileRange } from '../fs/file-range.js';
 import path from 'node:path/posix';
 import type { Readable } from 'node:stream';
 import { OcikitError } from '../errors.js';
@@ -97,7 +98,12 @@ export class TarIndex {
     return this.file.read(entry.offset, entry.size);
   }
 
-  /** An entry's bytes as a stream, unverified: targets wrap it in a VerifyStream. */
+  /** An entry's byte range, for a verified read (fs/file-range.ts). */
+  range(entry: TarEntry): FileRange {
+    return this.file.range(entry.offset, entry.size);
+  }
+
+  /** An entry's bytes as a stream, unverified: for content whose digest is not known yet. */
   stream(entry: TarEntry): Readable {
     return this.file.stream(entry.offset, entry.size);
   }

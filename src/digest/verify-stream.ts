@@ -18,8 +18,24 @@ export interface VerifyExpectation {
   source?: string;
 }
 
+/**
+ * Marks a stream that verifies itself against a descriptor (VerifyStream,
+ * fs/file-range's VerifiedFileRange), so that a consumer does not hash the
+ * same bytes a second time.
+ */
+export const VERIFIES = Symbol('ocikit.verifies');
+
+/** Whether `stream` already verifies exactly `desc`'s digest and size. */
+export function verifiesFor(stream: object, desc: { digest: string; size: number }): boolean {
+  const expected = (stream as { [VERIFIES]?: VerifyExpectation })[VERIFIES];
+  return expected !== undefined && expected.digest === desc.digest && expected.size === desc.size;
+}
+
 export class VerifyStream extends Transform {
   readonly expected: VerifyExpectation;
+  get [VERIFIES](): VerifyExpectation {
+    return this.expected;
+  }
   private readonly hash: Hash;
   private readonly encoded: string;
   private readonly algorithm: string;

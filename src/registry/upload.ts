@@ -17,7 +17,7 @@
  */
 import { Readable } from 'node:stream';
 import { OcikitError } from '../errors.js';
-import { VerifyStream } from '../digest/verify-stream.js';
+import { VerifyStream, verifiesFor } from '../digest/verify-stream.js';
 import type { Descriptor } from '../spec/types.js';
 import { headerValue } from './client.js';
 import { drain, type HttpResponse } from './http.js';
@@ -29,7 +29,7 @@ export async function uploadBlob(r: RepoAccess, desc: Descriptor, content: Reada
   const source = content instanceof Uint8Array ? Readable.from([Buffer.from(content)]) : content;
   // Content that another target already streams through a verifier for this very descriptor
   // (every ocikit fetch does) is not hashed a second time.
-  const verified = source instanceof VerifyStream && source.expected.digest === desc.digest && source.expected.size === desc.size;
+  const verified = verifiesFor(source, desc);
   let stream: Readable = source;
   if (!verified) {
     const verify = new VerifyStream({ digest: desc.digest, size: desc.size, source: `content for ${desc.digest}` });

@@ -15,6 +15,7 @@ import type { Readable } from 'node:stream';
 import { NotFoundError, OcikitError } from '../errors.js';
 import { parseDigest } from '../digest/digest.js';
 import { VerifyStream } from '../digest/verify-stream.js';
+import { VerifiedFileRange } from '../fs/file-range.js';
 import { openArchiveFile, type SpoolOptions } from '../archive/compression.js';
 import { TarIndex } from '../archive/tar-index.js';
 import type { TarEntry } from '../archive/tar-scan.js';
@@ -119,7 +120,7 @@ export class LayoutArchive implements LayoutReadTarget, FileListing {
         actual: entry.size,
       });
     }
-    return verifiedStream(this.tar.stream(entry), desc, `${this.path}:${entry.name}`);
+    return new VerifiedFileRange(this.tar.range(entry), { digest: desc.digest, size: desc.size, source: `${this.path}:${entry.name}` });
   }
 
   async exists(desc: Descriptor): Promise<boolean> {

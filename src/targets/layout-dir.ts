@@ -16,6 +16,7 @@ import { isDigestGrammar, parseDigest } from '../digest/digest.js';
 import { DigestingStream, VerifyStream, sizeMismatch, verifyBytes } from '../digest/verify-stream.js';
 import { fsyncDir, fsyncFile, streamToFileAtomic, tempPathFor, writeFileAtomic } from '../fs/atomic.js';
 import { withLock } from '../fs/lock.js';
+import { VerifiedFileRange } from '../fs/file-range.js';
 import { openRegularFile, readSmallRegularFileSync, readRegularFile } from '../fs/safe-open.js';
 import { WriteLease } from '../fs/lease.js';
 import { MediaType } from '../spec/media-types.js';
@@ -205,12 +206,10 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
 
   async fetch(desc: Descriptor): Promise<Readable> {
     const { fh, file } = await this.openBlob(desc);
-    // Small documents get a small buffer: inspect reads thousands of them.
-    const source = fh.createReadStream({ highWaterMark: Math.min(1024 * 1024, Math.max(desc.size, 1)) });
-    const verify = new VerifyStream({ digest: desc.digest, size: desc.size, source: file });
-    source.on('error', (err) => verify.destroy(fromFsError(err, file, 'blob')));
-    verify.on('close', () => source.destroy());
-    return source.pipe(verify);
+    return new VerifiedFileRange(
+      { fd: fh.fd, start: 0, size: desc.size, path: file, release: () => fh.close() },
+      { digest: desc.digest, size: desc.size, source: file },
+    );
   }
 
   async exists(desc: Descriptor): Promise<boolean> {

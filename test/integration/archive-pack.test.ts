@@ -9,6 +9,8 @@ import { cp, readFile, readdir, utimes, chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BIN, ocikit, snapshotTree, tempDir } from '../helpers/cli.js';
 import { expectFailure, expectJson, expectSuccess, fixture, loadExpected, readIndexJson, REF_NAME, type Expected } from './_support.js';
+import { ArchiveFile } from '../../src/archive/archive-file.js';
+import { scanTar } from '../../src/archive/tar-scan.js';
 import { blobNames, gnuTarOf, layoutEntries, makeImageLayout, sha256Of, writeTarStream } from './archive-helpers.js';
 
 let E: Expected;
@@ -212,6 +214,39 @@ describe('delta bundles', () => {
       await expectSuccess(['copy', `${delta}:v1`, `oci:${copyTarget}`, '-r']);
       expect(await blobNames(copyTarget)).toEqual(await blobNames(fixture('with-referrers')));
     }
+  });
+});
+
+describe('verification while packing', () => {
+  /** Flip one byte in the middle of a file, keeping its size: only hashing can tell. */
+  async function flipByte(file: string, at: number): Promise<void> {
+    const { open } = await import('node:fs/promises');
+    const fh = await open(file, 'r+');
+    const b = Buffer.alloc(1);
+    await fh.read(b, 0, 1, at);
+    b[0] ^= 0xff;
+    await fh.write(b, 0, 1, at);
+    await fh.close();
+  }
+
+  it('a layer whose bytes changed on disk fails pack and leaves no archive (directory and archive sources)', async () => {
+    const src = p('flipped');
+    const { layer } = await makeImageLayout(src, { layerBytes: 5 * 1024 * 1024 + 3 });
+    const good = p('flipped-good.tar');
+    await expectSuccess(['pack', src, good]);
+    await flipByte(path.join(src, 'blobs', 'sha256', layer.slice('sha256:'.length)), 4 * 1024 * 1024);
+    const outDir = p('out');
+    await mkdir(outDir);
+    const e1 = await expectFailure(['pack', src, path.join(outDir, 'x.tar')], { exit: 1, code: 'DIGEST_MISMATCH', unchanged: outDir });
+    expect(e1.message).toContain(layer);
+    // The same through an archive read in place: flip the byte inside the archive's copy of the layer.
+    const archive = await ArchiveFile.open(good);
+    let offset = -1;
+    for await (const e of scanTar(archive)) if (e.name.endsWith(layer.slice('sha256:'.length))) offset = e.offset;
+    await archive.close();
+    await flipByte(good, offset + 4 * 1024 * 1024);
+    await expectFailure(['copy', good, `oci-archive:${path.join(outDir, 'y.tar')}`], { exit: 1, code: 'DIGEST_MISMATCH', unchanged: outDir });
+    expect(await readdir(outDir)).toEqual([]);
   });
 });
 

@@ -9,6 +9,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { OcikitError } from '../errors.js';
 
+const SHA256_FORM = /^sha256:[a-f0-9]{64}$/;
 const GRAMMAR = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/;
 
 export const SUPPORTED_ALGORITHMS = {
@@ -40,6 +41,8 @@ export function isDigestGrammar(s: string): boolean {
  * UNSUPPORTED_DIGEST for a grammatical digest whose algorithm we cannot verify.
  */
 export function parseDigest(s: string): ParsedDigest {
+  // The common case, checked with one small regex: a walk parses every descriptor's digest.
+  if (typeof s === 'string' && SHA256_FORM.test(s)) return { algorithm: 'sha256', encoded: s.slice(7), digest: s };
   if (typeof s !== 'string') throw new OcikitError('INVALID_DIGEST', `invalid digest: expected a string, got ${typeof s}`);
   const m = GRAMMAR.exec(s);
   if (!m) {

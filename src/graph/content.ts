@@ -24,13 +24,7 @@ export async function readAll(stream: Readable, limit = Number.MAX_SAFE_INTEGER)
 
 /** Fetch a document (verified by the target) whose size must stay under the document cap. */
 export async function fetchDocument(target: ReadTarget, desc: Descriptor, limit = MAX_DOCUMENT_SIZE): Promise<Buffer> {
-  if (desc.size > limit) {
-    throw new OcikitError('MANIFEST_TOO_LARGE', `${desc.digest} is ${desc.size} bytes; documents over ${limit} bytes are refused (${target.description})`, {
-      digest: desc.digest,
-      expected: limit,
-      actual: desc.size,
-    });
-  }
+  checkDocumentSize(target, desc, limit);
   if (target.fetchBytes) return target.fetchBytes(desc);
   return readAll(await target.fetch(desc), limit);
 }
@@ -40,9 +34,29 @@ export interface FetchedManifest extends ParsedManifest {
   descriptor: Descriptor;
 }
 
+function checkDocumentSize(target: ReadTarget, desc: Descriptor, limit: number): void {
+  if (desc.size > limit) {
+    throw new OcikitError('MANIFEST_TOO_LARGE', `${desc.digest} is ${desc.size} bytes; documents over ${limit} bytes are refused (${target.description})`, {
+      digest: desc.digest,
+      expected: limit,
+      actual: desc.size,
+    });
+  }
+}
+
 /** Fetch, verify and parse a manifest or index. */
 export async function fetchManifest(target: ReadTarget, desc: Descriptor): Promise<FetchedManifest> {
-  const bytes = await fetchDocument(target, desc);
+  return toFetchedManifest(target, desc, await fetchDocument(target, desc));
+}
+
+/** The same without waiting, when the target reads this one synchronously (a local layout); else undefined. */
+export function fetchManifestSync(target: ReadTarget, desc: Descriptor): FetchedManifest | undefined {
+  checkDocumentSize(target, desc, MAX_DOCUMENT_SIZE);
+  const bytes = target.fetchBytesSync?.(desc);
+  return bytes === undefined ? undefined : toFetchedManifest(target, desc, bytes);
+}
+
+function toFetchedManifest(target: ReadTarget, desc: Descriptor, bytes: Buffer): FetchedManifest {
   const parsed = parseManifestBytes(bytes, desc.mediaType, `${desc.digest} in ${target.description}`);
   return { ...parsed, bytes, descriptor: desc };
 }

@@ -42,11 +42,15 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   readonly dir: string;
   readonly description: string;
   private readonly lease: WriteLease;
-  private parsedIndex?: { text: string; index: ImageIndex };
-  private referrersCache?: { indexText: string; map: Promise<Map<string, Descriptor[]>> };
+  private parsedIndex?: { key: string; text: string; index: ImageIndex };
+  private referrersCache?: { index: ImageIndex; map: Promise<Map<string, Descriptor[]>> };
+
+  /** `<dir>/blobs`, normalised once: blob paths are built per read, and path.join's normalising showed in profiles. */
+  private readonly blobsDir: string;
 
   private constructor(dir: string) {
     this.dir = dir;
+    this.blobsDir = path.join(dir, 'blobs');
     this.description = `layout ${dir}`;
     this.lease = new WriteLease(dir);
   }
@@ -109,20 +113,40 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   }
 
   blobPath(digest: string): string {
+    // Both parts are checked by parseDigest (no "/", no ".."), so plain concatenation is what path.join would give.
     const { algorithm, encoded } = parseDigest(digest);
-    return path.join(this.dir, 'blobs', algorithm, encoded);
+    return `${this.blobsDir}${path.sep}${algorithm}${path.sep}${encoded}`;
   }
 
   /**
-   * index.json, parsed. The file is read every time (another process may have
-   * changed it), but parsing a 10,000-entry index costs tens of milliseconds,
-   * so the parse is reused while the text is unchanged. Callers treat the
-   * result as read-only; the edits in index-entries.ts build new objects.
+   * index.json, parsed. Another process may change it at any time, so every
+   * call looks at the file; but reading and parsing a 10,000-entry index costs
+   * tens of milliseconds, and a command asks several times (open, resolve,
+   * referrers). So the parse is reused while the file's identity and
+   * timestamps are unchanged: ocikit (and every tool that replaces index.json
+   * by rename) gives a new inode, and an edit in place changes size or the
+   * nanosecond mtime/ctime. Failing that, it is reused while the text is the
+   * same. Callers treat the result as read-only; the edits in
+   * index-entries.ts build new objects.
    */
   async readIndex(): Promise<ImageIndex> {
+    const key = await this.indexFileKey();
+    if (key !== undefined && this.parsedIndex?.key === key) return this.parsedIndex.index;
     const text = await this.readIndexText();
-    if (this.parsedIndex?.text !== text) this.parsedIndex = { text, index: parseIndexText(text, this.dir) };
+    if (this.parsedIndex?.text !== text) this.parsedIndex = { key: key ?? '', text, index: parseIndexText(text, this.dir) };
+    else this.parsedIndex.key = key ?? '';
     return this.parsedIndex.index;
+  }
+
+  /** dev, inode, size and nanosecond times of index.json; undefined when it is not a plain file (the read reports why). */
+  private async indexFileKey(): Promise<string | undefined> {
+    try {
+      const st = await fsp.lstat(path.join(this.dir, INDEX_FILE), { bigint: true });
+      if (!st.isFile()) return undefined;
+      return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    } catch {
+      return undefined;
+    }
   }
 
   private async readIndexText(): Promise<string> {
@@ -189,11 +213,15 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   }
 
   async fetchBytes(desc: Descriptor): Promise<Buffer> {
-    if (desc.size > SYNC_READ_LIMIT) return readAll(await this.fetch(desc), Math.max(desc.size, MAX_DOCUMENT_SIZE));
+    return this.fetchBytesSync(desc) ?? readAll(await this.fetch(desc), Math.max(desc.size, MAX_DOCUMENT_SIZE));
+  }
+
+  fetchBytesSync(desc: Descriptor): Buffer | undefined {
+    if (desc.size > SYNC_READ_LIMIT) return undefined;
     const file = this.blobPath(desc.digest);
     let read: { bytes: Buffer; size: number };
     try {
-      read = readSmallRegularFileSync(file, SYNC_READ_LIMIT, { what: `blob ${desc.digest} in ${this.dir}` });
+      read = readSmallRegularFileSync(file, desc.size, { what: `blob ${desc.digest} in ${this.dir}` });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`blob ${desc.digest} not found in ${this.description}`, { path: file, digest: desc.digest });
       throw err;
@@ -370,9 +398,9 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
 
   /** One walk per index.json version: repeated queries (discover's recursion) reuse it. */
   private async referrersMap(): Promise<Map<string, Descriptor[]>> {
-    const indexText = await this.readIndexText();
-    if (!this.referrersCache || this.referrersCache.indexText !== indexText) {
-      this.referrersCache = { indexText, map: buildReferrersMap(this) };
+    const index = await this.readIndex();
+    if (this.referrersCache?.index !== index) {
+      this.referrersCache = { index, map: buildReferrersMap(this, index) };
     }
     return this.referrersCache.map;
   }

@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isDigestGrammar, isValidDigest, parseDigest } from '../../src/digest/digest.js';
-import { fuzzParams, hexString, hostileString, outcome, validDigest } from '../helpers/fuzz.js';
+import { fuzzParams, fuzzTimeout, hexString, hostileString, outcome, validDigest } from '../helpers/fuzz.js';
 
 const SUPPORTED = /^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 const CODES = ['INVALID_DIGEST', 'UNSUPPORTED_DIGEST'] as const;
@@ -19,7 +19,7 @@ const algorithm = fc
   .chain((parts) => fc.array(fc.constantFrom('+', '.', '_', '-'), { minLength: parts.length - 1, maxLength: parts.length - 1 }).map((seps) => parts.map((p, i) => (i === 0 ? p : seps[i - 1]! + p)).join('')));
 const encoded = fc.string({ unit: fc.constantFrom(...'abcdefABCDEF0123456789=_-xyz'.split('')), minLength: 1, maxLength: 140 });
 
-describe('parseDigest (fuzz)', () => {
+describe('parseDigest (fuzz)', { timeout: fuzzTimeout() }, () => {
   it('accepts exactly the supported digests and throws only INVALID_DIGEST / UNSUPPORTED_DIGEST', () => {
     const input = fc.oneof(hostileString(['sha256', 'sha512', 'SHA256']), validDigest, fc.tuple(algorithm, encoded).map(([a, e]) => `${a}:${e}`));
     fc.assert(

@@ -10,7 +10,7 @@ import { digestBytes } from '../../src/digest/digest.js';
 import { MediaType } from '../../src/spec/media-types.js';
 import type { Descriptor } from '../../src/spec/types.js';
 import { InvalidDocumentError, checkImageConfig, checkManifestDocument, checkOciLayoutFile, parseImageConfigBytes, parseManifestBytes } from '../../src/spec/validate.js';
-import { ERROR_CODES, fuzzParams, outcome, validDigest } from '../helpers/fuzz.js';
+import { ERROR_CODES, fuzzParams, fuzzTimeout, outcome, validDigest } from '../helpers/fuzz.js';
 
 type Doc = Record<string, unknown>;
 
@@ -129,7 +129,7 @@ function breakages(doc: Doc): Breakage[] {
   return out;
 }
 
-describe('manifest validation (fuzz)', () => {
+describe('manifest validation (fuzz)', { timeout: fuzzTimeout() }, () => {
   it('arbitrary bytes: a parsed manifest or INVALID_MANIFEST', () => {
     fc.assert(
       fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 }).map((s) => Buffer.from(s))), (bytes) => {

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatReference, isValidRegistryHost, isValidRepositoryName, isValidTag, parseReference, withoutSelector, type ParseReferenceOptions, type Reference } from '../../src/reference.js';
-import { fuzzParams, hostileString, outcome, validDigest } from '../helpers/fuzz.js';
+import { fuzzParams, fuzzTimeout, hostileString, outcome, validDigest } from '../helpers/fuzz.js';
 
 const CODES = ['USAGE', 'INVALID_DIGEST', 'UNSUPPORTED_DIGEST'] as const;
 const PIECES = ['oci:', 'oci-archive:', 'docker-archive:', 'docker://', 'localhost', 'localhost:5000', '[::1]:5000', 'example.com', '.tar', '.tar.gz', '.tgz', './', '../', 'dir:', 'http://', 'latest', 'v1.0'];
@@ -53,7 +53,7 @@ function comparable(ref: Reference): Omit<Reference, 'original'> {
   return rest;
 }
 
-describe('parseReference (fuzz)', () => {
+describe('parseReference (fuzz)', { timeout: fuzzTimeout() }, () => {
   it('returns a reference or throws USAGE / INVALID_DIGEST / UNSUPPORTED_DIGEST for any string', () => {
     // Mostly noise, plus valid references with noise around them, so that the success paths run too.
     const input = fc.oneof(

@@ -15,7 +15,7 @@ import { Authenticator } from '../../src/registry/auth.js';
 import type { HttpRequest, HttpResponse, Transport } from '../../src/registry/http.js';
 import { Secrets } from '../../src/registry/redact.js';
 import { parseWwwAuthenticate, type Challenge } from '../../src/registry/www-authenticate.js';
-import { fuzzParams, hostileString, outcomeAsync } from '../helpers/fuzz.js';
+import { fuzzParams, fuzzTimeout, hostileString, outcomeAsync } from '../helpers/fuzz.js';
 
 const TCHAR = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".split('');
 const token = fc.string({ unit: fc.constantFrom(...TCHAR), minLength: 1, maxLength: 12 });
@@ -81,7 +81,7 @@ function plain(c: Challenge): unknown {
   return { scheme: c.scheme, params: Object.fromEntries(Object.entries(c.params)), token68: c.token68 };
 }
 
-describe('parseWwwAuthenticate (fuzz)', () => {
+describe('parseWwwAuthenticate (fuzz)', { timeout: fuzzTimeout() }, () => {
   it('generated challenges parse back to what was written', () => {
     fc.assert(
       fc.property(header, ({ text, specs }) => {
@@ -137,7 +137,7 @@ function fakeTransport(status: number, body: string): { transport: Transport; se
   return { transport: transport as unknown as Transport, sent };
 }
 
-describe('Authenticator.challenge (fuzz)', () => {
+describe('Authenticator.challenge (fuzz)', { timeout: fuzzTimeout() }, () => {
   it('answers any 401 challenge with a header to retry with, or UNAUTHORIZED / REGISTRY_ERROR', async () => {
     const tokenResponse = fc.oneof(
       fc.constant('{"token":"abc","expires_in":300}'),

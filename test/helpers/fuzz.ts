@@ -34,6 +34,14 @@ export function fuzzParams<T>(defaultRuns: number, extra: fc.Parameters<T> = {})
 }
 
 /**
+ * Time limit for one fuzz test: vitest's default minute, or an hour when
+ * OCIKIT_FUZZ_RUNS asks for a long run (`describe(name, { timeout: fuzzTimeout() }, ...)`).
+ */
+export function fuzzTimeout(): number {
+  return envInt('OCIKIT_FUZZ_RUNS') === undefined ? 60_000 : 3_600_000;
+}
+
+/**
  * Every code of ErrorCode, at run time. `satisfies Record<ErrorCode, true>`
  * makes the type checker insist on the whole list, so a new code cannot be
  * forgotten here.

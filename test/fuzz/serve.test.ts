@@ -232,6 +232,17 @@ function expectWellFormed(req: RawRequest, res: RawResponse): void {
   expect(res.body.includes(SECRET)).toBe(false);
 }
 
+/**
+ * Cancel the upload session a 202 opened: the server holds at most 256 open
+ * sessions (then 429) for an hour, and a well-behaved client closes what it opens.
+ */
+async function cancelUpload(port: number, res: RawResponse): Promise<void> {
+  const location = res.headers.get('location');
+  if (res.status !== 202 || location === undefined || !/\/blobs\/uploads\/[0-9a-f-]{36}$/.test(location)) return;
+  const cancel = parseResponse(await exchange(port, encode({ server: 2, method: 'DELETE', target: location, headers: [] })));
+  expect(cancel.status, cancel.raw).toBe(204);
+}
+
 describe('serve (fuzz)', { timeout: fuzzTimeout() }, () => {
   it('answers every generated request with a well-formed 2xx-4xx response and stays up', async () => {
     await fc.assert(
@@ -240,7 +251,9 @@ describe('serve (fuzz)', { timeout: fuzzTimeout() }, () => {
         const answer = await exchange(server.port, encode(req));
         // Node closes a CONNECT nobody listens for without a word; every other request gets an answer.
         if (req.method === 'CONNECT' && answer.length === 0) return;
-        expectWellFormed(req, parseResponse(answer));
+        const res = parseResponse(answer);
+        expectWellFormed(req, res);
+        await cancelUpload(server.port, res);
         const health = parseResponse(await exchange(server.port, encode({ server: req.server, method: 'GET', target: '/v2/', headers: [] })));
         expect(health.status).toBe(200);
         expect(failures).toEqual([]);
@@ -316,6 +329,9 @@ describe('serve (fuzz)', { timeout: fuzzTimeout() }, () => {
           expect([400, 404, 416], done.raw).toContain(done.status);
           // Nothing is stored under a digest its bytes do not have.
           if (close === 'wrong') expect(stored.status).toBe(404);
+          // A session the closing PUT did not end (no or malformed digest) is cancelled, as a client would.
+          const cancel = await send('DELETE', location);
+          expect([204, 404], cancel.raw).toContain(cancel.status);
         }
       }),
       fuzzParams(200, { timeout: 10 * ANSWER_TIMEOUT_MS }),

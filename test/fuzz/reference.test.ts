@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatReference, isValidRegistryHost, isValidRepositoryName, isValidTag, parseReference, withoutSelector, type ParseReferenceOptions, type Reference } from '../../src/reference.js';
+import { formatReference, isValidRegistryHost, isValidRepositoryName, isValidTag, parseReference, withoutSelector, type Reference } from '../../src/reference.js';
 import { fuzzParams, fuzzTimeout, hostileString, outcome, validDigest } from '../helpers/fuzz.js';
 
 const CODES = ['USAGE', 'INVALID_DIGEST', 'UNSUPPORTED_DIGEST'] as const;
@@ -15,7 +15,7 @@ const PIECES = ['oci:', 'oci-archive:', 'docker-archive:', 'docker://', 'localho
 type Fs = Record<string, 'file' | 'dir'>;
 
 /** A fake filesystem in which some of the generated strings (and their prefixes) exist. */
-function fakeFs(paths: Array<[string, 'file' | 'dir']>): ParseReferenceOptions['pathExists'] {
+function fakeFs(paths: Array<[string, 'file' | 'dir']>): (p: string) => 'file' | 'dir' | undefined {
   const fs: Fs = Object.create(null) as Fs;
   for (const [p, kind] of paths) fs[p] = kind;
   return (p) => fs[p];
@@ -83,7 +83,7 @@ describe('parseReference (fuzz)', { timeout: fuzzTimeout() }, () => {
         const again = parseReference(formatReference(ref), { pathExists });
         expect(comparable(again)).toEqual(comparable(ref));
         // Without its selector, a path with ":" after its last "/" has a spelling only when it exists
-        // (formatReference says so): "oci:[::1]" reads as path "[:" and tag ":1]".
+        // (formatReference says so): "oci:[::1]" reads as path "[:" and tag "1]".
         if (ref.path === undefined || !/:[^/]*$/.test(ref.path) || pathExists(ref.path)) {
           expect(comparable(parseReference(withoutSelector(ref).original, { pathExists }))).toEqual(comparable(withoutSelector(ref)));
         }

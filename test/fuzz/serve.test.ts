@@ -249,8 +249,6 @@ describe('serve (fuzz)', { timeout: fuzzTimeout() }, () => {
       fc.asyncProperty(request, async (req) => {
         const server = servers[req.server]!;
         const answer = await exchange(server.port, encode(req));
-        // Node closes a CONNECT nobody listens for without a word; every other request gets an answer.
-        if (req.method === 'CONNECT' && answer.length === 0) return;
         const res = parseResponse(answer);
         expectWellFormed(req, res);
         await cancelUpload(server.port, res);
@@ -334,7 +332,7 @@ describe('serve (fuzz)', { timeout: fuzzTimeout() }, () => {
           expect([204, 404], cancel.raw).toContain(cancel.status);
         }
       }),
-      fuzzParams(200, { timeout: 10 * ANSWER_TIMEOUT_MS }),
+      fuzzParams(150, { timeout: 10 * ANSWER_TIMEOUT_MS }),
     );
   });
 

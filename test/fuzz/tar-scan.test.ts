@@ -18,8 +18,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArchiveFile } from '../../src/archive/archive-file.js';
 import { TarIndex } from '../../src/archive/tar-index.js';
 import { scanTar, TAR_BLOCK, type TarEntry } from '../../src/archive/tar-scan.js';
+import { LayoutArchive } from '../../src/targets/layout-archive.js';
+import { FIXTURES } from '../helpers/cli.js';
 import { gnuTarOf, writeTarStream, type TarSpec } from '../integration/archive-helpers.js';
 import { fuzzParams, fuzzTimeout, outcomeAsync } from '../helpers/fuzz.js';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
 
 const CODES = ['UNSAFE_ARCHIVE_ENTRY'] as const;
 /** Per-run time limit: a scan of a few KiB that takes longer than this is a hang. */
@@ -27,6 +31,8 @@ const RUN_TIMEOUT_MS = 5_000;
 
 let work: string;
 let n = 0;
+/** A packed layout (the with-referrers fixture, by GNU tar): damage must surface as typed errors through the whole reader. */
+let layoutArchive: Buffer;
 const bases: Array<{ label: string; bytes: Buffer; entries: TarEntry[] }> = [];
 
 /** The bytes as an archive file on disk (the scanner reads by position, through ArchiveFile's window). */
@@ -116,6 +122,24 @@ function headerBlocks(bytes: Buffer): number[] {
   return out;
 }
 
+/** A copy of `original` with `damages` applied (header checksums recomputed when `fixSums`), then cut. */
+function damaged(original: Buffer, damages: Damage[], fixSums: boolean, cut: number | undefined): Buffer {
+  const bytes = Buffer.from(original);
+  const headers = headerBlocks(bytes);
+  for (const d of damages) {
+    const header = headers[d.pick % headers.length]!;
+    if (d.where === 'header') {
+      bytes[header + d.field] = d.byte;
+      if (fixSums) fixChecksum(bytes, header);
+    } else if (d.where === 'body') {
+      bytes[Math.min(header + TAR_BLOCK + d.field, bytes.length - 1)] = d.byte;
+    } else {
+      bytes[d.pick % bytes.length] = d.byte;
+    }
+  }
+  return cut === undefined ? bytes : bytes.subarray(0, cut % (bytes.length + 1));
+}
+
 function fixChecksum(bytes: Buffer, block: number): void {
   bytes.fill(0x20, block + 148, block + 156);
   let sum = 0;
@@ -141,6 +165,7 @@ beforeAll(async () => {
   await mkdir(path.join(tree, 'd'.repeat(120)), { recursive: true });
   for (const e of entries) if (e.type === undefined) await writeFile(path.join(tree, e.name), e.content ?? '');
   const files = [ts, gnuTarOf(tree, path.join(work, 'base-gnu.tar'), 'gnu'), gnuTarOf(tree, path.join(work, 'base-pax.tar'), 'pax')];
+  layoutArchive = await readFile(gnuTarOf(path.join(FIXTURES, 'with-referrers'), path.join(work, 'layout.tar')));
   for (const f of files) {
     const bytes = await readFile(f);
     bases.push({ label: path.basename(f), bytes, entries: await scanBytes(bytes, true) });
@@ -190,27 +215,14 @@ describe('tar header scanning (fuzz)', { timeout: fuzzTimeout() }, () => {
     await fc.assert(
       fc.asyncProperty(fc.nat(), fc.array(damage, { minLength: 1, maxLength: 4 }), fc.constantFrom(true, true, true, false), truncation, fc.boolean(), async (which, damages, fixSums, cut, allowLinks) => {
         const base = bases[which % bases.length]!;
-        let bytes = Buffer.from(base.bytes);
-        const headers = headerBlocks(bytes);
-        for (const d of damages) {
-          const header = headers[d.pick % headers.length]!;
-          if (d.where === 'header') {
-            bytes[header + d.field] = d.byte;
-            if (fixSums) fixChecksum(bytes, header);
-          } else if (d.where === 'body') {
-            bytes[Math.min(header + TAR_BLOCK + d.field, bytes.length - 1)] = d.byte;
-          } else {
-            bytes[d.pick % bytes.length] = d.byte;
-          }
-        }
-        if (cut !== undefined) bytes = bytes.subarray(0, cut % (bytes.length + 1));
+        const bytes = damaged(base.bytes, damages, fixSums, cut);
         await withArchive(bytes, async (archive) => {
           const r = await outcomeAsync(() => scan(archive, allowLinks), CODES);
           if (r.ok) expectSaneListing(r.value, bytes.length);
           await outcomeAsync(() => index(archive), CODES);
         });
       }),
-      fuzzParams(1500, { timeout: RUN_TIMEOUT_MS }),
+      fuzzParams(1000, { timeout: RUN_TIMEOUT_MS }),
     );
   });
 
@@ -227,6 +239,33 @@ describe('tar header scanning (fuzz)', { timeout: fuzzTimeout() }, () => {
         expect(await scanBytes(bytes, true)).toEqual(base.entries);
       }),
       fuzzParams(300, { timeout: RUN_TIMEOUT_MS }),
+    );
+  });
+  it('a damaged layout archive opens and reads every blob, or fails with a typed error', async () => {
+    const drain = () => new Writable({ write: (_chunk, _enc, cb) => cb() });
+    await fc.assert(
+      fc.asyncProperty(fc.array(damage, { minLength: 1, maxLength: 3 }), fc.constantFrom(true, true, true, false), truncation, async (damages, fixSums, cut) => {
+        const bytes = damaged(layoutArchive, damages, fixSums, cut);
+        const file = path.join(work, `layout-${++n}.tar`);
+        await writeFile(file, bytes);
+        try {
+          // Any code may be right here (INVALID_LAYOUT, DIGEST_MISMATCH, NOT_FOUND...): the property is that it is one.
+          await outcomeAsync(async () => {
+            const target = await LayoutArchive.open(file);
+            try {
+              for (const entry of (await target.readIndex()).manifests) await outcomeAsync(() => target.resolve(entry.digest));
+              for (const digest of target.blobDigests()) {
+                await outcomeAsync(async () => pipeline(await target.fetch(await target.statBlob(digest)), drain()));
+              }
+            } finally {
+              await target.close();
+            }
+          });
+        } finally {
+          await rm(file, { force: true });
+        }
+      }),
+      fuzzParams(500, { timeout: RUN_TIMEOUT_MS }),
     );
   });
 });

@@ -45,7 +45,7 @@ interface Spec {
 }
 const challenge: fc.Arbitrary<Spec> = fc.oneof(
   fc.record({ scheme: token, params: fc.array(param, { maxLength: 5 }) }),
-  fc.record({ scheme: token, params: fc.constant([]), token68 }),
+  fc.record({ scheme: token, params: fc.constant<Param[]>([]), token68 }),
 );
 
 function quote(value: string, escapeAll: boolean): string {

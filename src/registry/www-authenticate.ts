@@ -10,7 +10,7 @@
 export interface Challenge {
   /** Lowercased: "basic", "bearer"... */
   scheme: string;
-  /** Parameter names are lowercased; values are unquoted. */
+  /** Parameter names are lowercased; values are unquoted. A prototype-less object: only what the header says is in it. */
   params: Record<string, string>;
   token68?: string;
 }
@@ -69,7 +69,9 @@ export function parseWwwAuthenticate(header: string | string[] | undefined): Cha
       i++; // a stray character: skip it rather than loop forever
       continue;
     }
-    const challenge: Challenge = { scheme: scheme.toLowerCase(), params: {} };
+    // No prototype: a parameter named "constructor" or "__proto__" is data like any other, not
+    // mistaken for one already read (`in` sees Object.prototype) and never silently dropped.
+    const challenge: Challenge = { scheme: scheme.toLowerCase(), params: Object.create(null) as Record<string, string> };
     out.push(challenge);
     skipSpaces();
     if (i < s.length && s[i] !== ',' && !paramAhead()) {
@@ -90,7 +92,7 @@ export function parseWwwAuthenticate(header: string | string[] | undefined): Cha
       i++; // '='
       skipSpaces();
       const value = s[i] === '"' ? readQuoted() : readToken();
-      if (!(name in challenge.params)) challenge.params[name] = value;
+      if (!Object.hasOwn(challenge.params, name)) challenge.params[name] = value;
       skipSpaces();
     }
   }

@@ -42,4 +42,13 @@ describe('parseWwwAuthenticate', () => {
     expect(parseWwwAuthenticate('Bearer realm=a, realm=b')[0]!.params['realm']).toBe('a');
     expect(parseWwwAuthenticate(undefined)).toEqual([]);
   });
+
+  // Found by test/fuzz/www-authenticate.test.ts: `name in params` saw Object.prototype, so these were dropped.
+  it('keeps parameters named like Object.prototype members, and invents none', () => {
+    const [c] = parseWwwAuthenticate('! constructor="", __proto__=x, realm=r');
+    expect(Object.keys(c!.params)).toEqual(['constructor', '__proto__', 'realm']);
+    expect(c!.params['constructor']).toBe('');
+    expect(c!.params['__proto__']).toBe('x');
+    expect(parseWwwAuthenticate('Bearer realm=r')[0]!.params['constructor']).toBeUndefined();
+  });
 });

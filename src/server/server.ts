@@ -50,6 +50,12 @@ export interface RequestEvent {
   ms: number;
   /** Set on 5xx responses and on streams that broke off: what went wrong. */
   error?: Error;
+  /**
+   * The connection went away before the response was complete (the client
+   * hung up, or Node itself refused the request and closed it): `status` is
+   * what was being sent, not what the client got, and `error` is not set.
+   */
+  clientClosed?: boolean;
 }
 
 export interface RunningServer {
@@ -94,6 +100,12 @@ export function isLoopbackHost(host: string): boolean {
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
+/** Errors that mean the other end went away (as opposed to content or storage failing mid-stream). */
+function isDisconnect(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED';
+}
+
 export async function startServer(target: ReadTarget, opts: ServeOptions = {}): Promise<RunningServer> {
   if (!isLayoutTarget(target)) throw new OcikitError('UNSUPPORTED', `serve works on layout directories and archives, not ${target.description}`);
   const writable = opts.writable === true;
@@ -121,7 +133,11 @@ export async function startServer(target: ReadTarget, opts: ServeOptions = {}): 
         sendError(res, req.method, httpErr);
       })
       .finally(() => {
-        const report = () => opts.onRequest?.({ method: req.method ?? '?', path: req.url ?? '', status: res.statusCode, ms: Date.now() - started, error: failure });
+        const report = () => {
+          // A stream cut because the socket closed is the client's doing, not a server failure to report as one.
+          const clientClosed = !res.writableFinished && (res.destroyed || req.socket.destroyed) && (failure === undefined || isDisconnect(failure));
+          opts.onRequest?.({ method: req.method ?? '?', path: req.url ?? '', status: res.statusCode, ms: Date.now() - started, ...(clientClosed ? { clientClosed } : failure ? { error: failure } : {}) });
+        };
         if (res.writableFinished || res.destroyed) report();
         else res.once('close', report);
       });

@@ -663,6 +663,33 @@ describe('library API', { timeout: 120_000 }, () => {
     await expect(http(server, 'GET', '/v2/')).rejects.toThrow();
     await expect(startServer(layout, { port: 0, writable: false, repository: 'Bad Name' })).rejects.toMatchObject({ code: 'USAGE' });
   });
+
+  it('a client that hangs up mid-blob is logged as a closed connection, not as a server failure', async () => {
+    const dir = await tempDir('ocikit-serve-hangup-');
+    try {
+      // A layer big enough that the response cannot be written in one go before the client leaves.
+      const big = Buffer.alloc(32 * 1024 * 1024, 7);
+      await ocikitOk(['init', path.join(dir.dir, 'l')]);
+      const pushed = await ocikit(['blob', 'push', path.join(dir.dir, 'l'), '-'], { input: big });
+      expect(pushed.code, pushed.stderr).toBe(0);
+      const events: import('../../src/index.js').RequestEvent[] = [];
+      const server = await startServer(await LayoutDir.open(path.join(dir.dir, 'l')), { port: 0, repository: 'l', onRequest: (e) => events.push(e) });
+      try {
+        const { connect } = await import('node:net');
+        const socket = connect(server.port, '127.0.0.1');
+        socket.write(`GET /v2/l/blobs/${sha256(big)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        await new Promise<void>((resolve) => socket.once('data', () => resolve()));
+        socket.destroy();
+        await vi.waitFor(() => expect(events).toHaveLength(1), { timeout: 10_000 });
+        expect(events[0]).toMatchObject({ method: 'GET', status: 200, clientClosed: true });
+        expect(events[0]!.error).toBeUndefined();
+      } finally {
+        await server.close();
+      }
+    } finally {
+      await dir.cleanup();
+    }
+  });
 });
 
 /** Peak resident memory of a process (Linux /proc), in bytes. */

@@ -30,7 +30,7 @@ export default defineCommand<ServeArgs>({
       writable: args.writable === true,
       repository: args.repo ?? defaultRepositoryName(ref.path ?? 'layout'),
       onRequest: (e) => {
-        if (args.debug) ctx.out.info(`${e.method} ${e.path} ${e.status} ${e.ms}ms`);
+        if (args.debug) ctx.out.info(`${e.method} ${e.path} ${e.clientClosed ? `${e.status}, connection closed before the response was complete` : e.status} ${e.ms}ms`);
         if (e.error) ctx.out.warn(`${e.method} ${e.path} → ${e.status}: ${e.error.message}`);
       },
     });

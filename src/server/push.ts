@@ -142,8 +142,9 @@ export async function handleManifestPut(req: IncomingMessage, res: ServerRespons
     throw toHttpError(err, 'other');
   }
   const missing: RegistryErrorEntry[] = [];
+  // retain (lease + exists): a client skips blobs it found here; a gc must not delete them before the manifest is listed.
   for (const d of successors(parsed)) {
-    if (!(await ctx.layout.exists(d))) missing.push({ code: 'MANIFEST_BLOB_UNKNOWN', message: `${d.digest} (${d.size} bytes) is not stored here; push it first`, detail: { digest: d.digest } });
+    if (!(await ctx.layout.retain(d))) missing.push({ code: 'MANIFEST_BLOB_UNKNOWN', message: `${d.digest} (${d.size} bytes) is not stored here; push it first`, detail: { digest: d.digest } });
   }
   if (missing.length > 0) {
     const [first, ...more] = missing;

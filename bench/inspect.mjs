@@ -7,26 +7,23 @@
  * listed untagged in index.json, as oras writes them). Not a test: run it by
  * hand.
  *
- *   npm run build && node bench/inspect.mjs [--sizes 2500,5000,10000] [--keep]
+ *   npm run build && node bench/inspect.mjs [--sizes 2500,5000,10000] [--keep] [--json]
  *
  * Each command runs as a fresh process with stdout discarded; the best of
  * two runs is reported, with the time per manifest and the ratio to the
- * smallest size (linear growth keeps time/manifest flat).
+ * smallest size (linear growth keeps time/manifest flat). With --json, the
+ * BENCH rows (measure.mjs) are inspect and verify at the largest size (no
+ * target: shown for information).
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { BIN, emit, hasFlag, measure, row, say, stringOption } from './measure.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = path.join(ROOT, 'bin', 'ocikit.js');
-const args = process.argv.slice(2);
-const sizesArg = args.includes('--sizes') ? args[args.indexOf('--sizes') + 1] : '2500,5000,10000';
-const sizes = sizesArg.split(',').map(Number);
-const keep = args.includes('--keep');
+const sizes = stringOption('--sizes', '2500,5000,10000').split(',').map(Number);
+const keep = hasFlag('--keep');
 
 const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const EMPTY = { mediaType: 'application/vnd.oci.empty.v1+json', digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', size: 2 };
@@ -66,21 +63,12 @@ function makeLayout(dir, n) {
   return entries.length;
 }
 
-function timed(argv) {
-  return new Promise((resolve, reject) => {
-    const start = process.hrtime.bigint();
-    const child = spawn(process.execPath, [BIN, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (c) => (err += c));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`ocikit ${argv.join(' ')} exited ${code}: ${err}`));
-      else resolve(Number(process.hrtime.bigint() - start) / 1e9);
-    });
-  });
+/** Best wall time of two runs (stdout discarded), and the larger peak RSS. */
+async function best(argv) {
+  const a = await measure(process.execPath, [BIN, ...argv]);
+  const b = await measure(process.execPath, [BIN, ...argv]);
+  return { seconds: Math.min(a.seconds, b.seconds), peakMiB: Math.max(a.peakMiB, b.peakMiB) };
 }
-
-const best = async (argv) => Math.min(await timed(argv), await timed(argv));
 
 const root = await mkdtemp(path.join(tmpdir(), 'ocikit-bench-inspect-'));
 try {
@@ -88,25 +76,31 @@ try {
   for (const n of sizes) {
     const dir = path.join(root, `layout-${n}`);
     const manifests = makeLayout(dir, n);
-    const inspect = await best(['inspect', dir, '--output', 'json']);
-    const text = await best(['inspect', dir]);
-    const verify = await best(['verify', dir]);
-    rows.push({ n, manifests, inspect, text, verify });
-    process.stdout.write(
-      `${String(n).padStart(6)} images (${manifests} manifests): inspect --output json ${inspect.toFixed(2)} s, inspect (text) ${text.toFixed(2)} s, verify ${verify.toFixed(2)} s\n`,
+    const inspectRun = await best(['inspect', dir, '--output', 'json']);
+    const text = (await best(['inspect', dir])).seconds;
+    const verifyRun = await best(['verify', dir]);
+    const [inspect, verify] = [inspectRun.seconds, verifyRun.seconds];
+    rows.push({ n, manifests, inspect, text, verify, inspectRss: inspectRun.peakMiB, verifyRss: verifyRun.peakMiB });
+    say(
+      `${String(n).padStart(6)} images (${manifests} manifests): inspect --output json ${inspect.toFixed(2)} s, inspect (text) ${text.toFixed(2)} s, verify ${verify.toFixed(2)} s`,
     );
   }
   const base = rows[0];
-  process.stdout.write('\nlinearity (time per manifest, and time relative to the smallest layout vs. size relative to it):\n');
+  say('\nlinearity (time per manifest, and time relative to the smallest layout vs. size relative to it):');
   for (const r of rows) {
     const sizeRatio = r.manifests / base.manifests;
     const per = (s) => `${((s / r.manifests) * 1000).toFixed(3)} ms`;
-    process.stdout.write(
+    say(
       `${String(r.n).padStart(6)}: size x${sizeRatio.toFixed(1)}; inspect x${(r.inspect / base.inspect).toFixed(2)} (${per(r.inspect)}/manifest), ` +
-        `text x${(r.text / base.text).toFixed(2)}, verify x${(r.verify / base.verify).toFixed(2)} (${per(r.verify)}/manifest)\n`,
+        `text x${(r.text / base.text).toFixed(2)}, verify x${(r.verify / base.verify).toFixed(2)} (${per(r.verify)}/manifest)`,
     );
   }
+  const last = rows[rows.length - 1];
+  emit([
+    row({ name: `inspect --output json, ${last.manifests} manifests`, ocikit_s: last.inspect, ocikit_rss_mib: last.inspectRss, note: 'best of 2' }),
+    row({ name: `verify, ${last.manifests} manifests`, ocikit_s: last.verify, ocikit_rss_mib: last.verifyRss, note: 'best of 2' }),
+  ]);
 } finally {
-  if (keep) process.stdout.write(`kept ${root}\n`);
+  if (keep) say(`kept ${root}`);
   else await rm(root, { recursive: true, force: true });
 }

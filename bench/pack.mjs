@@ -3,63 +3,31 @@
  * Benchmark: `ocikit pack` against `tar -cf` of the same layout directory,
  * and reading the archive back (`ocikit unpack`, which verifies every digest)
  * against a bare `sha256sum` of the same bytes, in one run on one machine.
- * Prints wall time, peak RSS and the ratios. Not a test: run it by hand.
+ * Prints wall time, peak RSS and the ratios (with --json, also the BENCH
+ * line of measure.mjs). Not a test: run it by hand or via run-all.mjs.
  *
- *   npm run build && node bench/pack.mjs [--size-mib 1024] [--keep]
+ *   npm run build && node bench/pack.mjs [--size-mib 1024] [--keep] [--json]
  *
  * The layout holds one image whose single layer is SIZE MiB of random
- * (incompressible) bytes. Peak RSS comes from /proc/<pid>/status VmHWM,
- * sampled until the process exits (Linux only). The page cache is warm for
+ * (incompressible) bytes. Peak RSS: see measure.mjs. The page cache is warm for
  * every run (each command reads the same files right after another), which
  * favours neither side.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { makeBigLayout } from './big-layout.mjs';
+import { BIN, emit, hasFlag, measure, numberOption, row, RSS_LIMIT_MIB, say } from './measure.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = path.join(ROOT, 'bin', 'ocikit.js');
-const args = process.argv.slice(2);
-const sizeMiB = Number(args[args.indexOf('--size-mib') + 1] ?? 1024) || 1024;
-const keep = args.includes('--keep');
-
-/** Run a command; resolve with wall time (s) and peak RSS (MiB, from VmHWM). */
-function measure(cmd, argv, opts = {}) {
-  return new Promise((resolve, reject) => {
-    const start = process.hrtime.bigint();
-    const child = spawn(cmd, argv, { stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'], cwd: opts.cwd });
-    let peakKiB = 0;
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const sample = async () => {
-      try {
-        const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-        const m = /VmHWM:\s+(\d+) kB/.exec(status);
-        if (m) peakKiB = Math.max(peakKiB, Number(m[1]));
-      } catch {
-        // exited between samples
-      }
-    };
-    const timer = setInterval(sample, 20);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearInterval(timer);
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      if (code !== 0) reject(new Error(`${cmd} ${argv.join(' ')} exited ${code}: ${stderr}`));
-      else resolve({ seconds, peakMiB: peakKiB / 1024 });
-    });
-  });
-}
+const sizeMiB = numberOption('--size-mib', 1024);
+const keep = hasFlag('--keep');
 
 const fmt = (r) => `${r.seconds.toFixed(2)} s, peak RSS ${r.peakMiB.toFixed(0)} MiB`;
 
 const work = await mkdtemp(path.join(tmpdir(), 'ocikit-bench-'));
 try {
   const layout = path.join(work, 'layout');
-  console.log(`building a layout with a ${sizeMiB} MiB random layer in ${work} ...`);
+  say(`building a layout with a ${sizeMiB} MiB random layer in ${work} ...`);
   await makeBigLayout(layout, sizeMiB);
   // Warm the page cache so that the first command measured does not pay for it alone.
   // (GNU tar skips reading file data when writing to /dev/null, so warm with cat.)
@@ -73,14 +41,19 @@ try {
   const unpackRun = await measure(process.execPath, [BIN, 'unpack', ocikitOut, path.join(work, 'unpacked')]);
   const lsRun = await measure(process.execPath, [BIN, 'ls', ocikitOut]);
 
-  console.log(`archive sizes: tar ${(await stat(tarOut)).size} bytes, ocikit ${(await stat(ocikitOut)).size} bytes`);
-  console.log(`tar -cf            ${fmt(tarRun)}`);
-  console.log(`ocikit pack        ${fmt(packRun)}   ratio ${(packRun.seconds / tarRun.seconds).toFixed(2)}x tar -cf (target <= 1.3x)`);
-  console.log(`sha256sum archive  ${fmt(shaRun)}`);
-  console.log(`ocikit unpack      ${fmt(unpackRun)}   ratio ${(unpackRun.seconds / shaRun.seconds).toFixed(2)}x sha256sum (verifies and writes every blob)`);
-  console.log(`ocikit ls archive  ${fmt(lsRun)}   (headers only: independent of the layer size)`);
-  console.log(`peak RSS limit 150 MiB: pack ${packRun.peakMiB <= 150 ? 'ok' : 'EXCEEDED'}, unpack ${unpackRun.peakMiB <= 150 ? 'ok' : 'EXCEEDED'}`);
+  say(`archive sizes: tar ${(await stat(tarOut)).size} bytes, ocikit ${(await stat(ocikitOut)).size} bytes`);
+  say(`tar -cf            ${fmt(tarRun)}`);
+  say(`ocikit pack        ${fmt(packRun)}   ratio ${(packRun.seconds / tarRun.seconds).toFixed(2)}x tar -cf (target <= 1.3x)`);
+  say(`sha256sum archive  ${fmt(shaRun)}`);
+  say(`ocikit unpack      ${fmt(unpackRun)}   ratio ${(unpackRun.seconds / shaRun.seconds).toFixed(2)}x sha256sum (verifies and writes every blob)`);
+  say(`ocikit ls archive  ${fmt(lsRun)}   (headers only: independent of the layer size)`);
+  say(`peak RSS limit ${RSS_LIMIT_MIB} MiB: pack ${packRun.peakMiB <= RSS_LIMIT_MIB ? 'ok' : 'EXCEEDED'}, unpack ${unpackRun.peakMiB <= RSS_LIMIT_MIB ? 'ok' : 'EXCEEDED'}`);
+  emit([
+    row({ name: `pack ${sizeMiB} MiB layer`, ocikit_s: packRun.seconds, peer: 'tar -cf', peer_s: tarRun.seconds, target: 1.3, ocikit_rss_mib: packRun.peakMiB }),
+    row({ name: `unpack ${sizeMiB} MiB layer`, ocikit_s: unpackRun.seconds, peer: 'sha256sum', peer_s: shaRun.seconds, ocikit_rss_mib: unpackRun.peakMiB, note: 'verifies and writes every blob' }),
+    row({ name: `ls of a ${sizeMiB} MiB archive`, ocikit_s: lsRun.seconds, ocikit_rss_mib: lsRun.peakMiB, note: 'headers only' }),
+  ]);
 } finally {
-  if (keep) console.log(`kept ${work}`);
+  if (keep) say(`kept ${work}`);
   else await rm(work, { recursive: true, force: true });
 }

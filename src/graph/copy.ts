@@ -7,7 +7,7 @@
  * recursively.
  */
 import type { Descriptor } from '../spec/types.js';
-import type { ReadTarget, WriteTarget } from '../targets/target.js';
+import { isRetained, type ReadTarget, type WriteTarget } from '../targets/target.js';
 import { limiter } from '../util/limit.js';
 import { fetchManifest, type FetchedManifest } from './content.js';
 import { isOcikitError } from '../errors.js';
@@ -68,7 +68,8 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
           const m = await run(() => fetchManifestFrom(src, dst, desc));
           manifests.set(desc.digest, m);
           await Promise.all(successors(m).map(copyNode));
-          if (await dst.exists(desc)) return opts.onEvent?.({ type: 'skip', descriptor: desc });
+          // isRetained, not exists: a layout's gc must not delete what this copy skipped and will list.
+          if (await isRetained(dst, desc)) return opts.onEvent?.({ type: 'skip', descriptor: desc });
           opts.onEvent?.({ type: 'start', descriptor: desc });
           await dst.push(desc, m.bytes);
           bytesCopied += m.bytes.length;
@@ -76,7 +77,7 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
           return;
         }
         await run(async () => {
-          if (await dst.exists(desc)) return opts.onEvent?.({ type: 'skip', descriptor: desc });
+          if (await isRetained(dst, desc)) return opts.onEvent?.({ type: 'skip', descriptor: desc });
           opts.onEvent?.({ type: 'start', descriptor: desc });
           await dst.push(desc, await src.fetch(desc));
           bytesCopied += desc.size;

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { OcikitError, isOcikitError } from '../errors.js';
 import { isValidDigest, SUPPORTED_ALGORITHMS } from '../digest/digest.js';
 import type { Descriptor } from '../spec/types.js';
+import { tempPathFor } from '../fs/atomic.js';
 import { readLiveLeases, isProcessAlive } from '../fs/lease.js';
 import type { LayoutDir } from '../targets/layout-dir.js';
 import { removeEntries, tagOf } from '../targets/index-entries.js';
@@ -69,19 +70,53 @@ export async function gc(layout: LayoutDir, opts: { dryRun?: boolean } = {}): Pr
     if (!dryRun && removedEntries.length > 0) {
       await layout.writeIndexLocked(removeEntries(index, new Set(removedEntries.map((e) => e.digest))));
     }
-    if (!dryRun) for (const b of doomed) await fsp.rm(layout.blobPath(b.digest), { force: true });
+    const removedBlobs = dryRun ? doomed : await removeBlobs(layout, doomed);
     const removedTempFiles = await staleTempFiles(layout.dir);
     if (!dryRun) for (const f of removedTempFiles) await fsp.rm(path.join(layout.dir, f), { force: true });
 
     return {
       dryRun,
       removedEntries,
-      removedBlobs: doomed,
-      freedBytes: doomed.reduce((n, b) => n + b.size, 0),
-      keptBlobs: blobs.length - doomed.length,
+      removedBlobs,
+      freedBytes: removedBlobs.reduce((n, b) => n + b.size, 0),
+      keptBlobs: blobs.length - removedBlobs.length,
       removedTempFiles,
     };
   });
+}
+
+/**
+ * Delete blobs without pulling one from under a writer. Writers lease a
+ * digest and then look whether the blob is there (LayoutDir.push, retain);
+ * one whose lease came after our lease read but whose look came before our
+ * unlink would skip a blob we then delete. So every doomed blob is first
+ * renamed aside (a writer looking after that sees it missing and stores it
+ * again), the leases are read a second time, and what got leased meanwhile
+ * goes back; the rest is deleted. Returns the blobs deleted. (A gc killed
+ * between the two steps leaves `.ocikit-tmp-` files the next gc removes.)
+ */
+async function removeBlobs(layout: LayoutDir, doomed: Array<{ digest: string; size: number }>): Promise<Array<{ digest: string; size: number }>> {
+  const aside: Array<{ blob: { digest: string; size: number }; tmp: string }> = [];
+  for (const blob of doomed) {
+    const tmp = tempPathFor(layout.blobPath(blob.digest), layout.dir);
+    try {
+      await fsp.rename(layout.blobPath(blob.digest), tmp);
+      aside.push({ blob, tmp });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  const leased = await readLiveLeases(layout.dir);
+  const removed: Array<{ digest: string; size: number }> = [];
+  for (const { blob, tmp } of aside) {
+    // Putting it back may replace a copy a writer stored meanwhile: the same bytes under the same digest.
+    if (leased.has(blob.digest)) await fsp.rename(tmp, layout.blobPath(blob.digest));
+    else {
+      await fsp.rm(tmp, { force: true });
+      removed.push(blob);
+    }
+  }
+  return removed;
 }
 
 /** Every digest an entry reaches (itself, children, configs, layers) and its subject. Missing children are skipped (delta layouts). */

@@ -70,5 +70,9 @@ async function copyToLayout(src: ReadTarget, roots: Root[], dir: string, opts: C
   } catch (err) {
     await prepared.rollback().catch(() => undefined);
     throw err;
+  } finally {
+    // Release the write lease: left behind, it outlives the process in .ocikit-leases/ until a gc
+    // notices the pid is gone (and a reused pid would keep its blobs from gc for good).
+    await prepared.layout.close();
   }
 }

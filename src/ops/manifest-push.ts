@@ -28,7 +28,8 @@ export async function pushManifest(layout: LayoutDir, bytes: Uint8Array, opts: P
   }
   const parsed = parseManifestBytes(bytes, opts.mediaType, opts.source);
   const missing: string[] = [];
-  for (const d of successors(parsed)) if (!(await layout.exists(d))) missing.push(d.digest);
+  // retain: the blobs must also survive a concurrent gc until the manifest is listed.
+  for (const d of successors(parsed)) if (!(await layout.retain(d))) missing.push(d.digest);
   if (missing.length > 0) {
     throw new NotFoundError(`the manifest refers to ${missing.length} blob(s) not stored in ${layout.description}: ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}`, {
       digest: missing[0],

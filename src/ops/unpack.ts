@@ -81,5 +81,7 @@ export async function unpack(src: ReadTarget, ref: Reference, dir: string, opts:
   } catch (err) {
     await prepared.rollback().catch(() => undefined);
     throw err;
+  } finally {
+    await prepared.layout.close(); // release the write lease, as copy does
   }
 }

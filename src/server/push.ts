@@ -142,9 +142,11 @@ export async function handleManifestPut(req: IncomingMessage, res: ServerRespons
     throw toHttpError(err, 'other');
   }
   const missing: RegistryErrorEntry[] = [];
-  for (const d of successors(parsed)) {
-    if (!(await ctx.layout.exists(d))) missing.push({ code: 'MANIFEST_BLOB_UNKNOWN', message: `${d.digest} (${d.size} bytes) is not stored here; push it first`, detail: { digest: d.digest } });
-  }
+  const unknown = (d: Descriptor): RegistryErrorEntry => ({ code: 'MANIFEST_BLOB_UNKNOWN', message: `${d.digest} (${d.size} bytes) is not stored here; push it first`, detail: { digest: d.digest } });
+  // A refused manifest leaves the layout untouched, so look first (exists) and lease only when all is there:
+  // retain (lease + exists) then keeps what the client skipped from a concurrent gc until the manifest is listed.
+  for (const d of successors(parsed)) if (!(await ctx.layout.exists(d))) missing.push(unknown(d));
+  if (missing.length === 0) for (const d of successors(parsed)) if (!(await ctx.layout.retain(d))) missing.push(unknown(d));
   if (missing.length > 0) {
     const [first, ...more] = missing;
     throw new RegistryHttpError(400, 'MANIFEST_BLOB_UNKNOWN', first!.message, { detail: first!.detail, more });

@@ -250,6 +250,17 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
     }
   }
 
+  /**
+   * exists(), leased first. A writer that finds a blob already stored skips
+   * it and later lists a manifest that needs it; an unlisted blob (an image
+   * untagged, a tag moved) is what a concurrent gc deletes, so without the
+   * lease the layout would end up listing a manifest whose blobs are gone.
+   */
+  async retain(desc: Descriptor): Promise<boolean> {
+    await this.lease.add(desc.digest);
+    return this.exists(desc);
+  }
+
   async statBlob(digest: string): Promise<Descriptor> {
     const file = this.blobPath(digest);
     try {

@@ -43,6 +43,17 @@ export interface WriteTarget extends ReadTarget {
   push(desc: Descriptor, content: Readable | Uint8Array): Promise<void>;
   /** Point tag `ref` at `desc` (the manifest must already be stored). */
   tag(desc: Descriptor, ref: string): Promise<void>;
+  /**
+   * Like exists(), for a writer that will skip storing `desc` because it is
+   * there and then rely on it: a target that other processes clean up
+   * (a layout and its gc) also keeps it for this process.
+   */
+  retain?(desc: Descriptor): Promise<boolean>;
+}
+
+/** Whether `dst` has `desc`, kept for the caller where the target can promise that (see WriteTarget.retain). */
+export function isRetained(dst: WriteTarget, desc: Descriptor): Promise<boolean> {
+  return dst.retain ? dst.retain(desc) : dst.exists(desc);
 }
 
 /** A target with an index.json: a layout directory or archive. */

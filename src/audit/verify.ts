@@ -24,7 +24,7 @@
  * edge comes from verified bytes, and a content-addressed graph of verified
  * bytes has no cycles; the `seen` sets guard the walk all the same.
  */
-import { finished } from 'node:stream/promises';
+import { drainVerified } from '../fs/file-range.js';
 import { OcikitError } from '../errors.js';
 import { isValidDigest, parseDigest } from '../digest/digest.js';
 import { isIndexMediaType, MediaType } from '../spec/media-types.js';
@@ -340,10 +340,8 @@ class Verifier {
     if (!outcome) {
       outcome = this.blobPool(() =>
         attempt(async () => {
-          const stream = await this.target.fetch(desc);
-          // Drain without buffering: the target's stream verifies digest and size as it flows.
-          stream.resume();
-          await finished(stream);
+          // Without buffering: the target's stream verifies digest and size as it flows.
+          await drainVerified(await this.target.fetch(desc));
           return true as const;
         }),
       );

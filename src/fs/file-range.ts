@@ -16,6 +16,7 @@
  */
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { Hash } from 'node:crypto';
 import { IntegrityError, fromFsError } from '../errors.js';
 import { createDigestHash, parseDigest } from '../digest/digest.js';
@@ -186,4 +187,16 @@ export async function copyVerifiedRange(range: FileRange, expected: VerifyExpect
   } finally {
     await range.release?.();
   }
+}
+
+/**
+ * Read a fetched blob to its end only to verify it (the audit's `verify`):
+ * through two reused buffers with read-ahead when it is a local file range,
+ * else by draining the stream, which verifies as it flows.
+ */
+export async function drainVerified(stream: Readable): Promise<void> {
+  const range = stream instanceof VerifiedFileRange ? stream.detach() : undefined;
+  if (range) return copyVerifiedRange(range, (stream as VerifiedFileRange).expected, async () => undefined);
+  stream.resume();
+  await finished(stream);
 }

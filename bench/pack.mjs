@@ -13,46 +13,18 @@
  * every run (each command reads the same files right after another), which
  * favours neither side.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeBigLayout } from './big-layout.mjs';
+import { measure } from './measure.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'ocikit.js');
 const args = process.argv.slice(2);
 const sizeMiB = Number(args[args.indexOf('--size-mib') + 1] ?? 1024) || 1024;
 const keep = args.includes('--keep');
-
-/** Run a command; resolve with wall time (s) and peak RSS (MiB, from VmHWM). */
-function measure(cmd, argv, opts = {}) {
-  return new Promise((resolve, reject) => {
-    const start = process.hrtime.bigint();
-    const child = spawn(cmd, argv, { stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'], cwd: opts.cwd });
-    let peakKiB = 0;
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const sample = async () => {
-      try {
-        const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-        const m = /VmHWM:\s+(\d+) kB/.exec(status);
-        if (m) peakKiB = Math.max(peakKiB, Number(m[1]));
-      } catch {
-        // exited between samples
-      }
-    };
-    const timer = setInterval(sample, 20);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearInterval(timer);
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      if (code !== 0) reject(new Error(`${cmd} ${argv.join(' ')} exited ${code}: ${stderr}`));
-      else resolve({ seconds, peakMiB: peakKiB / 1024 });
-    });
-  });
-}
 
 const fmt = (r) => `${r.seconds.toFixed(2)} s, peak RSS ${r.peakMiB.toFixed(0)} MiB`;
 

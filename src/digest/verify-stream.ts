@@ -58,6 +58,17 @@ export class VerifyStream extends Transform {
   }
 }
 
+/**
+ * Whether `stream` is a VerifyStream checking exactly this digest and size.
+ * Content read from such a stream, from its start, fails before its end
+ * unless it matches, so a consumer that only commits after a clean end (a temp file renamed after
+ * the pipeline finished, an upload closed after the last byte) needs no
+ * second hash of the same bytes.
+ */
+export function verifiesDescriptor(stream: unknown, desc: { digest: string; size: number }): stream is VerifyStream {
+  return stream instanceof VerifyStream && stream.expected.digest === desc.digest && stream.expected.size === desc.size;
+}
+
 function where(e: VerifyExpectation): string {
   return e.source ? ` (${e.source})` : '';
 }

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import { Readable } from 'node:stream';
 import path from 'node:path';
 import { copyFixture, expectedDigests, FIXTURES, isCleanError, ocikit, tempDir } from '../helpers/cli.js';
 import { once } from '../helpers/peers.js';
@@ -413,3 +414,20 @@ async function layoutWithLayer(dir: string, content: Buffer): Promise<{ layer: D
   await layout.close();
   return { layer, file: layout.blobPath(layer.digest) };
 }
+
+describe('shared blobs', () => {
+  it('a blob pushed once is not uploaded again when a later push of it was decided on an older answer', async () => {
+    const { proxy } = await setup();
+    proxy.setRule(() => ({ kind: 'pass' }));
+    const target = new RegistryTarget(new RegistryClient(proxy.host, fast()), 'shared/once', true);
+    const content = randomBytes(2048);
+    const desc: Descriptor = { mediaType: 'application/octet-stream', digest: sha256(content), size: content.length };
+    // Two images over the same layer both asked before either uploaded it...
+    expect(await target.exists(desc)).toBe(false);
+    expect(await target.exists(desc)).toBe(false);
+    // ...and push it one after the other: one upload.
+    await target.push(desc, content);
+    await target.push(desc, Readable.from([content]));
+    expect(proxy.log.filter((l) => l.method === 'POST' && l.path.includes('/blobs/uploads/')).length).toBe(1);
+  });
+});

@@ -25,7 +25,13 @@ export interface VerifyExpectation {
  */
 export const VERIFIES = Symbol('ocikit.verifies');
 
-/** Whether `stream` already verifies exactly `desc`'s digest and size. */
+/**
+ * Whether `stream` already verifies exactly `desc`'s digest and size.
+ * Content read from such a stream, from its start, fails before its end
+ * unless it matches, so a consumer that only commits after a clean end (a
+ * temp file renamed after the pipeline finished, an upload closed after the
+ * last byte) needs no second hash of the same bytes.
+ */
 export function verifiesFor(stream: object, desc: { digest: string; size: number }): boolean {
   const expected = (stream as { [VERIFIES]?: VerifyExpectation })[VERIFIES];
   return expected !== undefined && expected.digest === desc.digest && expected.size === desc.size;

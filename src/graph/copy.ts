@@ -89,7 +89,7 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
     return p;
   };
 
-  await copyNode(root);
+  await settled(copyNode(root), done);
   const referrers: Descriptor[] = [];
   if (opts.referrers) {
     // Breadth-first over manifests copied so far; each referrer copied brings its own referrers.
@@ -103,7 +103,7 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
         const m = manifests.get(digest)!;
         for await (const r of src.referrers(m.descriptor, opts.referrersFilter)) {
           if (done.has(r.digest)) continue;
-          await copyNode(r);
+          await settled(copyNode(r), done);
           referrers.push(r);
           for (const d of manifests.keys()) if (!visited.has(d)) next.push(d);
         }
@@ -112,4 +112,19 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
     }
   }
   return { root, referrers, nodes, bytesCopied };
+}
+
+/**
+ * `work`, and when it fails, the failure only once every transfer the copy
+ * started has finished or failed too: a sibling still streaming into a temp
+ * file cleans up after itself before the caller (a CLI about to exit) hears
+ * of the failure, so nothing half-written outlives the command.
+ */
+async function settled(work: Promise<void>, started: Map<string, Promise<void>>): Promise<void> {
+  try {
+    await work;
+  } catch (err) {
+    await Promise.allSettled(started.values());
+    throw err;
+  }
 }

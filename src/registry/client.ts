@@ -4,6 +4,7 @@
  * one-line errors. The endpoint families live beside it (blobs.ts,
  * upload.ts, manifests.ts, tags.ts, referrers.ts).
  */
+import { Readable } from 'node:stream';
 import { OcikitError, type ErrorCode } from '../errors.js';
 import { Authenticator } from './auth.js';
 import type { CredentialOptions } from './credentials.js';
@@ -11,7 +12,13 @@ import { drain, readBody, Transport, type HttpResponse, type RequestBody, type T
 import { Secrets } from './redact.js';
 
 export interface RegistryOptions extends TransportOptions, CredentialOptions {
-  /** Blobs larger than this are uploaded in PATCH chunks of this size (default 8 MiB); smaller ones in one PUT. */
+  /** Blobs up to this size are sent from memory in one PUT, which can be retried (default 8 MiB). */
+  monolithicLimit?: number;
+  /**
+   * Larger blobs go in PATCH chunks of this size, each from memory and retried on its own, for
+   * registries or proxies that cap the size of a request. Unset (the default), a larger blob
+   * streams from its source in one PATCH: no round trip per chunk, no chunk held in memory.
+   */
   chunkSize?: number;
   /** Page size asked for tag lists (default 1000). */
   pageSize?: number;
@@ -28,7 +35,7 @@ export interface ClientRequest {
   what: string;
 }
 
-const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
+const DEFAULT_MONOLITHIC_LIMIT = 8 * 1024 * 1024;
 const MAX_ERROR_BODY = 64 * 1024;
 
 export class RegistryClient {
@@ -36,7 +43,8 @@ export class RegistryClient {
   readonly transport: Transport;
   readonly auth: Authenticator;
   readonly opts: RegistryOptions;
-  readonly chunkSize: number;
+  readonly monolithicLimit: number;
+  readonly chunkSize: number | undefined;
   /** digest -> repositories on this registry known to hold the blob: candidates for a cross-repository mount. */
   readonly blobHomes = new Map<string, Set<string>>();
 
@@ -45,7 +53,8 @@ export class RegistryClient {
     this.opts = opts;
     this.transport = transport ?? new Transport(opts, new Secrets());
     this.auth = new Authenticator(host, this.transport, opts);
-    this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    this.monolithicLimit = opts.monolithicLimit ?? DEFAULT_MONOLITHIC_LIMIT;
+    this.chunkSize = opts.chunkSize;
   }
 
   /** `/v2/<repository>/<rest>` on this registry; `rest` is already escaped. */
@@ -61,7 +70,8 @@ export class RegistryClient {
   async request(req: ClientRequest): Promise<HttpResponse> {
     let auth = await this.auth.header(req.scopes);
     let res = await this.transport.send({ method: req.method, url: req.url, headers: withAuth(req.headers, auth), body: req.body });
-    if (res.status !== 401) return res;
+    // A streamed body is spent: its caller reports the 401 (the upload it belongs to was authorized a moment ago).
+    if (res.status !== 401 || req.body instanceof Readable) return res;
     drain(res.body);
     auth = await this.auth.challenge(res.headers['www-authenticate'], req.scopes, auth, req.what);
     res = await this.transport.send({ method: req.method, url: req.url, headers: withAuth(req.headers, auth), body: req.body });

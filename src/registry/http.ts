@@ -204,6 +204,10 @@ export class Transport {
       else if (Array.isArray(body)) {
         for (const b of body) request.write(b);
         request.end();
+      } else if (body.destroyed) {
+        // Failed (or closed) before it could be sent: a small blob can be read, and found not to
+        // match, while its upload is being opened. Piping it would wait forever.
+        request.destroy(body.errored ?? Object.assign(new Error('the request body was closed before it was sent'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
       } else {
         body.on('error', (err) => request.destroy(err));
         body.pipe(request);

@@ -4,18 +4,27 @@
  * - a cross-repository mount first when the blob is known to live in another
  *   repository of the same registry (`POST ?mount=&from=`): 201 means done,
  *   202 means the registry declined and opened an ordinary upload instead;
- * - `POST /blobs/uploads/`, then either one `PUT ?digest=` with the whole
- *   blob (blobs up to the chunk size), or `PATCH` chunks with
- *   `Content-Range` and a closing `PUT ?digest=` (larger blobs);
+ * - `POST /blobs/uploads/`, then one of:
+ *   - blobs up to `monolithicLimit` (8 MiB): one `PUT ?digest=` with the
+ *     whole blob from memory, so the transport may retry it and auth may
+ *     replay it after a 401;
+ *   - larger blobs: one `PATCH` whose body streams from the source (with
+ *     `Content-Range` 0-(size-1) and `Content-Length`), then an empty
+ *     `PUT ?digest=`. No round trip per chunk and no chunk in memory: memory
+ *     stays flat in blob size. A broken connection fails the upload instead
+ *     of retrying it (the bytes are gone); the next push skips every blob
+ *     that made it;
+ *   - larger blobs when `chunkSize` is set (registries or proxies that cap
+ *     request sizes): `PATCH` chunks of that size from memory, each retried
+ *     on its own, one in flight while the next is read, then the closing PUT;
  * - every `Location` the registry returns is used as given (relative or
  *   absolute, its query kept byte for byte).
  *
- * Bodies are always buffers, so the transport may retry a request and auth
- * may replay it after a 401; memory stays at one chunk per upload. The
- * content is verified as it is read: the closing PUT is only sent once the
- * digest and size check out, and a failed upload is cancelled (DELETE).
+ * The content is verified as it is read: the closing PUT is only sent once
+ * the digest and size check out, and a failed upload is cancelled (DELETE).
  */
 import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { OcikitError } from '../errors.js';
 import { VerifyStream, verifiesFor } from '../digest/verify-stream.js';
 import type { Descriptor } from '../spec/types.js';
@@ -29,13 +38,15 @@ export async function uploadBlob(r: RepoAccess, desc: Descriptor, content: Reada
   const source = content instanceof Uint8Array ? Readable.from([Buffer.from(content)]) : content;
   // Content that another target already streams through a verifier for this very descriptor
   // (every ocikit fetch does) is not hashed a second time.
-  const verified = verifiesFor(source, desc);
   let stream: Readable = source;
-  if (!verified) {
+  if (!verifiesFor(source, desc)) {
     const verify = new VerifyStream({ digest: desc.digest, size: desc.size, source: `content for ${desc.digest}` });
     source.on('error', (err) => verify.destroy(err));
     stream = source.pipe(verify);
   }
+  // A small blob can be read, and fail its check, before the upload is open: keep the error on
+  // the stream (`errored`, which the transport and finished() report) instead of crashing.
+  stream.on('error', () => undefined);
 
   const mounted = await tryMount(r, desc, what);
   if (mounted === null) {
@@ -51,33 +62,21 @@ export async function uploadBlob(r: RepoAccess, desc: Descriptor, content: Reada
     stream.destroy();
     throw err;
   }
-  let offset = 0;
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  // One PATCH in flight while the next chunk is read (and hashed): disk and network overlap,
-  // and memory stays at two chunks per upload.
-  let inflight: Promise<URL> | undefined;
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      pending.push(chunk);
-      pendingBytes += chunk.length;
-      if (pendingBytes >= r.client.chunkSize) {
-        if (inflight) location = await inflight;
-        inflight = patchChunk(r, location, pending, offset, what);
-        // Awaited at the next chunk or at the end; until then a failure must not count as unhandled.
-        inflight.catch(() => undefined);
-        offset += pendingBytes;
-        pending = [];
-        pendingBytes = 0;
-      }
-    }
-    if (inflight) location = await inflight;
-    // The stream ended cleanly: VerifyStream checked digest and size. Close the upload.
+    // Small blobs: one chunk as large as the blob. Large ones (or larger than a chunk, when the
+    // registry wants chunks): chunks when asked for, else streamed.
+    const small = desc.size <= Math.min(r.client.monolithicLimit, r.client.chunkSize ?? Infinity);
+    const chunkSize = small ? Infinity : r.client.chunkSize;
+    // What the closing PUT carries: nothing after a streamed PATCH, else the last chunk (or the whole blob).
+    let last: Buffer[] = [];
+    if (chunkSize === undefined) location = await patchStream(r, location, stream, desc, what);
+    else ({ location, last } = await patchChunks(r, location, stream, chunkSize, what));
+    // The content ended cleanly: VerifyStream checked digest and size. Close the upload.
     const put = await r.client.request({
       method: 'PUT',
       url: withDigest(location, desc.digest),
       headers: { 'Content-Type': 'application/octet-stream' },
-      body: pending,
+      body: last,
       scopes: r.scopes,
       what,
     });
@@ -91,6 +90,56 @@ export async function uploadBlob(r: RepoAccess, desc: Descriptor, content: Reada
     throw err;
   }
   remember(r, desc.digest);
+}
+
+/**
+ * The whole blob in one PATCH whose body is the verifying stream. The
+ * registry's 202 proves it read every byte, not that the bytes match: the
+ * verifier's verdict comes at the end of the stream, possibly after the
+ * answer, so it is awaited before the upload may be closed.
+ */
+async function patchStream(r: RepoAccess, location: URL, stream: Readable, desc: Descriptor, what: string): Promise<URL> {
+  const verified = finished(stream);
+  verified.catch(() => undefined);
+  const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Content-Length': String(desc.size) };
+  if (desc.size > 0) headers['Content-Range'] = `0-${desc.size - 1}`;
+  const res = await r.client.request({ method: 'PATCH', url: location, headers, body: stream, scopes: r.scopes, what });
+  if (res.status !== 202) {
+    // Refused before reading it all: stop the source, so nothing waits for a reader that left.
+    stream.destroy();
+    await r.client.fail(res, what);
+  }
+  drain(res.body);
+  await verified;
+  return locationOf(res, what);
+}
+
+/**
+ * PATCH chunks of `chunkSize` from memory, one in flight while the next is
+ * read (and hashed): disk and network overlap, memory stays at two chunks.
+ * Returns the upload's location and the bytes left for the closing PUT; with
+ * an infinite chunk size that is the whole blob.
+ */
+async function patchChunks(r: RepoAccess, location: URL, stream: Readable, chunkSize: number, what: string): Promise<{ location: URL; last: Buffer[] }> {
+  let offset = 0;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let inflight: Promise<URL> | undefined;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+    if (pendingBytes >= chunkSize) {
+      if (inflight) location = await inflight;
+      inflight = patchChunk(r, location, pending, offset, what);
+      // Awaited at the next chunk or at the end; until then a failure must not count as unhandled.
+      inflight.catch(() => undefined);
+      offset += pendingBytes;
+      pending = [];
+      pendingBytes = 0;
+    }
+  }
+  if (inflight) location = await inflight;
+  return { location, last: pending };
 }
 
 /**

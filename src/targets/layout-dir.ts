@@ -13,7 +13,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { OcikitError, NotFoundError, fromFsError } from '../errors.js';
 import { isDigestGrammar, parseDigest } from '../digest/digest.js';
-import { DigestingStream, VerifyStream, sizeMismatch, verifyBytes } from '../digest/verify-stream.js';
+import { DigestingStream, VerifyStream, sizeMismatch, verifiesFor, verifyBytes } from '../digest/verify-stream.js';
 import { fsyncDir, fsyncFile, streamToFileAtomic, tempPathFor, writeFileAtomic } from '../fs/atomic.js';
 import { withLock } from '../fs/lock.js';
 import { VerifiedFileRange } from '../fs/file-range.js';
@@ -311,10 +311,11 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
     }
     const dest = this.blobPath(desc.digest);
     await fsp.mkdir(path.dirname(dest), { recursive: true });
-    await streamToFileAtomic(source, [new VerifyStream({ digest: desc.digest, size: desc.size, source: `content for ${desc.digest}` })], dest, {
-      tmpDir: this.dir,
-      mode: 0o644,
-    });
+    // Content that another target already streams through a verifier for this very descriptor
+    // (every ocikit fetch does: a registry download, an archive entry) is hashed once, there:
+    // it fails before its end unless it matches, and the temp file is renamed only after a clean end.
+    const checks = verifiesFor(source, desc) ? [] : [new VerifyStream({ digest: desc.digest, size: desc.size, source: `content for ${desc.digest}` })];
+    await streamToFileAtomic(source, checks, dest, { tmpDir: this.dir, mode: 0o644 });
   }
 
   /**

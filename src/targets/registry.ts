@@ -104,6 +104,13 @@ export class RegistryTarget implements WriteTarget {
   }
 
   async push(desc: Descriptor, content: Readable | Uint8Array): Promise<void> {
+    // Pushed (or seen) since the caller's exists() asked: images over shared base layers ask at
+    // the same time, and a second upload of a blob rewrites the registry's link to it while
+    // other manifests are being checked against it (distribution 2.8 then answers DIGEST_INVALID).
+    if (this.present.has(desc.digest)) {
+      if (content instanceof Readable) content.destroy();
+      return;
+    }
     let p = this.inflight.get(desc.digest);
     if (!p) {
       p = (isManifestMediaType(desc.mediaType) ? this.pushManifest(desc, content) : uploadBlob(this.access, desc, content)).then(() => {

@@ -7,13 +7,16 @@
  * so they can assert on error codes.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import { Readable } from 'node:stream';
 import path from 'node:path';
-import { expectedDigests, FIXTURES, isCleanError, ocikit, tempDir } from '../helpers/cli.js';
+import { copyFixture, expectedDigests, FIXTURES, isCleanError, ocikit, tempDir } from '../helpers/cli.js';
 import { once } from '../helpers/peers.js';
-import { closeServer, listen, startFaultProxy, startRegistry, type FaultProxy } from '../helpers/registry.js';
+import { closeServer, listen, sha256, startFaultProxy, startRegistry, type FaultProxy } from '../helpers/registry.js';
+import type { Descriptor } from '../../src/spec/types.js';
 import { LayoutDir } from '../../src/targets/layout-dir.js';
 import { RegistryTarget } from '../../src/targets/registry.js';
 import { RegistryClient, type RegistryOptions } from '../../src/registry/client.js';
@@ -298,5 +301,133 @@ describe('verified reads through the target', () => {
     expect(bytes.length).toBe(desc.size);
     // A descriptor that lies about the size is caught.
     await expect(readAll(await target.fetch({ ...desc, size: desc.size - 1 }))).rejects.toMatchObject({ code: 'SIZE_MISMATCH' });
+  });
+});
+
+/** Temp files a failed blob write might have left in a layout's root. */
+async function leftovers(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((n) => n.startsWith('.ocikit-tmp-'));
+}
+
+describe('each byte verified once, and still every byte', () => {
+  it('a registry blob is hashed once, on its way to the temp file: a corrupt one leaves neither blob nor temp file', async () => {
+    const { proxy, layers } = await setup();
+    proxy.setRule((r) => (isBlobGet(layers[0]!)(r) ? { kind: 'corrupt' } : { kind: 'pass' }));
+    const dir = path.join(await tmp(), 'out');
+    const layout = await LayoutDir.init(dir);
+    await expect(pullImages([parseReference(`${proxy.host}/faults/img:v1`)], layout, { registry: fast() })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    await layout.close();
+    expect(existsSync(path.join(dir, 'blobs', 'sha256', layers[0]!.slice(7)))).toBe(false);
+    expect(await leftovers(dir)).toEqual([]);
+  });
+
+  it('a registry that sends more bytes than the descriptor says: SIZE_MISMATCH, nothing left behind', async () => {
+    const { proxy, layers } = await setup();
+    const size = (await readFile(path.join(FIXTURES, 'single-image', 'blobs', 'sha256', layers[1]!.slice(7)))).length;
+    proxy.setRule((r) => (isBlobGet(layers[1]!)(r) ? { kind: 'respond', status: 200, headers: { 'Content-Type': 'application/octet-stream' }, body: 'x'.repeat(size + 1) } : { kind: 'pass' }));
+    const dir = path.join(await tmp(), 'out');
+    const layout = await LayoutDir.init(dir);
+    await expect(pullImages([parseReference(`${proxy.host}/faults/img:v1`)], layout, { registry: fast() })).rejects.toMatchObject({ code: 'SIZE_MISMATCH' });
+    await layout.close();
+    expect(existsSync(path.join(dir, 'blobs', 'sha256', layers[1]!.slice(7)))).toBe(false);
+    expect(await leftovers(dir)).toEqual([]);
+  });
+
+  it("a layout checks content against the descriptor it stores, even when the content is another descriptor's verifying stream", async () => {
+    const { reg, layers } = await setup();
+    const target = new RegistryTarget(new RegistryClient(reg.host, fast()), 'faults/img', false);
+    const [a, b] = [await target.statBlob(layers[0]!), await target.statBlob(layers[1]!)];
+    const dir = path.join(await tmp(), 'out');
+    const layout = await LayoutDir.init(dir);
+    // layers[0]'s bytes (verified against layers[0]) offered as layers[1]: refused, not trusted.
+    await expect(layout.push(b, await target.fetch(a))).rejects.toMatchObject({ code: expect.stringMatching(/^(DIGEST|SIZE)_MISMATCH$/) });
+    await layout.close();
+    expect(existsSync(path.join(dir, 'blobs', 'sha256', layers[1]!.slice(7)))).toBe(false);
+    expect(await leftovers(dir)).toEqual([]);
+  });
+});
+
+describe('streamed uploads (blobs over the monolithic limit)', () => {
+  it('one PATCH per large blob with the whole blob (Content-Range 0-(size-1)), small ones in one PUT; reads back verified', async () => {
+    const { proxy, layers, config } = await setup();
+    proxy.setRule(() => ({ kind: 'pass' }));
+    await pushLayout(await LayoutDir.open(path.join(FIXTURES, 'single-image')), proxy.host, 'streamed/a', { registry: fast({ monolithicLimit: 1024 }) });
+    const patches = proxy.log.filter((l) => l.method === 'PATCH');
+    const sizes = await Promise.all(layers.map(async (d) => (await readFile(path.join(FIXTURES, 'single-image', 'blobs', 'sha256', d.slice(7)))).length));
+    // The two layers (3.6 and 4.6 KB) stream in one PATCH each; the config (719 B) goes in one PUT.
+    expect(patches.map((p) => p.headers['content-range']).sort()).toEqual(sizes.map((n) => `0-${n - 1}`).sort());
+    const closing = proxy.log.filter((l) => l.method === 'PUT' && l.path.includes('/blobs/uploads/'));
+    expect(closing.map((p) => Number(p.headers['content-length'])).sort((x, y) => x - y)).toEqual([0, 0, 719]);
+    expect(closing.some((p) => p.path.includes(encodeURIComponent(config)))).toBe(true);
+    const dir = path.join(await tmp(), 'back');
+    const layout = await LayoutDir.init(dir);
+    await pullImages([parseReference(`${proxy.host}/streamed/a:v1`)], layout, { registry: fast() });
+    await layout.close();
+    for (const d of layers) expect(existsSync(path.join(dir, 'blobs', 'sha256', d.slice(7)))).toBe(true);
+  });
+
+  // Small: usually found wrong before the PATCH. Large: found wrong at its very end, while or after the registry takes every byte.
+  for (const size of [4096, 4 * 1024 * 1024]) {
+    it(`a ${size}-byte source blob that does not match its digest: DIGEST_MISMATCH, the upload cancelled and never closed`, async () => {
+      const { reg, proxy } = await setup();
+      proxy.setRule(() => ({ kind: 'pass' }));
+      const dir = path.join(await tmp(), 'src');
+      const { layer, file } = await layoutWithLayer(dir, randomBytes(size));
+      const bytes = await readFile(file);
+      bytes[bytes.length - 1] ^= 0xff;
+      await writeFile(file, bytes);
+      const repo = `streamed/bad-${size}`;
+      await expect(pushLayout(await LayoutDir.open(dir), proxy.host, repo, { registry: fast({ monolithicLimit: 1024 }) })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+      // An upload that was opened is cancelled (when the verdict comes relative to the PATCH is a race).
+      if (proxy.log.some((l) => l.method === 'PATCH')) expect(proxy.log.some((l) => l.method === 'DELETE' && l.path.includes('/blobs/uploads/'))).toBe(true);
+      expect(proxy.log.some((l) => l.method === 'PUT' && l.path.includes(encodeURIComponent(layer.digest)))).toBe(false);
+      const target = new RegistryTarget(new RegistryClient(reg.host, fast()), repo, false);
+      expect(await target.exists(layer)).toBe(false);
+      await expect(target.resolve('v1')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    });
+  }
+
+  it('a connection reset during the streamed PATCH: REGISTRY_ERROR, promptly, without retrying a spent stream', async () => {
+    const { proxy } = await setup();
+    proxy.setRule((r) => (r.method === 'PATCH' ? { kind: 'reset' } : { kind: 'pass' }));
+    const started = Date.now();
+    await expect(pushLayout(await LayoutDir.open(path.join(FIXTURES, 'single-image')), proxy.host, 'streamed/reset', { registry: fast({ monolithicLimit: 1024 }) })).rejects.toMatchObject({
+      code: 'REGISTRY_ERROR',
+    });
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(proxy.log.filter((l) => l.method === 'PATCH').length).toBeLessThanOrEqual(2);
+  });
+});
+
+/** A layout at `dir` with one image (tag v1) whose only layer is `content`; returns the layer and its file. */
+async function layoutWithLayer(dir: string, content: Buffer): Promise<{ layer: Descriptor; file: string }> {
+  const layout = await LayoutDir.init(dir);
+  const layer: Descriptor = { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(content), size: content.length };
+  await layout.push(layer, content);
+  const configBytes = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] } }));
+  const config: Descriptor = { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(configBytes), size: configBytes.length };
+  await layout.push(config, configBytes);
+  const manifestBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers: [layer] }));
+  const manifest: Descriptor = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(manifestBytes), size: manifestBytes.length };
+  await layout.push(manifest, manifestBytes);
+  await layout.tag(manifest, 'v1');
+  await layout.close();
+  return { layer, file: layout.blobPath(layer.digest) };
+}
+
+describe('shared blobs', () => {
+  it('a blob pushed once is not uploaded again when a later push of it was decided on an older answer', async () => {
+    const { proxy } = await setup();
+    proxy.setRule(() => ({ kind: 'pass' }));
+    const target = new RegistryTarget(new RegistryClient(proxy.host, fast()), 'shared/once', true);
+    const content = randomBytes(2048);
+    const desc: Descriptor = { mediaType: 'application/octet-stream', digest: sha256(content), size: content.length };
+    // Two images over the same layer both asked before either uploaded it...
+    expect(await target.exists(desc)).toBe(false);
+    expect(await target.exists(desc)).toBe(false);
+    // ...and push it one after the other: one upload.
+    await target.push(desc, content);
+    await target.push(desc, Readable.from([content]));
+    expect(proxy.log.filter((l) => l.method === 'POST' && l.path.includes('/blobs/uploads/')).length).toBe(1);
   });
 });

@@ -42,7 +42,7 @@ import { isWalkable, successors } from '../graph/successors.js';
 import { addEntry, setTag, tagOf } from '../targets/index-entries.js';
 import type { ReadTarget, ReferrersFilter, WriteTarget } from '../targets/target.js';
 import { compressor, type Compression } from './compression.js';
-import { FileSink, StreamSink, type ByteSink } from './byte-sink.js';
+import { FileSink, StreamSink, type ByteSink } from '../fs/byte-sink.js';
 import { TAR_TRAILER, encodeTarHeader, paddingFor } from './tar-header.js';
 
 const FILE_MODE = 0o644;

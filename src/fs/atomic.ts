@@ -5,6 +5,8 @@
  * crash. A failure at any point removes the temp file: nothing half-written
  * is ever visible under the final name.
  */
+import { FileSink } from './byte-sink.js';
+import { VerifiedFileRange, copyVerifiedRange } from './file-range.js';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, createWriteStream } from 'node:fs';
 import path from 'node:path';
@@ -62,6 +64,24 @@ export async function writeFileAtomic(dest: string, data: Uint8Array | string, m
  * `tmpDir`, then rename it to `dest`. The checks run before the rename, so a
  * digest or size mismatch leaves nothing behind.
  */
+/** Fill a new temp file through its handle, fsync it and rename it to `dest`; on failure nothing is left. */
+async function writeFileAtomicWith(tmp: string, dest: string, mode: number | undefined, fill: (fh: fsp.FileHandle) => Promise<void>): Promise<void> {
+  try {
+    const fh = await fsp.open(tmp, 'wx', mode ?? 0o644);
+    try {
+      await fill(fh);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tmp, dest);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(path.dirname(dest));
+}
+
 export async function streamToFileAtomic(
   source: Readable,
   checks: Transform[],
@@ -69,6 +89,17 @@ export async function streamToFileAtomic(
   opts: { tmpDir?: string; mode?: number } = {},
 ): Promise<void> {
   const tmp = tempPathFor(dest, opts.tmpDir);
+  // A blob that is a range of a local file (unpacking an archive) and needs no further check is copied
+  // with positional reads and writes through two reused buffers, hashed on the way (fs/file-range.ts).
+  const range = checks.length === 0 && source instanceof VerifiedFileRange ? source.detach() : undefined;
+  if (range) {
+    const expected = (source as VerifiedFileRange).expected;
+    await writeFileAtomicWith(tmp, dest, opts.mode, async (fh) => {
+      const sink = new FileSink(fh);
+      await copyVerifiedRange(range, expected, (chunk) => sink.write(chunk));
+    });
+    return;
+  }
   try {
     // A 1 MiB buffer instead of the default 16 KiB: network sources deliver 64 KiB pieces, and
     // with room for several of them the stream writes them in one writev instead of pausing the

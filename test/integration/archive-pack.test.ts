@@ -247,6 +247,15 @@ describe('verification while packing', () => {
     await flipByte(good, offset + 4 * 1024 * 1024);
     await expectFailure(['copy', good, `oci-archive:${path.join(outDir, 'y.tar')}`], { exit: 1, code: 'DIGEST_MISMATCH', unchanged: outDir });
     expect(await readdir(outDir)).toEqual([]);
+    // And unpacked into a layout: index.json untouched, the bad layer never renamed into place, no
+    // temp file left (blobs that verified before the failure may stay: nothing lists them).
+    const into = p('flipped-into');
+    await expectSuccess(['init', into]);
+    const indexBefore = await readFile(path.join(into, 'index.json'));
+    await expectFailure(['unpack', good, into], { exit: 1, code: 'DIGEST_MISMATCH' });
+    expect((await readFile(path.join(into, 'index.json'))).equals(indexBefore)).toBe(true);
+    expect(await readdir(path.join(into, 'blobs', 'sha256'))).not.toContain(layer.slice('sha256:'.length));
+    expect((await readdir(into)).filter((f) => f.startsWith('.ocikit-tmp'))).toEqual([]);
   });
 });
 

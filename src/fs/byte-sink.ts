@@ -1,6 +1,7 @@
 /**
- * Where the archive writer's bytes go: a file written with positional writes,
- * or a stream (standard output, a compressor). `write` resolves once the
+ * Where bytes go when the writer reuses its buffers (the archive writer, a
+ * blob copied from a local file range): a file written with positional
+ * writes, or a stream (standard output, a compressor). `write` resolves once the
  * chunk may be reused by the caller, which lets blob copies cycle through two
  * buffers instead of allocating a fresh one per chunk (at 1 GiB that
  * allocation, its page faults and the garbage collection after it cost more

@@ -57,7 +57,7 @@ async function expectDone(c: CrashCase): Promise<void> {
   for (const l of manifest.layers) expect(stored.has(l.digest), l.digest).toBe(true);
 }
 
-it('attach survives SIGKILL at any point', { timeout: 300_000 }, async () => {
+it('attach survives SIGKILL at any point', { timeout: 900_000 }, async () => {
   const line = await runCrashTrials({ command: 'attach', prepare, expectDone, cleanup: (c) => rm(path.dirname(c.dir), { recursive: true, force: true }) });
   expect(line).toMatch(/trials/);
 });

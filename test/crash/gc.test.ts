@@ -47,7 +47,7 @@ async function expectDone(c: CrashCase): Promise<void> {
   expect(tree).toEqual(clean);
 }
 
-it('gc survives SIGKILL at any point', { timeout: 300_000 }, async () => {
+it('gc survives SIGKILL at any point', { timeout: 900_000 }, async () => {
   const line = await runCrashTrials({ command: 'gc', prepare, expectDone, cleanup: (c) => rm(c.dir, { recursive: true, force: true }) });
   expect(line).toMatch(/trials/);
   expect(Object.keys(clean!).filter((p) => p.startsWith('blobs/sha256/'))).toHaveLength(2 + 2 + 3); // keep (manifest, config, 2 layers) + kept artifact (manifest, empty config, layer)

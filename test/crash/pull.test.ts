@@ -20,7 +20,7 @@ afterAll(async () => {
   await tmp?.cleanup();
 });
 
-it('pull survives SIGKILL at any point', { timeout: 300_000 }, async () => {
+it('pull survives SIGKILL at any point', { timeout: 900_000 }, async () => {
   // Set up inside the test: a missing docker-registry fails it with the install hint (test/helpers/peers.ts).
   tmp = await tempDir('ocikit-crash-pull-');
   registry = await startRegistry();

@@ -49,7 +49,7 @@ async function expectDone(layout: string): Promise<void> {
   expect(await blobDigests(layout)).toEqual(expected.blobs);
 }
 
-it('serve --writable survives SIGKILL in the middle of uploads', { timeout: 300_000 }, async () => {
+it('serve --writable survives SIGKILL in the middle of uploads', { timeout: 900_000 }, async () => {
   const plan = crashPlan('serve --writable');
   // The scale: the faster of two uncrashed pushes into a fresh server.
   let duration = Infinity;

@@ -40,7 +40,7 @@ async function expectDone(c: CrashCase): Promise<void> {
   expect(await sortedEntries(c.dir)).toEqual(await sortedEntries(source));
 }
 
-it('unpack survives SIGKILL at any point', { timeout: 300_000 }, async () => {
+it('unpack survives SIGKILL at any point', { timeout: 900_000 }, async () => {
   const line = await runCrashTrials({ command: 'unpack', prepare, expectDone, createsDir: true, cleanup: (c) => rm(path.dirname(c.dir), { recursive: true, force: true }) });
   expect(line).toMatch(/trials/);
 });

@@ -83,6 +83,9 @@ export async function handleManifestGet(req: IncomingMessage, res: ServerRespons
       desc = await ctx.target.resolve(ref.digest!);
     }
     bytes = await fetchDocument(ctx.target, desc);
+    if (ref.digest !== undefined && ctx.writable && !(await referrerIsListed(ctx.target, desc, bytes))) {
+      throw new RegistryHttpError(404, 'MANIFEST_UNKNOWN', `${ref.digest} is stored but its push did not finish: push it again`, { detail: { digest: ref.digest } });
+    }
   } catch (err) {
     // Asked for by digest, a layer (too big, or not JSON) is not a manifest this registry has.
     if (isOcikitError(err, 'MANIFEST_TOO_LARGE') && ref.digest) throw new RegistryHttpError(404, 'MANIFEST_UNKNOWN', `${ref.digest} is not a manifest`, { cause: err });
@@ -101,6 +104,26 @@ export async function handleManifestGet(req: IncomingMessage, res: ServerRespons
   res.setHeader('ETag', `"${ref.digest ?? desc.digest}"`);
   if (req.method === 'HEAD') res.end();
   else res.end(bytes);
+}
+
+/**
+ * A manifest with a subject is pushed in two writes: its blob, then its
+ * index.json entry (which is what makes it a referrer). A server killed in
+ * between leaves the blob alone; answering 200 for it would make a client's
+ * re-push skip the manifest, and the referrer would stay missing for good
+ * (found by test/crash/serve.test.ts). Such a blob is not there until the
+ * layout's referrers of its subject list it.
+ */
+async function referrerIsListed(target: LayoutReadTarget, desc: Descriptor, bytes: Buffer): Promise<boolean> {
+  let subject: Descriptor | undefined;
+  try {
+    subject = (JSON.parse(bytes.toString('utf8')) as { subject?: Descriptor }).subject;
+  } catch {
+    return true;
+  }
+  if (!subject || typeof subject.digest !== 'string') return true;
+  for await (const d of target.referrers(subject)) if (d.digest === desc.digest) return true;
+  return false;
 }
 
 /** The `mediaType` a manifest's JSON declares (what clients expect as Content-Type), if any. */

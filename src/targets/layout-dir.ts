@@ -67,7 +67,9 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fromFsError(err, dir, 'directory');
     }
     if (entries.includes(OCI_LAYOUT_FILE)) return LayoutDir.open(dir);
-    if (entries.length > 0) {
+    // An init that was killed before writing oci-layout left a directory that is not a layout yet and would
+    // refuse every later init; pull or unpack re-run after the kill must be able to finish the job.
+    if (entries.length > 0 && !(await isInterruptedInit(dir, entries))) {
       throw new OcikitError('INVALID_LAYOUT', `cannot create a layout in ${dir}: the directory is not empty and is not an OCI layout`, {
         path: dir,
         hint: 'choose an empty or new directory',
@@ -425,6 +427,15 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   readLayoutFile(name: string, limit?: number): Promise<Buffer | undefined> {
     return readLayoutDirFile(this.dir, name, limit);
   }
+}
+
+/** Only what init writes before `oci-layout`: an empty blobs/sha256, index.json, and temp files of its atomic writes. */
+async function isInterruptedInit(dir: string, entries: string[]): Promise<boolean> {
+  if (!entries.every((n) => n === 'blobs' || n === INDEX_FILE || n.startsWith('.ocikit-tmp-'))) return false;
+  if (!entries.includes('blobs')) return true;
+  const algs = await fsp.readdir(path.join(dir, 'blobs')).catch(() => undefined);
+  if (!algs || !algs.every((a) => a === 'sha256')) return false;
+  return algs.length === 0 || (await fsp.readdir(path.join(dir, 'blobs', 'sha256')).catch(() => ['?'])).length === 0;
 }
 
 /** A layout file that is a symlink, a FIFO or a directory makes the layout invalid (not an unsafe blob). */

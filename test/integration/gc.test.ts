@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, truncate, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caseDirs, expectedDigests, ocikit, snapshotTree, tempDir } from '../helpers/cli.js';
@@ -224,6 +225,39 @@ describe('gc and other processes', () => {
     await utimes(lock, old, old);
     const r = await gcJson(layout);
     expect(r.removedBlobs.map((b) => b.digest)).toEqual([stray]);
+  });
+
+  it('takes over a fresh lock at once when its owner, a process of this host, is gone (found by the crash harness: a killed gc made the re-run wait 10 s)', async () => {
+    const layout = await fresh('single-image');
+    const stray = await strayBlob(layout, 'stray under a dead owner\n');
+    const holder = await sleeper();
+    const lock = path.join(layout, '.ocikit.lock');
+    await mkdir(lock);
+    await writeFile(path.join(lock, 'owner'), `${holder.pid} ${hostname()}\n`);
+    // Kept fresh throughout, so only the owner check can explain a takeover.
+    const refresh = setInterval(() => {
+      const now = new Date();
+      utimes(lock, now, now).catch(() => undefined);
+    }, 500);
+    try {
+      const running = ocikit(['gc', layout, '--output', 'json'], { timeoutMs: 30_000 });
+      let finished = false;
+      void running.then(() => (finished = true));
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(finished, 'gc must wait while the owner runs').toBe(false);
+      holder.kill('SIGKILL');
+      await stopped(holder);
+      const killedAt = Date.now();
+      const r = await running;
+      expect(r.code, r.stderr).toBe(0);
+      expect(Date.now() - killedAt).toBeLessThan(5_000);
+      expect((JSON.parse(r.stdout) as GcResult).removedBlobs.map((b) => b.digest)).toEqual([stray]);
+    } finally {
+      clearInterval(refresh);
+      holder.kill('SIGKILL');
+    }
+    // gc's own lock (with its owner file) is gone after the run.
+    expect(await readdir(layout)).not.toContain('.ocikit.lock');
   });
 
   it('keeps blobs leased by a live process, and removes them (and the lease) once that process is gone', async () => {

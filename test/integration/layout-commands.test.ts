@@ -73,6 +73,21 @@ describe.concurrent('init', () => {
     await expectFailure(['init', dir], { exit: 1, code: 'INVALID_LAYOUT', unchanged: dir });
     await expectFailure(['init', path.join(dir, 'notes.txt')], { exit: 1, code: 'INVALID_LAYOUT', unchanged: dir });
   });
+
+  it('finishes an init that was killed before it wrote oci-layout (a pull or unpack re-run after a crash must not be refused)', async () => {
+    const dir = path.join(tmp.dir, 'half-made');
+    await mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
+    await writeFile(path.join(dir, 'index.json'), '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}');
+    await writeFile(path.join(dir, '.ocikit-tmp-999999-0a0b0c0d0e0f'), '');
+    await expectSuccess(['unpack', fixture('single-image'), dir]);
+    expect(await expectJson<Row[]>(['ls', dir])).toHaveLength(1);
+    // Anything beyond those first steps is somebody's data: still refused.
+    const other = path.join(tmp.dir, 'half-made-with-a-blob');
+    await mkdir(path.join(other, 'blobs', 'sha256'), { recursive: true });
+    await writeFile(path.join(other, 'blobs', 'sha256', 'a'.repeat(64)), 'x');
+    await writeFile(path.join(other, 'index.json'), '{}');
+    await expectFailure(['init', other], { exit: 1, code: 'INVALID_LAYOUT', unchanged: other });
+  });
 });
 
 describe.concurrent('ls', () => {

@@ -7,7 +7,7 @@
  * serve of a packed archive is pulled into a new layout (the air-gap
  * round trip).
  */
-import { readFile } from 'node:fs/promises';
+import { cp, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectedDigests, FIXTURES, tempDir } from '../helpers/cli.js';
@@ -94,5 +94,23 @@ describe('air-gap round trip: pack, serve the archive read-only, pull it back', 
     expect(indexTags(dest).get('v1')).toBe(w['image']);
     expect(digestsOf(await referrers(`oci:${dest}:v1`))).toEqual(digestsOf(await referrers(`oci:${path.join(FIXTURES, 'with-referrers')}:v1`)));
     expect(await server.stop()).toBe(0);
+  });
+});
+
+describe('a push into serve --writable that was cut off', { timeout: 120_000 }, () => {
+  it('a referrer stored as a blob but never listed (server killed between the two writes) is not "there": the re-push lists it (found by test/crash)', async () => {
+    const { dir } = await state();
+    const layout = path.join(dir, 'cut-off');
+    await ocikitOk(['init', layout]);
+    // What the killed server left: every blob of the fixture, the referrers' manifests included, and an index.json that lists none.
+    await cp(path.join(FIXTURES, 'with-referrers', 'blobs'), path.join(layout, 'blobs'), { recursive: true });
+    const server = await startServe([layout, '--writable']);
+    const w = (await expectedDigests())['with-referrers']!;
+    const sbom = await http(server, 'HEAD', `/v2/fixtures/with-referrers/manifests/${w['sbom']}`);
+    expect(sbom.status).toBe(404);
+    await ocikitOk(['push', path.join(FIXTURES, 'with-referrers'), `${server.host}/fixtures/with-referrers`]);
+    expect(await server.stop()).toBe(0);
+    expect(digestsOf(await referrers(`oci:${layout}:v1`))).toEqual(digestsOf(await referrers(`oci:${path.join(FIXTURES, 'with-referrers')}:v1`)));
+    await ocikitOk(['verify', layout]);
   });
 });

@@ -42,28 +42,9 @@ export async function fsyncFile(file: string): Promise<void> {
 
 /** Write bytes to `dest` atomically. */
 export async function writeFileAtomic(dest: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
-  const tmp = tempPathFor(dest);
-  try {
-    const fh = await fsp.open(tmp, 'wx', mode);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fsp.rename(tmp, dest);
-  } catch (err) {
-    await fsp.rm(tmp, { force: true });
-    throw err;
-  }
-  await fsyncDir(path.dirname(dest));
+  await writeFileAtomicWith(tempPathFor(dest), dest, mode, (fh) => fh.writeFile(data));
 }
 
-/**
- * Stream `source` through `checks` (e.g. a VerifyStream) into a temp file in
- * `tmpDir`, then rename it to `dest`. The checks run before the rename, so a
- * digest or size mismatch leaves nothing behind.
- */
 /** Fill a new temp file through its handle, fsync it and rename it to `dest`; on failure nothing is left. */
 async function writeFileAtomicWith(tmp: string, dest: string, mode: number | undefined, fill: (fh: fsp.FileHandle) => Promise<void>): Promise<void> {
   try {
@@ -82,6 +63,11 @@ async function writeFileAtomicWith(tmp: string, dest: string, mode: number | und
   await fsyncDir(path.dirname(dest));
 }
 
+/**
+ * Stream `source` through `checks` (e.g. a VerifyStream) into a temp file in
+ * `tmpDir`, then rename it to `dest`. The checks run before the rename, so a
+ * digest or size mismatch leaves nothing behind.
+ */
 export async function streamToFileAtomic(
   source: Readable,
   checks: Transform[],

@@ -13,6 +13,7 @@
  * delays (a seeded shuffle; the seed is printed on failure), so rounds hit
  * different interleavings.
  */
+import { seededRandom } from '../helpers/crash.js';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,18 +47,6 @@ afterAll(async () => {
   await registry?.stop();
   await tmp?.cleanup();
 });
-
-/** A small deterministic PRNG (mulberry32): the round's seed decides order and delays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle<T>(xs: T[], rand: () => number): T[] {
   const out = [...xs];
@@ -95,7 +84,7 @@ describe('many writers on one layout at once', () => {
   it(`${ROUNDS} rounds: attach, tag, copy, pull, push to serve --writable, gc and gc --dry-run; nothing lost, nothing listed twice`, async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const seed = 0x5eed + round * 7919;
-      const rand = prng(seed);
+      const rand = seededRandom(seed);
       const dir = path.join(tmp.dir, `round-${round}`);
       const target = path.join(dir, 'target');
       await mkdir(dir, { recursive: true });

@@ -187,6 +187,14 @@ describe.concurrent('gc: a damaged manifest stops it before anything is removed'
   });
 });
 
+/** Touch a lock directory every 500 ms, as its live holder would (proper-lockfile's refresh); clearInterval stops it. */
+function keepFresh(lock: string): NodeJS.Timeout {
+  return setInterval(() => {
+    const now = new Date();
+    utimes(lock, now, now).catch(() => undefined);
+  }, 500);
+}
+
 describe('gc and other processes', () => {
   it('waits while another process holds the layout lock, removes nothing meanwhile, and proceeds once it is released', async () => {
     const layout = await fresh('single-image');
@@ -194,10 +202,7 @@ describe('gc and other processes', () => {
     // The lock as proper-lockfile makes it: a directory whose mtime its holder keeps fresh.
     const lock = path.join(layout, '.ocikit.lock');
     await mkdir(lock);
-    const refresh = setInterval(() => {
-      const now = new Date();
-      utimes(lock, now, now).catch(() => undefined);
-    }, 500);
+    const refresh = keepFresh(lock);
     try {
       const running = ocikit(['gc', layout, '--output', 'json'], { timeoutMs: 30_000 });
       let finished = false;
@@ -235,10 +240,7 @@ describe('gc and other processes', () => {
     await mkdir(lock);
     await writeFile(path.join(lock, 'owner'), `${holder.pid} ${hostname()}\n`);
     // Kept fresh throughout, so only the owner check can explain a takeover.
-    const refresh = setInterval(() => {
-      const now = new Date();
-      utimes(lock, now, now).catch(() => undefined);
-    }, 500);
+    const refresh = keepFresh(lock);
     try {
       const running = ocikit(['gc', layout, '--output', 'json'], { timeoutMs: 30_000 });
       let finished = false;

@@ -23,10 +23,12 @@ export class WriteLease {
   async add(digest: string): Promise<void> {
     if (!this.file) this.file = path.join(this.dir, `${process.pid}-${randomBytes(6).toString('hex')}.lease`);
     // Another process's release() may remove the (empty) lease directory between our mkdir and
-    // our write; then make it again. The file itself is ours alone, so appending is safe.
+    // our write, or even inside our mkdir (a recursive mkdir that meets EEXIST looks again, finds
+    // nothing and fails with ENOENT: seen under load in test/interop/concurrent-tags); then make it
+    // again. The file itself is ours alone, so appending is safe.
     for (let attempt = 0; ; attempt++) {
-      await fsp.mkdir(this.dir, { recursive: true });
       try {
+        await fsp.mkdir(this.dir, { recursive: true });
         await fsp.appendFile(this.file, `${digest}\n`);
         return;
       } catch (err) {

@@ -33,7 +33,7 @@ import { NotFoundError, OcikitError, UsageError, fromFsError } from '../errors.j
 import { parseDigest } from '../digest/digest.js';
 import { VerifyStream, sizeMismatch, verifiesFor, verifyBytes } from '../digest/verify-stream.js';
 import { fsyncDir, tempPathFor } from '../fs/atomic.js';
-import { VerifiedFileRange, copyVerifiedRange } from '../fs/file-range.js';
+import { copyIfFileRange } from '../fs/file-range.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { parseManifestBytes, type ParsedManifest } from '../spec/validate.js';
@@ -342,11 +342,7 @@ export class ArchiveWriter implements WriteTarget {
 
   /** A blob's bytes, already verifying (see push): the fast range copy when the source is a local file. */
   private async writeContent(content: Readable, size: number): Promise<void> {
-    const range = content instanceof VerifiedFileRange ? content.detach() : undefined;
-    if (range) {
-      await copyVerifiedRange(range, (content as VerifiedFileRange).expected, (chunk) => this.sink.write(chunk, true));
-      return;
-    }
+    if (await copyIfFileRange(content, (chunk) => this.sink.write(chunk, true))) return;
     let written = 0;
     for await (const chunk of content) {
       written += (chunk as Buffer).length;

@@ -6,7 +6,7 @@
  * is ever visible under the final name.
  */
 import { FileSink } from './byte-sink.js';
-import { VerifiedFileRange, copyVerifiedRange } from './file-range.js';
+import { VerifiedFileRange, copyIfFileRange } from './file-range.js';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, createWriteStream } from 'node:fs';
 import path from 'node:path';
@@ -77,12 +77,10 @@ export async function streamToFileAtomic(
   const tmp = tempPathFor(dest, opts.tmpDir);
   // A blob that is a range of a local file (unpacking an archive) and needs no further check is copied
   // with positional reads and writes through two reused buffers, hashed on the way (fs/file-range.ts).
-  const range = checks.length === 0 && source instanceof VerifiedFileRange ? source.detach() : undefined;
-  if (range) {
-    const expected = (source as VerifiedFileRange).expected;
+  if (checks.length === 0 && source instanceof VerifiedFileRange) {
     await writeFileAtomicWith(tmp, dest, opts.mode, async (fh) => {
       const sink = new FileSink(fh);
-      await copyVerifiedRange(range, expected, (chunk) => sink.write(chunk));
+      if (!(await copyIfFileRange(source, (chunk) => sink.write(chunk)))) await pipeline(source, sink.asWritable());
     });
     return;
   }

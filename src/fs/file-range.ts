@@ -190,13 +190,20 @@ export async function copyVerifiedRange(range: FileRange, expected: VerifyExpect
 }
 
 /**
- * Read a fetched blob to its end only to verify it (the audit's `verify`):
- * through two reused buffers with read-ahead when it is a local file range,
- * else by draining the stream, which verifies as it flows.
+ * When `stream` is a VerifiedFileRange nobody has read from yet, copy its
+ * range to `write` with copyVerifiedRange and return true; otherwise return
+ * false and leave the stream to be read as a stream.
  */
-export async function drainVerified(stream: Readable): Promise<void> {
+export async function copyIfFileRange(stream: Readable, write: (chunk: Buffer) => Promise<void>): Promise<boolean> {
   const range = stream instanceof VerifiedFileRange ? stream.detach() : undefined;
-  if (range) return copyVerifiedRange(range, (stream as VerifiedFileRange).expected, async () => undefined);
+  if (!range) return false;
+  await copyVerifiedRange(range, (stream as VerifiedFileRange).expected, write);
+  return true;
+}
+
+/** Read a fetched blob to its end only to verify it (the audit's `verify`). */
+export async function drainVerified(stream: Readable): Promise<void> {
+  if (await copyIfFileRange(stream, async () => undefined)) return;
   stream.resume();
   await finished(stream);
 }

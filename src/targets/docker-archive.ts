@@ -20,6 +20,7 @@
  * holding the full name, the convention Docker 25 uses in its own
  * index.json. A reference may name it by full name or by tag.
  */
+import { VerifiedFileRange } from '../fs/file-range.js';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { NotFoundError, OcikitError } from '../errors.js';
@@ -107,8 +108,9 @@ export class DockerArchive implements LayoutReadTarget {
         actual: blob.size,
       });
     }
-    const source = 'bytes' in blob.source ? Readable.from([blob.source.bytes]) : this.tar.stream(blob.source.entry);
-    return verifiedStream(source, desc, `${this.path}${'entry' in blob.source ? `:${blob.source.entry.name}` : ''}`);
+    if ('bytes' in blob.source) return verifiedStream(Readable.from([blob.source.bytes]), desc, this.path);
+    // A layer is a byte range of the archive: read it the way a layout archive's blobs are read.
+    return new VerifiedFileRange(this.tar.range(blob.source.entry), { digest: desc.digest, size: desc.size, source: `${this.path}:${blob.source.entry.name}` });
   }
 
   async exists(desc: Descriptor): Promise<boolean> {

@@ -5,7 +5,7 @@
  * into the file; a tar header needs the size up front, and the blob's
  * descriptor gives it). A blob that is a byte range of a local file (from a
  * layout or an uncompressed archive) is copied with positional reads and
- * writes through two reused buffers, hashed on the way (fs/file-range.ts):
+ * writes through reused buffers, hashed on the way (fs/file-range.ts):
  * that is what keeps `pack` close to `tar -cf` while it verifies every digest.
  *
  * Reproducible: the same content gives the same bytes whatever the source's
@@ -32,7 +32,7 @@ import { finished, pipeline } from 'node:stream/promises';
 import { NotFoundError, OcikitError, UsageError, fromFsError } from '../errors.js';
 import { parseDigest } from '../digest/digest.js';
 import { VerifyStream, sizeMismatch, verifiesFor, verifyBytes } from '../digest/verify-stream.js';
-import { fsyncDir, tempPathFor } from '../fs/atomic.js';
+import { FLUSH_EVERY, fsyncDir, tempPathFor } from '../fs/atomic.js';
 import { copyIfFileRange } from '../fs/file-range.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
@@ -42,7 +42,7 @@ import { isWalkable, successors } from '../graph/successors.js';
 import { addEntry, setTag, tagOf } from '../targets/index-entries.js';
 import type { ReadTarget, ReferrersFilter, WriteTarget } from '../targets/target.js';
 import { compressor, type Compression } from './compression.js';
-import { FileSink, StreamSink, type ByteSink } from '../fs/byte-sink.js';
+import { FileSink, StreamSink, sinkForStream, type ByteSink } from '../fs/byte-sink.js';
 import { TAR_TRAILER, encodeTarHeader, paddingFor } from './tar-header.js';
 
 const FILE_MODE = 0o644;
@@ -129,8 +129,9 @@ export class ArchiveWriter implements WriteTarget {
     }
     const description = `archive ${dest}`;
     const compression = opts.compression ?? 'none';
-    const output =
-      compression === 'none' ? { sink: new FileSink(handle) } : compressedOutput(compression, description, new FileSink(handle).asWritable());
+    // The archive is fsynced before it is renamed into place; flush-behind starts that writeback early.
+    const file = new FileSink(handle, { flushEvery: FLUSH_EVERY });
+    const output = compression === 'none' ? { sink: file } : compressedOutput(compression, description, file.asWritable());
     return new ArchiveWriter(output, description, opts, { dest, tmp, handle });
   }
 
@@ -140,7 +141,7 @@ export class ArchiveWriter implements WriteTarget {
     const description = 'archive on standard output';
     const compression = opts.compression ?? 'none';
     const output =
-      compression === 'none' ? { sink: new StreamSink(out, finished(out)), stop: (err?: Error) => out.destroy(err) } : compressedOutput(compression, description, out);
+      compression === 'none' ? { sink: sinkForStream(out, finished(out)), stop: (err?: Error) => out.destroy(err) } : compressedOutput(compression, description, out);
     return new ArchiveWriter(output, description, opts);
   }
 

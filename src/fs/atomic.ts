@@ -6,14 +6,21 @@
  * is ever visible under the final name.
  */
 import { FileSink } from './byte-sink.js';
-import { VerifiedFileRange, copyIfFileRange } from './file-range.js';
+import { copyIfFileRange } from './file-range.js';
 import { randomBytes } from 'node:crypto';
-import { promises as fsp, createWriteStream } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable, Transform } from 'node:stream';
 
+/**
+ * A 1 MiB buffer instead of the default 16 KiB: network sources deliver 64 KiB pieces, and with
+ * room for several of them the file takes them in one writev instead of pausing the source after
+ * every piece.
+ */
 const WRITE_BUFFER = 1024 * 1024;
+/** Large files start their writeback every 64 MiB (FileSink's flush-behind); small ones never do. */
+export const FLUSH_EVERY = 64 * 1024 * 1024;
 
 export function tempPathFor(dest: string, dir = path.dirname(dest)): string {
   return path.join(dir, `.ocikit-tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
@@ -46,7 +53,7 @@ export async function writeFileAtomic(dest: string, data: Uint8Array | string, m
 }
 
 /** Fill a new temp file through its handle, fsync it and rename it to `dest`; on failure nothing is left. */
-async function writeFileAtomicWith(tmp: string, dest: string, mode: number | undefined, fill: (fh: fsp.FileHandle) => Promise<void>): Promise<void> {
+export async function writeFileAtomicWith(tmp: string, dest: string, mode: number | undefined, fill: (fh: fsp.FileHandle) => Promise<void>): Promise<void> {
   try {
     const fh = await fsp.open(tmp, 'wx', mode ?? 0o644);
     try {
@@ -74,28 +81,19 @@ export async function streamToFileAtomic(
   dest: string,
   opts: { tmpDir?: string; mode?: number } = {},
 ): Promise<void> {
-  const tmp = tempPathFor(dest, opts.tmpDir);
-  // A blob that is a range of a local file (unpacking an archive) and needs no further check is copied
-  // with positional reads and writes through two reused buffers, hashed on the way (fs/file-range.ts).
-  if (checks.length === 0 && source instanceof VerifiedFileRange) {
-    await writeFileAtomicWith(tmp, dest, opts.mode, async (fh) => {
-      const sink = new FileSink(fh);
-      if (!(await copyIfFileRange(source, (chunk) => sink.write(chunk)))) await pipeline(source, sink.asWritable());
-    });
-    return;
-  }
   try {
-    // A 1 MiB buffer instead of the default 16 KiB: network sources deliver 64 KiB pieces, and
-    // with room for several of them the stream writes them in one writev instead of pausing the
-    // source after every piece.
-    const out = createWriteStream(tmp, { flags: 'wx', mode: opts.mode ?? 0o644, highWaterMark: WRITE_BUFFER });
-    await pipeline([source, ...checks, out]);
-    await fsyncFile(tmp);
-    await fsp.rename(tmp, dest);
+    await writeFileAtomicWith(tempPathFor(dest, opts.tmpDir), dest, opts.mode, async (fh) => {
+      const sink = new FileSink(fh, { flushEvery: FLUSH_EVERY });
+      // A blob that is a range of a local file (unpacking an archive) and needs no further check is
+      // copied with positional reads and writes through reused buffers, hashed on the way
+      // (fs/file-range.ts); anything else (a download) is piped.
+      if (checks.length > 0 || !(await copyIfFileRange(source, (chunk) => sink.write(chunk)))) {
+        await pipeline([source, ...checks, sink.asWritable(WRITE_BUFFER)]);
+      }
+      await sink.end();
+    });
   } catch (err) {
     source.destroy();
-    await fsp.rm(tmp, { force: true });
     throw err;
   }
-  await fsyncDir(path.dirname(dest));
 }

@@ -8,9 +8,9 @@
  *   consumer can pipe anywhere; it fails before 'end' when the bytes do not
  *   match, like VerifyStream;
  * - by a consumer that writes to a file or socket itself: `detach()` hands it
- *   the range, and `copyVerifiedRange` cycles two reused buffers so that the
- *   next read (in libuv's thread pool) overlaps hashing on the main thread and
- *   the previous write. This is what lets `pack` run near the speed of the
+ *   the range, and `copyVerifiedRange` cycles three reused buffers so that
+ *   reading the next chunk and writing this one (in libuv's thread pool)
+ *   overlap hashing this one on the main thread. This is what lets `pack` run near the speed of the
  *   disk: a stream allocates a fresh buffer per chunk, and at a GiB that
  *   costs more than hashing it.
  */
@@ -157,30 +157,35 @@ export async function copyVerifiedRange(range: FileRange, expected: VerifyExpect
     checkRangeSize(range, expected);
     const hasher = new RangeHasher(expected);
     const size = Math.min(CHUNK, Math.max(range.size, 1));
-    let current = Buffer.allocUnsafe(size);
-    let spare = Buffer.allocUnsafe(size);
-    let offset = 0;
-    const readAhead = (into: Buffer, at: number): Promise<number> => {
-      const p = readFull(range, into, Math.min(size, range.size - at), range.start + at);
-      // Awaited after the write below; until then a failure must not count as unhandled.
+    // Three buffers in rotation: while chunk i is hashed on the main thread, it is also being
+    // written, and chunk i+1 is being read, both in the thread pool. Hashing and writing only read
+    // the buffer, so they can share it. The buffer of chunk i is filled again (with chunk i+3)
+    // only after its write has returned: writes are awaited in order, one at a time.
+    const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+    const quiet = <T>(p: Promise<T>): Promise<T> => {
+      // Awaited later; until then a failure must not count as unhandled.
       p.catch(() => undefined);
       return p;
     };
-    let pending = range.size > 0 ? readAhead(current, 0) : Promise.resolve(0);
-    while (offset < range.size) {
-      const n = await pending;
-      const chunk = current.subarray(0, n);
-      offset += n;
-      // The next read runs in the thread pool while this chunk is hashed and written.
-      pending = offset < range.size ? readAhead(spare, offset) : Promise.resolve(0);
-      hasher.update(chunk);
-      try {
-        await write(chunk);
-      } catch (err) {
-        await pending.catch(() => undefined); // the spare buffer may still be filling
-        throw err;
+    const readAhead = (into: Buffer, at: number): Promise<number> =>
+      quiet(at < range.size ? readFull(range, into, Math.min(size, range.size - at), range.start + at) : Promise.resolve(0));
+    let pendingRead = readAhead(buffers[0]!, 0);
+    let pendingWrite: Promise<void> = Promise.resolve();
+    try {
+      for (let i = 0, offset = 0; offset < range.size; i++) {
+        const n = await pendingRead;
+        const chunk = buffers[i % 3]!.subarray(0, n);
+        offset += n;
+        pendingRead = readAhead(buffers[(i + 1) % 3]!, offset);
+        await pendingWrite;
+        pendingWrite = quiet(write(chunk));
+        hasher.update(chunk);
       }
-      [current, spare] = [spare, current];
+      await pendingWrite;
+    } catch (err) {
+      // Let the thread pool finish with our buffers before they can be collected or reused.
+      await Promise.allSettled([pendingRead, pendingWrite]);
+      throw err;
     }
     const err = hasher.check();
     if (err) throw err;

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { cp, readFile, readdir, utimes, chmod, mkdir } from 'node:fs/promises';
+import { cp, readFile, readdir, utimes, chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BIN, ocikit, snapshotTree, tempDir } from '../helpers/cli.js';
 import { expectFailure, expectJson, expectSuccess, fixture, loadExpected, readIndexJson, REF_NAME, type Expected } from './_support.js';
@@ -131,6 +131,21 @@ describe('reproducible archives', () => {
     const r = await ocikit(['pack', fixture('with-referrers'), '-']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdoutBytes.equals(await readFile(file))).toBe(true);
+  });
+
+  it('pack to stdout redirected to a file (written through its descriptor) gives the same bytes, appended with >>', async () => {
+    const file = p('file-for-redirect.tar');
+    await expectSuccess(['pack', fixture('with-referrers'), file]);
+    const redirected = p('redirected.tar');
+    const appended = p('appended.bin');
+    await writeFile(appended, 'leading bytes');
+    const sh = (script: string) =>
+      new Promise<number | null>((resolve) => spawn('sh', ['-c', script], { stdio: 'ignore' }).on('close', resolve));
+    expect(await sh(`'${process.execPath}' '${BIN}' pack '${fixture('with-referrers')}' - > '${redirected}'`)).toBe(0);
+    expect(await sh(`'${process.execPath}' '${BIN}' pack '${fixture('with-referrers')}' - >> '${appended}'`)).toBe(0);
+    const expected = await readFile(file);
+    expect((await readFile(redirected)).equals(expected)).toBe(true);
+    expect((await readFile(appended)).equals(Buffer.concat([Buffer.from('leading bytes'), expected]))).toBe(true);
   });
 });
 

@@ -18,7 +18,7 @@ import { fetchDocument, fetchManifest, readAll } from '../graph/content.js';
 import { buildReferrersMap, lookupReferrers } from '../graph/referrers.js';
 import { isWalkable } from '../graph/successors.js';
 import { isLayoutTarget, type ReadTarget } from '../targets/target.js';
-import { limiter } from '../util/limit.js';
+import { WorkQueue } from '../util/limit.js';
 import { listRoots, type AuditRoot } from './roots.js';
 
 export type ManifestKind = 'index' | 'image' | 'artifact' | 'unreadable';
@@ -93,25 +93,22 @@ export class Catalog {
 
   private async walk(concurrency: number): Promise<void> {
     const referrersFor = await this.referrersSource();
-    const pool = limiter(concurrency);
     const seen = new Set<string>();
-    const tasks: Array<Promise<void>> = [];
+    const queue = new WorkQueue<Descriptor>(concurrency, async (desc) => {
+      const info = await this.readManifest(desc);
+      this.manifests.set(desc.digest, info);
+      for (const child of info.children ?? []) enqueue(child);
+      const referrers = await referrersFor(desc).catch(() => [] as Descriptor[]);
+      if (referrers.length > 0) this.referrerLists.set(desc.digest, referrers);
+      for (const r of referrers) enqueue(r);
+    });
     const enqueue = (desc: Descriptor) => {
       if (!isWalkable(desc) || seen.has(desc.digest)) return;
       seen.add(desc.digest);
-      tasks.push(
-        pool(async () => {
-          const info = await this.readManifest(desc);
-          this.manifests.set(desc.digest, info);
-          for (const child of info.children ?? []) enqueue(child);
-          const referrers = await referrersFor(desc).catch(() => [] as Descriptor[]);
-          if (referrers.length > 0) this.referrerLists.set(desc.digest, referrers);
-          for (const r of referrers) enqueue(r);
-        }),
-      );
+      queue.push(desc);
     };
     for (const root of this.roots) enqueue(root.descriptor);
-    while (tasks.length > 0) await Promise.all(tasks.splice(0));
+    await queue.drained();
   }
 
   /** A layout's referrers from one walk of what index.json reaches; anything else is asked per manifest. */

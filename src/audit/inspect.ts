@@ -12,7 +12,7 @@ import type { Descriptor } from '../spec/types.js';
 import { Annotation } from '../spec/media-types.js';
 import { isFallbackTagEntry } from '../targets/index-entries.js';
 import type { ReadTarget } from '../targets/target.js';
-import { limiter } from '../util/limit.js';
+import { mapBounded } from '../util/limit.js';
 import { summarizeArtifact, type ArtifactSummary } from './artifacts.js';
 import { Catalog, platformOf, type ManifestInfo, type ManifestKind } from './catalog.js';
 import type { Finding } from './findings.js';
@@ -113,13 +113,9 @@ export async function inspectTarget(target: ReadTarget, opts: InspectOptions = {
 
 /** Artifact details need payload reads: do them concurrently, once per artifact. */
 async function summarizeArtifacts(target: ReadTarget, catalog: Catalog): Promise<Map<string, ArtifactSummary>> {
-  const pool = limiter(8);
   const out = new Map<string, ArtifactSummary>();
-  await Promise.all(
-    [...catalog.manifests.values()]
-      .filter((m) => m.kind === 'artifact')
-      .map((m) => pool(async () => out.set(m.digest, await summarizeArtifact(target, m.artifactType, m.layers ?? [], m.annotations)))),
-  );
+  const artifacts = [...catalog.manifests.values()].filter((m) => m.kind === 'artifact');
+  await mapBounded(artifacts, 8, async (m) => void out.set(m.digest, await summarizeArtifact(target, m.artifactType, m.layers ?? [], m.annotations)));
   return out;
 }
 

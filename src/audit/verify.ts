@@ -35,7 +35,7 @@ import { isWalkable } from '../graph/successors.js';
 import { hasFileListing, type FileListing } from '../targets/file-listing.js';
 import { tagOf } from '../targets/index-entries.js';
 import { isLayoutTarget, type ReadTarget } from '../targets/target.js';
-import { limiter } from '../util/limit.js';
+import { WorkQueue, limiter } from '../util/limit.js';
 import { countFindings, FindingCode, formatFinding, sortFindings, type Finding, type FindingCounts, type Severity } from './findings.js';
 import { plural } from './format.js';
 import { classifyLayoutPath } from './layout-paths.js';
@@ -132,27 +132,39 @@ interface Ref {
   location: string;
 }
 
+interface Visit {
+  desc: Descriptor;
+  role: Role;
+  ref: Ref;
+  /** Run after the check (an unreferenced blob file is marked so once its record exists). */
+  after?: () => void;
+}
+
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+const READ_OK: Outcome<true> = { ok: true, value: true };
 
 const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.ImageConfig, MediaType.DockerConfig]);
 /** index.json may list many entries; layout-dir reads up to the same size. */
 const INDEX_JSON_LIMIT = MAX_DOCUMENT_SIZE * 16;
 /** Manifests are small: read many at once, whatever the blob concurrency. */
 const DOCUMENT_CONCURRENCY = 16;
+/** Checks under way at once: enough to keep both pools busy. */
+const VISIT_CONCURRENCY = 32;
 
 class Verifier {
   private readonly findings: Finding[] = [];
   private readonly blobs = new Map<string, BlobRecord>();
   /** Every digest a descriptor pointed at (a subject included). */
   private readonly reached = new Set<string>();
-  private readonly docs = new Map<string, Promise<Outcome<Buffer>>>();
+  private readonly docs = new Map<string, Promise<Outcome<true>>>();
   private readonly streams = new Map<string, Promise<Outcome<true>>>();
   private readonly validated = new Set<string>();
   private readonly contentReported = new Set<string>();
   private readonly manifests = new Set<string>();
   private unreadableManifests = 0;
   private bytes = 0;
-  private readonly tasks: Array<Promise<void>> = [];
+  /** Descriptors waiting to be checked: plain values, however many the layout holds (see WorkQueue). */
+  private readonly queue = new WorkQueue<Visit>(VISIT_CONCURRENCY, (v) => this.check(v));
   private readonly blobPool: ReturnType<typeof limiter>;
   private readonly docPool = limiter(DOCUMENT_CONCURRENCY);
 
@@ -273,21 +285,29 @@ class Verifier {
     // A descriptor without a checkable digest and size was reported by the document checks.
     if (!desc) return;
     this.reached.add(desc.digest);
-    if (role === 'subject' || isWalkable(desc)) this.spawn(this.checkManifest(desc, role, ref));
-    else if (role === 'config' && IMAGE_CONFIG_TYPES.has(desc.mediaType)) this.spawn(this.checkConfig(desc, ref));
-    else this.spawn(this.checkBlob(desc, ref, role));
+    this.queue.push({ desc, role, ref });
+  }
+
+  private async check({ desc, role, ref, after }: Visit): Promise<void> {
+    try {
+      if (role === 'subject' || isWalkable(desc)) await this.checkManifest(desc, role, ref);
+      else if (role === 'config' && IMAGE_CONFIG_TYPES.has(desc.mediaType)) await this.checkConfig(desc, ref);
+      else await this.checkBlob(desc, ref, role);
+      after?.();
+    } catch (err) {
+      // A bug, not a finding about the content; still report it rather than lose the rest of the run.
+      this.add('error', FindingCode.ReadError, this.target.description, `internal error: ${messageOf(err)}`);
+    }
   }
 
   private async checkManifest(desc: Descriptor, role: Role, ref: Ref): Promise<void> {
-    const bytes = await this.document(desc, ref, role);
-    if (!bytes) {
+    const read = await this.document(desc, ref, role);
+    if (!read) {
       if (role !== 'subject') this.unreadableManifests++;
       return;
     }
-    // The same bytes named with another media type are checked again: the expectation differs.
-    const key = `${desc.digest}|${desc.size}|${desc.mediaType}`;
-    if (this.validated.has(key)) return;
-    this.validated.add(key);
+    const bytes = read.bytes;
+    if (!bytes) return;
     const doc = this.decode(bytes, desc.digest, FindingCode.InvalidManifest);
     if (doc === undefined || !isObject(doc)) {
       if (doc !== undefined) this.addProblems(desc.digest, checkManifestDocument(doc, desc.mediaType));
@@ -319,11 +339,8 @@ class Verifier {
       this.add('note', FindingCode.ManifestTooLarge, desc.digest, `config is ${desc.size} bytes, over the ${MAX_DOCUMENT_SIZE}-byte document cap: digest and size checked, fields not validated`);
       return this.checkBlob(desc, ref, 'config');
     }
-    const bytes = await this.document(desc, ref, 'config');
+    const bytes = (await this.document(desc, ref, 'config'))?.bytes;
     if (!bytes) return;
-    const key = `${desc.digest}|${desc.size}|${desc.mediaType}`;
-    if (this.validated.has(key)) return;
-    this.validated.add(key);
     const doc = this.decode(bytes, desc.digest, FindingCode.InvalidManifest);
     if (doc === undefined) {
       this.record(desc, 'invalid');
@@ -353,20 +370,47 @@ class Verifier {
     if (!result.ok) this.failed(desc, result.error, ref, role);
   }
 
-  /** The bytes of a small document, fetched once per digest and size; failures are reported for this reference. */
-  private async document(desc: Descriptor, ref: Ref, role: Role): Promise<Buffer | undefined> {
+  /**
+   * A small document to validate: undefined when it cannot be read (reported
+   * for this reference), `{}` when it was validated already under this media
+   * type, else its bytes. The same bytes named with another media type are
+   * validated again, since the expectation differs. Each digest and size is
+   * fetched once and its outcome remembered, but not its bytes: a layout of
+   * tens of thousands of manifests would keep them all, and the rare second
+   * validation under another media type just reads them again.
+   */
+  private async document(desc: Descriptor, ref: Ref, role: Role): Promise<{ bytes?: Buffer } | undefined> {
     const key = `${desc.digest}|${desc.size}`;
-    let outcome = this.docs.get(key);
-    if (!outcome) {
-      outcome = this.docPool(() => attempt(() => fetchDocument(this.target, desc)));
-      this.docs.set(key, outcome);
-      const result = await outcome;
-      if (result.ok) this.succeeded(desc);
+    const validation = `${key}|${desc.mediaType}`;
+    const known = this.docs.get(key);
+    if (!known) {
+      const fetched = this.docPool(() => attempt(() => fetchDocument(this.target, desc)));
+      this.docs.set(
+        key,
+        fetched.then((r): Outcome<true> => (r.ok ? READ_OK : r)),
+      );
+      const result = await fetched;
+      if (!result.ok) {
+        this.failed(desc, result.error, ref, role);
+        return undefined;
+      }
+      this.succeeded(desc);
+      this.validated.add(validation);
+      return { bytes: result.value };
     }
-    const result = await outcome;
-    if (result.ok) return result.value;
-    this.failed(desc, result.error, ref, role);
-    return undefined;
+    const outcome = await known;
+    if (!outcome.ok) {
+      this.failed(desc, outcome.error, ref, role);
+      return undefined;
+    }
+    if (this.validated.has(validation)) return {};
+    this.validated.add(validation);
+    const again = await this.docPool(() => attempt(() => fetchDocument(this.target, desc)));
+    if (!again.ok) {
+      this.failed(desc, again.error, ref, role);
+      return undefined;
+    }
+    return { bytes: again.value };
   }
 
   private succeeded(desc: Descriptor): void {
@@ -486,7 +530,7 @@ class Verifier {
     }
     this.add('warning', FindingCode.UnreferencedBlob, digest, `${file.size} bytes that nothing reachable from index.json refers to${unread}; ocikit gc removes it`);
     const desc: Descriptor = { mediaType: MediaType.OctetStream, digest, size: file.size };
-    this.spawn(this.checkBlob(desc, { from: 'blobs/', location: '' }, 'child').then(() => this.markUnreferenced(digest)));
+    this.queue.push({ desc, role: 'child', ref: { from: 'blobs/', location: '' }, after: () => this.markUnreferenced(digest) });
   }
 
   private markUnreferenced(digest: string): void {
@@ -533,17 +577,8 @@ class Verifier {
     this.blobs.set(desc.digest, r);
   }
 
-  private spawn(task: Promise<void>): void {
-    this.tasks.push(
-      task.catch((err: unknown) => {
-        // A bug, not a finding about the content; still report it rather than lose the rest of the run.
-        this.add('error', FindingCode.ReadError, this.target.description, `internal error: ${messageOf(err)}`);
-      }),
-    );
-  }
-
   private async drain(): Promise<void> {
-    while (this.tasks.length > 0) await Promise.all(this.tasks.splice(0));
+    await this.queue.drained();
   }
 }
 

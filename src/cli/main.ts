@@ -105,6 +105,7 @@ export async function main(argv: string[], opts: RunOptions = {}): Promise<numbe
   const debug = argv.includes('--debug');
   const pending: Array<Promise<void>> = [];
   const contexts: Context[] = [];
+  if (opts.stdout === undefined) endQuietlyWhenStdoutCloses();
   let status = 0;
   try {
     await buildParser(argv.map((a) => (a === '-' ? DASH : a)), opts, pending, contexts).parseAsync();
@@ -120,6 +121,22 @@ export async function main(argv: string[], opts: RunOptions = {}): Promise<numbe
   }
   if (opts.stdout === undefined) process.exitCode = status;
   return status;
+}
+
+/**
+ * `ocikit ls big-layout | head`: once the reader has gone, a write to stdout
+ * fails with EPIPE, which Node would report as an unhandled 'error' event and
+ * a stack trace. Exit at once instead, with 141 (128 + SIGPIPE), what a shell
+ * shows for any program stopped by a closed pipe: nobody is reading, and a
+ * script with `pipefail` still learns that the output was cut short.
+ */
+function endQuietlyWhenStdoutCloses(): void {
+  if (process.stdout.listenerCount('error') > 0) return;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(141);
+    process.stderr.write(`ocikit: cannot write to standard output: ${err.message}\n`);
+    process.exit(1);
+  });
 }
 
 function reportError(err: unknown, stderr: NodeJS.WritableStream, debug: boolean): void {

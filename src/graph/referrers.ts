@@ -8,7 +8,7 @@
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { effectiveArtifactType } from '../spec/validate.js';
 import { isFallbackTagEntry, tagOf } from '../targets/index-entries.js';
-import { limiter } from '../util/limit.js';
+import { WorkQueue } from '../util/limit.js';
 import { fetchManifest, fetchManifestSync, type FetchedManifest } from './content.js';
 import { isWalkable, successors } from './successors.js';
 import type { LayoutReadTarget, ReferrersFilter } from '../targets/target.js';
@@ -30,29 +30,31 @@ export interface WalkOptions {
  * Walk every manifest reachable from index.json, each once (cycles and shared
  * children are visited once), with bounded concurrency. Manifests that cannot
  * be read are reported to `onError` and skipped, so one bad blob does not hide
- * every other referrer. A pool rather than waves: one slow read holds up one
- * slot, not a whole batch.
+ * every other referrer. A work queue rather than waves: one slow read holds up
+ * one slot, not a whole batch, and waiting manifests cost no suspended calls.
  */
 export async function walkManifests(target: LayoutReadTarget, visit: (node: ManifestNode) => void, opts: WalkOptions = {}): Promise<void> {
   const index = opts.index ?? (await target.readIndex());
   if (target.fetchBytesSync) return walkLocally(target, index, visit, opts);
   const seen = new Set<string>();
-  const limit = limiter(opts.concurrency ?? 16);
-  const walk = async (desc: Descriptor): Promise<void> => {
-    if (!isWalkable(desc) || seen.has(desc.digest)) return;
-    seen.add(desc.digest);
+  const queue = new WorkQueue<Descriptor>(opts.concurrency ?? 16, async (desc) => {
     let manifest: FetchedManifest;
     try {
-      // Only the read takes a slot: children are walked after it is given back, so parents never starve them.
-      manifest = await limit(() => fetchManifest(target, desc));
+      manifest = await fetchManifest(target, desc);
     } catch (err) {
       opts.onError?.(desc, err);
       return;
     }
     visit({ descriptor: desc, manifest });
-    await Promise.all(successors(manifest).map(walk));
+    for (const child of successors(manifest)) enqueue(child);
+  });
+  const enqueue = (desc: Descriptor): void => {
+    if (!isWalkable(desc) || seen.has(desc.digest)) return;
+    seen.add(desc.digest);
+    queue.push(desc);
   };
-  await Promise.all(index.manifests.map(walk));
+  for (const d of index.manifests) enqueue(d);
+  await queue.drained();
 }
 
 /** Manifests read between two turns of the event loop in a local walk (a server stays responsive). */

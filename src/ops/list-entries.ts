@@ -6,7 +6,7 @@ import { formatPlatform } from '../spec/platform.js';
 import { effectiveArtifactType } from '../spec/validate.js';
 import { fetchDocument, fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
-import { limiter } from '../util/limit.js';
+import { mapBounded } from '../util/limit.js';
 import { tagOf } from '../targets/index-entries.js';
 import { isLayoutTarget, type ReadTarget } from '../targets/target.js';
 
@@ -38,8 +38,7 @@ export async function listEntries(target: ReadTarget): Promise<EntryRow[]> {
     }
   }
   // A bounded number at once: an index.json with thousands of entries must not exhaust file descriptors.
-  const limit = limiter(16);
-  return Promise.all(entries.map((e) => limit(() => describeEntry(target, e))));
+  return mapBounded(entries, 16, (e) => describeEntry(target, e));
 }
 
 async function describeEntry(target: ReadTarget, entry: Descriptor): Promise<EntryRow> {

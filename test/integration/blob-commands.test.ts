@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { copyFixture, snapshotTree, tempDir } from '../helpers/cli.js';
+import { BIN, copyFixture, snapshotTree, tempDir } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
 import { blobFile, expectFailure, expectJson, expectSuccess, fixture, loadExpected, type Expected } from './_support.js';
 
 let E: Expected;
@@ -36,6 +37,25 @@ describe.concurrent('blob fetch', () => {
     expect((await readFile(out)).equals(expected)).toBe(true);
     // Only the file asked for: no partial file left next to it.
     expect(await readdir(outDir)).toEqual(['layer.tar.gz']);
+  });
+
+  it('stops quietly with status 141 when the reader of stdout goes away (| head)', async () => {
+    // A 4 MiB blob: far more than a pipe holds, so the write after `head` has exited fails.
+    const layout = path.join(tmp.dir, 'epipe');
+    const big = path.join(tmp.dir, 'epipe.bin');
+    await writeFile(big, randomBytes(4 * 1024 * 1024));
+    await expectSuccess(['init', layout]);
+    const { stdout } = await expectSuccess(['blob', 'push', layout, big]);
+    const digest = /sha256:[0-9a-f]{64}/.exec(stdout)![0];
+    const script = `'${process.execPath}' '${BIN}' blob fetch '${layout}@${digest}' 2>'${big}.err' | head -c 10 >/dev/null; echo "\${PIPESTATUS[0]}"`;
+    const status = await new Promise<string>((resolve) => {
+      let out = '';
+      const c = spawn('bash', ['-c', script]);
+      c.stdout.on('data', (d) => (out += d));
+      c.on('close', () => resolve(out.trim()));
+    });
+    expect(status).toBe('141');
+    expect(await readFile(`${big}.err`, 'utf8')).toBe('');
   });
 
   it('with --output json and -o FILE prints the descriptor; to stdout it is a usage error', async () => {

@@ -93,7 +93,6 @@ export class Catalog {
 
   private async walk(concurrency: number): Promise<void> {
     const referrersFor = await this.referrersSource();
-    const seen = new Set<string>();
     const queue = new WorkQueue<Descriptor>(concurrency, async (desc) => {
       const info = await this.readManifest(desc);
       this.manifests.set(desc.digest, info);
@@ -103,9 +102,7 @@ export class Catalog {
       for (const r of referrers) enqueue(r);
     });
     const enqueue = (desc: Descriptor) => {
-      if (!isWalkable(desc) || seen.has(desc.digest)) return;
-      seen.add(desc.digest);
-      queue.push(desc);
+      if (isWalkable(desc)) queue.pushNew(desc.digest, desc);
     };
     for (const root of this.roots) enqueue(root.descriptor);
     await queue.drained();

@@ -53,7 +53,7 @@ export async function writeFileAtomic(dest: string, data: Uint8Array | string, m
 }
 
 /** Fill a new temp file through its handle, fsync it and rename it to `dest`; on failure nothing is left. */
-export async function writeFileAtomicWith(tmp: string, dest: string, mode: number | undefined, fill: (fh: fsp.FileHandle) => Promise<void>): Promise<void> {
+async function writeFileAtomicWith(tmp: string, dest: string, mode: number | undefined, fill: (fh: fsp.FileHandle) => Promise<void>): Promise<void> {
   try {
     const fh = await fsp.open(tmp, 'wx', mode ?? 0o644);
     try {

@@ -10,9 +10,9 @@
  * - by a consumer that writes to a file or socket itself: `detach()` hands it
  *   the range, and `copyVerifiedRange` cycles three reused buffers so that
  *   reading the next chunk and writing this one (in libuv's thread pool)
- *   overlap hashing this one on the main thread. This is what lets `pack` run near the speed of the
- *   disk: a stream allocates a fresh buffer per chunk, and at a GiB that
- *   costs more than hashing it.
+ *   overlap hashing this one on the main thread. This is what lets `pack`
+ *   run near the speed of the disk: a stream allocates a fresh buffer per
+ *   chunk, and at a GiB that costs more than hashing it.
  */
 import fs from 'node:fs';
 import { Readable } from 'node:stream';

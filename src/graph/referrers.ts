@@ -36,7 +36,6 @@ export interface WalkOptions {
 export async function walkManifests(target: LayoutReadTarget, visit: (node: ManifestNode) => void, opts: WalkOptions = {}): Promise<void> {
   const index = opts.index ?? (await target.readIndex());
   if (target.fetchBytesSync) return walkLocally(target, index, visit, opts);
-  const seen = new Set<string>();
   const queue = new WorkQueue<Descriptor>(opts.concurrency ?? 16, async (desc) => {
     let manifest: FetchedManifest;
     try {
@@ -49,9 +48,7 @@ export async function walkManifests(target: LayoutReadTarget, visit: (node: Mani
     for (const child of successors(manifest)) enqueue(child);
   });
   const enqueue = (desc: Descriptor): void => {
-    if (!isWalkable(desc) || seen.has(desc.digest)) return;
-    seen.add(desc.digest);
-    queue.push(desc);
+    if (isWalkable(desc)) queue.pushNew(desc.digest, desc);
   };
   for (const d of index.manifests) enqueue(d);
   await queue.drained();

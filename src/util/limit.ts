@@ -1,6 +1,10 @@
+function checkConcurrency(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`concurrency must be a positive integer, got ${n}`);
+}
+
 /** A counting semaphore: run at most `n` tasks at once. */
 export function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`concurrency must be a positive integer, got ${n}`);
+  checkConcurrency(n);
   let active = 0;
   const waiting: Array<() => void> = [];
   return async <T>(task: () => Promise<T>): Promise<T> => {
@@ -24,7 +28,7 @@ export function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
  * The first failure stops new items from starting and is what this rejects with.
  */
 export async function mapBounded<T, R>(items: readonly T[], n: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`concurrency must be a positive integer, got ${n}`);
+  checkConcurrency(n);
   const results = new Array<R>(items.length);
   let next = 0;
   let failed = false;
@@ -54,18 +58,26 @@ export class WorkQueue<T> {
   private head = 0;
   private running = 0;
   private failure?: { error: unknown };
+  private readonly seen = new Set<string>();
   private waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
 
   constructor(
     private readonly n: number,
     private readonly run: (item: T) => Promise<void>,
   ) {
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`concurrency must be a positive integer, got ${n}`);
+    checkConcurrency(n);
   }
 
   push(item: T): void {
     this.items.push(item);
     this.pump();
+  }
+
+  /** Push `item` unless an item with this key was pushed before (a walk meets shared children again). */
+  pushNew(key: string, item: T): void {
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.push(item);
   }
 
   /** Resolves when nothing is queued or running (items pushed meanwhile included). */

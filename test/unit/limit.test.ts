@@ -84,6 +84,19 @@ describe('WorkQueue', () => {
     expect(finished.length).toBe(count);
   });
 
+  it('pushNew runs each key once, however often a walk meets it', async () => {
+    const ran: string[] = [];
+    const queue = new WorkQueue<string>(2, async (k) => {
+      await tick();
+      ran.push(k);
+    });
+    for (const k of ['a', 'b', 'a', 'c', 'b', 'a']) queue.pushNew(k, k);
+    await queue.drained();
+    queue.pushNew('a', 'a');
+    await queue.drained();
+    expect(ran.sort()).toEqual(['a', 'b', 'c']);
+  });
+
   it('handles an empty queue and synchronous pushes from inside an item', async () => {
     const empty = new WorkQueue<number>(2, async () => undefined);
     await empty.drained();

@@ -23,7 +23,13 @@ export type ErrorCode =
   | 'IO_ERROR'
   | 'REGISTRY_ERROR'
   | 'UNAUTHORIZED'
-  | 'VERIFY_FAILED';
+  | 'VERIFY_FAILED'
+  /** A documented limit was reached: listing size, nesting depth, spool or upload size. */
+  | 'LIMIT_EXCEEDED'
+  /** A peer stopped answering (connect, idle read or write) within the allowed time. */
+  | 'TIMEOUT'
+  /** A layout whose own directories (blobs, temp, lease) are symlinks or leave the layout. */
+  | 'UNSAFE_LAYOUT';
 
 export interface ErrorFacts {
   cause?: unknown;

@@ -6,8 +6,11 @@
  * (layout directories only) it accepts blob uploads and manifest pushes.
  * Binds to loopback unless told otherwise. Blobs stream from the target
  * (memory does not grow with blob size), and at most `maxBlobStreams`
- * blob bodies are open at once (it does not grow with the number of
- * downloads either). close() stops accepting, lets in-flight requests
+ * blob bodies over SMALL_BLOB_SIZE are open at once (it does not grow with
+ * the number of downloads either); smaller blobs and manifests never wait
+ * for them. Slow clients cannot hold the server: every body transfer, down
+ * or up, that falls below the `stall` limit is cut and what it held is
+ * released (stall-guard.ts). close() stops accepting, lets in-flight requests
  * finish for up to `shutdownGraceMs`, then cuts what is left and removes
  * unfinished uploads.
  */
@@ -24,6 +27,7 @@ import { handleBase, handleBlobGet, handleCatalog, handleManifestGet, handleRefe
 import { handleManifestPut, handleUploadCancel, handleUploadChunk, handleUploadFinish, handleUploadStart, handleUploadStatus, type WriteContext } from './push.js';
 import { defaultRepositoryName } from './repositories.js';
 import { parseRequestTarget, type Route } from './router.js';
+import { DEFAULT_STALL_LIMIT, type StallLimit } from './stall-guard.js';
 import { UploadSessions } from './uploads.js';
 
 export interface ServeOptions {
@@ -37,8 +41,10 @@ export interface ServeOptions {
   repository?: string;
   /** How long close() lets in-flight requests run before cutting them (default 10 s). */
   shutdownGraceMs?: number;
-  /** Blob bodies streamed at once; more wait their turn (default 32). */
+  /** Blob bodies over SMALL_BLOB_SIZE streamed at once; more wait their turn (default 32). */
   maxBlobStreams?: number;
+  /** A body transfer (download or upload) that moves fewer than `minBytes` in a window of `windowMs` is cut (default DEFAULT_STALL_LIMIT: 16 KiB per 30 s). */
+  stall?: Partial<StallLimit>;
   /** Called once per finished request (for logs). */
   onRequest?: (event: RequestEvent) => void;
 }
@@ -116,7 +122,8 @@ export async function startServer(target: ReadTarget, opts: ServeOptions = {}): 
   if (!isValidRepositoryName(repository)) {
     throw new UsageError(`invalid repository name ${JSON.stringify(repository)}: lowercase components of [a-z0-9] joined by ".", "_", "__" or "-", separated by "/"`);
   }
-  const base: HandlerContext = { target, defaultRepository: repository, writable, blobSlot: limiter(opts.maxBlobStreams ?? 32) };
+  const stall: StallLimit = { ...DEFAULT_STALL_LIMIT, ...opts.stall };
+  const base: HandlerContext = { target, defaultRepository: repository, writable, blobSlot: limiter(opts.maxBlobStreams ?? 32), stall };
   const write: WriteContext | undefined = writable ? { ...base, layout: target as LayoutDir, uploads: new UploadSessions(target as LayoutDir) } : undefined;
 
   let stopping = false;

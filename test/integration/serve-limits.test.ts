@@ -122,3 +122,126 @@ describe('slow downloads', { timeout: 60_000 }, () => {
     }
   });
 });
+
+describe('serve --writable limits', { timeout: 60_000 }, () => {
+  const freshLayout = async (name: string) => {
+    const { dir } = await setup();
+    const layout = path.join(dir, name);
+    await ocikitOk(['init', layout]);
+    return layout;
+  };
+
+  it('--max-blob-size: bodies that take a blob past it get 413 SIZE_INVALID (Content-Length, streamed, across chunks, POST and PUT); the session and its temp file go', async () => {
+    const layout = await freshLayout('capped');
+    const server = await startServe([layout, '--writable', '--max-blob-size', '1MiB']);
+    const before = await snapshot(layout);
+    const open = async () => (await http(server, 'POST', '/v2/capped/blobs/uploads/')).headers['location'] as string;
+    const over = Buffer.alloc(MiB + 1, 1);
+
+    // Declared too large by Content-Length.
+    let location = await open();
+    let res = await http(server, 'PATCH', location, { body: over });
+    expect([res.status, res.errorCode()]).toEqual([413, 'SIZE_INVALID']);
+    expect((await http(server, 'GET', location)).errorCode()).toBe('BLOB_UPLOAD_UNKNOWN');
+
+    // Streamed without a length: counted as it arrives.
+    location = await open();
+    const streamed = await new Promise<{ status: number; code?: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: server.port, method: 'PATCH', path: location, agent: false, headers: { 'Transfer-Encoding': 'chunked' } }, (r) => {
+        let text = '';
+        r.on('data', (c: Buffer) => (text += c.toString('utf8')));
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, code: (JSON.parse(text) as { errors: Array<{ code: string }> }).errors[0]!.code }));
+      });
+      req.on('error', reject);
+      for (let i = 0; i < 8; i++) req.write(Buffer.alloc(256 * 1024, 2));
+      req.end();
+    });
+    expect(streamed).toEqual({ status: 413, code: 'SIZE_INVALID' });
+    expect((await http(server, 'GET', location)).errorCode()).toBe('BLOB_UPLOAD_UNKNOWN');
+
+    // The cap is on the blob, not on each chunk.
+    location = await open();
+    res = await http(server, 'PATCH', location, { body: Buffer.alloc(768 * 1024, 3), headers: { 'Content-Range': `0-${768 * 1024 - 1}` } });
+    expect(res.status).toBe(202);
+    res = await http(server, 'PATCH', location, { body: Buffer.alloc(512 * 1024, 3), headers: { 'Content-Range': `${768 * 1024}-${1280 * 1024 - 1}` } });
+    expect([res.status, res.errorCode()]).toEqual([413, 'SIZE_INVALID']);
+
+    // Monolithic POST, and a closing PUT that carries the last bytes.
+    res = await http(server, 'POST', `/v2/capped/blobs/uploads/?digest=${sha256(over)}`, { body: over });
+    expect([res.status, res.errorCode()]).toEqual([413, 'SIZE_INVALID']);
+    location = await open();
+    expect((await http(server, 'PATCH', location, { body: Buffer.alloc(MiB, 1) })).status).toBe(202);
+    res = await http(server, 'PUT', `${location}?digest=${sha256(over)}`, { body: Buffer.alloc(1, 1) });
+    expect([res.status, res.errorCode()]).toEqual([413, 'SIZE_INVALID']);
+
+    expect(await snapshot(layout)).toEqual(before);
+    // Exactly the cap is accepted.
+    const full = Buffer.alloc(MiB, 4);
+    res = await http(server, 'POST', `/v2/capped/blobs/uploads/?digest=${sha256(full)}`, { body: full });
+    expect(res.status).toBe(201);
+    expect(await tempFiles(layout)).toEqual([]);
+    expect(await server.stop()).toBe(0);
+  });
+
+  it('--upload-idle-timeout: an idle session is dropped with its temp file; later requests on it are 404 BLOB_UPLOAD_UNKNOWN', async () => {
+    const layout = await freshLayout('idle');
+    const server = await startServe([layout, '--writable', '--upload-idle-timeout', '0.3']);
+    const location = (await http(server, 'POST', '/v2/idle/blobs/uploads/')).headers['location'] as string;
+    expect((await http(server, 'PATCH', location, { body: 'some bytes' })).status).toBe(202);
+    expect(await tempFiles(layout)).toHaveLength(1);
+    await vi.waitFor(async () => expect(await tempFiles(layout)).toEqual([]), { timeout: 5_000, interval: 50 });
+    const res = await http(server, 'PATCH', location, { body: 'more' });
+    expect([res.status, res.errorCode()]).toEqual([404, 'BLOB_UPLOAD_UNKNOWN']);
+    expect(await server.stop()).toBe(0);
+  });
+
+  it('--max-uploads: one session too many is 429 TOOMANYREQUESTS with Retry-After; finishing one makes room', async () => {
+    const layout = await freshLayout('many');
+    const server = await startServe([layout, '--writable', '--max-uploads', '2']);
+    const first = await http(server, 'POST', '/v2/many/blobs/uploads/');
+    expect((await http(server, 'POST', '/v2/many/blobs/uploads/')).status).toBe(202);
+    const refused = await http(server, 'POST', '/v2/many/blobs/uploads/');
+    expect([refused.status, refused.errorCode()]).toEqual([429, 'TOOMANYREQUESTS']);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect((await http(server, 'DELETE', first.headers['location'] as string)).status).toBe(204);
+    expect((await http(server, 'POST', '/v2/many/blobs/uploads/')).status).toBe(202);
+    expect(await server.stop()).toBe(0);
+  });
+
+  it('--stall-timeout: an upload or manifest PUT whose body stops arriving is cut; the upload session and its temp file go', async () => {
+    const layout = await freshLayout('trickle');
+    const server = await startServe([layout, '--writable', '--stall-timeout', '0.3']);
+    const before = await snapshot(layout);
+    /** Send the head of a request announcing `length` bytes of body, 1 KiB of it, and then nothing more; resolves when the server hangs up. */
+    const stallBody = async (head: string, length: number) => {
+      const socket = connect(server.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      socket.write(`${head} HTTP/1.1\r\nHost: x\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: ${length}\r\n\r\n`);
+      socket.write(Buffer.alloc(1024, 0x20));
+      await within(5_000, `the server to cut the stalled ${head}`, closed);
+    };
+    const location = (await http(server, 'POST', '/v2/trickle/blobs/uploads/')).headers['location'] as string;
+    await stallBody(`PATCH ${location}`, MiB);
+    await vi.waitFor(async () => expect(await tempFiles(layout)).toEqual([]), { timeout: 5_000, interval: 50 });
+    expect((await http(server, 'GET', location)).errorCode()).toBe('BLOB_UPLOAD_UNKNOWN');
+    await stallBody('PUT /v2/trickle/manifests/v1', 100_000);
+    expect(await snapshot(layout)).toEqual(before);
+    expect(await server.stop()).toBe(0);
+  });
+
+  it('limits that are not positive numbers or sizes are usage errors (exit 2)', async () => {
+    const layout = await freshLayout('usage');
+    for (const args of [
+      ['--max-blob-size', 'lots'],
+      ['--max-blob-size', '0'],
+      ['--stall-timeout', '0'],
+      ['--max-uploads', '1.5'],
+      ['--upload-idle-timeout', '0'],
+    ]) {
+      const res = await ocikit(['serve', layout, '--writable', '--addr', '127.0.0.1:0', ...args]);
+      expect(res.code, `${args.join(' ')}: ${res.stderr}`).toBe(2);
+      expect(res.stderr).toMatch(/^ocikit: /);
+    }
+  });
+});

@@ -36,6 +36,7 @@ export * from './ops/unpack.js';
 export * from './ops/copy.js';
 export * from './server/server.js';
 export { defaultRepositoryName } from './server/repositories.js';
+export type { StallLimit } from './server/stall-guard.js';
 export * from './spec/image-name.js';
 export * from './registry/www-authenticate.js';
 export * from './registry/link.js';

@@ -87,6 +87,9 @@ export function toHttpError(err: unknown, subject: Subject): RegistryHttpError {
         : new RegistryHttpError(400, 'MANIFEST_INVALID', err.message, { detail, cause: err });
     case 'MANIFEST_TOO_LARGE':
       return new RegistryHttpError(413, 'MANIFEST_INVALID', err.message, { detail, cause: err });
+    // A request body that stalled and was cut: the connection is gone, this is what the log says.
+    case 'TIMEOUT':
+      return new RegistryHttpError(408, 'BLOB_UPLOAD_INVALID', err.message, { headers: { Connection: 'close' }, cause: err });
     case 'LOCKED':
       return new RegistryHttpError(503, 'UNAVAILABLE', err.message, { headers: { 'Retry-After': '1' }, cause: err });
     default:

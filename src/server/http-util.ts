@@ -2,6 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { RegistryHttpError } from './errors.js';
+import { watchStall, type StallLimit } from './stall-guard.js';
 
 export type ByteRange = { start: number; end: number };
 
@@ -96,25 +97,52 @@ export function lexical(a: string, b: string): number {
 }
 
 /**
- * Read a request body of at most `limit` bytes, else 413. An oversize body is
- * still read (and dropped) up to `drainCap` bytes, so that a client still
- * sending it gets the 413 instead of a reset connection; past that the
- * connection is closed.
+ * How much of a refused body (over a size limit) is still read and dropped,
+ * so that a client still sending it gets the answer instead of a reset
+ * connection; past that the connection is closed.
  */
-export async function readBody(req: IncomingMessage, limit: number, what: string, drainCap = 64 * 1024 * 1024): Promise<Buffer> {
+export const BODY_DRAIN_CAP = 64 * 1024 * 1024;
+
+/** The request's Content-Length, when it has a valid one. */
+export function declaredLength(req: IncomingMessage): number | undefined {
+  const v = req.headers['content-length'];
+  return v !== undefined && /^\d{1,15}$/.test(v) ? Number(v) : undefined;
+}
+
+/**
+ * Read a request body of at most `limit` bytes, else 413 (drained up to
+ * `drainCap`, see BODY_DRAIN_CAP). A body that stalls is cut (TIMEOUT).
+ */
+export async function readBody(req: IncomingMessage, limit: number, what: string, stall: StallLimit, drainCap = BODY_DRAIN_CAP): Promise<Buffer> {
   const tooLarge = (close: boolean) =>
     new RegistryHttpError(413, 'MANIFEST_INVALID', `${what} is larger than ${limit} bytes`, { headers: close ? { Connection: 'close' } : {}, detail: { limit } });
-  const declared = Number(req.headers['content-length']);
-  if (declared > drainCap) throw tooLarge(true);
+  const declared = declaredLength(req);
+  if (declared !== undefined && declared > drainCap) throw tooLarge(true);
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of req) {
-    total += (chunk as Buffer).length;
-    if (total > drainCap) throw tooLarge(true);
-    if (total <= limit) chunks.push(chunk as Buffer);
+  const watch = watchStall(stall, what, (err) => req.destroy(err));
+  try {
+    for await (const chunk of req) {
+      total += (chunk as Buffer).length;
+      watch.progress((chunk as Buffer).length);
+      if (total > drainCap) throw tooLarge(true);
+      if (total <= limit) chunks.push(chunk as Buffer);
+    }
+  } finally {
+    watch.stop();
   }
   if (total > limit) throw tooLarge(false);
   return Buffer.concat(chunks, total);
+}
+
+/** Read and drop the rest of a refused request body, cut if it stalls. */
+export async function discardBody(req: IncomingMessage, stall: StallLimit): Promise<void> {
+  const watch = watchStall(stall, 'a refused request body', (err) => req.destroy(err));
+  try {
+    for await (const chunk of req) watch.progress((chunk as Buffer).length);
+  } finally {
+    watch.stop();
+  }
 }
 
 /**

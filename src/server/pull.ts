@@ -4,7 +4,7 @@
  * any layout target (directory or archive) through LayoutReadTarget.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isOcikitError } from '../errors.js';
 import { fetchDocument } from '../graph/content.js';
@@ -15,6 +15,7 @@ import type { LayoutReadTarget } from '../targets/target.js';
 import { RegistryHttpError, toHttpError } from './errors.js';
 import { acceptsMediaType, HoldLastChunk, lexical, paginate, parseRange, sliceStream, type ByteRange } from './http-util.js';
 import { buildCatalog, type Catalog } from './repositories.js';
+import { ProgressTap, watchStall, type StallLimit } from './stall-guard.js';
 
 /** What every handler works with. */
 export interface HandlerContext {
@@ -23,7 +24,19 @@ export interface HandlerContext {
   writable: boolean;
   /** Runs a blob body stream when a slot is free: bounds the memory concurrent downloads hold. */
   blobSlot: <T>(task: () => Promise<T>) => Promise<T>;
+  /** How slow a body transfer (either way) may get before it is cut. */
+  stall: StallLimit;
 }
+
+/**
+ * Blobs up to this size (configs, small layers, manifests fetched as blobs)
+ * are sent without waiting for a blob slot. Slots exist to bound what long
+ * transfers hold; a small send is over as soon as the socket's buffers take
+ * it, so queueing it behind 32 slow downloads would only make every pull
+ * wait for the slowest clients (what distribution, with no slots at all,
+ * never does). Stalled small sends are still cut by the stall limit.
+ */
+export const SMALL_BLOB_SIZE = 1024 * 1024;
 
 /** A target that can read part of a blob without reading what comes before (LayoutDir). */
 interface RangeReader {
@@ -158,24 +171,43 @@ export async function handleBlobGet(req: IncomingMessage, res: ServerResponse, c
   // If-Range names the representation the client already has part of; blobs never change, so only a different ETag voids the range.
   const ifRange = req.headers['if-range'];
   const range = ifRange !== undefined && ifRange !== etag ? undefined : parseRange(req.headers.range, desc.size);
-  await ctx.blobSlot(async () => {
+  const send = async (): Promise<void> => {
     let body: Readable;
     try {
       body = range ? await openRange(ctx.target, desc, range) : await ctx.target.fetch(desc);
     } catch (err) {
       throw toHttpError(err, 'blob');
     }
-    if (range) {
-      res.statusCode = 206;
-      res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${desc.size}`);
-      res.setHeader('Content-Length', String(range.end - range.start + 1));
-      await pipeline(body, res);
-    } else {
-      res.statusCode = 200;
-      res.setHeader('Content-Length', String(desc.size));
-      await pipeline(body, new HoldLastChunk(), res);
-    }
+    res.statusCode = range ? 206 : 200;
+    if (range) res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${desc.size}`);
+    res.setHeader('Content-Length', String(range ? range.end - range.start + 1 : desc.size));
+    // A ranged body is not verified (a part cannot be), so there is no last chunk to hold back.
+    const stages = range ? [] : [new HoldLastChunk()];
+    await sendWatched(body, stages, res, ctx.stall, `blob ${digest}`);
+  };
+  if (desc.size <= SMALL_BLOB_SIZE) await send();
+  else await ctx.blobSlot(send);
+}
+
+/**
+ * Pipe a body into a response, cut (socket closed, streams released) if the
+ * client stops taking it. The watch runs until the response has finished,
+ * not only until the last byte left the source: a client that stalls on the
+ * tail would otherwise hold the send (and its slot) open.
+ */
+async function sendWatched(body: Readable, stages: Transform[], res: ServerResponse, stall: StallLimit, what: string): Promise<void> {
+  let stalled: Error | undefined;
+  const watch = watchStall(stall, `${what} sent`, (err) => {
+    stalled = err;
+    res.destroy(err);
   });
+  try {
+    await pipeline([body, ...stages, new ProgressTap(watch.progress), res]);
+  } catch (err) {
+    throw stalled ?? err;
+  } finally {
+    watch.stop();
+  }
 }
 
 async function openRange(target: LayoutReadTarget, desc: Descriptor, range: ByteRange): Promise<Readable> {

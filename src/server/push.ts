@@ -127,7 +127,7 @@ export async function handleUploadCancel(res: ServerResponse, ctx: WriteContext,
  * a registry, where untagged manifests are reached by digest only.
  */
 export async function handleManifestPut(req: IncomingMessage, res: ServerResponse, ctx: WriteContext, name: string, ref: { tag?: string; digest?: string }): Promise<void> {
-  const bytes = await readBody(req, MAX_DOCUMENT_SIZE, 'the manifest');
+  const bytes = await readBody(req, MAX_DOCUMENT_SIZE, 'the manifest', ctx.stall);
   if (ref.digest !== undefined) {
     const actual = digestBytes(bytes, parseDigest(ref.digest).algorithm);
     if (actual !== ref.digest) {

@@ -6,8 +6,12 @@
  * (layout directories only) it accepts blob uploads and manifest pushes.
  * Binds to loopback unless told otherwise. Blobs stream from the target
  * (memory does not grow with blob size), and at most `maxBlobStreams`
- * blob bodies are open at once (it does not grow with the number of
- * downloads either). close() stops accepting, lets in-flight requests
+ * blob bodies over SMALL_BLOB_SIZE are open at once (it does not grow with
+ * the number of downloads either); smaller blobs and manifests never wait
+ * for them. Slow clients cannot hold the server: every body transfer, down
+ * or up, that falls below the `stall` limit is cut and what it held is
+ * released (stall-guard.ts); uploads are capped in size, number and idle
+ * time (uploads.ts). close() stops accepting, lets in-flight requests
  * finish for up to `shutdownGraceMs`, then cuts what is left and removes
  * unfinished uploads.
  */
@@ -24,6 +28,7 @@ import { handleBase, handleBlobGet, handleCatalog, handleManifestGet, handleRefe
 import { handleManifestPut, handleUploadCancel, handleUploadChunk, handleUploadFinish, handleUploadStart, handleUploadStatus, type WriteContext } from './push.js';
 import { defaultRepositoryName } from './repositories.js';
 import { parseRequestTarget, type Route } from './router.js';
+import { DEFAULT_STALL_LIMIT, type StallLimit } from './stall-guard.js';
 import { UploadSessions } from './uploads.js';
 
 export interface ServeOptions {
@@ -37,8 +42,16 @@ export interface ServeOptions {
   repository?: string;
   /** How long close() lets in-flight requests run before cutting them (default 10 s). */
   shutdownGraceMs?: number;
-  /** Blob bodies streamed at once; more wait their turn (default 32). */
+  /** Blob bodies over SMALL_BLOB_SIZE streamed at once; more wait their turn (default 32). */
   maxBlobStreams?: number;
+  /** A body transfer (download or upload) that moves fewer than `minBytes` in a window of `windowMs` is cut (default DEFAULT_STALL_LIMIT: 16 KiB per 30 s). */
+  stall?: Partial<StallLimit>;
+  /** Largest blob an upload may grow to, in bytes; more gets 413 (default DEFAULT_MAX_BLOB_SIZE, 16 GiB). */
+  maxBlobSize?: number;
+  /** Upload sessions open at once; more get 429 (default 256). */
+  maxUploads?: number;
+  /** An upload session with no request for this long is dropped with its temp file (default DEFAULT_UPLOAD_IDLE_MS, 10 minutes). */
+  uploadIdleMs?: number;
   /** Called once per finished request (for logs). */
   onRequest?: (event: RequestEvent) => void;
 }
@@ -116,8 +129,16 @@ export async function startServer(target: ReadTarget, opts: ServeOptions = {}): 
   if (!isValidRepositoryName(repository)) {
     throw new UsageError(`invalid repository name ${JSON.stringify(repository)}: lowercase components of [a-z0-9] joined by ".", "_", "__" or "-", separated by "/"`);
   }
-  const base: HandlerContext = { target, defaultRepository: repository, writable, blobSlot: limiter(opts.maxBlobStreams ?? 32) };
-  const write: WriteContext | undefined = writable ? { ...base, layout: target as LayoutDir, uploads: new UploadSessions(target as LayoutDir) } : undefined;
+  const stall: StallLimit = { ...DEFAULT_STALL_LIMIT, ...opts.stall };
+  checkLimits(opts, stall);
+  const base: HandlerContext = { target, defaultRepository: repository, writable, blobSlot: limiter(opts.maxBlobStreams ?? 32), stall };
+  const write: WriteContext | undefined = writable
+    ? {
+        ...base,
+        layout: target as LayoutDir,
+        uploads: new UploadSessions(target as LayoutDir, { maxSessions: opts.maxUploads, idleMs: opts.uploadIdleMs, maxBlobSize: opts.maxBlobSize, stall }),
+      }
+    : undefined;
 
   let stopping = false;
   const server = createServer((req, res) => {
@@ -142,10 +163,15 @@ export async function startServer(target: ReadTarget, opts: ServeOptions = {}): 
         else res.once('close', report);
       });
   });
-  // Request headers must arrive promptly; bodies (uploads) may take as long as they take.
+  // Request headers must arrive promptly (a client trickling them is dropped after this, at the
+  // latest 30 s later, when Node next checks). Bodies have no total deadline: a 16 GiB upload over a
+  // slow link takes as long as it takes, and the stall limit, not a clock, cuts one that trickles.
   server.headersTimeout = 60_000;
   server.requestTimeout = 0;
-  // A connection that sends and receives nothing for this long is dropped (a stalled client holds no upload slot forever).
+  // An idle keep-alive connection is closed after this (Node's default, stated so it is not forgotten).
+  server.keepAliveTimeout = 5_000;
+  // Last resort for a socket on which nothing at all happens (say, a small response the client never
+  // reads): dropped after this. Not shorter: a request waiting for a blob slot is quiet too.
   server.setTimeout(10 * 60_000);
 
   await new Promise<void>((resolve, reject) => {
@@ -183,6 +209,17 @@ export async function startServer(target: ReadTarget, opts: ServeOptions = {}): 
     })());
 
   return { address, port: info.port, url: `http://${address}`, repository, close };
+}
+
+function checkLimits(opts: ServeOptions, stall: StallLimit): void {
+  const positive = (name: string, v: number | undefined) => {
+    if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new UsageError(`${name} must be a positive number, got ${v}`);
+  };
+  positive('the stall window', stall.windowMs);
+  positive('the stall minimum', stall.minBytes);
+  positive('the largest blob size', opts.maxBlobSize);
+  positive('the upload idle time', opts.uploadIdleMs);
+  if (opts.maxUploads !== undefined && !(Number.isInteger(opts.maxUploads) && opts.maxUploads > 0)) throw new UsageError(`the number of uploads must be a positive whole number, got ${opts.maxUploads}`);
 }
 
 function layoutPathOf(target: ReadTarget): string {

@@ -8,6 +8,10 @@ interface ServeArgs {
   writable?: boolean;
   repo?: string;
   debug?: boolean;
+  'stall-timeout': number;
+  'max-blob-size': string;
+  'max-uploads': number;
+  'upload-idle-timeout': number;
 }
 
 export default defineCommand<ServeArgs>({
@@ -17,9 +21,20 @@ export default defineCommand<ServeArgs>({
     y
       .option('addr', { type: 'string', default: '127.0.0.1:5000', describe: 'HOST:PORT to listen on (port 0 picks a free one)' })
       .option('writable', { type: 'boolean', describe: 'accept pushes (layout directories only)' })
-      .option('repo', { type: 'string', describe: 'repository name for entries without an io.containerd.image.name annotation (default: the layout name)' }),
+      .option('repo', { type: 'string', describe: 'repository name for entries without an io.containerd.image.name annotation (default: the layout name)' })
+      .option('stall-timeout', { type: 'number', default: 30, describe: 'SECONDS: a download or upload that moves less than 16 KiB in this long is cut' })
+      .option('max-blob-size', { type: 'string', default: '16GiB', describe: 'SIZE (bytes, or with KiB/MiB/GiB): largest blob --writable accepts; more gets 413' })
+      .option('max-uploads', { type: 'number', default: 256, describe: 'uploads open at once with --writable; more get 429' })
+      .option('upload-idle-timeout', { type: 'number', default: 600, describe: 'SECONDS: an upload with no request for this long is dropped with its temp file' }),
   async handler(args, ctx) {
     const { host, port } = parseListenAddress(args.addr);
+    const limits = {
+      stall: { windowMs: seconds(args['stall-timeout'], '--stall-timeout') },
+      maxBlobSize: parseByteSize(args['max-blob-size'], '--max-blob-size'),
+      maxUploads: args['max-uploads'],
+      uploadIdleMs: seconds(args['upload-idle-timeout'], '--upload-idle-timeout'),
+    };
+    if (!Number.isInteger(limits.maxUploads) || limits.maxUploads < 1) throw new UsageError('--max-uploads must be a positive whole number');
     const { ref, target } = await open(args, ctx);
     if (ref.tag !== undefined || ref.digest !== undefined) {
       throw new UsageError(`serve takes a whole layout, not one manifest: drop the ${ref.digest ? `@${ref.digest}` : `:${ref.tag}`} from ${ref.original}`);
@@ -29,6 +44,7 @@ export default defineCommand<ServeArgs>({
       port,
       writable: args.writable === true,
       repository: args.repo ?? defaultRepositoryName(ref.path ?? 'layout'),
+      ...limits,
       onRequest: (e) => {
         if (args.debug) ctx.out.info(`${e.method} ${e.path} ${e.clientClosed ? `${e.status}, connection closed before the response was complete` : e.status} ${e.ms}ms`);
         if (e.error) ctx.out.warn(`${e.method} ${e.path} → ${e.status}: ${e.error.message}`);
@@ -44,6 +60,23 @@ export default defineCommand<ServeArgs>({
     await target.close?.();
   },
 });
+
+/** A positive number of seconds (fractions allowed), in milliseconds. */
+function seconds(v: number, flag: string): number {
+  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`${flag} must be a positive number of seconds`);
+  return v * 1000;
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tib: 1024 ** 4 };
+
+/** `1048576`, `512KiB`, `100MiB`, `16GiB` (binary units; K/M/G/T mean the same). */
+function parseByteSize(v: string, flag: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(v);
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  const bytes = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) throw new UsageError(`${flag} must be a size such as 1048576, 512KiB, 100MiB or 16GiB, got ${JSON.stringify(v)}`);
+  return bytes;
+}
 
 async function open(args: ServeArgs, ctx: Context): Promise<{ ref: Reference; target: ReadTarget }> {
   if (!args.writable) {

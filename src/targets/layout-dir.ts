@@ -19,6 +19,7 @@ import { withLock } from '../fs/lock.js';
 import { VerifiedFileRange } from '../fs/file-range.js';
 import { openRegularFile, readSmallRegularFileSync, readRegularFile } from '../fs/safe-open.js';
 import { WriteLease } from '../fs/lease.js';
+import { LOCK_DIR, assertOwnDirsSafe } from '../fs/layout-own-dirs.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { checkOciLayoutFile } from '../spec/validate.js';
@@ -31,7 +32,6 @@ import { readLayoutDirFile, walkDirectory, type FileListing, type LayoutFileEntr
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
 export const INDEX_FILE = 'index.json';
-const LOCK_NAME = '.ocikit.lock';
 const LAYOUT_VERSION = '1.0.0';
 /** Documents up to this size are read in one synchronous call (see readSmallRegularFileSync). */
 const SYNC_READ_LIMIT = 256 * 1024;
@@ -44,6 +44,7 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   private readonly lease: WriteLease;
   private parsedIndex?: { key: string; text: string; index: ImageIndex };
   private referrersCache?: { index: ImageIndex; map: Promise<Map<string, Descriptor[]>> };
+  private ownDirsChecked?: Promise<void>;
 
   /** `<dir>/blobs`, normalised once: blob paths are built per read, and path.join's normalising showed in profiles. */
   private readonly blobsDir: string;
@@ -75,6 +76,7 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
         hint: 'choose an empty or new directory',
       });
     }
+    await layout.assertWritable();
     await fsp.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
     // index.json first, oci-layout last: a crash in between leaves a directory that is not yet a layout.
     await writeFileAtomic(path.join(dir, INDEX_FILE), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: [] }));
@@ -177,7 +179,32 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
 
   /** Run `fn` holding the layout lock (gc holds it for its whole run). Not reentrant. */
   async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return withLock(path.join(this.dir, LOCK_NAME), fn);
+    await this.assertWritable();
+    return withLock(path.join(this.dir, LOCK_DIR), fn);
+  }
+
+  /**
+   * Refuse to change a layout whose own directories (blobs, blobs/<alg>,
+   * leases, lock) are symlinks or not directories: writes and deletes
+   * through them would land outside the layout (fs/layout-own-dirs.ts).
+   * Every write and delete path of this class (exclusive, push, pushStream,
+   * commitVerifiedFile, retain, init) waits for it first. Checked once per
+   * instance, i.e. per command: the danger is a layout prepared that way,
+   * not one rebuilt under a running command.
+   */
+  assertWritable(): Promise<void> {
+    this.ownDirsChecked ??= assertOwnDirsSafe(this.dir);
+    return this.ownDirsChecked;
+  }
+
+  /** assertWritable(), destroying `source` when it refuses: nobody else will read it (its file handle or socket would linger). */
+  private async assertWritableFor(source: Readable): Promise<void> {
+    try {
+      await this.assertWritable();
+    } catch (err) {
+      source.destroy();
+      throw err;
+    }
   }
 
   /** Replace index.json; only inside exclusive(). */
@@ -259,6 +286,7 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
    * lease the layout would end up listing a manifest whose blobs are gone.
    */
   async retain(desc: Descriptor): Promise<boolean> {
+    await this.assertWritable();
     await this.lease.add(desc.digest);
     return this.exists(desc);
   }
@@ -280,6 +308,7 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
    * into a temp file, then move it into place. Returns its descriptor.
    */
   async pushStream(content: Readable, mediaType: string = MediaType.OctetStream): Promise<Descriptor> {
+    await this.assertWritableFor(content);
     const hasher = new DigestingStream('sha256');
     const tmp = tempPathFor(path.join(this.dir, 'x'), this.dir);
     try {
@@ -305,6 +334,7 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   async push(desc: Descriptor, content: Readable | Uint8Array): Promise<void> {
     parseDigest(desc.digest);
     const source = content instanceof Uint8Array ? Readable.from([Buffer.from(content)]) : content;
+    await this.assertWritableFor(source);
     // Lease before the existence check: a concurrent gc must not delete a blob we are about to rely on.
     await this.lease.add(desc.digest);
     if (await this.exists(desc)) {
@@ -329,6 +359,7 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   async commitVerifiedFile(file: string, desc: Descriptor): Promise<void> {
     parseDigest(desc.digest);
     try {
+      await this.assertWritable();
       await this.lease.add(desc.digest);
       if (await this.exists(desc)) {
         await fsp.rm(file, { force: true });

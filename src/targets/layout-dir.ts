@@ -50,15 +50,18 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   private readonly blobsDir: string;
 
   private constructor(dir: string) {
-    this.dir = dir;
-    this.blobsDir = path.join(dir, 'blobs');
-    this.description = `layout ${dir}`;
-    this.lease = new WriteLease(dir);
+    // Normalised as every path built from it (path.join) is: `nosuch/..` must be checked as the
+    // directory it is written into, not found missing and then written into all the same.
+    this.dir = path.normalize(dir);
+    this.blobsDir = path.join(this.dir, 'blobs');
+    this.description = `layout ${this.dir}`;
+    this.lease = new WriteLease(this.dir);
   }
 
   /** Create an empty layout (or accept an existing one). Refuses a non-empty directory that is not a layout. */
-  static async init(dir: string): Promise<LayoutDir> {
-    const layout = new LayoutDir(dir);
+  static async init(given: string): Promise<LayoutDir> {
+    const layout = new LayoutDir(given);
+    const dir = layout.dir;
     let entries: string[] = [];
     try {
       const st = await fsp.stat(dir);
@@ -85,8 +88,9 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   }
 
   /** Open an existing layout, checking `oci-layout` and that index.json is readable. */
-  static async open(dir: string): Promise<LayoutDir> {
-    const layout = new LayoutDir(dir);
+  static async open(given: string): Promise<LayoutDir> {
+    const layout = new LayoutDir(given);
+    const dir = layout.dir;
     let st;
     try {
       st = await fsp.stat(dir);

@@ -8,7 +8,7 @@
  * reached through a symlink keep working. And `unpack ARCHIVE nosuch/..`
  * checks the directory it would write into, not a path that does not exist.
  */
-import { mkdir, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caseDirs, expectedDigests, ocikit, snapshotTree, tempDir } from '../helpers/cli.js';
@@ -28,7 +28,7 @@ const DEAD_PID = 2147483646;
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let archive: string;
 let registry: ServeProcess;
-let single: { image: string; tags: Record<string, string> };
+let single: { image: string; layers: string[]; tags: Record<string, string> };
 const { dir: caseDir } = caseDirs(() => tmp.dir);
 
 beforeAll(async () => {
@@ -184,5 +184,30 @@ describe('what stays allowed', () => {
     const r = await expectJson<{ removedTempFiles: string[] }>(['gc', layout]);
     expect(r.removedTempFiles).toEqual([]);
     expect(await readdir(path.join(layout, tmpDir))).toEqual(['kept']);
+  });
+});
+
+describe('unpack and init into DIR/.. forms', () => {
+  it('unpack ARCHIVE nosuch/.. in a non-empty directory that is not a layout is refused and writes nothing', async () => {
+    const dir = await caseDir();
+    await writeFile(path.join(dir, 'keep.txt'), 'mine\n');
+    const before = await snapshotTree(dir);
+    await expectFailure(['unpack', archive, 'nosuch/..'], { exit: 1, code: 'INVALID_LAYOUT', cwd: dir });
+    await expectFailure(['init', 'nosuch/..'], { exit: 1, code: 'INVALID_LAYOUT', cwd: dir });
+    await expectFailure(['copy', fixture('single-image'), 'oci:nosuch/..:v1'], { exit: 1, code: 'INVALID_LAYOUT', cwd: dir });
+    expect(await snapshotTree(dir)).toEqual(before);
+  });
+
+  it('a failed unpack into nosuch/.. of an empty directory leaves it empty (the rollback knows which directory it wrote)', async () => {
+    const dir = await caseDir();
+    const bad = await copyLayout(fixture('single-image'), path.join(dir, 'bad'));
+    const layer = path.join(bad, 'blobs', 'sha256', single.layers[1]!.slice('sha256:'.length));
+    const bytes = await readFile(layer);
+    bytes[100] ^= 0xff; // same size, other content: the copy fails with DIGEST_MISMATCH
+    await writeFile(layer, bytes);
+    const empty = path.join(dir, 'empty');
+    await mkdir(empty);
+    await expectFailure(['unpack', bad, 'nosuch/..'], { exit: 1, code: 'DIGEST_MISMATCH', cwd: empty });
+    expect(await readdir(empty)).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { isDigestGrammar, isSupportedAlgorithm, isValidDigest } from '../digest/digest.js';
 import type { LayoutFileEntry } from '../targets/file-listing.js';
-import { LEASE_DIR, LOCK_DIR, OWN_DIRS, ownDirProblem } from '../fs/layout-own-dirs.js';
+import { LEASE_DIR, OWN_DIRS, ownDirProblem } from '../fs/layout-own-dirs.js';
 
 export type PathClass =
   | { kind: 'layout' }
@@ -17,7 +17,7 @@ export type PathClass =
 const KNOWN_STRAYS: Array<{ test: (name: string) => boolean; message: string }> = [
   { test: (n) => n.startsWith('.ocikit-tmp-'), message: 'temporary file of an interrupted ocikit write; ocikit gc removes it' },
   { test: (n) => n === LEASE_DIR, message: 'write leases of ocikit processes that are running or were killed; not part of the layout' },
-  { test: (n) => n === LOCK_DIR, message: 'lock of an ocikit process that is running or was killed; not part of the layout' },
+  { test: (n) => n === '.ocikit.lock', message: 'lock of an ocikit process that is running or was killed; not part of the layout' },
   { test: (n) => n === 'ingest', message: 'upload area that other tools (oras) use for writes in progress; not part of the layout' },
   { test: (n) => n === 'manifest.json' || n === 'repositories', message: 'docker save metadata; OCI readers ignore it' },
 ];

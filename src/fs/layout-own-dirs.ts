@@ -1,8 +1,8 @@
 /**
  * The directories inside a layout that ocikit itself writes into, renames
- * into or deletes in: `blobs`, `blobs/<alg>`, the write-lease directory and
- * the lock directory. (Temp files live in the layout root, which the user
- * chose.) A layout someone else made may have any of them as a symlink, and
+ * into or deletes in: `blobs`, `blobs/<alg>` and the write-lease directory.
+ * (Temp files live in the layout root, which the user chose; the lock,
+ * `.ocikit.lock`, is fs/lock.ts's to judge.) A layout someone else made may have any of them as a symlink, and
  * every write or delete through it would land wherever it points: gc once
  * emptied the directory a symlinked `.ocikit-leases` named, and deleted
  * another layout's blobs through a symlinked `blobs/sha256`; unpack wrote
@@ -20,10 +20,9 @@ import { SUPPORTED_ALGORITHMS } from '../digest/digest.js';
 import { OcikitError, fromFsError, type ErrorCode } from '../errors.js';
 
 export const LEASE_DIR = '.ocikit-leases';
-export const LOCK_DIR = '.ocikit.lock';
 
 /** Relative to the layout root, `/`-separated, every parent before its children. */
-export const OWN_DIRS: readonly string[] = ['blobs', ...Object.keys(SUPPORTED_ALGORITHMS).map((alg) => `blobs/${alg}`), LEASE_DIR, LOCK_DIR];
+export const OWN_DIRS: readonly string[] = ['blobs', ...Object.keys(SUPPORTED_ALGORITHMS).map((alg) => `blobs/${alg}`), LEASE_DIR];
 
 export type EntryType = 'file' | 'directory' | 'symlink' | 'other';
 

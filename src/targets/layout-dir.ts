@@ -19,7 +19,7 @@ import { withLock } from '../fs/lock.js';
 import { VerifiedFileRange } from '../fs/file-range.js';
 import { openRegularFile, readSmallRegularFileSync, readRegularFile } from '../fs/safe-open.js';
 import { WriteLease } from '../fs/lease.js';
-import { LOCK_DIR, assertOwnDirsSafe } from '../fs/layout-own-dirs.js';
+import { assertOwnDirsSafe } from '../fs/layout-own-dirs.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { checkOciLayoutFile } from '../spec/validate.js';
@@ -32,6 +32,7 @@ import { readLayoutDirFile, walkDirectory, type FileListing, type LayoutFileEntr
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
 export const INDEX_FILE = 'index.json';
+const LOCK_NAME = '.ocikit.lock';
 const LAYOUT_VERSION = '1.0.0';
 /** Documents up to this size are read in one synchronous call (see readSmallRegularFileSync). */
 const SYNC_READ_LIMIT = 256 * 1024;
@@ -184,12 +185,12 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   /** Run `fn` holding the layout lock (gc holds it for its whole run). Not reentrant. */
   async exclusive<T>(fn: () => Promise<T>): Promise<T> {
     await this.assertWritable();
-    return withLock(path.join(this.dir, LOCK_DIR), fn);
+    return withLock(path.join(this.dir, LOCK_NAME), fn);
   }
 
   /**
    * Refuse to change a layout whose own directories (blobs, blobs/<alg>,
-   * leases, lock) are symlinks or not directories: writes and deletes
+   * leases) are symlinks or not directories: writes and deletes
    * through them would land outside the layout (fs/layout-own-dirs.ts).
    * Every write and delete path of this class (exclusive, push, pushStream,
    * commitVerifiedFile, retain, init) waits for it first. Checked once per

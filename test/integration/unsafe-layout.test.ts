@@ -203,7 +203,7 @@ describe('unpack and init into DIR/.. forms', () => {
     const bad = await copyLayout(fixture('single-image'), path.join(dir, 'bad'));
     const layer = path.join(bad, 'blobs', 'sha256', single.layers[1]!.slice('sha256:'.length));
     const bytes = await readFile(layer);
-    bytes[100] ^= 0xff; // same size, other content: the copy fails with DIGEST_MISMATCH
+    bytes[100] = bytes[100]! ^ 0xff; // same size, other content: the copy fails with DIGEST_MISMATCH
     await writeFile(layer, bytes);
     const empty = path.join(dir, 'empty');
     await mkdir(empty);

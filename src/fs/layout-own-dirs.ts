@@ -2,17 +2,19 @@
  * The directories inside a layout that ocikit itself writes into, renames
  * into or deletes in: `blobs`, `blobs/<alg>` and the write-lease directory.
  * (Temp files live in the layout root, which the user chose; the lock,
- * `.ocikit.lock`, is fs/lock.ts's to judge.) A layout someone else made may have any of them as a symlink, and
- * every write or delete through it would land wherever it points: gc once
- * emptied the directory a symlinked `.ocikit-leases` named, and deleted
- * another layout's blobs through a symlinked `blobs/sha256`; unpack wrote
- * there. So writers refuse such a layout before their first write, and
- * verify reports it; both ask ownDirProblem.
+ * `.ocikit.lock`, is fs/lock.ts's to judge.) A layout someone else made may
+ * have any of them as a symlink, and every write or delete through it would
+ * land wherever it points: gc once emptied the directory a symlinked
+ * `.ocikit-leases` named, and deleted another layout's blobs through a
+ * symlinked `blobs/sha256`; unpack wrote there. So writers refuse such a
+ * layout before their first write, and verify reports it; both ask
+ * ownDirProblem.
  *
  * Each component is lstat'ed from the root down and must be a real
  * directory. That is the realpath check without its cost and without its
- * false alarm: a chain of real directories cannot leave the root, while the
- * root itself may be reached through a symlink the user gave (their choice).
+ * false alarm: a chain of real directories cannot leave the root (short of a
+ * mount point, which takes an administrator), while the root itself may be
+ * reached through a symlink the user gave (their choice).
  */
 import { promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';

@@ -38,6 +38,8 @@ export const FindingCode = {
   InvalidLayout: 'INVALID_LAYOUT',
   /** A blob path that is a symlink, a directory or a device. */
   UnsafeBlobPath: 'UNSAFE_BLOB_PATH',
+  /** A directory ocikit writes or deletes in (blobs, blobs/<alg>, .ocikit-leases) is a symlink or not a directory; writers refuse the layout. */
+  UnsafeLayout: 'UNSAFE_LAYOUT',
   /** A manifest's `subject` names a manifest the target does not have. */
   DanglingSubject: 'DANGLING_SUBJECT',
   /** A blob no descriptor reachable from index.json (or a subject) names. */

@@ -5,7 +5,7 @@
  */
 import { isDigestGrammar, isSupportedAlgorithm, isValidDigest } from '../digest/digest.js';
 import type { LayoutFileEntry } from '../targets/file-listing.js';
-import { LEASE_DIR } from '../fs/lease.js';
+import { LEASE_DIR, OWN_DIRS, ownDirProblem } from '../fs/layout-own-dirs.js';
 
 export type PathClass =
   | { kind: 'layout' }
@@ -23,6 +23,9 @@ const KNOWN_STRAYS: Array<{ test: (name: string) => boolean; message: string }> 
 ];
 
 export function classifyLayoutPath(entry: LayoutFileEntry): PathClass {
+  // A directory ocikit writes or deletes in that is a symlink (or no directory) makes the layout unsafe to change.
+  const ownDir = OWN_DIRS.includes(entry.path) ? ownDirProblem(entry.path, entry.type) : undefined;
+  if (ownDir) return { kind: 'bad', ...ownDir };
   const parts = entry.path.split('/');
   const top = parts[0]!;
   if (parts.length === 1 && (top === 'oci-layout' || top === 'index.json')) {
@@ -38,9 +41,7 @@ export function classifyLayoutPath(entry: LayoutFileEntry): PathClass {
 }
 
 function classifyBlobPath(entry: LayoutFileEntry, parts: string[]): PathClass {
-  if (parts.length === 1) {
-    return entry.type === 'directory' ? { kind: 'layout' } : { kind: 'bad', code: 'INVALID_LAYOUT', message: `blobs is a ${entry.type}, not a directory` };
-  }
+  if (parts.length === 1) return { kind: 'layout' }; // a directory: classifyLayoutPath reported anything else
   const alg = parts[1]!;
   if (parts.length === 2) {
     if (entry.type !== 'directory') return { kind: 'stray', message: `not part of an OCI image layout (a ${entry.type} directly under blobs/)` };

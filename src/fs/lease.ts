@@ -8,8 +8,20 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { LEASE_DIR, checkOwnDir } from './layout-own-dirs.js';
+import { readRegularFile } from './safe-open.js';
 
-export const LEASE_DIR = '.ocikit-leases';
+export { LEASE_DIR };
+
+/**
+ * The one name form of a lease: `<pid>-<hex>.lease`. gc removes dead leases,
+ * and nothing else: whatever else sits in the directory was not made by
+ * ocikit, and is not ocikit's to delete.
+ */
+const LEASE_NAME = /^([1-9][0-9]*)-[0-9a-f]+\.lease$/;
+
+/** A lease lists one command's blobs (72 bytes each); a bigger one is not ours, and gc stops rather than guess. */
+const LEASE_FILE_LIMIT = 256 * 1024 * 1024;
 
 export class WriteLease {
   private file?: string;
@@ -59,25 +71,37 @@ export function isProcessAlive(pid: number): boolean {
 
 /**
  * Digests leased by live processes. Leases of processes that are gone are
- * removed (unless `dryRun`), since nothing will ever release them.
+ * removed (unless `dryRun`), since nothing will ever release them. Only a
+ * real lease directory is read (a symlinked one throws UNSAFE_LAYOUT), and
+ * only regular files of the lease name form count: a lease is read without
+ * following a symlink, and removing one unlinks that name, never a target.
  */
 export async function readLiveLeases(layoutDir: string, dryRun = false): Promise<Set<string>> {
-  const dir = path.join(layoutDir, LEASE_DIR);
   const out = new Set<string>();
-  let names: string[];
+  if (!(await checkOwnDir(layoutDir, LEASE_DIR))) return out;
+  const dir = path.join(layoutDir, LEASE_DIR);
+  let entries;
   try {
-    names = await fsp.readdir(dir);
-  } catch {
-    return out;
+    entries = await fsp.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out; // the last holder just released it
+    throw err;
   }
-  for (const name of names) {
-    const pid = Number(name.split('-', 1)[0]);
-    const file = path.join(dir, name);
-    if (!isProcessAlive(pid)) {
-      if (!dryRun) await fsp.rm(file, { force: true });
+  for (const entry of entries) {
+    const m = LEASE_NAME.exec(entry.name);
+    if (!m || !entry.isFile()) continue;
+    const file = path.join(dir, entry.name);
+    if (!isProcessAlive(Number(m[1]))) {
+      if (!dryRun) await fsp.rm(file, { force: true }); // unlinks the name (rm never follows a symlink)
       continue;
     }
-    const text = await fsp.readFile(file, 'utf8').catch(() => '');
+    let text: string;
+    try {
+      text = (await readRegularFile(file, LEASE_FILE_LIMIT, { what: `write lease ${entry.name}` })).toString('utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // released while we listed
+      throw err;
+    }
     for (const line of text.split('\n')) if (line) out.add(line);
   }
   return out;

@@ -182,11 +182,17 @@ async function listBlobs(layout: LayoutDir): Promise<Array<{ digest: string; siz
   return out;
 }
 
-/** Temp files (`.ocikit-tmp-<pid>-...`) left by ocikit processes that no longer run. */
+/**
+ * Temp files (`.ocikit-tmp-<pid>-...`) left by ocikit processes that no
+ * longer run. Only regular files: ocikit never makes a temp directory or
+ * symlink, so one of those is somebody else's and stays (verify lists it).
+ */
 async function staleTempFiles(dir: string): Promise<string[]> {
-  const names = await fsp.readdir(dir);
-  return names.filter((n) => {
-    const m = /^\.ocikit-tmp-(\d+)-/.exec(n);
-    return m !== null && !isProcessAlive(Number(m[1]));
-  });
+  const entries = await fsp.readdir(dir, { withFileTypes: true });
+  return entries
+    .filter((e) => {
+      const m = /^\.ocikit-tmp-(\d+)-/.exec(e.name);
+      return m !== null && e.isFile() && !isProcessAlive(Number(m[1]));
+    })
+    .map((e) => e.name);
 }

@@ -44,7 +44,10 @@ export interface PreparedLayout {
 }
 
 /** Open `dir` as a layout, creating it (or initialising an empty directory) when needed. */
-export async function prepareLayout(dir: string): Promise<PreparedLayout> {
+export async function prepareLayout(given: string): Promise<PreparedLayout> {
+  // Look at the directory that will be written: `nosuch/..` is looked up by the kernel (missing)
+  // but written through path.join (the current directory), as LayoutDir normalises it too.
+  const dir = path.normalize(given);
   let state: 'missing' | 'empty' | 'existing';
   try {
     const st = await fsp.stat(dir);

@@ -19,6 +19,7 @@ import { withLock } from '../fs/lock.js';
 import { VerifiedFileRange } from '../fs/file-range.js';
 import { openRegularFile, readSmallRegularFileSync, readRegularFile } from '../fs/safe-open.js';
 import { WriteLease } from '../fs/lease.js';
+import { assertOwnDirsSafe } from '../fs/layout-own-dirs.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { checkOciLayoutFile } from '../spec/validate.js';
@@ -44,20 +45,24 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   private readonly lease: WriteLease;
   private parsedIndex?: { key: string; text: string; index: ImageIndex };
   private referrersCache?: { index: ImageIndex; map: Promise<Map<string, Descriptor[]>> };
+  private ownDirsChecked?: Promise<void>;
 
   /** `<dir>/blobs`, normalised once: blob paths are built per read, and path.join's normalising showed in profiles. */
   private readonly blobsDir: string;
 
   private constructor(dir: string) {
-    this.dir = dir;
-    this.blobsDir = path.join(dir, 'blobs');
-    this.description = `layout ${dir}`;
-    this.lease = new WriteLease(dir);
+    // Normalised as every path built from it (path.join) is: `nosuch/..` must be checked as the
+    // directory it is written into, not found missing and then written into all the same.
+    this.dir = path.normalize(dir);
+    this.blobsDir = path.join(this.dir, 'blobs');
+    this.description = `layout ${this.dir}`;
+    this.lease = new WriteLease(this.dir);
   }
 
   /** Create an empty layout (or accept an existing one). Refuses a non-empty directory that is not a layout. */
-  static async init(dir: string): Promise<LayoutDir> {
-    const layout = new LayoutDir(dir);
+  static async init(given: string): Promise<LayoutDir> {
+    const layout = new LayoutDir(given);
+    const dir = layout.dir;
     let entries: string[] = [];
     try {
       const st = await fsp.stat(dir);
@@ -75,6 +80,7 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
         hint: 'choose an empty or new directory',
       });
     }
+    await layout.assertWritable();
     await fsp.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
     // index.json first, oci-layout last: a crash in between leaves a directory that is not yet a layout.
     await writeFileAtomic(path.join(dir, INDEX_FILE), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: [] }));
@@ -83,8 +89,9 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   }
 
   /** Open an existing layout, checking `oci-layout` and that index.json is readable. */
-  static async open(dir: string): Promise<LayoutDir> {
-    const layout = new LayoutDir(dir);
+  static async open(given: string): Promise<LayoutDir> {
+    const layout = new LayoutDir(given);
+    const dir = layout.dir;
     let st;
     try {
       st = await fsp.stat(dir);
@@ -177,7 +184,32 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
 
   /** Run `fn` holding the layout lock (gc holds it for its whole run). Not reentrant. */
   async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    await this.assertWritable();
     return withLock(path.join(this.dir, LOCK_NAME), fn);
+  }
+
+  /**
+   * Refuse to change a layout whose own directories (blobs, blobs/<alg>,
+   * leases) are symlinks or not directories: writes and deletes
+   * through them would land outside the layout (fs/layout-own-dirs.ts).
+   * Every write and delete path of this class (exclusive, push, pushStream,
+   * commitVerifiedFile, retain, init) waits for it first. Checked once per
+   * instance, i.e. per command: the danger is a layout prepared that way,
+   * not one rebuilt under a running command.
+   */
+  assertWritable(): Promise<void> {
+    this.ownDirsChecked ??= assertOwnDirsSafe(this.dir);
+    return this.ownDirsChecked;
+  }
+
+  /** assertWritable(), destroying `source` when it refuses: nobody else will read it (its file handle or socket would linger). */
+  private async assertWritableFor(source: Readable): Promise<void> {
+    try {
+      await this.assertWritable();
+    } catch (err) {
+      source.destroy();
+      throw err;
+    }
   }
 
   /** Replace index.json; only inside exclusive(). */
@@ -259,6 +291,7 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
    * lease the layout would end up listing a manifest whose blobs are gone.
    */
   async retain(desc: Descriptor): Promise<boolean> {
+    await this.assertWritable();
     await this.lease.add(desc.digest);
     return this.exists(desc);
   }
@@ -280,6 +313,7 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
    * into a temp file, then move it into place. Returns its descriptor.
    */
   async pushStream(content: Readable, mediaType: string = MediaType.OctetStream): Promise<Descriptor> {
+    await this.assertWritableFor(content);
     const hasher = new DigestingStream('sha256');
     const tmp = tempPathFor(path.join(this.dir, 'x'), this.dir);
     try {
@@ -305,6 +339,7 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   async push(desc: Descriptor, content: Readable | Uint8Array): Promise<void> {
     parseDigest(desc.digest);
     const source = content instanceof Uint8Array ? Readable.from([Buffer.from(content)]) : content;
+    await this.assertWritableFor(source);
     // Lease before the existence check: a concurrent gc must not delete a blob we are about to rely on.
     await this.lease.add(desc.digest);
     if (await this.exists(desc)) {
@@ -329,6 +364,7 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   async commitVerifiedFile(file: string, desc: Descriptor): Promise<void> {
     parseDigest(desc.digest);
     try {
+      await this.assertWritable();
       await this.lease.add(desc.digest);
       if (await this.exists(desc)) {
         await fsp.rm(file, { force: true });

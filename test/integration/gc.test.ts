@@ -267,7 +267,7 @@ describe('gc and other processes', () => {
     const stray = await strayBlob(layout, 'leased by a running writer\n');
     const child = await sleeper();
     const leases = path.join(layout, '.ocikit-leases');
-    const lease = path.join(leases, `${child.pid}-x.lease`);
+    const lease = path.join(leases, `${child.pid}-0123456789ab.lease`); // the name form ocikit writes (and the only one gc reads)
     try {
       await mkdir(leases, { recursive: true });
       await writeFile(lease, `${stray}\n`);

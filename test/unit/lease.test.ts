@@ -5,7 +5,8 @@
  * succeed (a copy once failed with "ENOENT ... mkdir .ocikit-leases" here).
  */
 import { describe, expect, it } from 'vitest';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { WriteLease, readLiveLeases } from '../../src/fs/lease.js';
 import { tempDir } from '../helpers/cli.js';
 
@@ -26,6 +27,23 @@ describe('WriteLease', () => {
       expect([...(await readLiveLeases(tmp.dir))]).toEqual([`sha256:${'a'.repeat(64)}`]);
       await held.release();
       expect(await readdir(tmp.dir)).toEqual([]);
+    } finally {
+      await tmp.cleanup();
+    }
+  });
+
+  it('reads and removes nothing through a lease directory that is a symlink (UNSAFE_LAYOUT), even on a dry run', async () => {
+    const tmp = await tempDir('ocikit-lease-');
+    try {
+      const layout = path.join(tmp.dir, 'layout');
+      const victim = path.join(tmp.dir, 'victim');
+      await mkdir(layout);
+      await mkdir(victim);
+      const names = ['passwd', '2147483646-0123456789ab.lease'];
+      for (const n of names) await writeFile(path.join(victim, n), 'x\n');
+      await symlink(victim, path.join(layout, '.ocikit-leases'));
+      for (const dryRun of [false, true]) await expect(readLiveLeases(layout, dryRun)).rejects.toMatchObject({ code: 'UNSAFE_LAYOUT' });
+      expect((await readdir(victim)).sort()).toEqual(names.sort());
     } finally {
       await tmp.cleanup();
     }

@@ -85,6 +85,7 @@ async function open(args: ServeArgs, ctx: Context): Promise<{ ref: Reference; ta
     return { ref, target: await openReadTarget(ref, { wholeArchive: true }) };
   }
   const { ref, layout } = await ctx.openLayout(args.target);
+  await layout.assertWritable(); // refuse at start, not at the first push
   return { ref, target: layout };
 }
 

@@ -28,17 +28,31 @@ export type TempKind = 'tmp' | 'spool';
 
 const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
 const NAME = /^\.ocikit-(tmp|spool)-(\d+)-([0-9a-f]{8})-[0-9a-f]{12}$/;
+/** The name ocikit gave temp files before the host tag: `.ocikit-tmp-<pid>-<random>`. */
+const LEGACY_NAME = /^\.ocikit-tmp-(\d+)-[0-9a-f]{12}$/;
 
 /** A fresh name of this process for a temporary file of `kind`. */
 export function tempFileName(kind: TempKind): string {
   return `.ocikit-${kind}-${process.pid}-${HOST_TAG}-${randomBytes(6).toString('hex')}`;
 }
 
-/** Whether `name` is a temp file of `kind` made on this host by a process that no longer runs. */
-export function isLeftoverTempFile(name: string, kind: TempKind): boolean {
+/**
+ * Whether `name` is a temp file of `kind` made on this host by a process that
+ * no longer runs. `legacy` also accepts the older name without a host tag
+ * (its pid is then taken to be of this host, as older ocikits did): gc of a
+ * layout, where such files may still lie, accepts them.
+ */
+export function isLeftoverTempFile(name: string, kind: TempKind, opts: { legacy?: boolean } = {}): boolean {
+  let pid: number;
   const m = NAME.exec(name);
-  if (!m || m[1] !== kind || m[3] !== HOST_TAG) return false;
-  const pid = Number(m[2]);
+  if (m) {
+    if (m[1] !== kind || m[3] !== HOST_TAG) return false;
+    pid = Number(m[2]);
+  } else {
+    const old = opts.legacy && kind === 'tmp' ? LEGACY_NAME.exec(name) : null;
+    if (!old) return false;
+    pid = Number(old[1]);
+  }
   return pid !== process.pid && !isProcessAlive(pid);
 }
 

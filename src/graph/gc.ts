@@ -16,7 +16,8 @@ import { OcikitError, isOcikitError } from '../errors.js';
 import { isValidDigest, SUPPORTED_ALGORITHMS } from '../digest/digest.js';
 import type { Descriptor } from '../spec/types.js';
 import { tempPathFor } from '../fs/atomic.js';
-import { readLiveLeases, isProcessAlive } from '../fs/lease.js';
+import { readLiveLeases } from '../fs/lease.js';
+import { isLeftoverTempFile } from '../fs/temp-files.js';
 import type { LayoutDir } from '../targets/layout-dir.js';
 import { removeEntries, tagOf } from '../targets/index-entries.js';
 import { fetchManifest } from './content.js';
@@ -182,11 +183,8 @@ async function listBlobs(layout: LayoutDir): Promise<Array<{ digest: string; siz
   return out;
 }
 
-/** Temp files (`.ocikit-tmp-<pid>-...`) left by ocikit processes that no longer run. */
+/** Temp files (`.ocikit-tmp-<pid>-...`) left by ocikit processes of this host that no longer run (fs/temp-files.ts). */
 async function staleTempFiles(dir: string): Promise<string[]> {
   const names = await fsp.readdir(dir);
-  return names.filter((n) => {
-    const m = /^\.ocikit-tmp-(\d+)-/.exec(n);
-    return m !== null && !isProcessAlive(Number(m[1]));
-  });
+  return names.filter((n) => isLeftoverTempFile(n, 'tmp', { legacy: true }));
 }

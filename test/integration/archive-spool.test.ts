@@ -151,6 +151,8 @@ describe('signals', () => {
    */
   async function signalWhileWriting(proc: Spawned, dir: string, prefix: string, signal: NodeJS.Signals): Promise<void> {
     const deadline = Date.now() + 30_000;
+    let ended = false;
+    void proc.exited.then(() => (ended = true));
     for (;;) {
       const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(prefix));
       if (names.length > 0) {
@@ -161,15 +163,21 @@ describe('signals', () => {
         proc.child.kill('SIGCONT');
         return;
       }
-      if (Date.now() > deadline) throw new Error(`no ${prefix} file appeared in ${dir}: ${JSON.stringify(proc.output())}`);
+      if (ended || Date.now() > deadline) throw new Error(`no ${prefix} file appeared in ${dir}: ${JSON.stringify(proc.output())}`);
       await new Promise((r) => setTimeout(r, 2));
     }
   }
 
+  /** One layout with a 256 MiB layer of zeros (its archive compresses to 256 KiB): long enough to write that a signal meets it. */
+  let big: { layout: string; layer: string };
+  beforeAll(async () => {
+    const layout = path.join(tmp.dir, 'big');
+    big = { layout, layer: (await makeImageLayout(layout, { layerBytes: 256 * MiB, zeros: true })).layer };
+  });
+
   it('SIGINT during pack to a file removes the partial archive and exits 130', async () => {
     const dir = await cases.dir();
-    const layout = path.join(dir, 'layout');
-    await makeImageLayout(layout, { layerBytes: 256 * MiB, zeros: true });
+    const { layout } = big;
     const out = path.join(dir, 'out');
     await mkdir(out);
     const proc = spawnOcikit(['pack', layout, path.join(out, 'image.tar')]);
@@ -180,8 +188,7 @@ describe('signals', () => {
 
   it('SIGTERM during a gz verify removes the spool and exits 143', async () => {
     const dir = await cases.dir();
-    const layout = path.join(dir, 'layout');
-    await makeImageLayout(layout, { layerBytes: 256 * MiB, zeros: true });
+    const { layout } = big;
     const gz = path.join(dir, 'image.tar.gz');
     expect((await ocikit(['pack', layout, gz])).code).toBe(0);
     const tmpdir = path.join(dir, 'tmp');
@@ -190,6 +197,14 @@ describe('signals', () => {
     await signalWhileWriting(proc, tmpdir, '.ocikit-', 'SIGTERM');
     expect(await proc.exited).toEqual({ code: 143, signal: null });
     expect(await readdir(tmpdir)).toEqual([]);
+  });
+
+  it('SIGTERM during blob fetch -o removes the partial file and exits 143', async () => {
+    const dir = await cases.dir();
+    const proc = spawnOcikit(['blob', 'fetch', `${big.layout}@${big.layer}`, '-o', path.join(dir, 'layer.tar')]);
+    await signalWhileWriting(proc, dir, '.ocikit-tmp-', 'SIGTERM');
+    expect(await proc.exited).toEqual({ code: 143, signal: null });
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it('a layout lock held when SIGINT arrives is released', async () => {
@@ -228,6 +243,19 @@ describe('what a SIGKILL left', () => {
     const r = await ocikit(['pack', `oci-archive:${tar}`, path.join(dir, 'again.tar')]);
     expect(r.code, r.stderr).toBe(0);
     expect((await ocikitFiles(dir)).sort()).toEqual([foreign, live].sort());
+  });
+
+  it('gc removes a dead process\'s temp file from a layout, and keeps one from another host (its pid means nothing here)', async () => {
+    const dir = await cases.dir();
+    const layout = path.join(dir, 'layout');
+    await makeImageLayout(layout, { layerBytes: 16 });
+    const dead = tempName('tmp', await deadPid());
+    const foreign = `.ocikit-tmp-${await deadPid()}-0123abcd-0123456789ab`;
+    for (const n of [dead, foreign]) await writeFile(path.join(layout, n), 'half a blob');
+    const r = await ocikit(['gc', layout, '--output', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { removedTempFiles: string[] }).removedTempFiles).toEqual([dead]);
+    expect(await ocikitFiles(layout)).toEqual([foreign]);
   });
 
   it('the next spool removes dead spools in TMPDIR, and keeps a live one', async () => {

@@ -89,7 +89,7 @@ export class TarEndFinder {
       if (this.gathering) {
         const g = this.gathering;
         const take = Math.min(chunk.length - i, g.length - g.have);
-        g.parts.push(chunk.subarray(i, i + take));
+        g.parts.push(Buffer.from(chunk.subarray(i, i + take))); // a copy: the caller may reuse its chunk
         g.have += take;
         i += take;
         if (g.have === g.length) {

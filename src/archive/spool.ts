@@ -19,7 +19,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Readable, Transform } from 'node:stream';
-import { OcikitError, UsageError, fromFsError } from '../errors.js';
+import { OcikitError, UsageError } from '../errors.js';
 import { FileSink } from '../fs/byte-sink.js';
 import { removeLeftoverTempFiles, tempFileName, trackTempFile, untrackTempFile } from '../fs/temp-files.js';
 import { ArchiveFile } from './archive-file.js';
@@ -101,7 +101,12 @@ export async function spool(req: SpoolRequest): Promise<ArchiveFile> {
     if (typeof code === 'string' && code.startsWith('Z_')) {
       throw new OcikitError('UNSAFE_ARCHIVE_ENTRY', `refusing archive ${file}: its ${req.compression} stream is corrupt or truncated (${(err as Error).message})`, { path: file, cause: err });
     }
-    throw fromFsError(err, code === 'ENOENT' ? file : tmp, 'archive');
+    // Reads come from a descriptor already open, so a file system error is the spool's: no room, no directory.
+    throw new OcikitError('IO_ERROR', `cannot decompress ${file} into ${dir}: ${code ?? (err as Error).message}`, {
+      path: dir,
+      cause: err,
+      hint: 'point TMPDIR at a writable directory with room for the decompressed archive (copy, pack and unpack spool beside their destination)',
+    });
   } finally {
     untrackTempFile(tmp);
   }

@@ -142,6 +142,16 @@ describe('the spool limit', () => {
   });
 });
 
+describe('the spool directory', () => {
+  it('one that cannot be written is an IO_ERROR about it, not a missing archive', async () => {
+    const dir = await cases.dir();
+    const gz = await gzipTo(path.join(dir, 'image.tar.gz'), [await readFile(await packedLayout(dir))]);
+    const r = await ocikit(['verify', gz, '--output', 'json'], { env: { TMPDIR: path.join(dir, 'absent') } });
+    expect(r.code, r.stderr).toBe(1);
+    expect((JSON.parse(r.stdout) as JsonError).error).toMatchObject({ code: 'IO_ERROR', path: path.join(dir, 'absent') });
+  });
+});
+
 describe('signals', () => {
   /**
    * Wait until `dir` holds a file whose name starts with `prefix`, then stop

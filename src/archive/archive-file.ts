@@ -13,6 +13,7 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { OcikitError, fromFsError } from '../errors.js';
 import type { FileRange } from '../fs/file-range.js';
+import type { TrailingData } from './tar-end.js';
 
 const openAsync = promisify(fs.open);
 const closeAsync = promisify(fs.close);
@@ -24,16 +25,24 @@ const readAsync = (fd: number, buffer: Buffer, offset: number, length: number, p
 const WINDOW = 64 * 1024;
 const STREAM_CHUNK = 1024 * 1024;
 
+/** A spool (archive/spool.ts) holds a decompressed tar up to its end; this says what the stream held after that. */
+export interface SpoolCut {
+  trailing?: TrailingData;
+}
+
 export class ArchiveFile {
   readonly path: string;
   readonly size: number;
+  /** Set for a spool cut at the tar's end: the bytes after it are not in this file. */
+  readonly cut?: SpoolCut;
   private fd: number | undefined;
   private window?: { start: number; bytes: Buffer };
 
-  private constructor(path: string, fd: number, size: number) {
+  private constructor(path: string, fd: number, size: number, cut?: SpoolCut) {
     this.path = path;
     this.fd = fd;
     this.size = size;
+    this.cut = cut;
   }
 
   /**
@@ -41,7 +50,7 @@ export class ArchiveFile {
    * then refused). `name` is what messages call it (a temporary copy is named
    * after the archive it came from).
    */
-  static async open(file: string, name = file): Promise<ArchiveFile> {
+  static async open(file: string, name = file, cut?: SpoolCut): Promise<ArchiveFile> {
     const what = 'archive';
     // (O_NONBLOCK matters for FIFOs only; regular files ignore it.)
     let fd: number;
@@ -58,7 +67,7 @@ export class ArchiveFile {
           hint: st.isDirectory() ? `for a layout directory write oci:${name}` : undefined,
         });
       }
-      return new ArchiveFile(name, fd, st.size);
+      return new ArchiveFile(name, fd, st.size, cut);
     } catch (err) {
       await closeAsync(fd).catch(() => undefined);
       throw err;

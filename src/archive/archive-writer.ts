@@ -22,7 +22,9 @@
  * ("unknown") so the same Node.js writes the same bytes on every platform.
  *
  * Output goes to a temporary file beside the destination, renamed into place
- * by `commit()`; `abort()` (or any failure) removes it. Written to a stream
+ * by `commit()`; `abort()` (or any failure) removes it, a SIGINT or SIGTERM
+ * too (fs/temp-files.ts), and the next archive written to that directory
+ * removes one that a SIGKILL left. Written to a stream
  * (stdout), a failure leaves a truncated tar that readers refuse.
  */
 import { promises as fsp } from 'node:fs';
@@ -34,6 +36,7 @@ import { parseDigest } from '../digest/digest.js';
 import { VerifyStream, sizeMismatch, verifiesFor, verifyBytes } from '../digest/verify-stream.js';
 import { FLUSH_EVERY, fsyncDir, tempPathFor } from '../fs/atomic.js';
 import { copyIfFileRange } from '../fs/file-range.js';
+import { removeLeftoverTempFiles, trackTempFile, untrackTempFile } from '../fs/temp-files.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { parseManifestBytes, type ParsedManifest } from '../spec/validate.js';
@@ -120,11 +123,15 @@ export class ArchiveWriter implements WriteTarget {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fromFsError(err, dest, 'archive');
     }
+    // A pack killed with SIGKILL left its partial archive here; nothing will ever rename it.
+    await removeLeftoverTempFiles(path.dirname(dest), 'tmp');
     const tmp = tempPathFor(dest);
     let handle: fsp.FileHandle;
+    trackTempFile(tmp);
     try {
       handle = await fsp.open(tmp, 'wx', FILE_MODE);
     } catch (err) {
+      untrackTempFile(tmp);
       throw fromFsError(err, path.dirname(dest), 'directory for the archive');
     }
     const description = `archive ${dest}`;
@@ -261,6 +268,7 @@ export class ArchiveWriter implements WriteTarget {
         await this.file.handle.sync();
         await this.file.handle.close();
         await fsp.rename(this.file.tmp, this.file.dest);
+        untrackTempFile(this.file.tmp);
         await fsyncDir(path.dirname(this.file.dest));
       }
       this.state = 'committed';
@@ -280,6 +288,7 @@ export class ArchiveWriter implements WriteTarget {
       // close() waits for a write in flight; later entries see the failure and do not start.
       await this.file.handle.close().catch(() => undefined);
       await fsp.rm(this.file.tmp, { force: true });
+      untrackTempFile(this.file.tmp);
     }
   }
 

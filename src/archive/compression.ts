@@ -13,18 +13,15 @@
  * out-of-order requests from a single forward pass would need the same
  * spool), and every reader downstream gets the verified random access it
  * already knows. The temporary file is unlinked as soon as it is open, so it
- * disappears when ocikit exits, whatever way it exits.
+ * disappears when ocikit exits, whatever way it exits; archive/spool.ts says
+ * how it is bounded and cleaned up when ocikit is stopped while writing it.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Transform } from 'node:stream';
 import zlib from 'node:zlib';
-import { OcikitError, fromFsError } from '../errors.js';
-import { tempPathFor } from '../fs/atomic.js';
+import { OcikitError } from '../errors.js';
 import { ArchiveFile } from './archive-file.js';
+import { spool } from './spool.js';
 
 export type Compression = 'none' | 'gzip' | 'zstd';
 
@@ -76,6 +73,8 @@ export interface SpoolOptions {
   wholeArchive?: boolean;
   /** Where the decompressed copy goes (default: the system temp directory). */
   spoolDir?: string;
+  /** The most the decompressed copy may hold (default: archive/spool.ts spoolLimit, which reads OCIKIT_SPOOL_LIMIT). */
+  spoolLimit?: number;
 }
 
 /**
@@ -86,32 +85,18 @@ export async function openArchiveFile(file: string, opts: SpoolOptions = {}): Pr
   const original = await ArchiveFile.open(file);
   const compression = detectCompression(await original.read(0, 4));
   if (compression === 'none') return { archive: original, compression };
-  await original.close();
-  if (compression === 'zstd' && !zstdAvailable()) throw zstdUnsupported(file);
-  if (!opts.wholeArchive) {
-    throw new OcikitError('UNSUPPORTED', `${file} is ${compression}-compressed; this command reads parts of an archive, which needs an uncompressed tar`, {
-      path: file,
-      hint: `unpack it (ocikit unpack ${file} DIR) or store it uncompressed (${compression === 'gzip' ? 'gunzip' : 'zstd -d'} it); copy, pack and unpack read compressed archives directly`,
-    });
-  }
-  return { archive: await spool(file, compression, opts.spoolDir ?? tmpdir()), compression };
-}
-
-async function spool(file: string, compression: Exclude<Compression, 'none'>, dir: string): Promise<ArchiveFile> {
-  const tmp = tempPathFor(path.join(dir, 'spool.tar'), dir);
   try {
-    await pipeline(createReadStream(file), decompressor(compression, file), createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
-    const archive = await ArchiveFile.open(tmp, file);
-    // Open, then unlink: reads go through the descriptor, and the space is freed when it closes.
-    await unlink(tmp);
-    return archive;
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    if (err instanceof OcikitError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && code.startsWith('Z_')) {
-      throw new OcikitError('UNSAFE_ARCHIVE_ENTRY', `refusing archive ${file}: its ${compression} stream is corrupt or truncated (${(err as Error).message})`, { path: file, cause: err });
+    if (compression === 'zstd' && !zstdAvailable()) throw zstdUnsupported(file);
+    if (!opts.wholeArchive) {
+      throw new OcikitError('UNSUPPORTED', `${file} is ${compression}-compressed; this command reads parts of an archive, which needs an uncompressed tar`, {
+        path: file,
+        hint: `unpack it (ocikit unpack ${file} DIR) or store it uncompressed (${compression === 'gzip' ? 'gunzip' : 'zstd -d'} it); copy, pack and unpack read compressed archives directly`,
+      });
     }
-    throw fromFsError(err, code === 'ENOENT' ? file : tmp, 'archive');
+    // Decompressed from the descriptor already open: the very file whose first bytes were read.
+    const request = { file, compression, compressedSize: original.size, input: original.stream(0, original.size), decompress: decompressor(compression, file) };
+    return { archive: await spool({ ...request, dir: opts.spoolDir ?? tmpdir(), limit: opts.spoolLimit }), compression };
+  } finally {
+    await original.close();
   }
 }

@@ -13,6 +13,7 @@ import type { Readable } from 'node:stream';
 import { OcikitError } from '../errors.js';
 import type { ArchiveFile } from './archive-file.js';
 import { normalizeEntryName, scanTar, unsafeEntry, type ScanOptions, type TarEntry } from './tar-scan.js';
+import { trailingDataInFile, type TrailingData } from './tar-end.js';
 
 const MAX_LINK_HOPS = 32;
 const COMPARE_CHUNK = 1024 * 1024;
@@ -22,6 +23,8 @@ export class TarIndex {
   private readonly entries = new Map<string, TarEntry>();
   /** Resolved (archive-relative, normalized) target of each link. */
   private readonly linkTargets = new Map<string, string>();
+  /** What follows the end-of-archive marker and its padding (archive/tar-end.ts). */
+  trailing?: TrailingData;
 
   private constructor(file: ArchiveFile) {
     this.file = file;
@@ -34,7 +37,8 @@ export class TarIndex {
   static async build(file: ArchiveFile, opts: ScanOptions = {}): Promise<TarIndex> {
     const index = new TarIndex(file);
     const duplicates: Array<[TarEntry, TarEntry]> = [];
-    for await (const entry of scanTar(file, opts)) {
+    let marker = 0;
+    for await (const entry of scanTar(file, { ...opts, onEnd: (at) => (marker = at) })) {
       const prior = index.entries.get(entry.name);
       if (prior) {
         if (prior.type === 'directory' && entry.type === 'directory') continue;
@@ -50,6 +54,8 @@ export class TarIndex {
     for (const [a, b] of duplicates) {
       if (!(await index.sameContent(a, b))) throw unsafeEntry(file.path, `entry ${JSON.stringify(a.name)} appears twice with different content`);
     }
+    // A spool already knows (it stopped decompressing there); a plain tar is looked at past its marker.
+    index.trailing = file.cut ? file.cut.trailing : await trailingDataInFile(file, marker);
     return index;
   }
 

@@ -21,7 +21,7 @@ import type { ArchiveFile } from './archive-file.js';
 
 export const TAR_BLOCK = 512;
 /** PAX and GNU long-name bodies are names and a few numbers; anything bigger is not a tar we want. */
-const MAX_META_SIZE = 1024 * 1024;
+export const MAX_META_SIZE = 1024 * 1024;
 
 export type TarEntryType = 'file' | 'directory' | 'symlink' | 'hardlink';
 
@@ -41,6 +41,8 @@ export interface TarEntry {
 export interface ScanOptions {
   /** Yield symlinks and hard links instead of refusing them (the caller resolves them inside the archive). */
   allowLinks?: boolean;
+  /** Told the offset of the end-of-archive marker once the scan reaches it (archive/tar-end.ts looks past it). */
+  onEnd?: (markerOffset: number) => void;
 }
 
 export function unsafeEntry(archive: string, message: string, hint?: string): OcikitError {
@@ -64,7 +66,7 @@ export function normalizeEntryName(raw: string): { name: string } | { problem: s
   return { name: parts.join('/') };
 }
 
-function isZeroBlock(b: Buffer): boolean {
+export function isZeroBlock(b: Buffer): boolean {
   for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
   return true;
 }
@@ -102,6 +104,25 @@ function checksumOk(b: Buffer): boolean {
   return stored === unsigned || stored === signed;
 }
 
+/**
+ * The type flag and data size a header block declares, or undefined when it
+ * is no valid header (bad checksum or size field). The streaming end finder
+ * (archive/tar-end.ts) reads headers with it, so that it and scanTar agree
+ * on where every entry lies.
+ */
+export function headerSpan(header: Buffer): { typeflag: string; size: number } | undefined {
+  if (!checksumOk(header)) return undefined;
+  const size = numeric(header, 124, 12);
+  return size === undefined ? undefined : { typeflag: String.fromCharCode(header[156]!), size };
+}
+
+/** The `size` record of a PAX header: undefined when absent, NaN when it is not a whole number. */
+export function paxSizeOf(records: Map<string, string>): number | undefined {
+  const s = records.get('size');
+  if (s === undefined) return undefined;
+  return /^\d+$/.test(s) && Number.isSafeInteger(Number(s)) ? Number(s) : NaN;
+}
+
 /** PAX records: "LEN key=value\n", LEN counting the whole record. */
 export function parsePax(body: Buffer): Map<string, string> {
   const out = new Map<string, string>();
@@ -120,6 +141,11 @@ export function parsePax(body: Buffer): Map<string, string> {
     pos += len;
   }
   return out;
+}
+
+/** PAX (`x`, `g`) and GNU long-name (`L`, `K`) headers describe the next entry; their own size is never overridden. */
+export function isMetaHeader(typeflag: string): boolean {
+  return typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K';
 }
 
 const TYPE_NAMES: Record<string, string> = {
@@ -168,16 +194,17 @@ export async function* scanTar(file: ArchiveFile, opts: ScanOptions = {}): Async
     }
     if (isZeroBlock(header)) {
       if (paxPath !== undefined || longName !== undefined) fail(`a PAX or GNU long-name header at offset ${pos - TAR_BLOCK} is followed by no entry`);
+      opts.onEnd?.(pos);
       return;
     }
     if (!checksumOk(header)) {
       fail(pos === 0 ? 'it is not a tar archive (bad header checksum at offset 0)' : `bad header checksum at offset ${pos}`, 'the file is corrupt or not a tar');
     }
-    const typeflag = String.fromCharCode(header[156]!);
-    const headerSize = numeric(header, 124, 12);
-    if (headerSize === undefined) fail(`invalid size field in the header at offset ${pos}`);
+    const span = headerSpan(header);
+    if (span === undefined) return fail(`invalid size field in the header at offset ${pos}`);
+    const { typeflag, size: headerSize } = span;
     const dataOffset = pos + TAR_BLOCK;
-    const size = (typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K' ? headerSize : paxSize ?? headerSize)!;
+    const size = isMetaHeader(typeflag) ? headerSize : paxSize ?? headerSize;
     if (dataOffset + size > file.size) {
       fail(`the entry at offset ${pos} declares ${size} bytes but the file ends ${file.size - dataOffset} bytes later`, 'the file is truncated');
     }
@@ -195,10 +222,10 @@ export async function* scanTar(file: ArchiveFile, opts: ScanOptions = {}): Async
         for (const key of records.keys()) if (key.startsWith('GNU.sparse.')) fail(`the entry after offset ${pos} is a sparse file, which ocikit does not read`);
         paxPath = records.get('path') ?? paxPath;
         paxLink = records.get('linkpath') ?? paxLink;
-        const s = records.get('size');
+        const s = paxSizeOf(records);
         if (s !== undefined) {
-          if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) fail(`invalid PAX size ${JSON.stringify(s)} at offset ${pos}`);
-          paxSize = Number(s);
+          if (Number.isNaN(s)) fail(`invalid PAX size ${JSON.stringify(records.get('size'))} at offset ${pos}`);
+          paxSize = s;
         }
         pos = next;
         continue;

@@ -54,6 +54,8 @@ export const FindingCode = {
   UnsupportedDigest: 'UNSUPPORTED_DIGEST',
   /** Reading failed for a reason that is not the content's fault (I/O, permissions, network). */
   ReadError: 'READ_ERROR',
+  /** An archive holds data after its tar end-of-archive marker and padding; ocikit does not read it, other tools may. */
+  TrailingData: 'TRAILING_DATA',
 } as const;
 
 const RANK: Record<Severity, number> = { error: 0, warning: 1, note: 2 };

@@ -15,6 +15,8 @@
  * - On targets that can list their files (layout directory, archive): the
  *   `oci-layout` file, blobs nobody references (warning, and their content is
  *   still checked), and stray files (note).
+ * - Archives: data after the tar's end-of-archive marker (warning,
+ *   TRAILING_DATA; archive/tar-end.ts).
  * - `allowMissing` (delta bundles, `pack --exclude-blobs-from`): a blob that is
  *   absent is a note, EXPECTED_ELSEWHERE, not corruption.
  *
@@ -33,6 +35,7 @@ import { checkImageConfig, checkManifestDocument, checkOciLayoutFile, detectMani
 import { fetchDocument, MAX_DOCUMENT_SIZE } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { hasFileListing, type FileListing } from '../targets/file-listing.js';
+import { hasTrailingData } from '../archive/tar-end.js';
 import { tagOf } from '../targets/index-entries.js';
 import { isLayoutTarget, type ReadTarget } from '../targets/target.js';
 import { WorkQueue, limiter } from '../util/limit.js';
@@ -179,6 +182,7 @@ class Verifier {
     const listing = hasFileListing(this.target) && !this.opts.root ? this.target : undefined;
     const files = listing ? await this.checkFiles(listing) : undefined;
     if (listing) await this.checkOciLayout(listing);
+    this.checkTrailingData();
     await this.visitRoots(listing);
     await this.drain();
     if (files) {
@@ -519,6 +523,20 @@ class Verifier {
     }
     const doc = this.decode(bytes, 'oci-layout', FindingCode.InvalidLayout);
     if (doc !== undefined) this.addProblems('oci-layout', checkOciLayoutFile(doc));
+  }
+
+  /** Bytes after an archive's end-of-archive marker: ocikit ignores them, but another reader may not (archive/tar-end.ts). */
+  private checkTrailingData(): void {
+    if (!hasTrailingData(this.target)) return;
+    const t = this.target.trailingData();
+    if (!t) return;
+    const where = t.bytes !== undefined ? `${plural(t.bytes, 'byte')} from offset ${t.offset}` : `from offset ${t.offset} of the uncompressed tar`;
+    this.add(
+      'warning',
+      FindingCode.TrailingData,
+      this.target.description,
+      `data follows the tar's end-of-archive marker (${where}); ocikit does not read it, other tools may, and decompression bombs hide there`,
+    );
   }
 
   private unreferenced(digest: string, file: { size: number; type: string }): void {

@@ -8,6 +8,7 @@ import { OcikitError, UsageError } from '../index.js';
 import { Context, isUsageOrigin, type GlobalArgs } from './context.js';
 import { commands } from './commands/index.js';
 import type { CommandSpec } from './commands/command.js';
+import { exitOnSignalsRemovingTempFiles } from './signals.js';
 
 const USAGE_CODES = new Set(['USAGE', 'INVALID_REFERENCE']);
 
@@ -91,6 +92,7 @@ function buildParser(argv: string[], opts: RunOptions, pending: Array<Promise<vo
         }
         const ctx = new Context(args as GlobalArgs, opts);
         contexts.push(ctx);
+        if (opts.stdout === undefined && !cmd.handlesSignals) exitOnSignalsRemovingTempFiles(opts.stderr ?? process.stderr);
         pending.push(cmd.handler(args, ctx).finally(() => ctx.close()));
       },
     });

@@ -7,11 +7,11 @@
  */
 import { FileSink } from './byte-sink.js';
 import { copyIfFileRange } from './file-range.js';
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable, Transform } from 'node:stream';
+import { tempFileName, trackTempFile, untrackTempFile } from './temp-files.js';
 
 /**
  * A 1 MiB buffer instead of the default 16 KiB: network sources deliver 64 KiB pieces, and with
@@ -22,8 +22,9 @@ const WRITE_BUFFER = 1024 * 1024;
 /** Large files start their writeback every 64 MiB (FileSink's flush-behind); small ones never do. */
 export const FLUSH_EVERY = 64 * 1024 * 1024;
 
+/** A temp file name of this process (fs/temp-files.ts) in `dir`, by default `dest`'s directory. */
 export function tempPathFor(dest: string, dir = path.dirname(dest)): string {
-  return path.join(dir, `.ocikit-tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  return path.join(dir, tempFileName('tmp'));
 }
 
 export async function fsyncDir(dir: string): Promise<void> {
@@ -54,6 +55,7 @@ export async function writeFileAtomic(dest: string, data: Uint8Array | string, m
 
 /** Fill a new temp file through its handle, fsync it and rename it to `dest`; on failure nothing is left. */
 async function writeFileAtomicWith(tmp: string, dest: string, mode: number | undefined, fill: (fh: fsp.FileHandle) => Promise<void>): Promise<void> {
+  trackTempFile(tmp);
   try {
     const fh = await fsp.open(tmp, 'wx', mode ?? 0o644);
     try {
@@ -66,6 +68,8 @@ async function writeFileAtomicWith(tmp: string, dest: string, mode: number | und
   } catch (err) {
     await fsp.rm(tmp, { force: true });
     throw err;
+  } finally {
+    untrackTempFile(tmp);
   }
   await fsyncDir(path.dirname(dest));
 }

@@ -16,7 +16,8 @@ import { OcikitError, isOcikitError } from '../errors.js';
 import { isValidDigest, SUPPORTED_ALGORITHMS } from '../digest/digest.js';
 import type { Descriptor } from '../spec/types.js';
 import { tempPathFor } from '../fs/atomic.js';
-import { readLiveLeases, isProcessAlive } from '../fs/lease.js';
+import { readLiveLeases } from '../fs/lease.js';
+import { isLeftoverTempFile } from '../fs/temp-files.js';
 import type { LayoutDir } from '../targets/layout-dir.js';
 import { removeEntries, tagOf } from '../targets/index-entries.js';
 import { fetchManifest } from './content.js';
@@ -183,16 +184,12 @@ async function listBlobs(layout: LayoutDir): Promise<Array<{ digest: string; siz
 }
 
 /**
- * Temp files (`.ocikit-tmp-<pid>-...`) left by ocikit processes that no
- * longer run. Only regular files: ocikit never makes a temp directory or
- * symlink, so one of those is somebody else's and stays (verify lists it).
+ * Temp files (`.ocikit-tmp-<pid>-...`) left by ocikit processes of this host
+ * that no longer run (fs/temp-files.ts). Only regular files: ocikit never
+ * makes a temp directory or symlink, so one of those is somebody else's and
+ * stays (verify lists it).
  */
 async function staleTempFiles(dir: string): Promise<string[]> {
   const entries = await fsp.readdir(dir, { withFileTypes: true });
-  return entries
-    .filter((e) => {
-      const m = /^\.ocikit-tmp-(\d+)-/.exec(e.name);
-      return m !== null && e.isFile() && !isProcessAlive(Number(m[1]));
-    })
-    .map((e) => e.name);
+  return entries.filter((e) => e.isFile() && isLeftoverTempFile(e.name, 'tmp', { legacy: true })).map((e) => e.name);
 }

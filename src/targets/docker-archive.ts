@@ -28,6 +28,7 @@ import { digestBytes, parseDigest } from '../digest/digest.js';
 import { DigestingStream } from '../digest/verify-stream.js';
 import { detectCompression, openArchiveFile } from '../archive/compression.js';
 import { TarIndex } from '../archive/tar-index.js';
+import type { TrailingData, TrailingDataSource } from '../archive/tar-end.js';
 import type { TarEntry } from '../archive/tar-scan.js';
 import { Annotation, MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from '../spec/types.js';
@@ -54,7 +55,7 @@ interface Converted {
   blobs: Map<string, { size: number; source: BlobSource }>;
 }
 
-export class DockerArchive implements LayoutReadTarget {
+export class DockerArchive implements LayoutReadTarget, TrailingDataSource {
   readonly path: string;
   readonly description: string;
   private readonly tar: TarIndex;
@@ -86,6 +87,11 @@ export class DockerArchive implements LayoutReadTarget {
       await archive.close();
       throw err;
     }
+  }
+
+  /** Data after the tar's end-of-archive marker, which no entry covers (verify warns of it). */
+  trailingData(): TrailingData | undefined {
+    return this.tar.trailing;
   }
 
   /** True for the Docker 25+ format (an OCI layout inside). */

@@ -18,6 +18,7 @@ import { VerifyStream } from '../digest/verify-stream.js';
 import { VerifiedFileRange } from '../fs/file-range.js';
 import { openArchiveFile, type SpoolOptions } from '../archive/compression.js';
 import { TarIndex } from '../archive/tar-index.js';
+import type { TrailingData, TrailingDataSource } from '../archive/tar-end.js';
 import type { TarEntry } from '../archive/tar-scan.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
@@ -34,7 +35,7 @@ const BLOB_ENTRY = /^blobs\/([a-z0-9]+(?:[+._-][a-z0-9]+)*)\/([a-zA-Z0-9=_-]+)$/
 
 export type LayoutArchiveOptions = SpoolOptions;
 
-export class LayoutArchive implements LayoutReadTarget, FileListing {
+export class LayoutArchive implements LayoutReadTarget, FileListing, TrailingDataSource {
   readonly path: string;
   readonly description: string;
   private readonly tar: TarIndex;
@@ -162,6 +163,11 @@ export class LayoutArchive implements LayoutReadTarget, FileListing {
       const type = e.type === 'file' ? 'file' : e.type === 'directory' ? 'directory' : e.type === 'symlink' ? 'symlink' : 'other';
       yield { path: name, type, size: e.type === 'file' ? e.size : 0 };
     }
+  }
+
+  /** Data after the tar's end-of-archive marker, which no entry covers (verify warns of it). */
+  trailingData(): TrailingData | undefined {
+    return this.tar.trailing;
   }
 
   async readLayoutFile(name: string, limit = LAYOUT_FILE_LIMIT): Promise<Buffer | undefined> {

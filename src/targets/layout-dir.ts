@@ -15,6 +15,7 @@ import { OcikitError, NotFoundError, fromFsError } from '../errors.js';
 import { isDigestGrammar, parseDigest } from '../digest/digest.js';
 import { DigestingStream, VerifyStream, sizeMismatch, verifiesFor, verifyBytes } from '../digest/verify-stream.js';
 import { fsyncDir, fsyncFile, streamToFileAtomic, tempPathFor, writeFileAtomic } from '../fs/atomic.js';
+import { trackTempFile, untrackTempFile } from '../fs/temp-files.js';
 import { withLock } from '../fs/lock.js';
 import { VerifiedFileRange } from '../fs/file-range.js';
 import { openRegularFile, readSmallRegularFileSync, readRegularFile } from '../fs/safe-open.js';
@@ -316,6 +317,7 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
     await this.assertWritableFor(content);
     const hasher = new DigestingStream('sha256');
     const tmp = tempPathFor(path.join(this.dir, 'x'), this.dir);
+    trackTempFile(tmp);
     try {
       await pipeline(content, hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
       await fsyncFile(tmp);
@@ -333,6 +335,8 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
     } catch (err) {
       await fsp.rm(tmp, { force: true });
       throw err;
+    } finally {
+      untrackTempFile(tmp);
     }
   }
 

@@ -74,16 +74,20 @@ function digestOf(bytes: Buffer): string {
 
 /**
  * A layout holding one image, tagged `tag`, whose one layer is `layerBytes`
- * random bytes (written in 1 MiB pieces), plus `extra` files if asked.
+ * random bytes (zeros with `zeros`: it then compresses a thousandfold),
+ * written in 1 MiB pieces.
  */
-export async function makeImageLayout(dir: string, opts: { layerBytes: number; tag?: string; seed?: string }): Promise<{ manifest: string; layer: string; config: string }> {
+export async function makeImageLayout(
+  dir: string,
+  opts: { layerBytes: number; tag?: string; seed?: string; zeros?: boolean },
+): Promise<{ manifest: string; layer: string; config: string }> {
   await mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
   const { open } = await import('node:fs/promises');
   const tmp = path.join(dir, 'layer.tmp');
   const fh = await open(tmp, 'w');
   const h = createHash('sha256');
   for (let left = opts.layerBytes; left > 0; left -= 1024 * 1024) {
-    const chunk = randomBytes(Math.min(left, 1024 * 1024));
+    const chunk = opts.zeros ? Buffer.alloc(Math.min(left, 1024 * 1024)) : randomBytes(Math.min(left, 1024 * 1024));
     h.update(chunk);
     await fh.write(chunk);
   }

@@ -1,9 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { OcikitError, UsageError } from '../../index.js';
+import { OcikitError, streamToFileAtomic, UsageError } from '../../index.js';
 import { defineCommand } from './command.js';
 
 const fetchCmd = defineCommand<{ ref: string; output?: string; o?: string }>({
@@ -25,13 +21,11 @@ const fetchCmd = defineCommand<{ ref: string; output?: string; o?: string }>({
       await pipeline(stream, ctx.out.stdout);
       return;
     }
-    // Write next to the destination and rename only once every byte has been verified.
-    const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.ocikit-partial-${process.pid}-${randomBytes(4).toString('hex')}`);
+    // Written next to the destination and renamed only once every byte has been verified (the
+    // fetch stream verifies); the temp file is removed on failure, Ctrl-C or SIGTERM.
     try {
-      await pipeline(stream, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
-      await rename(tmp, dest);
+      await streamToFileAtomic(stream, [], dest);
     } catch (err) {
-      await rm(tmp, { force: true });
       if (err instanceof OcikitError) throw err;
       const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message; // the message names our temp file, not dest
       throw new OcikitError('IO_ERROR', `cannot write ${dest}: ${reason}`, { path: dest, cause: err });

@@ -11,6 +11,8 @@ export interface CommandSpec<A = Record<string, unknown>> {
   subcommands?: CommandSpec[];
   /** Values --output accepts (default json, text). */
   outputFormats?: string[];
+  /** The command handles SIGINT and SIGTERM itself (serve shuts down gracefully); the CLI's handler (cli/signals.ts) stays out. */
+  handlesSignals?: boolean;
 }
 
 export function defineCommand<A>(spec: CommandSpec<A>): CommandSpec {

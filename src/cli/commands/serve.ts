@@ -17,6 +17,7 @@ interface ServeArgs {
 export default defineCommand<ServeArgs>({
   command: 'serve <target>',
   describe: 'serve a layout directory or archive as an OCI registry (distribution-spec v1.1, referrers API included)',
+  handlesSignals: true,
   builder: (y) =>
     y
       .option('addr', { type: 'string', default: '127.0.0.1:5000', describe: 'HOST:PORT to listen on (port 0 picks a free one)' })

@@ -1,0 +1,112 @@
+/**
+ * Temporary files: how ocikit names them, which ones this process has open,
+ * and which ones a process that is gone left behind.
+ *
+ * Names are `.ocikit-<kind>-<pid>-<host>-<random>`: `tmp` for a file written
+ * beside its destination and renamed into place (fs/atomic.ts, archives),
+ * `spool` for a decompressed copy of a compressed archive (archive/spool.ts).
+ * `<host>` is a short hash of the host name, so that a process sharing the
+ * directory from another machine or container (whose pids mean nothing here)
+ * never has its files taken for leftovers; the host name itself stays out of
+ * the directory.
+ *
+ * - A SIGINT or SIGTERM ends ocikit before its `finally` blocks run, so the
+ *   files that are open are kept in a registry, and the CLI's signal handler
+ *   removes them (removeTrackedTempFiles) before it exits. The library only
+ *   adds and drops paths; it never installs a handler.
+ * - A SIGKILL leaves them behind. Their name says which process made them:
+ *   removeLeftoverTempFiles deletes those of the exact form whose process,
+ *   on this host, no longer runs. Nothing else is ever removed.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { rmSync, promises as fsp } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { isProcessAlive } from './lease.js';
+
+export type TempKind = 'tmp' | 'spool';
+
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+const NAME = /^\.ocikit-(tmp|spool)-(\d+)-([0-9a-f]{8})-[0-9a-f]{12}$/;
+/** The name ocikit gave temp files before the host tag: `.ocikit-tmp-<pid>-<random>`. */
+const LEGACY_NAME = /^\.ocikit-tmp-(\d+)-[0-9a-f]{12}$/;
+
+/** A fresh name of this process for a temporary file of `kind`. */
+export function tempFileName(kind: TempKind): string {
+  return `.ocikit-${kind}-${process.pid}-${HOST_TAG}-${randomBytes(6).toString('hex')}`;
+}
+
+/**
+ * Whether `name` is a temp file of `kind` made on this host by a process that
+ * no longer runs. `legacy` also accepts the older name without a host tag
+ * (its pid is then taken to be of this host, as older ocikits did): gc of a
+ * layout, where such files may still lie, accepts them.
+ */
+export function isLeftoverTempFile(name: string, kind: TempKind, opts: { legacy?: boolean } = {}): boolean {
+  let pid: number;
+  const m = NAME.exec(name);
+  if (m) {
+    if (m[1] !== kind || m[3] !== HOST_TAG) return false;
+    pid = Number(m[2]);
+  } else {
+    const old = opts.legacy && kind === 'tmp' ? LEGACY_NAME.exec(name) : null;
+    if (!old) return false;
+    pid = Number(old[1]);
+  }
+  return pid !== process.pid && !isProcessAlive(pid);
+}
+
+/**
+ * Remove the leftover temp files of `kind` in `dir` (see isLeftoverTempFile).
+ * Best effort: a directory that cannot be read or a file that is already
+ * gone is not an error. Returns the names removed.
+ */
+export async function removeLeftoverTempFiles(dir: string, kind: TempKind): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!isLeftoverTempFile(name, kind)) continue;
+    try {
+      // unlink, not rm -r: only a file of that name is ours; a directory of that name is not.
+      await fsp.unlink(path.join(dir, name));
+      removed.push(name);
+    } catch {
+      // Removed by another process meanwhile, or not a file: leave it.
+    }
+  }
+  return removed;
+}
+
+const tracked = new Set<string>();
+
+/** Note that `file` exists and is this process's to remove should it be stopped by a signal. */
+export function trackTempFile(file: string): void {
+  tracked.add(file);
+}
+
+/** `file` was renamed into place or removed: a signal no longer concerns it. */
+export function untrackTempFile(file: string): void {
+  tracked.delete(file);
+}
+
+/**
+ * Remove every tracked temp file, synchronously: for a signal handler that
+ * exits right after. Returns how many there were.
+ */
+export function removeTrackedTempFiles(): number {
+  const files = [...tracked];
+  tracked.clear();
+  for (const file of files) {
+    try {
+      rmSync(file, { force: true });
+    } catch {
+      // Nothing more can be done on the way out; gc or the next run removes it (its pid is dead by then).
+    }
+  }
+  return files.length;
+}

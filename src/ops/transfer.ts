@@ -11,11 +11,10 @@ import { copyGraph, type CopyEvent } from '../graph/copy.js';
 import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { resolvePlatform, resolveReference } from '../targets/open.js';
-import { addEntry, setTag, tagOf } from '../targets/index-entries.js';
+import { applyNames, tagOf, type NameEdit } from '../targets/index-entries.js';
 import { LayoutDir } from '../targets/layout-dir.js';
 import { stripTag } from '../targets/index-resolve.js';
 import { isLayoutTarget, type ReadTarget, type WriteTarget } from '../targets/target.js';
-import type { ImageIndex } from '../spec/types.js';
 
 /** A manifest to copy and the tags it gets in the destination (none: listed untagged). */
 export interface Root {
@@ -107,12 +106,12 @@ export interface TransferResult {
 
 /** Something that keeps an index.json: a layout directory or an archive being written. */
 interface IndexKeeper {
-  tag(desc: Descriptor, ref: string): Promise<void>;
-  addEntry(desc: Descriptor): Promise<void>;
+  /** Tags and untagged entries in one pass (index-entries' applyNames). */
+  applyNames(edits: readonly NameEdit[]): Promise<void>;
 }
 
 function keepsIndex(t: WriteTarget): t is WriteTarget & IndexKeeper {
-  return typeof (t as Partial<IndexKeeper>).addEntry === 'function';
+  return typeof (t as Partial<IndexKeeper>).applyNames === 'function';
 }
 
 /**
@@ -141,22 +140,20 @@ export async function transfer(src: ReadTarget, dst: WriteTarget, roots: Root[],
 
 async function nameRoots(dst: WriteTarget, roots: Root[], referrers: Descriptor[]): Promise<void> {
   const rootDigests = new Set(roots.map((r) => r.descriptor.digest));
-  const listed = referrers.filter((d) => !rootDigests.has(d.digest));
+  const edits: NameEdit[] = [];
+  for (const root of roots) {
+    if (root.tags.length === 0) edits.push({ desc: root.descriptor });
+    for (const tag of root.tags) edits.push({ desc: root.descriptor, tag });
+  }
+  for (const d of referrers) if (!rootDigests.has(d.digest)) edits.push({ desc: d });
   if (dst instanceof LayoutDir) {
-    await dst.updateIndex((index) => {
-      let next: ImageIndex = index;
-      for (const root of roots) {
-        if (root.tags.length === 0) next = addEntry(next, root.descriptor);
-        for (const t of root.tags) next = setTag(next, root.descriptor, t);
-      }
-      for (const d of listed) next = addEntry(next, d);
-      return next;
-    });
+    await dst.updateIndex((index) => applyNames(index, edits));
     return;
   }
-  for (const root of roots) {
-    if (root.tags.length === 0 && keepsIndex(dst)) await dst.addEntry(root.descriptor);
-    for (const t of root.tags) await dst.tag(root.descriptor, t);
+  if (keepsIndex(dst)) {
+    await dst.applyNames(edits);
+    return;
   }
-  if (keepsIndex(dst)) for (const d of listed) await dst.addEntry(d);
+  // A registry keeps no untagged list: only the tags are set.
+  for (const e of edits) if (e.tag !== undefined) await dst.tag(e.desc, e.tag);
 }

@@ -6,7 +6,8 @@
  */
 import { OcikitError, UsageError } from '../errors.js';
 import type { Reference } from '../reference.js';
-import type { Descriptor, Platform } from '../spec/types.js';
+import type { Descriptor, ImageIndex, Platform } from '../spec/types.js';
+import { EventLoopTurns } from '../util/turns.js';
 import { copyGraph, type CopyEvent } from '../graph/copy.js';
 import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
@@ -41,13 +42,15 @@ export async function selectRoots(src: ReadTarget, ref: Reference, opts: SelectO
   if (named && (opts.tags?.length || opts.allTags)) {
     throw new UsageError(`${ref.original} already names one image; drop :TAG/@DIGEST to select with --tag or --all-tags`);
   }
-  const roots: Root[] = [];
+  // Roots in first-seen order; maps, since an archive may hold 100,000 tags of one image.
+  const roots = new Map<string, { descriptor: Descriptor; tags: Set<string> }>();
+  const turns = new EventLoopTurns();
   const add = async (desc: Descriptor, tag?: string) => {
+    await turns.step();
     const d = opts.platform ? await resolvePlatform(src, desc, opts.platform) : desc;
-    const existing = roots.find((r) => r.descriptor.digest === d.digest);
-    if (existing) {
-      if (tag !== undefined && !existing.tags.includes(tag)) existing.tags.push(tag);
-    } else roots.push({ descriptor: d, tags: tag === undefined ? [] : [tag] });
+    let root = roots.get(d.digest);
+    if (!root) roots.set(d.digest, (root = { descriptor: d, tags: new Set() }));
+    if (tag !== undefined) root.tags.add(tag);
   };
 
   if (named) {
@@ -57,8 +60,10 @@ export async function selectRoots(src: ReadTarget, ref: Reference, opts: SelectO
   } else if (opts.tags?.length) {
     for (const t of opts.tags) await add(await src.resolve(t), t);
   } else if (opts.allTags || (opts.everything && !isLayoutTarget(src))) {
-    for await (const t of src.tags()) await add(await src.resolve(t), t);
-    if (roots.length === 0) throw new OcikitError('NOT_FOUND', `${src.description} has no tags`);
+    // A layout resolves each tag by a pass over its index.json; with tens of thousands of tags, look them up once.
+    const layoutTags = isLayoutTarget(src) ? tagTable(await src.readIndex()) : undefined;
+    for await (const t of src.tags()) await add(layoutTags?.get(t) ?? (await src.resolve(t)), t);
+    if (roots.size === 0) throw new OcikitError('NOT_FOUND', `${src.description} has no tags`);
   } else if (opts.everything && isLayoutTarget(src)) {
     for (const entry of (await src.readIndex()).manifests) {
       if (opts.skipListedReferrers && tagOf(entry) === undefined && (await hasSubject(src, entry))) continue;
@@ -67,7 +72,17 @@ export async function selectRoots(src: ReadTarget, ref: Reference, opts: SelectO
   } else {
     await add(await resolveReference(src, ref));
   }
-  return roots;
+  return [...roots.values()].map((r) => ({ descriptor: r.descriptor, tags: [...r.tags] }));
+}
+
+/** Tag to descriptor as resolveInIndex finds it (the last entry with the tag, without its tag). */
+function tagTable(index: ImageIndex): Map<string, Descriptor> {
+  const table = new Map<string, Descriptor>();
+  for (const e of index.manifests) {
+    const t = tagOf(e);
+    if (t !== undefined) table.set(t, e);
+  }
+  return new Map([...table].map(([t, e]) => [t, stripTag(e)]));
 }
 
 /** True when `selectRoots` takes every index.json entry of a layout as it is. */

@@ -66,7 +66,6 @@ interface Seen {
   ino: number;
   dev: number;
   mtimeMs: number;
-  dir: boolean;
   owner?: { pid: number; host: string };
 }
 
@@ -78,12 +77,12 @@ async function acquire(lockPath: string): Promise<Lock> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw lockError(lockPath, err);
     }
     const seen = await look(lockPath);
+    if (attempt >= ATTEMPTS) throw busyError(lockPath);
     if (!seen) continue; // released meanwhile
     if (abandoned(seen)) {
       await takeOver(lockPath, seen);
       continue;
     }
-    if (attempt >= ATTEMPTS) throw lockError(lockPath, seen);
     await new Promise((r) => setTimeout(r, backoff(attempt)));
   }
 }
@@ -98,11 +97,10 @@ async function look(lockPath: string): Promise<Seen | undefined> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw lockError(lockPath, err);
   }
-  const dir = st.isDirectory();
   // An older ocikit's lock is a directory with the owner in `owner`.
-  const text = await fsp.readFile(dir ? path.join(lockPath, 'owner') : lockPath, 'utf8').catch(() => '');
+  const text = await fsp.readFile(st.isDirectory() ? path.join(lockPath, 'owner') : lockPath, 'utf8').catch(() => '');
   const m = OWNER.exec(text);
-  return { ino: st.ino, dev: st.dev, mtimeMs: st.mtimeMs, dir, ...(m ? { owner: { pid: Number(m[1]), host: m[2]! } } : {}) };
+  return { ino: st.ino, dev: st.dev, mtimeMs: st.mtimeMs, ...(m ? { owner: { pid: Number(m[1]), host: m[2]! } } : {}) };
 }
 
 function abandoned(seen: Seen): boolean {
@@ -255,13 +253,19 @@ class Lock implements HeldLock {
   }
 }
 
-function lockError(lockPath: string, cause: unknown): OcikitError {
-  const busy = cause !== null && typeof cause === 'object' && 'ino' in cause;
-  return new OcikitError('LOCKED', busy ? `could not lock ${lockPath}: another process holds it` : `could not lock ${lockPath}: ${(cause as Error).message}`, {
+/** The lock is held by a live process and stayed held for all our attempts. */
+function busyError(lockPath: string): OcikitError {
+  return new OcikitError('LOCKED', `could not lock ${lockPath}: another process holds it`, {
     path: lockPath,
-    ...(busy ? {} : { cause }),
-    hint: busy
-      ? 'wait for the other ocikit process to finish; a lock whose process is gone is taken over at once on this host, and after 10 s from another host'
-      : 'check that the layout directory is writable',
+    hint: 'wait for the other ocikit process to finish; a lock whose process is gone is taken over at once on this host, and after 10 s from another host',
+  });
+}
+
+/** The lock could not be made or looked at (a read-only layout, say). */
+function lockError(lockPath: string, cause: unknown): OcikitError {
+  return new OcikitError('LOCKED', `could not lock ${lockPath}: ${(cause as Error).message}`, {
+    path: lockPath,
+    cause,
+    hint: 'check that the layout directory is writable',
   });
 }

@@ -42,7 +42,7 @@ import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { parseManifestBytes, type ParsedManifest } from '../spec/validate.js';
 import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
 import { isWalkable, successors } from '../graph/successors.js';
-import { addEntry, setTag, tagOf } from '../targets/index-entries.js';
+import { addEntry, applyNames, setTag, tagOf, type NameEdit } from '../targets/index-entries.js';
 import type { ReadTarget, ReferrersFilter, WriteTarget } from '../targets/target.js';
 import { compressor, type Compression } from './compression.js';
 import { FileSink, StreamSink, sinkForStream, type ByteSink } from '../fs/byte-sink.js';
@@ -209,6 +209,12 @@ export class ArchiveWriter implements WriteTarget {
   async addEntry(desc: Descriptor): Promise<void> {
     this.requireStored(desc);
     this.index = addEntry(this.index, desc);
+  }
+
+  /** Many tags and untagged entries at once, in one pass over index.json (setTag per tag is quadratic). */
+  async applyNames(edits: readonly NameEdit[]): Promise<void> {
+    for (const e of edits) this.requireStored(e.desc);
+    this.index = applyNames(this.index, edits);
   }
 
   // ---- the read side: only what has been decided so far ----

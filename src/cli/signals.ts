@@ -6,9 +6,9 @@
  * fs/temp-files.ts), then exits with 128 + the signal's number (130, 143),
  * the status a shell reports for a program the signal killed.
  *
- * Locks are still released: proper-lockfile removes them in an exit hook
- * (signal-exit), which `process.exit` runs. (signal-exit also listens for
- * these signals, and stands aside when another listener, this one, is there.)
+ * Locks are still released: fs/lock.ts removes the locks this process holds
+ * in an exit hook, which `process.exit` runs (and a lock left by a SIGKILL
+ * names a dead owner, so the next writer takes it over at once).
  */
 import { constants } from 'node:os';
 import { removeTrackedTempFiles } from '../index.js';

@@ -48,13 +48,28 @@ export async function fsyncFile(file: string): Promise<void> {
   }
 }
 
+export interface AtomicWriteOptions {
+  /**
+   * Runs after the content is on disk and immediately before the rename; if it
+   * throws, nothing is renamed and the temp file is removed (a writer under a
+   * lock confirms there that it still holds the lock).
+   */
+  beforeRename?: () => Promise<void>;
+}
+
 /** Write bytes to `dest` atomically. */
-export async function writeFileAtomic(dest: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
-  await writeFileAtomicWith(tempPathFor(dest), dest, mode, (fh) => fh.writeFile(data));
+export async function writeFileAtomic(dest: string, data: Uint8Array | string, mode = 0o644, opts: AtomicWriteOptions = {}): Promise<void> {
+  await writeFileAtomicWith(tempPathFor(dest), dest, mode, (fh) => fh.writeFile(data), opts.beforeRename);
 }
 
 /** Fill a new temp file through its handle, fsync it and rename it to `dest`; on failure nothing is left. */
-async function writeFileAtomicWith(tmp: string, dest: string, mode: number | undefined, fill: (fh: fsp.FileHandle) => Promise<void>): Promise<void> {
+async function writeFileAtomicWith(
+  tmp: string,
+  dest: string,
+  mode: number | undefined,
+  fill: (fh: fsp.FileHandle) => Promise<void>,
+  beforeRename?: () => Promise<void>,
+): Promise<void> {
   trackTempFile(tmp);
   try {
     const fh = await fsp.open(tmp, 'wx', mode ?? 0o644);
@@ -64,6 +79,7 @@ async function writeFileAtomicWith(tmp: string, dest: string, mode: number | und
     } finally {
       await fh.close();
     }
+    await beforeRename?.();
     await fsp.rename(tmp, dest);
   } catch (err) {
     await fsp.rm(tmp, { force: true });

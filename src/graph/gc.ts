@@ -35,7 +35,7 @@ export interface GcResult {
 
 export async function gc(layout: LayoutDir, opts: { dryRun?: boolean } = {}): Promise<GcResult> {
   const dryRun = opts.dryRun === true;
-  return layout.exclusive(async () => {
+  return layout.exclusive(async (lock) => {
     const index = await layout.readIndex();
     const closures = new Map<string, { subject?: string; closure: Set<string> }>();
     for (const entry of index.manifests) {
@@ -69,8 +69,10 @@ export async function gc(layout: LayoutDir, opts: { dryRun?: boolean } = {}): Pr
     const doomed = blobs.filter((b) => !live.has(b.digest) && !leased.has(b.digest));
 
     if (!dryRun && removedEntries.length > 0) {
-      await layout.writeIndexLocked(removeEntries(index, new Set(removedEntries.map((e) => e.digest))));
+      await layout.writeIndexLocked(removeEntries(index, new Set(removedEntries.map((e) => e.digest))), lock);
     }
+    // What is live was decided under the lock; a gc that lost it since (a writer may have tagged one of the doomed) deletes nothing.
+    if (!dryRun && doomed.length > 0) await lock.confirm();
     const removedBlobs = dryRun ? doomed : await removeBlobs(layout, doomed);
     const removedTempFiles = await staleTempFiles(layout.dir);
     if (!dryRun) for (const f of removedTempFiles) await fsp.rm(path.join(layout.dir, f), { force: true });

@@ -6,16 +6,16 @@
  */
 import { OcikitError, UsageError } from '../errors.js';
 import type { Reference } from '../reference.js';
-import type { Descriptor, Platform } from '../spec/types.js';
+import type { Descriptor, ImageIndex, Platform } from '../spec/types.js';
+import { EventLoopTurns } from '../util/turns.js';
 import { copyGraph, type CopyEvent } from '../graph/copy.js';
 import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { resolvePlatform, resolveReference } from '../targets/open.js';
-import { addEntry, setTag, tagOf } from '../targets/index-entries.js';
+import { applyNames, tagOf, type NameEdit } from '../targets/index-entries.js';
 import { LayoutDir } from '../targets/layout-dir.js';
 import { stripTag } from '../targets/index-resolve.js';
 import { isLayoutTarget, type ReadTarget, type WriteTarget } from '../targets/target.js';
-import type { ImageIndex } from '../spec/types.js';
 
 /** A manifest to copy and the tags it gets in the destination (none: listed untagged). */
 export interface Root {
@@ -42,13 +42,15 @@ export async function selectRoots(src: ReadTarget, ref: Reference, opts: SelectO
   if (named && (opts.tags?.length || opts.allTags)) {
     throw new UsageError(`${ref.original} already names one image; drop :TAG/@DIGEST to select with --tag or --all-tags`);
   }
-  const roots: Root[] = [];
+  // Roots in first-seen order; maps, since an archive may hold 100,000 tags of one image.
+  const roots = new Map<string, { descriptor: Descriptor; tags: Set<string> }>();
+  const turns = new EventLoopTurns();
   const add = async (desc: Descriptor, tag?: string) => {
+    await turns.step();
     const d = opts.platform ? await resolvePlatform(src, desc, opts.platform) : desc;
-    const existing = roots.find((r) => r.descriptor.digest === d.digest);
-    if (existing) {
-      if (tag !== undefined && !existing.tags.includes(tag)) existing.tags.push(tag);
-    } else roots.push({ descriptor: d, tags: tag === undefined ? [] : [tag] });
+    let root = roots.get(d.digest);
+    if (!root) roots.set(d.digest, (root = { descriptor: d, tags: new Set() }));
+    if (tag !== undefined) root.tags.add(tag);
   };
 
   if (named) {
@@ -58,8 +60,10 @@ export async function selectRoots(src: ReadTarget, ref: Reference, opts: SelectO
   } else if (opts.tags?.length) {
     for (const t of opts.tags) await add(await src.resolve(t), t);
   } else if (opts.allTags || (opts.everything && !isLayoutTarget(src))) {
-    for await (const t of src.tags()) await add(await src.resolve(t), t);
-    if (roots.length === 0) throw new OcikitError('NOT_FOUND', `${src.description} has no tags`);
+    // A layout resolves each tag by a pass over its index.json; with tens of thousands of tags, look them up once.
+    const layoutTags = isLayoutTarget(src) ? tagTable(await src.readIndex()) : undefined;
+    for await (const t of src.tags()) await add(layoutTags?.get(t) ?? (await src.resolve(t)), t);
+    if (roots.size === 0) throw new OcikitError('NOT_FOUND', `${src.description} has no tags`);
   } else if (opts.everything && isLayoutTarget(src)) {
     for (const entry of (await src.readIndex()).manifests) {
       if (opts.skipListedReferrers && tagOf(entry) === undefined && (await hasSubject(src, entry))) continue;
@@ -68,7 +72,17 @@ export async function selectRoots(src: ReadTarget, ref: Reference, opts: SelectO
   } else {
     await add(await resolveReference(src, ref));
   }
-  return roots;
+  return [...roots.values()].map((r) => ({ descriptor: r.descriptor, tags: [...r.tags] }));
+}
+
+/** Tag to descriptor as resolveInIndex finds it (the last entry with the tag, without its tag). */
+function tagTable(index: ImageIndex): Map<string, Descriptor> {
+  const table = new Map<string, Descriptor>();
+  for (const e of index.manifests) {
+    const t = tagOf(e);
+    if (t !== undefined) table.set(t, e);
+  }
+  return new Map([...table].map(([t, e]) => [t, stripTag(e)]));
 }
 
 /** True when `selectRoots` takes every index.json entry of a layout as it is. */
@@ -107,12 +121,12 @@ export interface TransferResult {
 
 /** Something that keeps an index.json: a layout directory or an archive being written. */
 interface IndexKeeper {
-  tag(desc: Descriptor, ref: string): Promise<void>;
-  addEntry(desc: Descriptor): Promise<void>;
+  /** Tags and untagged entries in one pass (index-entries' applyNames). */
+  applyNames(edits: readonly NameEdit[]): Promise<void>;
 }
 
 function keepsIndex(t: WriteTarget): t is WriteTarget & IndexKeeper {
-  return typeof (t as Partial<IndexKeeper>).addEntry === 'function';
+  return typeof (t as Partial<IndexKeeper>).applyNames === 'function';
 }
 
 /**
@@ -141,22 +155,20 @@ export async function transfer(src: ReadTarget, dst: WriteTarget, roots: Root[],
 
 async function nameRoots(dst: WriteTarget, roots: Root[], referrers: Descriptor[]): Promise<void> {
   const rootDigests = new Set(roots.map((r) => r.descriptor.digest));
-  const listed = referrers.filter((d) => !rootDigests.has(d.digest));
+  const edits: NameEdit[] = [];
+  for (const root of roots) {
+    if (root.tags.length === 0) edits.push({ desc: root.descriptor });
+    for (const tag of root.tags) edits.push({ desc: root.descriptor, tag });
+  }
+  for (const d of referrers) if (!rootDigests.has(d.digest)) edits.push({ desc: d });
   if (dst instanceof LayoutDir) {
-    await dst.updateIndex((index) => {
-      let next: ImageIndex = index;
-      for (const root of roots) {
-        if (root.tags.length === 0) next = addEntry(next, root.descriptor);
-        for (const t of root.tags) next = setTag(next, root.descriptor, t);
-      }
-      for (const d of listed) next = addEntry(next, d);
-      return next;
-    });
+    await dst.updateIndex((index) => applyNames(index, edits));
     return;
   }
-  for (const root of roots) {
-    if (root.tags.length === 0 && keepsIndex(dst)) await dst.addEntry(root.descriptor);
-    for (const t of root.tags) await dst.tag(root.descriptor, t);
+  if (keepsIndex(dst)) {
+    await dst.applyNames(edits);
+    return;
   }
-  if (keepsIndex(dst)) for (const d of listed) await dst.addEntry(d);
+  // A registry keeps no untagged list: only the tags are set.
+  for (const e of edits) if (e.tag !== undefined) await dst.tag(e.desc, e.tag);
 }

@@ -18,7 +18,7 @@ import { Annotation } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex, Platform } from '../spec/types.js';
 import { copyGraph, type CopyEvent } from '../graph/copy.js';
 import { resolvePlatform } from '../targets/open.js';
-import { addEntry, entryFor, normalizeEntries, tagOf } from '../targets/index-entries.js';
+import { applyNames, entryFor, normalizeEntries, tagOf, type NameEdit } from '../targets/index-entries.js';
 import { LayoutDir } from '../targets/layout-dir.js';
 import { RegistryTarget } from '../targets/registry.js';
 import type { WriteTarget } from '../targets/target.js';
@@ -89,27 +89,41 @@ export async function pullImages(refs: Reference[], dst: WriteTarget, opts: Pull
 }
 
 async function nameEntries(dst: WriteTarget, roots: Array<{ desc: Descriptor; name: string; tag?: string }>, referrers: Descriptor[]): Promise<void> {
+  const named = roots.map((root) => ({ desc: { ...root.desc, annotations: { ...(root.desc.annotations ?? {}), [Annotation.ContainerdImageName]: root.name } }, ...(root.tag !== undefined ? { tag: root.tag } : {}) }));
   if (dst instanceof LayoutDir) {
-    await dst.updateIndex((index) => {
-      let manifests = [...index.manifests];
-      for (const root of roots) {
-        // The same image name pulled again replaces its entry; other repositories' entries with the same tag stay.
-        manifests = manifests.filter((e) => e.annotations?.[Annotation.ContainerdImageName] !== root.name && !(root.tag !== undefined && tagOf(e) === root.tag && e.annotations?.[Annotation.ContainerdImageName] === undefined));
-        const entry = entryFor(root.desc, root.tag);
-        entry.annotations = { ...(entry.annotations ?? {}), [Annotation.ContainerdImageName]: root.name };
-        manifests.push(entry);
-      }
-      let next: ImageIndex = { ...index, manifests: normalizeEntries(manifests) };
-      for (const d of referrers) next = addEntry(next, d);
-      return next;
-    });
+    await dst.updateIndex((index) => applyNames(replaceImageNames(index, roots), referrers.map((desc) => ({ desc }))));
     return;
   }
-  const keeper = dst as WriteTarget & { addEntry?: (d: Descriptor) => Promise<void> };
-  for (const root of roots) {
-    const desc: Descriptor = { ...root.desc, annotations: { ...(root.desc.annotations ?? {}), [Annotation.ContainerdImageName]: root.name } };
-    if (root.tag !== undefined) await dst.tag(desc, root.tag);
-    else await keeper.addEntry?.(desc);
+  const keeper = dst as WriteTarget & { applyNames?: (edits: readonly NameEdit[]) => Promise<void> };
+  if (keeper.applyNames) {
+    await keeper.applyNames([...named, ...referrers.map((desc) => ({ desc }))]);
+    return;
   }
-  for (const d of referrers) await keeper.addEntry?.(d);
+  for (const e of named) if (e.tag !== undefined) await dst.tag(e.desc, e.tag);
+}
+
+/**
+ * The same image name pulled again replaces its entry; other repositories'
+ * entries with the same tag stay (an entry without an image name is this
+ * tag's plain entry, and is replaced). Each root's entry is appended, and a
+ * name pulled twice keeps its last entry. One pass: the index may hold tens
+ * of thousands of entries, and so may a pull of every tag.
+ */
+function replaceImageNames(index: ImageIndex, roots: Array<{ desc: Descriptor; name: string; tag?: string }>): ImageIndex {
+  const names = new Set(roots.map((r) => r.name));
+  const tags = new Set(roots.flatMap((r) => (r.tag !== undefined ? [r.tag] : [])));
+  const kept = index.manifests.filter((e) => {
+    const name = e.annotations?.[Annotation.ContainerdImageName];
+    if (name !== undefined) return !names.has(name);
+    const tag = tagOf(e);
+    return !(tag !== undefined && tags.has(tag));
+  });
+  const last = new Map(roots.map((r, i) => [r.name, i]));
+  const added = roots.flatMap((root, i) => {
+    if (last.get(root.name) !== i) return [];
+    const entry = entryFor(root.desc, root.tag);
+    entry.annotations = { ...(entry.annotations ?? {}), [Annotation.ContainerdImageName]: root.name };
+    return [entry];
+  });
+  return { ...index, manifests: normalizeEntries([...kept, ...added]) };
 }

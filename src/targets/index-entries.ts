@@ -70,6 +70,120 @@ export function setTag(index: ImageIndex, desc: Descriptor, tag: string): ImageI
   return { ...index, manifests: normalizeEntries(entries) };
 }
 
+/** One naming step: `tag` on `desc`, or, without a tag, `desc` listed untagged unless its digest is listed (addEntry). */
+export interface NameEdit {
+  desc: Descriptor;
+  tag?: string;
+}
+
+/**
+ * The same result as applying `edits` one by one with setTag and addEntry,
+ * in one pass instead of one pass over the whole index per edit: unpacking an
+ * archive with 8,000 tags took 19 s, nearly all of it here, blocking the event
+ * loop (and with it the lock's refresh and signal handling) the whole time.
+ *
+ * Why the shortcut is exact: setTag's first call leaves the entries
+ * normalised (no (digest, tag) twice; an untagged entry only for a digest
+ * with no tagged one), and on normalised entries every later setTag and
+ * addEntry touches only the entries of its tag or digest, which the maps
+ * below find directly. The first setTag runs as it is, since on raw input
+ * its normalisation is what decides the order. A unit test compares this with
+ * the step-by-step result on random inputs.
+ */
+export function applyNames(index: ImageIndex, edits: readonly NameEdit[]): ImageIndex {
+  // Until the first setTag the entries may be raw, and addEntry only appends.
+  const listed = new Set(index.manifests.map((e) => e.digest));
+  let manifests = index.manifests;
+  let i = 0;
+  for (; i < edits.length && edits[i]!.tag === undefined; i++) {
+    const { desc } = edits[i]!;
+    if (listed.has(desc.digest)) continue;
+    listed.add(desc.digest);
+    if (manifests === index.manifests) manifests = manifests.slice();
+    manifests.push(entryFor(desc));
+  }
+  if (i === edits.length) return manifests === index.manifests ? index : { ...index, manifests };
+  const first = edits[i]!;
+  const names = new NormalizedEntries(setTag({ ...index, manifests }, first.desc, first.tag!).manifests);
+  for (i++; i < edits.length; i++) {
+    const { desc, tag } = edits[i]!;
+    if (tag === undefined) names.add(desc);
+    else names.setTag(desc, tag);
+  }
+  return { ...index, manifests: names.entries() };
+}
+
+/** Normalised index entries in slots, with maps from tag and digest to slots, so that each edit costs O(1) (plus the entries it drops). */
+class NormalizedEntries {
+  private readonly slots: Array<Descriptor | undefined>;
+  private readonly byTag = new Map<string, Set<number>>();
+  private readonly byDigestTag = new Map<string, number>();
+  private readonly untagged = new Map<string, number>();
+  /** Live entries per digest, tagged or not (addEntry's "is it listed"). */
+  private readonly count = new Map<string, number>();
+
+  constructor(entries: Descriptor[]) {
+    this.slots = entries.slice();
+    this.slots.forEach((e, slot) => this.index(e!, slot));
+  }
+
+  setTag(desc: Descriptor, tag: string): void {
+    const holders = this.byTag.get(tag);
+    if (holders) {
+      for (const slot of [...holders]) if (this.slots[slot]!.digest !== desc.digest) this.drop(slot);
+    }
+    if (this.byDigestTag.has(key(desc.digest, tag))) return;
+    const slot = this.untagged.get(desc.digest);
+    if (slot !== undefined) {
+      const e = this.slots[slot]!;
+      this.drop(slot);
+      this.slots[slot] = { ...e, annotations: { ...(e.annotations ?? {}), [Annotation.RefName]: tag } };
+      this.index(this.slots[slot]!, slot);
+    } else {
+      this.slots.push(entryFor(desc, tag));
+      this.index(this.slots[this.slots.length - 1]!, this.slots.length - 1);
+    }
+  }
+
+  add(desc: Descriptor): void {
+    if ((this.count.get(desc.digest) ?? 0) > 0) return;
+    this.slots.push(entryFor(desc));
+    this.index(this.slots[this.slots.length - 1]!, this.slots.length - 1);
+  }
+
+  entries(): Descriptor[] {
+    return this.slots.filter((e): e is Descriptor => e !== undefined);
+  }
+
+  private index(e: Descriptor, slot: number): void {
+    const tag = tagOf(e);
+    this.count.set(e.digest, (this.count.get(e.digest) ?? 0) + 1);
+    if (tag === undefined) {
+      this.untagged.set(e.digest, slot);
+      return;
+    }
+    this.byDigestTag.set(key(e.digest, tag), slot);
+    let holders = this.byTag.get(tag);
+    if (!holders) this.byTag.set(tag, (holders = new Set()));
+    holders.add(slot);
+  }
+
+  private drop(slot: number): void {
+    const e = this.slots[slot]!;
+    const tag = tagOf(e);
+    this.slots[slot] = undefined;
+    this.count.set(e.digest, this.count.get(e.digest)! - 1);
+    if (tag === undefined) {
+      this.untagged.delete(e.digest);
+      return;
+    }
+    this.byDigestTag.delete(key(e.digest, tag));
+    this.byTag.get(tag)!.delete(slot);
+  }
+}
+
+const key = (digest: string, tag: string) => `${digest}\u0000${tag}`;
+
 export function removeTag(index: ImageIndex, tag: string): { index: ImageIndex; removed: Descriptor[] } {
   const removed = index.manifests.filter((e) => tagOf(e) === tag);
   const entries = index.manifests.filter((e) => tagOf(e) !== tag);

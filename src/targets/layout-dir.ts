@@ -16,7 +16,7 @@ import { isDigestGrammar, parseDigest } from '../digest/digest.js';
 import { DigestingStream, VerifyStream, sizeMismatch, verifiesFor, verifyBytes } from '../digest/verify-stream.js';
 import { fsyncDir, fsyncFile, streamToFileAtomic, tempPathFor, writeFileAtomic } from '../fs/atomic.js';
 import { trackTempFile, untrackTempFile } from '../fs/temp-files.js';
-import { withLock } from '../fs/lock.js';
+import { withLock, type HeldLock } from '../fs/lock.js';
 import { VerifiedFileRange } from '../fs/file-range.js';
 import { openRegularFile, readSmallRegularFileSync, readRegularFile } from '../fs/safe-open.js';
 import { WriteLease } from '../fs/lease.js';
@@ -174,17 +174,17 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
    * index, or undefined for no change. The file is replaced atomically.
    */
   async updateIndex(edit: (index: ImageIndex) => ImageIndex | undefined | Promise<ImageIndex | undefined>): Promise<ImageIndex> {
-    return this.exclusive(async () => {
+    return this.exclusive(async (lock) => {
       const current = await this.readIndex();
       const next = await edit(current);
       if (!next || next === current) return current;
-      await this.writeIndexLocked(next);
+      await this.writeIndexLocked(next, lock);
       return next;
     });
   }
 
   /** Run `fn` holding the layout lock (gc holds it for its whole run). Not reentrant. */
-  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+  async exclusive<T>(fn: (lock: HeldLock) => Promise<T>): Promise<T> {
     await this.assertWritable();
     return withLock(path.join(this.dir, LOCK_NAME), fn);
   }
@@ -213,9 +213,14 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
     }
   }
 
-  /** Replace index.json; only inside exclusive(). */
-  async writeIndexLocked(next: ImageIndex): Promise<void> {
-    await writeFileAtomic(path.join(this.dir, INDEX_FILE), JSON.stringify(next));
+  /**
+   * Replace index.json; only inside exclusive(). The lock is confirmed right
+   * before the new file is renamed into place: a holder that lost it (stopped
+   * or starved for longer than the lock's stale time) writes nothing and
+   * fails with LOCKED, instead of overwriting the update of whoever took over.
+   */
+  async writeIndexLocked(next: ImageIndex, lock: HeldLock): Promise<void> {
+    await writeFileAtomic(path.join(this.dir, INDEX_FILE), JSON.stringify(next), undefined, { beforeRename: () => lock.confirm() });
     this.referrersCache = undefined;
   }
 

@@ -4,6 +4,7 @@ import type { Reference } from '../reference.js';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../spec/types.js';
 import { isIndexMediaType, MediaType } from '../spec/media-types.js';
 import { formatPlatform, platformMatches, selectPlatform } from '../spec/platform.js';
+import { MAX_NESTING_DEPTH, nestingTooDeep } from '../spec/nesting.js';
 import type { ImageIndex } from '../spec/types.js';
 import { fetchDocument, fetchManifest } from '../graph/content.js';
 import { LayoutDir } from './layout-dir.js';
@@ -92,9 +93,6 @@ export async function resolveReference(target: ReadTarget, ref: Reference, opts:
   return opts.platform ? resolvePlatform(target, desc, opts.platform) : desc;
 }
 
-/** An index may list another index for a platform; deeper nesting than this is a loop or an attack. */
-const MAX_INDEX_NESTING = 8;
-
 /** Layout directories and archives know their only image; registries do not. */
 function hasDefault(t: ReadTarget): t is ReadTarget & { resolveDefault(): Promise<Descriptor> } {
   return typeof (t as { resolveDefault?: unknown }).resolveDefault === 'function';
@@ -122,8 +120,10 @@ export async function resolvePlatform(target: ReadTarget, desc: Descriptor, plat
       hint: available.length > 0 ? `platforms available: ${available.join(', ')}` : 'the index lists no platforms',
     });
   }
-  if (isIndexMediaType(match.mediaType) && depth < MAX_INDEX_NESTING) return resolvePlatform(target, match, platform, depth + 1);
-  return match;
+  if (!isIndexMediaType(match.mediaType)) return match;
+  // An index may list another index for a platform; `desc` is level depth + 1, `match` one below it.
+  if (depth + 2 >= MAX_NESTING_DEPTH) throw nestingTooDeep(`the index path to ${formatPlatform(platform)}`, match.digest);
+  return resolvePlatform(target, match, platform, depth + 1);
 }
 
 const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.ImageConfig, MediaType.DockerConfig]);

@@ -176,8 +176,12 @@ export class Catalog {
     if (typeof doc.author === 'string') summary.author = doc.author;
     const c = doc.config && typeof doc.config === 'object' ? doc.config : undefined;
     if (c) {
-      if (c.Labels && typeof c.Labels === 'object' && Object.keys(c.Labels).length > 0) summary.labels = { ...c.Labels };
-      if (Array.isArray(c.Env)) summary.env = [...c.Env];
+      if (c.Labels && typeof c.Labels === 'object' && !Array.isArray(c.Labels) && Object.keys(c.Labels).length > 0) {
+        // Spread would do for the keys (own keys stay own, `__proto__` too); values are made text
+        // because a config may hold numbers or null there, and every renderer expects strings.
+        summary.labels = Object.fromEntries(Object.entries(c.Labels as Record<string, unknown>).map(([k, v]) => [k, asText(v)]));
+      }
+      if (Array.isArray(c.Env)) summary.env = (c.Env as unknown[]).map(asText);
       if (c.Entrypoint !== undefined) summary.entrypoint = c.Entrypoint;
       if (c.Cmd !== undefined) summary.cmd = c.Cmd;
       if (typeof c.WorkingDir === 'string' && c.WorkingDir !== '') summary.workingDir = c.WorkingDir;
@@ -230,6 +234,11 @@ export function withDocumentCache<T extends ReadTarget>(target: T): T {
 export function platformOf(desc: Descriptor, info: ManifestInfo | undefined): string | undefined {
   if (desc.platform && typeof desc.platform.os === 'string' && typeof desc.platform.architecture === 'string') return formatPlatform(desc.platform);
   return info?.config?.platform;
+}
+
+/** A value from a config as text: strings as they are, anything else as its JSON. */
+function asText(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
 function messageOf(err: unknown): string {

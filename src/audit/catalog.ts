@@ -14,7 +14,7 @@ import { MediaType } from '../spec/media-types.js';
 import { formatPlatform } from '../spec/platform.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, LegacyArtifactManifest } from '../spec/types.js';
 import { effectiveArtifactType } from '../spec/validate.js';
-import { fetchDocument, fetchManifest, readAll } from '../graph/content.js';
+import { fetchDocumentOrEmbedded, fetchManifestOrEmbedded, readAll } from '../graph/content.js';
 import { buildReferrersMap, lookupReferrers } from '../graph/referrers.js';
 import { isWalkable } from '../graph/successors.js';
 import { isLayoutTarget, type ReadTarget } from '../targets/target.js';
@@ -126,7 +126,8 @@ export class Catalog {
     const info: ManifestInfo = { digest: desc.digest, mediaType: desc.mediaType, size: desc.size, kind: 'unreadable' };
     let m;
     try {
-      m = await fetchManifest(this.target, desc);
+      // What a descriptor embeds in `data` is content the target has (verify and copy treat it so too).
+      m = await fetchManifestOrEmbedded(this.target, desc);
     } catch (err) {
       info.problem = messageOf(err);
       return info;
@@ -162,7 +163,7 @@ export class Catalog {
     const summary: ConfigSummary = { digest: desc.digest, mediaType: desc.mediaType, size: desc.size };
     let doc: Partial<ImageConfig>;
     try {
-      const parsed: unknown = JSON.parse((await fetchDocument(this.target, desc)).toString('utf8'));
+      const parsed: unknown = JSON.parse((await fetchDocumentOrEmbedded(this.target, desc)).toString('utf8'));
       if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new OcikitError('INVALID_MANIFEST', 'image config is not a JSON object');
       doc = parsed as Partial<ImageConfig>;
     } catch (err) {

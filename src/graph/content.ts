@@ -91,6 +91,11 @@ export function fetchOrEmbedded(target: ReadTarget, desc: Descriptor): Promise<R
   return orEmbedded(desc, () => target.fetch(desc), (bytes) => Readable.from([bytes], { objectMode: false }));
 }
 
+/** fetchDocument, or the document the descriptor embeds in `data` when the target lacks it. */
+export function fetchDocumentOrEmbedded(target: ReadTarget, desc: Descriptor, limit = MAX_DOCUMENT_SIZE): Promise<Buffer> {
+  return orEmbedded(desc, () => fetchDocument(target, desc, limit), (bytes) => bytes);
+}
+
 /** fetchManifest, or the manifest the descriptor embeds in `data` when the target lacks it. */
 export function fetchManifestOrEmbedded(target: ReadTarget, desc: Descriptor): Promise<FetchedManifest> {
   return orEmbedded(desc, () => fetchManifest(target, desc), (bytes) => toFetchedManifest(target, desc, bytes));

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { run, tempDir } from '../helpers/cli.js';
 import { blobFile, codes, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, sha256, storeBlob, verifyJson, type Desc } from '../helpers/audit-layouts.js';
 import { requireTool } from '../helpers/peers.js';
-import { expectFailure, expectSuccess } from './_support.js';
+import { expectFailure, expectJson, expectSuccess } from './_support.js';
 
 const LAYER = 'application/vnd.oci.image.layer.v1.tar';
 
@@ -67,6 +67,15 @@ async function manifestOnlyEmbedded(opts: { layerStored: boolean }): Promise<str
   const child = embedded(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [layer] })), OCI_MANIFEST);
   const index = await storeBlob(dir, JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ ...child, platform: { architecture: 'amd64', os: 'linux' } }] }), OCI_INDEX);
   await tagRoot(dir, index);
+  return dir;
+}
+
+/** An image whose config is stored only as `data` in the manifest. */
+async function configOnlyEmbedded(): Promise<string> {
+  const dir = await newLayout();
+  const layer = await storeBlob(dir, LAYER_BYTES, LAYER);
+  const manifest = await storeBlob(dir, JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: embedded(CONFIG_BYTES, OCI_CONFIG), layers: [layer] }), OCI_MANIFEST);
+  await tagRoot(dir, manifest);
   return dir;
 }
 
@@ -160,6 +169,36 @@ describe('a child manifest stored only as data', () => {
     expect(codes(report, 'error')).toEqual(['MISSING_BLOB']);
     const archive = await tarOf(dir);
     await expectFailure(['unpack', archive, path.join(work.dir, `unpacked-${n}`)], { exit: 1, code: 'NOT_FOUND' });
+  });
+});
+
+interface InspectNode {
+  kind: string;
+  platform?: string;
+  problem?: string;
+  config?: { problem?: string };
+  children?: InspectNode[];
+}
+
+describe('inspect reads what verify and the copies read', () => {
+  it('a child manifest stored only as data is shown as the image it is', async () => {
+    const dir = await manifestOnlyEmbedded({ layerStored: true });
+    const report = await expectJson<{ roots: Array<{ node: InspectNode }> }>(['inspect', dir]);
+    const child = report.roots[0]!.node.children![0]!;
+    expect(child.kind).toBe('image');
+    expect(child.problem).toBeUndefined();
+  });
+
+  it('a config stored only as data is read: platform shown, no problem; verify and unpack agree', async () => {
+    const dir = await configOnlyEmbedded();
+    const report = await expectJson<{ roots: Array<{ node: InspectNode }> }>(['inspect', dir]);
+    const image = report.roots[0]!.node;
+    expect(image.platform).toBe('linux/amd64');
+    expect(image.config?.problem).toBeUndefined();
+    const { code, report: verified } = await verifyJson([dir]);
+    expect(code).toBe(0);
+    expect(codes(verified, 'note')).toEqual(['EMBEDDED_ONLY']);
+    await expectSuccess(['unpack', await tarOf(dir), path.join(work.dir, `unpacked-${n}`)]);
   });
 });
 

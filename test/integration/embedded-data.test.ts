@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { run, tempDir } from '../helpers/cli.js';
+import { ocikit, run, tempDir } from '../helpers/cli.js';
 import { blobFile, codes, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, sha256, storeBlob, verifyJson, type Desc } from '../helpers/audit-layouts.js';
 import { requireTool } from '../helpers/peers.js';
 import { expectFailure, expectJson, expectSuccess } from './_support.js';
@@ -199,6 +199,19 @@ describe('inspect reads what verify and the copies read', () => {
     expect(code).toBe(0);
     expect(codes(verified, 'note')).toEqual(['EMBEDDED_ONLY']);
     await expectSuccess(['unpack', await tarOf(dir), path.join(work.dir, `unpacked-${n}`)]);
+  });
+});
+
+describe('manifest fetch reads what verify reads', () => {
+  it('--platform reaches a child stored only as data, and fetch-config a config stored only as data', async () => {
+    const index = await manifestOnlyEmbedded({ layerStored: true });
+    const child = await ocikit(['manifest', 'fetch', `${index}:app`, '--platform', 'linux/amd64']);
+    expect(child.code, child.stderr).toBe(0);
+    expect((JSON.parse(child.stdout) as { mediaType: string }).mediaType).toBe(OCI_MANIFEST);
+    const image = await configOnlyEmbedded();
+    const config = await ocikit(['manifest', 'fetch-config', `${image}:app`]);
+    expect(config.code, config.stderr).toBe(0);
+    expect(config.stdoutBytes.equals(CONFIG_BYTES)).toBe(true);
   });
 });
 

@@ -6,6 +6,7 @@ export * from './spec/media-types.js';
 export * from './spec/types.js';
 export * from './spec/validate.js';
 export * from './spec/platform.js';
+export * from './spec/nesting.js';
 export * from './reference.js';
 export * from './targets/target.js';
 export * from './targets/layout-dir.js';

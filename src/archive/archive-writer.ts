@@ -369,17 +369,30 @@ export class ArchiveWriter implements WriteTarget {
     if (written !== size) throw sizeMismatch({ digest: '(entry)', size, source: this.description }, written);
   }
 
-  /** Manifests held back, children before parents: depth-first from index.json, then any left over by digest. */
+  /**
+   * Manifests held back, children before parents: depth-first from
+   * index.json, then any left over by digest. The path being walked is an
+   * explicit stack, not nested calls: an index nested thousands deep is
+   * written like any other (a recursive walk ran out of stack).
+   */
   private manifestOrder(): string[] {
     const order: string[] = [];
     const seen = new Set<string>();
-    const visit = (digest: string) => {
-      if (seen.has(digest)) return;
-      seen.add(digest);
-      const m = this.manifests.get(digest);
-      if (!m) return;
-      for (const child of successors(m.parsed)) if (isWalkable(child)) visit(child.digest);
-      order.push(digest);
+    const visit = (start: string) => {
+      const path: Array<{ digest: string; children: string[]; next: number }> = [];
+      const enter = (digest: string) => {
+        if (seen.has(digest)) return;
+        seen.add(digest);
+        const m = this.manifests.get(digest);
+        if (!m) return;
+        path.push({ digest, children: successors(m.parsed).filter(isWalkable).map((c) => c.digest), next: 0 });
+      };
+      enter(start);
+      while (path.length > 0) {
+        const top = path[path.length - 1]!;
+        if (top.next < top.children.length) enter(top.children[top.next++]!);
+        else order.push(path.pop()!.digest);
+      }
     };
     for (const e of this.index.manifests) visit(e.digest);
     for (const digest of [...this.manifests.keys()].sort()) visit(digest);

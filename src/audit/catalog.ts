@@ -14,7 +14,7 @@ import { MediaType } from '../spec/media-types.js';
 import { formatPlatform } from '../spec/platform.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, LegacyArtifactManifest } from '../spec/types.js';
 import { effectiveArtifactType } from '../spec/validate.js';
-import { fetchDocument, fetchManifest, readAll } from '../graph/content.js';
+import { fetchDocumentOrEmbedded, fetchManifestOrEmbedded, readAll } from '../graph/content.js';
 import { buildReferrersMap, lookupReferrers } from '../graph/referrers.js';
 import { isWalkable } from '../graph/successors.js';
 import { isLayoutTarget, type ReadTarget } from '../targets/target.js';
@@ -126,7 +126,8 @@ export class Catalog {
     const info: ManifestInfo = { digest: desc.digest, mediaType: desc.mediaType, size: desc.size, kind: 'unreadable' };
     let m;
     try {
-      m = await fetchManifest(this.target, desc);
+      // What a descriptor embeds in `data` is content the target has (verify and copy treat it so too).
+      m = await fetchManifestOrEmbedded(this.target, desc);
     } catch (err) {
       info.problem = messageOf(err);
       return info;
@@ -162,7 +163,7 @@ export class Catalog {
     const summary: ConfigSummary = { digest: desc.digest, mediaType: desc.mediaType, size: desc.size };
     let doc: Partial<ImageConfig>;
     try {
-      const parsed: unknown = JSON.parse((await fetchDocument(this.target, desc)).toString('utf8'));
+      const parsed: unknown = JSON.parse((await fetchDocumentOrEmbedded(this.target, desc)).toString('utf8'));
       if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new OcikitError('INVALID_MANIFEST', 'image config is not a JSON object');
       doc = parsed as Partial<ImageConfig>;
     } catch (err) {
@@ -176,8 +177,12 @@ export class Catalog {
     if (typeof doc.author === 'string') summary.author = doc.author;
     const c = doc.config && typeof doc.config === 'object' ? doc.config : undefined;
     if (c) {
-      if (c.Labels && typeof c.Labels === 'object' && Object.keys(c.Labels).length > 0) summary.labels = { ...c.Labels };
-      if (Array.isArray(c.Env)) summary.env = [...c.Env];
+      if (c.Labels && typeof c.Labels === 'object' && !Array.isArray(c.Labels) && Object.keys(c.Labels).length > 0) {
+        // Spread would do for the keys (own keys stay own, `__proto__` too); values are made text
+        // because a config may hold numbers or null there, and every renderer expects strings.
+        summary.labels = Object.fromEntries(Object.entries(c.Labels as Record<string, unknown>).map(([k, v]) => [k, asText(v)]));
+      }
+      if (Array.isArray(c.Env)) summary.env = (c.Env as unknown[]).map(asText);
       if (c.Entrypoint !== undefined) summary.entrypoint = c.Entrypoint;
       if (c.Cmd !== undefined) summary.cmd = c.Cmd;
       if (typeof c.WorkingDir === 'string' && c.WorkingDir !== '') summary.workingDir = c.WorkingDir;
@@ -230,6 +235,11 @@ export function withDocumentCache<T extends ReadTarget>(target: T): T {
 export function platformOf(desc: Descriptor, info: ManifestInfo | undefined): string | undefined {
   if (desc.platform && typeof desc.platform.os === 'string' && typeof desc.platform.architecture === 'string') return formatPlatform(desc.platform);
   return info?.config?.platform;
+}
+
+/** A value from a config as text: strings as they are, anything else as its JSON. */
+function asText(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
 function messageOf(err: unknown): string {

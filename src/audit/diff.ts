@@ -237,7 +237,7 @@ function diffConfigs(tag: string, platform: string, from: string, to: string, ca
   const c: ConfigChanges = { tag, platform, from, to };
   const env = diffMaps(envMap(ca.env), envMap(cb.env));
   if (env) c.env = env;
-  const labels = diffMaps(ca.labels ?? {}, cb.labels ?? {});
+  const labels = diffMaps(new Map(Object.entries(ca.labels ?? {})), new Map(Object.entries(cb.labels ?? {})));
   if (labels) c.labels = labels;
   if (JSON.stringify(ca.entrypoint) !== JSON.stringify(cb.entrypoint)) c.entrypoint = { from: ca.entrypoint, to: cb.entrypoint };
   if (JSON.stringify(ca.cmd) !== JSON.stringify(cb.cmd)) c.cmd = { from: ca.cmd, to: cb.cmd };
@@ -246,26 +246,29 @@ function diffConfigs(tag: string, platform: string, from: string, to: string, ca
   return c.env || c.labels || c.entrypoint || c.cmd || c.workingDir || c.user ? c : undefined;
 }
 
-/** `NAME=value` entries by name; an entry without `=` is a name with an empty value. */
-function envMap(env: string[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+/**
+ * `NAME=value` entries by name; an entry without `=` is a name with an empty
+ * value. Names come from the image, so they live in a Map: as keys of a
+ * plain object, `constructor` or `__proto__` would be inherited or lost.
+ */
+function envMap(env: string[] | undefined): Map<string, string> {
+  const out = new Map<string, string>();
   for (const e of env ?? []) {
     const i = e.indexOf('=');
-    if (i < 0) out[e] = '';
-    else out[e.slice(0, i)] = e.slice(i + 1);
+    if (i < 0) out.set(e, '');
+    else out.set(e.slice(0, i), e.slice(i + 1));
   }
   return out;
 }
 
-function diffMaps(a: Record<string, string>, b: Record<string, string>): MapChanges | undefined {
-  const out: MapChanges = { added: {}, removed: {}, changed: {} };
-  for (const k of Object.keys(b).sort()) if (!(k in a)) out.added[k] = b[k]!;
-  for (const k of Object.keys(a).sort()) {
-    if (!(k in b)) out.removed[k] = a[k]!;
-    else if (a[k] !== b[k]) out.changed[k] = { from: a[k]!, to: b[k]! };
-  }
-  const n = Object.keys(out.added).length + Object.keys(out.removed).length + Object.keys(out.changed).length;
-  return n > 0 ? out : undefined;
+/** The report's records are built with Object.fromEntries, which makes every name (`__proto__` too) an own key. */
+function diffMaps(a: Map<string, string>, b: Map<string, string>): MapChanges | undefined {
+  const sorted = (m: Map<string, string>) => [...m.keys()].sort();
+  const added = sorted(b).filter((k) => !a.has(k)).map((k) => [k, b.get(k)!] as const);
+  const removed = sorted(a).filter((k) => !b.has(k)).map((k) => [k, a.get(k)!] as const);
+  const changed = sorted(a).filter((k) => b.has(k) && a.get(k) !== b.get(k)).map((k) => [k, { from: a.get(k)!, to: b.get(k)! }] as const);
+  if (added.length + removed.length + changed.length === 0) return undefined;
+  return { added: Object.fromEntries(added), removed: Object.fromEntries(removed), changed: Object.fromEntries(changed) };
 }
 
 // ---------------------------------------------------------------------------

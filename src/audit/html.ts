@@ -236,7 +236,7 @@ const SCRIPT = `
       body.appendChild(ul);
     }
     if (n.referrers && n.referrers.length) {
-      var groups = {};
+      var groups = Object.create(null); // keyed by artifact type: "constructor" is a type, not a member
       var order = [];
       n.referrers.forEach(function (r) {
         var key = r.artifactType || r.mediaType;

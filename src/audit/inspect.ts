@@ -10,6 +10,7 @@
  */
 import type { Descriptor } from '../spec/types.js';
 import { Annotation } from '../spec/media-types.js';
+import { MAX_NESTING_DEPTH, nestingTooDeep } from '../spec/nesting.js';
 import { isFallbackTagEntry } from '../targets/index-entries.js';
 import type { ReadTarget } from '../targets/target.js';
 import { mapBounded } from '../util/limit.js';
@@ -192,6 +193,8 @@ class TreeBuilder {
       node.cycle = true;
       return node;
     }
+    // The tree (and its text, JSON and HTML renderings) is as deep as the content: refuse rather than overflow.
+    if (branch.length >= MAX_NESTING_DEPTH) throw nestingTooDeep(`the tree under ${branch[0]}`, desc.digest);
     const below = [...branch, desc.digest];
     this.fillContent(node, info, below);
     const referrers = this.catalog.referrersOf(desc.digest);

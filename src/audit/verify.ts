@@ -27,12 +27,12 @@
  * bytes has no cycles; the `seen` sets guard the walk all the same.
  */
 import { drainVerified } from '../fs/file-range.js';
-import { OcikitError } from '../errors.js';
+import { isOcikitError, OcikitError } from '../errors.js';
 import { isValidDigest, parseDigest } from '../digest/digest.js';
 import { isIndexMediaType, MediaType } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
-import { checkImageConfig, checkManifestDocument, checkOciLayoutFile, detectManifestMediaType, verifyDescriptorData, type Problem } from '../spec/validate.js';
-import { fetchDocument, MAX_DOCUMENT_SIZE } from '../graph/content.js';
+import { checkImageConfig, checkManifestDocument, checkOciLayoutFile, detectManifestMediaType, type Problem } from '../spec/validate.js';
+import { embeddedContent, fetchDocument, MAX_DOCUMENT_SIZE } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { hasFileListing, type FileListing } from '../targets/file-listing.js';
 import { hasTrailingData } from '../archive/tar-end.js';
@@ -396,7 +396,9 @@ class Verifier {
       const result = await fetched;
       if (!result.ok) {
         this.failed(desc, result.error, ref, role);
-        return undefined;
+        // A manifest or config stored only as its descriptor's `data` is what copy, pack and unpack
+        // write out: check it, and walk below it, as if it were stored.
+        return role !== 'subject' && isOcikitError(result.error, 'NOT_FOUND') ? embeddedOnly(desc) : undefined;
       }
       this.succeeded(desc);
       this.validated.add(validation);
@@ -471,7 +473,7 @@ class Verifier {
       this.add('note', FindingCode.ExternalBlob, desc.digest, `not in ${where} (${what}); its descriptor lists urls to fetch it from${by}`, ref);
       return;
     }
-    if (typeof desc.data === 'string' && embeddedDataMatches(desc)) {
+    if (validEmbedded(desc)) {
       this.record(desc, 'absent-ok');
       this.add('note', FindingCode.EmbeddedOnly, desc.digest, `not stored as a blob, but its descriptor embeds the content in a valid data field${by}`, ref);
       return;
@@ -628,13 +630,18 @@ function usableDescriptor(d: unknown): Descriptor | undefined {
   return { ...(d as Descriptor), mediaType: typeof mediaType === 'string' ? mediaType : '' };
 }
 
-function embeddedDataMatches(desc: Descriptor): boolean {
+/** What a descriptor embeds in `data`, when that matches its digest and size (the document checks report data that does not). */
+function validEmbedded(desc: Descriptor): Buffer | undefined {
   try {
-    verifyDescriptorData(desc);
-    return true;
+    return embeddedContent(desc);
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+function embeddedOnly(desc: Descriptor): { bytes: Buffer } | undefined {
+  const bytes = validEmbedded(desc);
+  return bytes ? { bytes } : undefined;
 }
 
 function blobPathOf(digest: string): string {

@@ -1,9 +1,9 @@
 /** Reading whole (small) documents from a target: manifests, indexes, configs. */
-import type { Readable } from 'node:stream';
-import { OcikitError } from '../errors.js';
+import { Readable } from 'node:stream';
+import { isOcikitError, OcikitError } from '../errors.js';
 import type { Descriptor } from '../spec/types.js';
 import type { ReadTarget } from '../targets/target.js';
-import { parseManifestBytes, type ParsedManifest } from '../spec/validate.js';
+import { parseManifestBytes, verifyDescriptorData, type ParsedManifest } from '../spec/validate.js';
 
 /** Manifests, indexes and configs above this size are refused (design rule 3; registries use the same cap). */
 export const MAX_DOCUMENT_SIZE = 4 * 1024 * 1024;
@@ -59,4 +59,44 @@ export function fetchManifestSync(target: ReadTarget, desc: Descriptor): Fetched
 function toFetchedManifest(target: ReadTarget, desc: Descriptor, bytes: Buffer): FetchedManifest {
   const parsed = parseManifestBytes(bytes, desc.mediaType, `${desc.digest} in ${target.description}`);
   return { ...parsed, bytes, descriptor: desc };
+}
+
+/**
+ * The content a descriptor embeds in its `data` field, checked against its
+ * digest and size (a typed error when it does not match); undefined when it
+ * embeds none. The image-spec makes `data` an exact copy of the content, and
+ * lets a layout lack a blob, so a blob that exists only as `data` is content
+ * ocikit has: verify notes it (EMBEDDED_ONLY), and every copy writes it out
+ * from here, so that tools which never read `data` find a complete result.
+ */
+export function embeddedContent(desc: Descriptor): Buffer | undefined {
+  if (typeof desc.data !== 'string') return undefined;
+  verifyDescriptorData(desc);
+  return Buffer.from(desc.data, 'base64');
+}
+
+/** `read()`, or, when the target has no such blob, the content the descriptor embeds. */
+async function orEmbedded<T>(desc: Descriptor, read: () => Promise<T>, fromBytes: (bytes: Buffer) => T): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    const embedded = isOcikitError(err, 'NOT_FOUND') ? embeddedContent(desc) : undefined;
+    if (embedded === undefined) throw err;
+    return fromBytes(embedded);
+  }
+}
+
+/** A blob's verified stream from the target, or from the descriptor's `data` when the target lacks it. */
+export function fetchOrEmbedded(target: ReadTarget, desc: Descriptor): Promise<Readable> {
+  return orEmbedded(desc, () => target.fetch(desc), (bytes) => Readable.from([bytes], { objectMode: false }));
+}
+
+/** fetchDocument, or the document the descriptor embeds in `data` when the target lacks it. */
+export function fetchDocumentOrEmbedded(target: ReadTarget, desc: Descriptor, limit = MAX_DOCUMENT_SIZE): Promise<Buffer> {
+  return orEmbedded(desc, () => fetchDocument(target, desc, limit), (bytes) => bytes);
+}
+
+/** fetchManifest, or the manifest the descriptor embeds in `data` when the target lacks it. */
+export function fetchManifestOrEmbedded(target: ReadTarget, desc: Descriptor): Promise<FetchedManifest> {
+  return orEmbedded(desc, () => fetchManifest(target, desc), (bytes) => toFetchedManifest(target, desc, bytes));
 }

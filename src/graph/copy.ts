@@ -9,7 +9,7 @@
 import type { Descriptor } from '../spec/types.js';
 import { isRetained, type ReadTarget, type WriteTarget } from '../targets/target.js';
 import { limiter } from '../util/limit.js';
-import { fetchManifest, type FetchedManifest } from './content.js';
+import { fetchManifest, fetchManifestOrEmbedded, fetchOrEmbedded, type FetchedManifest } from './content.js';
 import { isOcikitError } from '../errors.js';
 import { isWalkable, successors } from './successors.js';
 
@@ -38,13 +38,14 @@ export interface CopyResult {
 }
 
 /**
- * A manifest from the source; from the destination when only the destination
- * has it: a delta bundle lacks what its base already holds, and the walk
- * still needs the manifest to reach whatever else is missing.
+ * A manifest from the source (or the copy its descriptor embeds in `data`);
+ * from the destination when only the destination has it: a delta bundle
+ * lacks what its base already holds, and the walk still needs the manifest
+ * to reach whatever else is missing.
  */
 async function fetchManifestFrom(src: ReadTarget, dst: WriteTarget, desc: Descriptor): Promise<FetchedManifest> {
   try {
-    return await fetchManifest(src, desc);
+    return await fetchManifestOrEmbedded(src, desc);
   } catch (err) {
     if (isOcikitError(err, 'NOT_FOUND') && (await dst.exists(desc))) return fetchManifest(dst, desc);
     throw err;
@@ -79,7 +80,8 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
         await run(async () => {
           if (await isRetained(dst, desc)) return opts.onEvent?.({ type: 'skip', descriptor: desc });
           opts.onEvent?.({ type: 'start', descriptor: desc });
-          await dst.push(desc, await src.fetch(desc));
+          // A blob the source holds only as its descriptor's `data` is written out from it (verified).
+          await dst.push(desc, await fetchOrEmbedded(src, desc));
           bytesCopied += desc.size;
           opts.onEvent?.({ type: 'done', descriptor: desc });
         });

@@ -116,7 +116,8 @@ export function parseAnnotationFile(text: string, source: string): { manifest: R
     throw new UsageError(`annotation file ${source} is not valid JSON: ${(err as Error).message}`);
   }
   if (!isPlainObject(doc)) throw new UsageError(`annotation file ${source} must be a JSON object like {"$manifest": {"key": "value"}}`);
-  const files: Record<string, Record<string, string>> = {};
+  // Keyed by file names from the file: without a prototype, `__proto__` or `constructor` is just a name.
+  const files: Record<string, Record<string, string>> = Object.create(null) as Record<string, Record<string, string>>;
   let manifest: Record<string, string> = {};
   for (const [key, value] of Object.entries(doc)) {
     if (!isPlainObject(value) || !Object.values(value).every((v) => typeof v === 'string')) {

@@ -1,5 +1,6 @@
 /** `referrers` and `discover`: the referrers API's answer, and the whole referrers graph below a subject. */
 import { MediaType } from '../spec/media-types.js';
+import { MAX_NESTING_DEPTH, nestingTooDeep } from '../spec/nesting.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 import type { ReadTarget, ReferrersFilter } from '../targets/target.js';
 
@@ -33,7 +34,9 @@ export interface DiscoverOptions extends ReferrersFilter {
 /**
  * Referrers of `subject`, recursively (signatures of SBOMs...). The artifact
  * type filter applies at every level. A digest already on the current branch
- * is a cycle: it is marked, reported, and not followed.
+ * is a cycle: it is marked, reported, and not followed. A chain deeper
+ * than MAX_NESTING_DEPTH is refused (LIMIT_EXCEEDED), unless `depth` stops
+ * the walk before it.
  */
 export async function discover(target: ReadTarget, subject: Descriptor, opts: DiscoverOptions = {}): Promise<ReferrerNode[]> {
   const maxDepth = opts.depth ?? Number.POSITIVE_INFINITY;
@@ -42,6 +45,8 @@ export async function discover(target: ReadTarget, subject: Descriptor, opts: Di
     const nodes: ReferrerNode[] = [];
     for await (const r of target.referrers(desc, { artifactType: opts.artifactType })) {
       const node: ReferrerNode = { ...apiDescriptor(r), referrers: [] };
+      // The subject is level 1, its referrers level 2: the tree drawn below must stay within the limit.
+      if (level + 1 > MAX_NESTING_DEPTH) throw nestingTooDeep(`the referrer chain below ${subject.digest}`, r.digest);
       if (branch.includes(r.digest)) {
         node.cycle = true;
         opts.onCycle?.([...branch, r.digest]);

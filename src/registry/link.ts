@@ -23,7 +23,8 @@ export function parseLinkHeader(header: string | string[] | undefined): Link[] {
     if (open < 0) break;
     const close = s.indexOf('>', open + 1);
     if (close < 0) break;
-    const link: Link = { target: s.slice(open + 1, close).trim(), params: {} };
+    // Parameter names come from the server: a map without a prototype keeps `constructor` or `__proto__` as names.
+    const link: Link = { target: s.slice(open + 1, close).trim(), params: Object.create(null) as Record<string, string> };
     i = close + 1;
     // Parameters: `; name=value` or `; name="value"` until a top-level comma.
     for (;;) {
@@ -53,7 +54,7 @@ export function parseLinkHeader(header: string | string[] | undefined): Link[] {
           value = s.slice(start, i).trim();
         }
       }
-      if (name && !(name in link.params)) link.params[name] = value;
+      if (name && !Object.hasOwn(link.params, name)) link.params[name] = value;
     }
     links.push(link);
     // Skip to the next top-level comma.

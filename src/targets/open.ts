@@ -4,8 +4,10 @@ import type { Reference } from '../reference.js';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../spec/types.js';
 import { isIndexMediaType, MediaType } from '../spec/media-types.js';
 import { formatPlatform, platformMatches, selectPlatform } from '../spec/platform.js';
+import { MAX_NESTING_DEPTH, nestingTooDeep } from '../spec/nesting.js';
 import type { ImageIndex } from '../spec/types.js';
-import { fetchDocument, fetchManifest } from '../graph/content.js';
+// A child stored only as its descriptor's `data` is content the target has (see embeddedContent).
+import { fetchDocumentOrEmbedded, fetchManifestOrEmbedded } from '../graph/content.js';
 import { LayoutDir } from './layout-dir.js';
 import { LayoutArchive } from './layout-archive.js';
 import { DockerArchive } from './docker-archive.js';
@@ -92,9 +94,6 @@ export async function resolveReference(target: ReadTarget, ref: Reference, opts:
   return opts.platform ? resolvePlatform(target, desc, opts.platform) : desc;
 }
 
-/** An index may list another index for a platform; deeper nesting than this is a loop or an attack. */
-const MAX_INDEX_NESTING = 8;
-
 /** Layout directories and archives know their only image; registries do not. */
 function hasDefault(t: ReadTarget): t is ReadTarget & { resolveDefault(): Promise<Descriptor> } {
   return typeof (t as { resolveDefault?: unknown }).resolveDefault === 'function';
@@ -112,7 +111,7 @@ export async function resolvePlatform(target: ReadTarget, desc: Descriptor, plat
     }
     return desc;
   }
-  const { doc } = await fetchManifest(target, desc);
+  const { doc } = await fetchManifestOrEmbedded(target, desc);
   const children = (doc as ImageIndex).manifests;
   const match = selectPlatform(platform, children);
   if (!match) {
@@ -122,8 +121,10 @@ export async function resolvePlatform(target: ReadTarget, desc: Descriptor, plat
       hint: available.length > 0 ? `platforms available: ${available.join(', ')}` : 'the index lists no platforms',
     });
   }
-  if (isIndexMediaType(match.mediaType) && depth < MAX_INDEX_NESTING) return resolvePlatform(target, match, platform, depth + 1);
-  return match;
+  if (!isIndexMediaType(match.mediaType)) return match;
+  // An index may list another index for a platform; `desc` is level depth + 1, `match` one below it.
+  if (depth + 2 >= MAX_NESTING_DEPTH) throw nestingTooDeep(`the index path to ${formatPlatform(platform)}`, match.digest);
+  return resolvePlatform(target, match, platform, depth + 1);
 }
 
 const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.ImageConfig, MediaType.DockerConfig]);
@@ -131,14 +132,14 @@ const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.ImageConfig, MediaType.Doc
 /** The platform an image manifest's config states, or undefined (an index, an artifact, a config without os/architecture). */
 export async function imagePlatform(target: ReadTarget, desc: Descriptor): Promise<Platform | undefined> {
   if (isIndexMediaType(desc.mediaType)) return undefined;
-  const m = await fetchManifest(target, desc);
+  const m = await fetchManifestOrEmbedded(target, desc);
   if (m.kind !== 'manifest') return undefined;
   const config = (m.doc as ImageManifest).config;
   if (!IMAGE_CONFIG_TYPES.has(config.mediaType)) return undefined;
   // Only os/architecture/variant matter here; full config validation is verify's job, not a reason to refuse a platform match.
   let doc: Partial<ImageConfig>;
   try {
-    doc = JSON.parse((await fetchDocument(target, config)).toString('utf8')) as Partial<ImageConfig>;
+    doc = JSON.parse((await fetchDocumentOrEmbedded(target, config)).toString('utf8')) as Partial<ImageConfig>;
   } catch (err) {
     if (err instanceof OcikitError) throw err;
     throw new OcikitError('INVALID_MANIFEST', `config ${config.digest} in ${target.description} is not valid JSON`, { digest: config.digest, cause: err });

@@ -8,12 +8,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessSync, constants } from 'node:fs';
-import { cp, mkdir, readFile, stat, truncate } from 'node:fs/promises';
+import { cp, mkdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { copyFixture, expectedDigests, FIXTURES, ocikit, tempDir } from '../helpers/cli.js';
-import { addArtifact, blobFile, editIndex, inTotoStatement, OCI_MANIFEST, type IndexJson } from '../helpers/audit-layouts.js';
+import { addArtifact, blobFile, editIndex, inTotoStatement, OCI_MANIFEST, sha256, type IndexJson } from '../helpers/audit-layouts.js';
+import { renderInspectHtml } from '../../src/audit/html.js';
+import type { InspectReport } from '../../src/audit/inspect.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const INSTALL = 'install Chromium with `apt-get install -y chromium` and playwright-core with `npm install --save-dev playwright-core`';
@@ -62,6 +64,16 @@ async function loadPlaywright(): Promise<Playwright> {
   }
 }
 
+/** Headless Chromium with its own profile under the test's temp dir, no network helpers. */
+async function launch(chromium: Playwright['chromium'], name: string) {
+  return chromium.launchPersistentContext(path.join(work.dir, name), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1400, height: 1000 },
+  });
+}
+
 describe('inspect --html in headless Chromium', () => {
   it('renders the tree with images, platforms, referrers and statuses; collapses; searches; makes no request and logs no error', async () => {
     const { chromium } = await loadPlaywright();
@@ -70,13 +82,7 @@ describe('inspect --html in headless Chromium', () => {
     const r = await ocikit(['inspect', layout, '--html', file]);
     expect(r.code).toBe(0);
 
-    const profile = path.join(work.dir, 'chromium-profile');
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1400, height: 1000 },
-    });
+    const context = await launch(chromium, 'chromium-profile');
     try {
       const page = await context.newPage();
       const problems: string[] = [];
@@ -144,4 +150,37 @@ describe('inspect --html in headless Chromium', () => {
     }
     expect((await stat(SCREENSHOT)).size).toBeGreaterThan(10_000);
   }, 180_000);
+});
+
+describe('inspect --html with referrer types named like Object.prototype members', () => {
+  // Layouts cannot carry such types (their documents are validated), a registry's referrers API can:
+  // the page is given such a report directly, and must show it whole.
+  it('groups and renders referrers whose artifactType is "constructor" or "__proto__" without a page error', async () => {
+    const { chromium } = await loadPlaywright();
+    const node = (digest: string, kind: 'image' | 'artifact', artifactType?: string) => ({ digest, mediaType: OCI_MANIFEST, size: 100, kind, ...(artifactType ? { artifactType } : {}) });
+    const odd = ['constructor', '__proto__'].map((t) => node(sha256(t), 'artifact', t));
+    const report: InspectReport = {
+      target: 'registry example.test/app',
+      roots: [{ tags: ['v1'], node: { ...node(sha256('image'), 'image'), referrers: odd } }],
+      summary: { roots: 1, tags: 1, manifests: 3, images: 1, indexes: 0, artifacts: 2, blobs: 3, totalSize: 300 },
+    };
+    const file = path.join(work.dir, 'proto.html');
+    await writeFile(file, renderInspectHtml(report));
+
+    const context = await launch(chromium, 'chromium-profile-proto');
+    try {
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (err) => errors.push(err.message));
+      await page.goto(pathToFileURL(file).href);
+      await page.waitForSelector('body[data-ready="true"]');
+      expect(errors).toEqual([]);
+      const nodeDigests = await page.locator('li.node').evaluateAll((els) => els.map((el) => el.getAttribute('data-digest')));
+      expect(nodeDigests.sort()).toEqual([sha256('image'), ...odd.map((d) => d.digest)].sort());
+      const titles = await page.locator('.group-title').allTextContents();
+      expect(titles).toEqual(expect.arrayContaining(['referrers: constructor', 'referrers: __proto__']));
+    } finally {
+      await context.close();
+    }
+  }, 120_000);
 });

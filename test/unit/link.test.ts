@@ -20,6 +20,16 @@ describe('Link header', () => {
     expect(links).toEqual([{ target: 'https://x/a?x=1,2;3', params: { title: 'a, b; c', rel: 'next' } }]);
   });
 
+  it('keeps parameters named like Object.prototype members as parameters', () => {
+    const [link] = parseLinkHeader('<https://x/a>; constructor="c"; __proto__="p"; toString=t; rel="next"');
+    expect(Object.entries(link!.params).sort()).toEqual([
+      ['__proto__', 'p'],
+      ['constructor', 'c'],
+      ['rel', 'next'],
+      ['tostring', 't'], // names are case-insensitive: kept lowercased
+    ]);
+  });
+
   it('has no next link when there is none or the header is malformed', () => {
     expect(nextLink(undefined, base)).toBeUndefined();
     expect(nextLink('<https://x/a>; rel="prev"', base)).toBeUndefined();

@@ -1,6 +1,6 @@
 import {
-  fetchDocument,
-  fetchManifest,
+  fetchDocumentOrEmbedded,
+  fetchManifestOrEmbedded,
   isIndexMediaType,
   MAX_DOCUMENT_SIZE,
   pushManifest,
@@ -36,7 +36,7 @@ const fetchCmd = defineCommand<FetchArgs>({
       ctx.out.result(desc, (d) => JSON.stringify(d, null, args.pretty ? 2 : undefined));
       return;
     }
-    const { bytes } = await fetchManifest(target, desc);
+    const { bytes } = await fetchManifestOrEmbedded(target, desc);
     printDocument(ctx, bytes, args.pretty);
   },
 });
@@ -52,9 +52,9 @@ const fetchConfigCmd = defineCommand<FetchArgs>({
     if (isIndexMediaType(desc.mediaType)) {
       throw new UsageError(`${args.ref} is an image index, which has no config; choose a manifest with --platform OS/ARCH`);
     }
-    const m = await fetchManifest(target, desc);
+    const m = await fetchManifestOrEmbedded(target, desc);
     if (m.kind !== 'manifest') throw new UsageError(`${args.ref} is not an image manifest; it has no config`);
-    const bytes = await fetchDocument(target, (m.doc as ImageManifest).config);
+    const bytes = await fetchDocumentOrEmbedded(target, (m.doc as ImageManifest).config);
     printDocument(ctx, bytes, args.pretty);
   },
 });

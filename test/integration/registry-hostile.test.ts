@@ -1,0 +1,231 @@
+/**
+ * Registries that misbehave on purpose, played by small in-process fakes on
+ * loopback that record every request:
+ *
+ * - credentials stay with the registry's origin: a redirect target, a `Link`
+ *   or an upload `Location` elsewhere never gets them, a 401 from elsewhere
+ *   never draws them to a realm of its choosing, and a TLS registry naming a
+ *   plain-HTTP realm is refused;
+ * - listings are bounded: next-page loops, huge pages, too many entries;
+ * - silence is bounded: a server that never answers and a blob that stalls
+ *   end in TIMEOUT within the configured --timeout.
+ *
+ * A different port is a different origin, so every "foreign" host here is a
+ * second server on 127.0.0.1.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import path from 'node:path';
+import { FIXTURES, jsonDocument, ocikit, tempDir, type RunOptions } from '../helpers/cli.js';
+import { closeServer, listen, makeTestCa } from '../helpers/registry.js';
+import { expectFailure } from './_support.js';
+import { RegistryClient } from '../../src/registry/client.js';
+import { RegistryTarget } from '../../src/targets/registry.js';
+import { readAll } from '../../src/graph/content.js';
+
+const USER = 'hostile-test-user';
+const PASSWORD = 'hostile-test-Pw-5c1e';
+const BASIC = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+
+const cleanups: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+async function tmp(): Promise<string> {
+  const t = await tempDir();
+  cleanups.push(t.cleanup);
+  return t.dir;
+}
+
+/** No credentials from the developer's own ~/.docker. */
+const env = { DOCKER_CONFIG: '/nonexistent-ocikit-docker-config' };
+const withPassword: RunOptions = { env, input: `${PASSWORD}\n` };
+const login = ['--username', USER, '--password-stdin'];
+
+// ------------------------------------------------------------------ fakes
+
+interface Recorded {
+  method: string;
+  path: string;
+  auth?: string;
+}
+
+interface Fake {
+  host: string;
+  requests: Recorded[];
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
+
+async function startFake(handler: Handler, tls?: { cert: Buffer; key: Buffer }): Promise<Fake> {
+  const fake: Fake = { host: '', requests: [] };
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    fake.requests.push({ method: req.method!, path: url.pathname + url.search, auth: req.headers.authorization });
+    req.resume();
+    handler(req, res, url);
+  };
+  const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, onRequest) : http.createServer(onRequest);
+  const port = await listen(server as http.Server);
+  fake.host = `127.0.0.1:${port}`;
+  cleanups.push(() => closeServer(server as http.Server));
+  return fake;
+}
+
+const digestOf = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** A one-layer image, small enough to build per test. */
+function tinyImage() {
+  const layer = randomBytes(300);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digestOf(layer)] } }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: digestOf(layer), size: layer.length }],
+    }),
+  );
+  const blobs = new Map([
+    [digestOf(config), config],
+    [digestOf(layer), layer],
+  ]);
+  return { manifest, digest: digestOf(manifest), blobs, layerDigest: digestOf(layer) };
+}
+type Image = ReturnType<typeof tinyImage>;
+
+/** `/v2/`, the manifest (by tag v1 or digest) and blobs of `img` in repository `r/x`; false when the path is none of these. */
+function serveImage(img: Image, req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+  if (url.pathname === '/v2/') {
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
+    return true;
+  }
+  if (url.pathname === '/v2/r/x/manifests/v1' || url.pathname === `/v2/r/x/manifests/${img.digest}`) {
+    res.writeHead(200, { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json', 'Content-Length': img.manifest.length, 'Docker-Content-Digest': img.digest });
+    res.end(req.method === 'HEAD' ? undefined : img.manifest);
+    return true;
+  }
+  const blob = /^\/v2\/r\/x\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url.pathname);
+  if (blob && img.blobs.has(blob[1]!)) {
+    const bytes = img.blobs.get(blob[1]!)!;
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': bytes.length });
+    res.end(req.method === 'HEAD' ? undefined : bytes);
+    return true;
+  }
+  return false;
+}
+
+function notFound(res: ServerResponse): void {
+  res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"errors":[{"code":"NOT_FOUND"}]}');
+}
+
+/** Basic auth in front of `handler`: without the right credentials, a 401 Basic challenge. */
+function basicAuth(handler: Handler): Handler {
+  return (req, res, url) => {
+    if (req.headers.authorization !== BASIC) {
+      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="fake"', 'Content-Type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+      return;
+    }
+    handler(req, res, url);
+  };
+}
+
+/** A foreign host that answers everything but /token with a Bearer challenge naming its own realm, and issues tokens there. */
+async function startRealmThief(): Promise<Fake> {
+  const thief: Fake = await startFake((_req, res, url) => {
+    if (url.pathname === '/token') {
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token: 'token-from-elsewhere', expires_in: 300 }));
+      return;
+    }
+    res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="http://${thief.host}/token",service="elsewhere"`, 'Content-Type': 'application/json' });
+    res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+  });
+  return thief;
+}
+
+const withAuth = (f: Fake) => f.requests.filter((r) => r.auth !== undefined);
+
+// ------------------------------------------------------------------ point 14: timeouts
+
+describe('silence is bounded by --timeout', () => {
+  it('a server that accepts and never answers: TIMEOUT after --timeout, without a second wait', async () => {
+    let connections = 0;
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((s) => {
+      connections++;
+      sockets.add(s);
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanups.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
+    const host = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    const started = Date.now();
+    const err = await expectFailure(['--timeout', '1', '--retries', '3', 'resolve', `${host}/r/x:v1`], { env, exit: 1, timeoutMs: 30_000 });
+    expect(err.code).toBe('TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(connections).toBe(1);
+  });
+
+  /** A registry whose layer blob sends 10 bytes, then nothing, on every request. */
+  async function stallingRegistry(img: Image): Promise<Fake> {
+    return startFake((req, res, url) => {
+      if (url.pathname === `/v2/r/x/blobs/${img.layerDigest}` && req.method === 'GET') {
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': img.blobs.get(img.layerDigest)!.length });
+        res.write(img.blobs.get(img.layerDigest)!.subarray(0, 10));
+        return;
+      }
+      if (!serveImage(img, req, res, url)) notFound(res);
+    });
+  }
+  const layerGets = (f: Fake, img: Image) => f.requests.filter((r) => r.method === 'GET' && r.path.endsWith(img.layerDigest));
+
+  it('a blob that stalls mid-body: TIMEOUT after one resume, within a few --timeout periods', async () => {
+    const img = tinyImage();
+    const registry = await stallingRegistry(img);
+    const out = path.join(await tmp(), 'out');
+    const started = Date.now();
+    const err = await expectFailure(['--timeout', '1', 'pull', '--no-referrers', `${registry.host}/r/x:v1`, out], { env, exit: 1, timeoutMs: 30_000 });
+    expect(err.code).toBe('TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(layerGets(registry, img)).toHaveLength(2);
+  });
+
+  it('the library: a stalled download is TIMEOUT after one resume, whatever the retry count', async () => {
+    const img = tinyImage();
+    const registry = await stallingRegistry(img);
+    const client = new RegistryClient(registry.host, { timeoutMs: 400, retries: 4, backoffMs: 5 });
+    cleanups.push(async () => client.close());
+    const target = new RegistryTarget(client, 'r/x', false);
+    const desc = { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: img.layerDigest, size: img.blobs.get(img.layerDigest)!.length };
+    await expect(readAll(await target.fetch(desc))).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(layerGets(registry, img)).toHaveLength(2);
+  });
+
+  it('a reader that holds a download back for longer than the timeout is not a stall', async () => {
+    const big = randomBytes(4 * 1024 * 1024);
+    const registry = await startFake((_req, res) => {
+      res.writeHead(200, { 'Content-Length': big.length }).end(big);
+    });
+    const client = new RegistryClient(registry.host, { timeoutMs: 300, retries: 0 });
+    cleanups.push(async () => client.close());
+    const target = new RegistryTarget(client, 'r/x', false);
+    const stream = await target.fetch({ mediaType: 'application/octet-stream', digest: digestOf(big), size: big.length });
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    expect((await readAll(stream)).equals(big)).toBe(true);
+    expect(registry.requests).toHaveLength(1);
+  });
+
+  it('--timeout and --retries take sane numbers only', async () => {
+    for (const args of [['--timeout', 'abc'], ['--timeout', '0'], ['--retries', '-1'], ['--retries', '1.5']]) {
+      const err = await expectFailure([...args, 'resolve', '127.0.0.1:9/r/x:v1'], { env, exit: 2 });
+      expect(err.code).toBe('USAGE');
+    }
+  });
+});

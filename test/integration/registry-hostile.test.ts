@@ -149,6 +149,112 @@ async function startRealmThief(): Promise<Fake> {
 
 const withAuth = (f: Fake) => f.requests.filter((r) => r.auth !== undefined);
 
+// ------------------------------------------------------------------ point 4: credentials and origins
+
+describe('credentials go only to the registry origin', () => {
+  it('a blob redirect to another origin that answers 401 with its own realm: UNAUTHORIZED, and the credentials never reach it', async () => {
+    const img = tinyImage();
+    const thief = await startRealmThief();
+    const registry = await startFake(
+      basicAuth((req, res, url) => {
+        if (url.pathname.startsWith('/v2/r/x/blobs/')) {
+          res.writeHead(307, { Location: `http://${thief.host}/storage${url.pathname}` }).end();
+          return;
+        }
+        if (!serveImage(img, req, res, url)) notFound(res);
+      }),
+    );
+    const out = path.join(await tmp(), 'out');
+    const err = await expectFailure([...login, 'pull', '--no-referrers', `${registry.host}/r/x:v1`, out], { ...withPassword, exit: 1 });
+    expect(err.code).toBe('UNAUTHORIZED');
+    expect(thief.requests.length).toBeGreaterThan(0);
+    expect(withAuth(thief)).toEqual([]);
+    // The registry never saw a token from the other host either.
+    expect(registry.requests.filter((r) => r.auth?.startsWith('Bearer '))).toEqual([]);
+  });
+
+  it('a blob redirect to storage elsewhere that needs no credentials still works, and gets none', async () => {
+    const img = tinyImage();
+    const storage = await startFake((req, res, url) => {
+      const bytes = img.blobs.get(url.pathname.split('/').pop()!);
+      if (!bytes) return notFound(res);
+      res.writeHead(200, { 'Content-Length': bytes.length }).end(req.method === 'HEAD' ? undefined : bytes);
+    });
+    const registry = await startFake(
+      basicAuth((req, res, url) => {
+        if (url.pathname.startsWith('/v2/r/x/blobs/') && req.method === 'GET') {
+          res.writeHead(307, { Location: `http://${storage.host}/s3/${url.pathname.split('/').pop()}` }).end();
+          return;
+        }
+        if (!serveImage(img, req, res, url)) notFound(res);
+      }),
+    );
+    const out = path.join(await tmp(), 'out');
+    const r = await ocikit([...login, 'pull', '--no-referrers', `${registry.host}/r/x:v1`, out], withPassword);
+    expect(r.code, r.stderr).toBe(0);
+    expect(storage.requests.length).toBe(2);
+    expect(withAuth(storage)).toEqual([]);
+    expect(await readFile(path.join(out, 'blobs', 'sha256', img.layerDigest.slice(7)))).toEqual(img.blobs.get(img.layerDigest));
+  });
+
+  it('a tag list whose next page is on another origin: that page is fetched without credentials', async () => {
+    const elsewhere = await startFake((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ name: 'r/x', tags: ['c'] }));
+    });
+    const registry = await startFake(
+      basicAuth((_req, res, url) => {
+        if (url.pathname !== '/v2/r/x/tags/list') return notFound(res);
+        res.writeHead(200, { 'Content-Type': 'application/json', Link: `<http://${elsewhere.host}/v2/r/x/tags/list?last=b>; rel="next"` });
+        res.end(JSON.stringify({ name: 'r/x', tags: ['a', 'b'] }));
+      }),
+    );
+    const r = await ocikit([...login, '--output', 'json', 'tags', `${registry.host}/r/x`], withPassword);
+    expect(r.code, r.stderr).toBe(0);
+    expect(jsonDocument(r)).toEqual(['a', 'b', 'c']);
+    expect(elsewhere.requests).toHaveLength(1);
+    expect(withAuth(elsewhere)).toEqual([]);
+  });
+
+  it('an upload Location on another origin gets the blob without credentials', async () => {
+    const elsewhere = await startFake((_req, res) => {
+      res.writeHead(201, { 'Content-Length': '0' }).end();
+    });
+    let uploads = 0;
+    const registry = await startFake(
+      basicAuth((req, res, url) => {
+        if (url.pathname === '/v2/') return void res.writeHead(200).end('{}');
+        if (req.method === 'POST' && url.pathname === '/v2/r/x/blobs/uploads/') {
+          res.writeHead(202, { Location: `http://${elsewhere.host}/upload/${++uploads}?state=abc`, 'Content-Length': '0' }).end();
+          return;
+        }
+        if (req.method === 'PUT' && url.pathname.startsWith('/v2/r/x/manifests/')) return void res.writeHead(201, { 'Content-Length': '0' }).end();
+        notFound(res);
+      }),
+    );
+    const r = await ocikit([...login, 'push', path.join(FIXTURES, 'single-image'), `${registry.host}/r/x`], withPassword);
+    expect(r.code, r.stderr).toBe(0);
+    expect(elsewhere.requests.filter((q) => q.method === 'PUT').length).toBeGreaterThanOrEqual(2);
+    expect(withAuth(elsewhere)).toEqual([]);
+  });
+
+  it('a TLS registry naming a plain-HTTP token realm: refused with UNAUTHORIZED, the password never sent there', async () => {
+    const ca = await makeTestCa(await tmp());
+    const realm = await startFake((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token: 'clear-text-token' }));
+    });
+    const registry = await startFake(
+      (_req, res) => {
+        res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="http://${realm.host}/token",service="fake"`, 'Content-Type': 'application/json' });
+        res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+      },
+      { cert: await readFile(ca.certFile), key: await readFile(ca.keyFile) },
+    );
+    const err = await expectFailure(['--ca-file', ca.caFile, ...login, 'resolve', `${registry.host}/r/x:v1`], { ...withPassword, exit: 1 });
+    expect(err.code).toBe('UNAUTHORIZED');
+    expect(withAuth(realm)).toEqual([]);
+  });
+});
+
 // ------------------------------------------------------------------ point 14: timeouts
 
 describe('silence is bounded by --timeout', () => {

@@ -18,6 +18,7 @@ import { Authenticator } from './auth.js';
 import type { CredentialOptions } from './credentials.js';
 import { drain, readBody, Transport, type HttpResponse, type RequestBody, type TransportOptions } from './http.js';
 import { Secrets } from './redact.js';
+import type { ListingLimits } from './listing.js';
 
 export interface RegistryOptions extends TransportOptions, CredentialOptions {
   /** Blobs up to this size are sent from memory in one PUT, which can be retried (default 8 MiB). */
@@ -30,6 +31,8 @@ export interface RegistryOptions extends TransportOptions, CredentialOptions {
   chunkSize?: number;
   /** Page size asked for tag lists (default 1000). */
   pageSize?: number;
+  /** Bounds of one paginated listing (tags, referrers); see listing.ts for the defaults. */
+  listingLimits?: Partial<ListingLimits>;
 }
 
 export interface ClientRequest {

@@ -255,6 +255,101 @@ describe('credentials go only to the registry origin', () => {
   });
 });
 
+// ------------------------------------------------------------------ point 6: bounded listings
+
+/** `count` distinct referrer descriptors for page `page`. */
+function referrersPage(page: number, count: number): Buffer {
+  const manifests = Array.from({ length: count }, (_, i) => ({
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    digest: digestOf(`${page}/${i}`),
+    size: 100,
+    artifactType: 'application/example',
+  }));
+  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }));
+}
+
+/** A registry holding a tiny image whose referrers API answers with `page(n)` and links page n to `next(n)`. */
+async function referrersRegistry(img: Image, page: (n: number) => Buffer, next: (n: number) => number | undefined): Promise<Fake> {
+  return startFake((req, res, url) => {
+    if (url.pathname === `/v2/r/x/referrers/${img.digest}`) {
+      const n = Number(url.searchParams.get('page') ?? '0');
+      const headers: Record<string, string> = { 'Content-Type': 'application/vnd.oci.image.index.v1+json' };
+      const to = next(n);
+      if (to !== undefined) headers['Link'] = `</v2/r/x/referrers/${img.digest}?page=${to}>; rel="next"`;
+      res.writeHead(200, headers).end(page(n));
+      return;
+    }
+    if (!serveImage(img, req, res, url)) notFound(res);
+  });
+}
+
+const referrerRequests = (f: Fake) => f.requests.filter((r) => r.path.includes('/referrers/'));
+const tagRequests = (f: Fake) => f.requests.filter((r) => r.path.startsWith('/v2/r/x/tags/list'));
+
+describe('listings are bounded', () => {
+  it('referrers whose next links alternate between two pages: REGISTRY_ERROR after 3 requests, for referrers and for pull', async () => {
+    const img = tinyImage();
+    // 0 -> 1 -> 2 -> 1 -> 2 ...
+    const registry = await referrersRegistry(img, (n) => referrersPage(n, 1), (n) => (n === 2 ? 1 : n + 1));
+    const err = await expectFailure(['referrers', `${registry.host}/r/x@${img.digest}`], { env, exit: 1 });
+    expect(err.code).toBe('REGISTRY_ERROR');
+    expect(referrerRequests(registry)).toHaveLength(3);
+
+    registry.requests.length = 0;
+    const out = path.join(await tmp(), 'out');
+    const pulled = await expectFailure(['pull', `${registry.host}/r/x:v1`, out], { env, exit: 1 });
+    expect(pulled.code).toBe('REGISTRY_ERROR');
+    expect(referrerRequests(registry)).toHaveLength(3);
+  });
+
+  it('a tag list whose next links alternate between two pages: REGISTRY_ERROR after 3 requests', async () => {
+    const registry = await startFake((_req, res, url) => {
+      if (url.pathname !== '/v2/r/x/tags/list') return notFound(res);
+      const last = url.searchParams.get('last');
+      const to = last === 'b' ? 'a' : 'b';
+      res.writeHead(200, { 'Content-Type': 'application/json', Link: `</v2/r/x/tags/list?n=2&last=${to}>; rel="next"` });
+      res.end(JSON.stringify({ name: 'r/x', tags: [last ?? 'start'] }));
+    });
+    const err = await expectFailure(['tags', `${registry.host}/r/x`], { env, exit: 1, timeoutMs: 30_000 });
+    expect(err.code).toBe('REGISTRY_ERROR');
+    expect(tagRequests(registry)).toHaveLength(3);
+  });
+
+  it('referrer pages of 15,000 descriptors: LIMIT_EXCEEDED once past 100,000 entries, not a list cut short', async () => {
+    const img = tinyImage();
+    // Eight pages, 120,000 descriptors in all: more than a listing may hold.
+    const registry = await referrersRegistry(img, (n) => referrersPage(n, 15_000), (n) => (n < 7 ? n + 1 : undefined));
+    const err = await expectFailure(['referrers', `${registry.host}/r/x@${img.digest}`], { env, exit: 1 });
+    expect(err.code).toBe('LIMIT_EXCEEDED');
+    expect(referrerRequests(registry)).toHaveLength(7);
+  });
+
+  it('a tag list of 150,000 tags over five pages: LIMIT_EXCEEDED', async () => {
+    const registry = await startFake((_req, res, url) => {
+      if (url.pathname !== '/v2/r/x/tags/list') return notFound(res);
+      const n = Number(url.searchParams.get('page') ?? '0');
+      const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+      if (n < 4) headers['Link'] = `</v2/r/x/tags/list?page=${n + 1}>; rel="next"`;
+      res.writeHead(200, headers).end(JSON.stringify({ name: 'r/x', tags: Array.from({ length: 30_000 }, (_, i) => `t${n}-${i}`) }));
+    });
+    const err = await expectFailure(['tags', `${registry.host}/r/x`], { env, exit: 1 });
+    expect(err.code).toBe('LIMIT_EXCEEDED');
+    expect(tagRequests(registry)).toHaveLength(4);
+  });
+
+  it('one tag page over 4 MiB: LIMIT_EXCEEDED', async () => {
+    const long = 'x'.repeat(120);
+    const body = JSON.stringify({ name: 'r/x', tags: Array.from({ length: 40_000 }, (_, i) => `${long}${i}`) });
+    expect(body.length).toBeGreaterThan(4 * 1024 * 1024);
+    const registry = await startFake((_req, res, url) => {
+      if (url.pathname !== '/v2/r/x/tags/list') return notFound(res);
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(body);
+    });
+    const err = await expectFailure(['tags', `${registry.host}/r/x`], { env, exit: 1 });
+    expect(err.code).toBe('LIMIT_EXCEEDED');
+  });
+});
+
 // ------------------------------------------------------------------ point 14: timeouts
 
 describe('silence is bounded by --timeout', () => {

@@ -234,8 +234,9 @@ export class Transport {
         },
       );
       // The idle watchdog lives on the socket (Node's request timeout fires only once per request,
-      // and could not be re-armed while our own reader holds the body back). A new socket starts
-      // it before connecting, so a host that never completes the handshake times out too.
+      // and could not be re-armed while our own reader holds the body back). A new socket gets a
+      // plain timer until it is connected (and, for https, through the TLS handshake, during which
+      // the socket's own timer would wait twice as long), then the socket's timer.
       request.on('socket', (socket) => {
         const onIdle = () => {
           if (response && response.readableLength > 0) {
@@ -248,10 +249,23 @@ export class Transport {
           response?.destroy(err);
           request.destroy(err);
         };
-        socket.setTimeout(idleMs);
-        socket.on('timeout', onIdle);
+        const watch = () => {
+          socket.setTimeout(idleMs);
+          socket.on('timeout', onIdle);
+        };
+        let connecting: NodeJS.Timeout | undefined;
+        if (socket.connecting) {
+          connecting = setTimeout(onIdle, idleMs);
+          socket.once(isHttps ? 'secureConnect' : 'connect', () => {
+            clearTimeout(connecting);
+            watch();
+          });
+        } else {
+          watch();
+        }
         // A keep-alive socket goes back to the agent for other requests: take our watchdog off it.
         request.once('close', () => {
+          clearTimeout(connecting);
           socket.off('timeout', onIdle);
           socket.setTimeout(0);
         });

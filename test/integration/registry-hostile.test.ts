@@ -352,26 +352,45 @@ describe('listings are bounded', () => {
 
 // ------------------------------------------------------------------ point 14: timeouts
 
+/** A server that accepts connections and never says a word (not even a TLS handshake). */
+async function silentServer(): Promise<{ host: string; connections: () => number }> {
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    connections++;
+    sockets.add(s);
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { host: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, connections: () => connections };
+}
+
 describe('silence is bounded by --timeout', () => {
   it('a server that accepts and never answers: TIMEOUT after --timeout, without a second wait', async () => {
-    let connections = 0;
-    const sockets = new Set<net.Socket>();
-    const silent = net.createServer((s) => {
-      connections++;
-      sockets.add(s);
-      s.on('error', () => undefined);
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    cleanups.push(async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => silent.close(() => resolve()));
-    });
-    const host = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    const silent = await silentServer();
+    const host = silent.host;
     const started = Date.now();
     const err = await expectFailure(['--timeout', '1', '--retries', '3', 'resolve', `${host}/r/x:v1`], { env, exit: 1, timeoutMs: 30_000 });
     expect(err.code).toBe('TIMEOUT');
     expect(Date.now() - started).toBeLessThan(10_000);
-    expect(connections).toBe(1);
+    expect(silent.connections()).toBe(1);
+  });
+
+  it('the library: a silent server times out once the timeout has passed, not twice that (the TLS handshake included)', async () => {
+    const silent = await silentServer();
+    const client = new RegistryClient(silent.host, { timeoutMs: 1500, retries: 4, backoffMs: 5 });
+    cleanups.push(async () => client.close());
+    const target = new RegistryTarget(client, 'r/x', false);
+    const started = Date.now();
+    await expect(target.resolve('v1')).rejects.toMatchObject({ code: 'TIMEOUT' });
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(1400);
+    expect(elapsed).toBeLessThan(2700);
+    expect(silent.connections()).toBe(1);
   });
 
   /** A registry whose layer blob sends 10 bytes, then nothing, on every request. */

@@ -149,7 +149,7 @@ export class Transport {
     this.opts.log?.(this.secrets.redact(line));
   }
 
-  /** Send with retries and redirects. Network failures become REGISTRY_ERROR with the cause kept. */
+  /** Send with retries and redirects. Network failures become REGISTRY_ERROR (TIMEOUT when the peer went quiet), the cause kept. */
   async send(req: HttpRequest): Promise<HttpResponse> {
     const replayable = !(req.body instanceof Readable);
     const retries = replayable ? (this.opts.retries ?? DEFAULT_RETRIES) : 0;

@@ -253,6 +253,23 @@ describe('credentials go only to the registry origin', () => {
     expect(err.code).toBe('UNAUTHORIZED');
     expect(withAuth(realm)).toEqual([]);
   });
+
+  it("a TLS registry's https token realm on a loopback port without TLS: no fallback to plain HTTP with the password on board", async () => {
+    const ca = await makeTestCa(await tmp());
+    const realm = await startFake((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token: 'clear-text-token' }));
+    });
+    const registry = await startFake(
+      (_req, res) => {
+        res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="https://${realm.host}/token",service="fake"`, 'Content-Type': 'application/json' });
+        res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+      },
+      { cert: await readFile(ca.certFile), key: await readFile(ca.keyFile) },
+    );
+    const err = await expectFailure(['--ca-file', ca.caFile, ...login, 'resolve', `${registry.host}/r/x:v1`], { ...withPassword, exit: 1 });
+    expect(err.code).toBe('REGISTRY_ERROR');
+    expect(realm.requests).toEqual([]);
+  });
 });
 
 // ------------------------------------------------------------------ point 6: bounded listings

@@ -14,7 +14,7 @@ import { MediaType } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
 import type { RegistryClient } from './client.js';
 import { headerValue } from './client.js';
-import { DEFAULT_RETRIES, drain, IdleTimeout, networkError, timeoutError, type HttpResponse } from './http.js';
+import { bodyChunks, DEFAULT_RETRIES, drain, IdleTimeout, networkError, timeoutError, type HttpResponse } from './http.js';
 
 /** Resumes after a stall (see above). */
 const MAX_STALL_RESUMES = 1;
@@ -77,7 +77,7 @@ async function* resumableBody(r: RepoAccess, desc: Descriptor, first: HttpRespon
   const maxResumes = r.client.transport.opts.retries ?? DEFAULT_RETRIES;
   for (;;) {
     try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      for await (const chunk of bodyChunks(res.body)) {
         let c = chunk;
         if (skip > 0) {
           const drop = Math.min(skip, c.length);

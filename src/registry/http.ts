@@ -16,8 +16,11 @@
  *   sending and receiving: a connection with no progress for that long ends
  *   with an `IdleTimeout`. It is not retried here: a peer that stayed silent
  *   for the whole allowed time gets no second wait (blob downloads resume a
- *   stall once, in blobs.ts). Time the reader of a response body spends not
- *   reading (backpressure) is ours, not the peer's, and never counts.
+ *   stall once, in blobs.ts). Until the response arrives, and for a body
+ *   that is drained, the socket's inactivity decides; a body read through
+ *   `bodyChunks` (readBody, blob downloads) is timed only while its reader
+ *   waits for the next chunk, so time the reader spends not reading
+ *   (backpressure) is never taken for a stalled peer.
  * - Redirects are followed for GET and HEAD (blob downloads are often sent to
  *   storage elsewhere); Authorization is dropped when the origin changes.
  * - With a `log` function, one line per request (method, URL, status, time),
@@ -91,6 +94,49 @@ export class IdleTimeout extends Error {
   ) {
     super(phase === 'body' ? `stalled: no data for ${seconds(ms)} in the middle of the response` : `did not answer within ${seconds(ms)}`);
     this.name = 'IdleTimeout';
+  }
+}
+
+/** The idle timeout of each response body the transport returned, for bodyChunks. */
+const idleOf = new WeakMap<IncomingMessage, { url: URL; ms: number }>();
+
+/**
+ * The chunks of a response body, failing with an IdleTimeout when the peer
+ * sends nothing for the idle timeout while we wait for it. Only our waiting
+ * counts: while the caller is busy elsewhere (its own reader slow, a disk
+ * write), no clock runs.
+ */
+export async function* bodyChunks(body: IncomingMessage): AsyncGenerator<Buffer> {
+  const idle = idleOf.get(body);
+  const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  try {
+    for (;;) {
+      const next = it.next();
+      let timer: NodeJS.Timeout | undefined;
+      let result: IteratorResult<Buffer>;
+      if (idle === undefined) {
+        result = await next;
+      } else {
+        // Destroying the body below rejects `next` too; nobody else awaits it.
+        next.catch(() => undefined);
+        const stalled = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new IdleTimeout(idle.url, idle.ms, 'body')), idle.ms);
+        });
+        try {
+          result = await Promise.race([next, stalled]);
+        } catch (err) {
+          if (err instanceof IdleTimeout) body.destroy(err);
+          throw err;
+        } finally {
+          clearTimeout(timer);
+        }
+      }
+      if (result.done) return;
+      yield result.value;
+    }
+  } finally {
+    // Left early (an error, or the caller stopped): release the body. Its own error was already reported.
+    await it.return?.().catch(() => undefined);
   }
 }
 
@@ -230,6 +276,7 @@ export class Transport {
         (res) => {
           this.log(`${req.method} ${redactUrl(req.url)} -> ${res.statusCode} (${Date.now() - started} ms)`);
           response = res;
+          idleOf.set(res, { url: req.url, ms: idleMs });
           resolve({ status: res.statusCode ?? 0, headers: res.headers, url: req.url, body: res });
         },
       );
@@ -239,8 +286,9 @@ export class Transport {
       // the socket's own timer would wait twice as long), then the socket's timer.
       request.on('socket', (socket) => {
         const onIdle = () => {
-          if (response && response.readableLength > 0) {
-            // Unread data is waiting: the peer is fine, our reader is busy. Wait again.
+          if (response && response.readableFlowing !== true) {
+            // A body read on demand: bodyChunks times the waits of its reader (the socket also goes
+            // quiet when the reader holds the body back). Keep watching for a drained body.
             socket.setTimeout(idleMs);
             return;
           }
@@ -298,7 +346,7 @@ export async function readBody(res: IncomingMessage, limit: number): Promise<Buf
   const chunks: Buffer[] = [];
   let total = 0;
   try {
-    for await (const chunk of res) {
+    for await (const chunk of bodyChunks(res)) {
       total += (chunk as Buffer).length;
       if (total > limit) {
         res.destroy();

@@ -453,10 +453,13 @@ describe('silence is bounded by --timeout', () => {
     const client = new RegistryClient(registry.host, { timeoutMs: 300, retries: 0 });
     cleanups.push(async () => client.close());
     const target = new RegistryTarget(client, 'r/x', false);
-    const stream = await target.fetch({ mediaType: 'application/octet-stream', digest: digestOf(big), size: big.length });
-    await new Promise((resolve) => setTimeout(resolve, 1200));
-    expect((await readAll(stream)).equals(big)).toBe(true);
-    expect(registry.requests).toHaveLength(1);
+    // Where the download stands when the reader stops varies from run to run: several rounds.
+    for (let round = 0; round < 6; round++) {
+      const stream = await target.fetch({ mediaType: 'application/octet-stream', digest: digestOf(big), size: big.length });
+      await new Promise((resolve) => setTimeout(resolve, 900));
+      expect((await readAll(stream)).equals(big)).toBe(true);
+    }
+    expect(registry.requests).toHaveLength(6);
   });
 
   it('--timeout and --retries take sane numbers only', async () => {

@@ -51,7 +51,9 @@ function buildParser(argv: string[], opts: RunOptions, pending: Array<Promise<vo
     .option('username', { alias: 'u', type: 'string', describe: 'registry user name' })
     .option('password-stdin', { type: 'boolean', describe: 'read the registry password from stdin' })
     .option('registry-config', { type: 'string', describe: 'docker config.json with credentials' })
-    .group(['output', 'json', 'quiet', 'progress', 'debug', 'oci-layout', 'plain-http', 'insecure', 'ca-file', 'username', 'password-stdin', 'registry-config'], 'Global options:')
+    .option('timeout', { type: 'string', describe: 'registries: give up on a connection silent for SECONDS (default 30)' })
+    .option('retries', { type: 'string', describe: 'registries: retries of a failed request (default 4)' })
+    .group(['output', 'json', 'quiet', 'progress', 'debug', 'oci-layout', 'plain-http', 'insecure', 'ca-file', 'username', 'password-stdin', 'registry-config', 'timeout', 'retries'], 'Global options:')
     // Tags such as 10 or 007, and layout directories named 2024, are strings, not numbers.
     .parserConfiguration({ 'parse-numbers': false, 'parse-positional-numbers': false })
     .strict()

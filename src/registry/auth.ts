@@ -10,6 +10,12 @@
  *   cached per scope set until shortly before they expire; once the realm is
  *   known, later requests get a token up front instead of a 401 round trip.
  *   A 401 with a token in hand drops it and fetches a fresh one.
+ *
+ * Only the registry's own challenges reach this class (client.ts sends no
+ * credentials to, and takes no challenge from, any other origin). The realm
+ * it names may live elsewhere, but gets credentials only over TLS when the
+ * registry itself is reached over TLS: an https registry naming an http://
+ * realm would put the password on the wire in clear text.
  */
 import { OcikitError } from '../errors.js';
 import { drain, readBody, type Transport } from './http.js';
@@ -81,6 +87,21 @@ export class Authenticator {
   private async onBearer(c: Challenge, scopes: string[], sent: string | undefined, what: string): Promise<string> {
     const realm = c.params['realm'];
     if (!realm) throw new OcikitError('UNAUTHORIZED', `${what}: ${this.host} asked for a bearer token without naming a realm`, { status: 401 });
+    let realmUrl: URL;
+    try {
+      realmUrl = new URL(realm);
+    } catch {
+      throw new OcikitError('UNAUTHORIZED', `${what}: ${this.host} named a token realm that is not a URL`, { status: 401 });
+    }
+    if (realmUrl.protocol !== 'https:' && realmUrl.protocol !== 'http:') {
+      throw new OcikitError('UNAUTHORIZED', `${what}: ${this.host} named a token realm that is not http(s): ${realmUrl.protocol}`, { status: 401 });
+    }
+    if (realmUrl.protocol === 'http:' && !this.registryIsPlain() && (await this.getCredential()) !== undefined) {
+      throw new OcikitError('UNAUTHORIZED', `${what}: ${this.host} is reached over TLS but named a token realm over plain HTTP (${realmUrl.host}); ocikit will not send credentials there in clear text`, {
+        status: 401,
+        hint: 'ask the registry operator to serve the token realm over https, or give --plain-http if plain HTTP is really meant',
+      });
+    }
     this.scheme = 'bearer';
     this.bearer = { realm, service: c.params['service'] };
     const wanted = [...new Set([...scopes, ...challengeScopes(c)])];
@@ -92,6 +113,11 @@ export class Authenticator {
     // Cache it under the operation's own scopes too, so the next request sends it directly.
     this.tokens.set(scopeKey(scopes), token);
     return `Bearer ${token.token}`;
+  }
+
+  /** The registry itself is talked to in plain HTTP (--plain-http, or a loopback registry without TLS). */
+  private registryIsPlain(): boolean {
+    return this.transport.origin(this.host).startsWith('http:');
   }
 
   private async basicHeader(): Promise<string> {
@@ -137,7 +163,8 @@ export class Authenticator {
       for (const s of scopes) url.searchParams.append('scope', s);
       if (cred?.username !== undefined && cred.password !== undefined) headers['Authorization'] = await this.basicHeader();
     }
-    const res = await this.transport.send({ method, url, headers, body });
+    // A TLS registry's realm stays on TLS: no loopback fallback to plain HTTP with credentials on board.
+    const res = await this.transport.send({ method, url, headers, body, tlsOnly: !this.registryIsPlain() });
     if (res.status === 401 || res.status === 403) {
       drain(res.body);
       throw cred ? this.rejected(`getting a token for ${scopes.join(' ') || this.host}`, res.status) : this.needCredentials(`getting a token for ${scopes.join(' ') || this.host}`, res.status);

@@ -1,8 +1,11 @@
 /**
  * Blob reads: HEAD for existence and size, GET streamed through a
  * VerifyStream. A download that breaks off (connection reset, truncated
- * body, idle timeout) resumes with `Range: bytes=<received>-` instead of
- * starting over; the verifier still sees every byte exactly once.
+ * body) resumes with `Range: bytes=<received>-` instead of starting over, up
+ * to the transport's retry count; the verifier still sees every byte exactly
+ * once. A download that stalls (no data for the idle timeout) is resumed
+ * once: a second stall ends it with TIMEOUT, so a registry that keeps going
+ * quiet costs at most two timeouts, not one per retry.
  */
 import { Readable } from 'node:stream';
 import { OcikitError } from '../errors.js';
@@ -11,10 +14,10 @@ import { MediaType } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
 import type { RegistryClient } from './client.js';
 import { headerValue } from './client.js';
-import { drain, networkError, type HttpResponse } from './http.js';
+import { bodyChunks, DEFAULT_RETRIES, drain, IdleTimeout, networkError, timeoutError, type HttpResponse } from './http.js';
 
-/** Resumes of one download before giving up. */
-const MAX_RESUMES = 5;
+/** Resumes after a stall (see above). */
+const MAX_STALL_RESUMES = 1;
 
 export interface RepoAccess {
   client: RegistryClient;
@@ -70,9 +73,11 @@ async function* resumableBody(r: RepoAccess, desc: Descriptor, first: HttpRespon
   /** Bytes to drop from the start of the current response (a server that ignored our Range). */
   let skip = 0;
   let resumes = 0;
+  let stalls = 0;
+  const maxResumes = r.client.transport.opts.retries ?? DEFAULT_RETRIES;
   for (;;) {
     try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      for await (const chunk of bodyChunks(res.body)) {
         let c = chunk;
         if (skip > 0) {
           const drop = Math.min(skip, c.length);
@@ -87,9 +92,15 @@ async function* resumableBody(r: RepoAccess, desc: Descriptor, first: HttpRespon
       throw Object.assign(new Error(`the body ended after ${offset} of ${desc.size} bytes`), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
     } catch (err) {
       if (err instanceof OcikitError) throw err;
-      if (resumes >= MAX_RESUMES) throw networkError(err as NodeJS.ErrnoException, res.url, r.client.transport.secrets);
+      const secrets = r.client.transport.secrets;
+      if (err instanceof IdleTimeout) {
+        if (stalls >= MAX_STALL_RESUMES || resumes >= maxResumes) throw timeoutError(err, res.url, secrets, `${what}: at byte ${offset} of ${desc.size}`);
+        stalls++;
+      } else if (resumes >= maxResumes) {
+        throw networkError(err as NodeJS.ErrnoException, res.url, secrets);
+      }
       resumes++;
-      r.client.transport.log(`${what}: interrupted at byte ${offset} (${(err as Error).message}); resuming (${resumes}/${MAX_RESUMES})`);
+      r.client.transport.log(`${what}: interrupted at byte ${offset} (${(err as Error).message}); resuming (${resumes}/${maxResumes})`);
       res = await r.client.request({ method: 'GET', url: blobUrl(r, desc.digest), headers: { Range: `bytes=${offset}-` }, scopes: r.scopes, what });
       if (res.status === 206) {
         const start = /bytes\s+(\d+)-/.exec(headerValue(res.headers['content-range']) ?? '');

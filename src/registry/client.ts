@@ -3,6 +3,14 @@
  * around every request, and registry error bodies turned into typed
  * one-line errors. The endpoint families live beside it (blobs.ts,
  * upload.ts, manifests.ts, tags.ts, referrers.ts).
+ *
+ * Credentials and tokens are bound to the registry's origin (scheme, host
+ * and port), and `request` is the one place that attaches them: a URL on any
+ * other origin (a `Link` to the next page, an upload `Location`, where a
+ * redirect led) is sent without Authorization, and a 401 from such a place is
+ * an answer like any other, never a challenge that could draw the registry's
+ * credentials to a realm of its choosing. Only the registry's own challenge
+ * names the token realm (auth.ts checks its scheme).
  */
 import { Readable } from 'node:stream';
 import { OcikitError, type ErrorCode } from '../errors.js';
@@ -10,6 +18,7 @@ import { Authenticator } from './auth.js';
 import type { CredentialOptions } from './credentials.js';
 import { drain, readBody, Transport, type HttpResponse, type RequestBody, type TransportOptions } from './http.js';
 import { Secrets } from './redact.js';
+import type { ListingLimits } from './listing.js';
 
 export interface RegistryOptions extends TransportOptions, CredentialOptions {
   /** Blobs up to this size are sent from memory in one PUT, which can be retried (default 8 MiB). */
@@ -22,6 +31,8 @@ export interface RegistryOptions extends TransportOptions, CredentialOptions {
   chunkSize?: number;
   /** Page size asked for tag lists (default 1000). */
   pageSize?: number;
+  /** Bounds of one paginated listing (tags, referrers); see listing.ts for the defaults. */
+  listingLimits?: Partial<ListingLimits>;
 }
 
 export interface ClientRequest {
@@ -66,15 +77,23 @@ export class RegistryClient {
     return new URL(`${this.transport.origin(this.host)}/v2/`);
   }
 
-  /** Send with authentication: the known header up front, one retry after a 401 challenge. */
+  /** Is `url` on this registry's own origin, the only one its credentials are sent to? */
+  isOwnOrigin(url: URL): boolean {
+    return this.transport.effectiveUrl(url).origin === this.transport.effectiveUrl(this.rootUrl()).origin;
+  }
+
+  /** Send with authentication: the known header up front, one retry after a 401 challenge (on the registry's origin only). */
   async request(req: ClientRequest): Promise<HttpResponse> {
-    let auth = await this.auth.header(req.scopes);
-    let res = await this.transport.send({ method: req.method, url: req.url, headers: withAuth(req.headers, auth), body: req.body });
+    const own = this.isOwnOrigin(req.url);
+    let auth = own ? await this.auth.header(req.scopes) : undefined;
+    let res = await this.send(req, auth);
     // A streamed body is spent: its caller reports the 401 (the upload it belongs to was authorized a moment ago).
     if (res.status !== 401 || req.body instanceof Readable) return res;
+    // Another origin (asked directly, or reached by a redirect) answered 401: the caller reports it.
+    if (!own || !this.isOwnOrigin(res.url)) return res;
     drain(res.body);
     auth = await this.auth.challenge(res.headers['www-authenticate'], req.scopes, auth, req.what);
-    res = await this.transport.send({ method: req.method, url: req.url, headers: withAuth(req.headers, auth), body: req.body });
+    res = await this.send(req, auth);
     if (res.status === 401) {
       drain(res.body);
       throw new OcikitError('UNAUTHORIZED', this.transport.secrets.redact(`${req.what}: ${this.host} rejected the credentials`), {
@@ -83,6 +102,16 @@ export class RegistryClient {
       });
     }
     return res;
+  }
+
+  /** One transport round; a network failure (refused, reset, timed out) says which step it broke. */
+  private async send(req: ClientRequest, auth: string | undefined): Promise<HttpResponse> {
+    try {
+      return await this.transport.send({ method: req.method, url: req.url, headers: withAuth(req.headers, auth), body: req.body });
+    } catch (err) {
+      if (!(err instanceof OcikitError)) throw err;
+      throw new OcikitError(err.code, this.transport.secrets.redact(`${req.what}: ${err.message}`), { cause: err.cause ?? err, status: err.status, hint: err.hint });
+    }
   }
 
   /** Turn an unexpected response into a typed error whose message names the step and the registry's own words. */
@@ -95,12 +124,14 @@ export class RegistryClient {
         drain(res.body);
       }
     }
-    throw this.errorFor(res.status, what, detail);
+    throw this.errorFor(res.status, what, detail, this.isOwnOrigin(res.url) ? undefined : res.url.host);
   }
 
-  errorFor(status: number, what: string, detail = ''): OcikitError {
+  /** `elsewhere`: the host that answered, when it is not the registry (a redirect target, a Link or Location). */
+  errorFor(status: number, what: string, detail = '', elsewhere?: string): OcikitError {
     const code: ErrorCode = status === 401 || status === 403 ? 'UNAUTHORIZED' : status === 404 ? 'NOT_FOUND' : 'REGISTRY_ERROR';
-    const text = `${what}: ${this.host} answered ${status} ${statusText(status)}${detail ? ` (${detail})` : ''}`;
+    const who = elsewhere ? `${elsewhere} (reached through ${this.host}, sent no credentials)` : this.host;
+    const text = `${what}: ${who} answered ${status} ${statusText(status)}${detail ? ` (${detail})` : ''}`;
     const hint =
       status === 403
         ? 'the account may not do this on this repository'

@@ -9,9 +9,18 @@
  *   meets a plain HTTP server switches that host to http:// for the process.
  *   A TLS server with a certificate we do not trust never falls back.
  * - Retries with exponential backoff and jitter for 5xx (not 501/505), 429
- *   (honouring `Retry-After`) and connection resets or timeouts; never for
- *   other 4xx. A streamed request body cannot be replayed, so such a request
- *   is tried once; callers that want retries pass buffers.
+ *   (honouring `Retry-After`) and connection resets; never for other 4xx. A
+ *   streamed request body cannot be replayed, so such a request is tried
+ *   once; callers that want retries pass buffers.
+ * - One idle timeout (`timeoutMs`, the CLI's --timeout) covers connecting,
+ *   sending and receiving: a connection with no progress for that long ends
+ *   with an `IdleTimeout`. It is not retried here: a peer that stayed silent
+ *   for the whole allowed time gets no second wait (blob downloads resume a
+ *   stall once, in blobs.ts). Until the response arrives, and for a body
+ *   that is drained, the socket's inactivity decides; a body read through
+ *   `bodyChunks` (readBody, blob downloads) is timed only while its reader
+ *   waits for the next chunk, so time the reader spends not reading
+ *   (backpressure) is never taken for a stalled peer.
  * - Redirects are followed for GET and HEAD (blob downloads are often sent to
  *   storage elsewhere); Authorization is dropped when the origin changes.
  * - With a `log` function, one line per request (method, URL, status, time),
@@ -37,7 +46,7 @@ export interface TransportOptions {
   backoffMs?: number;
   /** Longest wait a `Retry-After` may impose (default 30 s); longer asks fail instead. */
   maxRetryAfterMs?: number;
-  /** Socket inactivity timeout in ms (default 60 s). */
+  /** Idle timeout in ms: no progress connecting, sending or receiving for this long fails the request (default 30 s). */
   timeoutMs?: number;
   /** Connections per host (default 16). */
   maxSockets?: number;
@@ -52,6 +61,8 @@ export interface HttpRequest {
   url: URL;
   headers?: Record<string, string>;
   body?: RequestBody;
+  /** Never fall back to plain HTTP for this https URL (a token realm of a TLS registry: credentials go there). */
+  tlsOnly?: boolean;
 }
 
 export interface HttpResponse {
@@ -64,8 +75,74 @@ export interface HttpResponse {
 
 const MAX_REDIRECTS = 5;
 const NO_RETRY_5XX = new Set([501, 505]);
-/** Network errors worth another try: the server or a middlebox dropped us, or went quiet. */
-const RETRYABLE_NETWORK = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
+/** Network errors worth another try: the server or a middlebox dropped us. (An idle timeout is not one: see above.) */
+const RETRYABLE_NETWORK = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_RETRIES = 4;
+
+/**
+ * No progress on a connection for the idle timeout: before the response
+ * (connecting, sending, or waiting for the server to answer) or in the middle
+ * of its body (a stalled download).
+ */
+export class IdleTimeout extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(
+    readonly url: URL,
+    readonly ms: number,
+    readonly phase: 'response' | 'body',
+  ) {
+    super(phase === 'body' ? `stalled: no data for ${seconds(ms)} in the middle of the response` : `did not answer within ${seconds(ms)}`);
+    this.name = 'IdleTimeout';
+  }
+}
+
+/** The idle timeout of each response body the transport returned, for bodyChunks. */
+const idleOf = new WeakMap<IncomingMessage, { url: URL; ms: number }>();
+
+/**
+ * The chunks of a response body, failing with an IdleTimeout when the peer
+ * sends nothing for the idle timeout while we wait for it. Only our waiting
+ * counts: while the caller is busy elsewhere (its own reader slow, a disk
+ * write), no clock runs.
+ */
+export async function* bodyChunks(body: IncomingMessage): AsyncGenerator<Buffer> {
+  const idle = idleOf.get(body);
+  const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  try {
+    for (;;) {
+      const next = it.next();
+      let timer: NodeJS.Timeout | undefined;
+      let result: IteratorResult<Buffer>;
+      if (idle === undefined) {
+        result = await next;
+      } else {
+        // Destroying the body below rejects `next` too; nobody else awaits it.
+        next.catch(() => undefined);
+        const stalled = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new IdleTimeout(idle.url, idle.ms, 'body')), idle.ms);
+        });
+        try {
+          result = await Promise.race([next, stalled]);
+        } catch (err) {
+          if (err instanceof IdleTimeout) body.destroy(err);
+          throw err;
+        } finally {
+          clearTimeout(timer);
+        }
+      }
+      if (result.done) return;
+      yield result.value;
+    }
+  } finally {
+    // Left early (an error, or the caller stopped): release the body. Its own error was already reported.
+    await it.return?.().catch(() => undefined);
+  }
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+}
 
 export function isLoopbackHost(hostname: string): boolean {
   const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
@@ -109,24 +186,28 @@ export class Transport {
     return `${plain ? 'http' : 'https'}://${host}`;
   }
 
+  /** The URL a request to `url` really goes to: https on a loopback host found to serve plain HTTP becomes http. */
+  effectiveUrl(url: URL): URL {
+    return url.protocol === 'https:' && this.plainHosts.has(url.host) ? new URL(url.href.replace(/^https:/, 'http:')) : url;
+  }
+
   log(line: string): void {
     this.opts.log?.(this.secrets.redact(line));
   }
 
-  /** Send with retries and redirects. Network failures become REGISTRY_ERROR with the cause kept. */
+  /** Send with retries and redirects. Network failures become REGISTRY_ERROR (TIMEOUT when the peer went quiet), the cause kept. */
   async send(req: HttpRequest): Promise<HttpResponse> {
     const replayable = !(req.body instanceof Readable);
-    const retries = replayable ? (this.opts.retries ?? 4) : 0;
-    let url = req.url;
+    const retries = replayable ? (this.opts.retries ?? DEFAULT_RETRIES) : 0;
     // A URL built before we learnt this loopback host has no TLS (or taken from a Location header).
-    if (url.protocol === 'https:' && this.plainHosts.has(url.host)) url = new URL(url.href.replace(/^https:/, 'http:'));
+    let url = req.tlsOnly ? req.url : this.effectiveUrl(req.url);
     for (let attempt = 0; ; attempt++) {
       let res: HttpResponse;
       try {
         res = await this.followRedirects({ ...req, url });
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
-        if (url.protocol === 'https:' && isTlsNotOffered(e) && isLoopbackHost(url.hostname) && this.opts.plainHttp !== true && replayable) {
+        if (url.protocol === 'https:' && isTlsNotOffered(e) && isLoopbackHost(url.hostname) && this.opts.plainHttp !== true && replayable && !req.tlsOnly) {
           // A loopback registry without TLS: use plain HTTP for it from now on.
           this.plainHosts.add(url.host);
           this.log(`${url.host} does not offer TLS; using plain HTTP (loopback)`);
@@ -181,22 +262,61 @@ export class Transport {
 
   private once(req: HttpRequest): Promise<HttpResponse> {
     const started = Date.now();
+    const idleMs = this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     return new Promise<HttpResponse>((resolve, reject) => {
       const isHttps = req.url.protocol === 'https:';
       const headers: Record<string, string | number> = { 'User-Agent': 'ocikit', ...(req.headers ?? {}) };
       const body = req.body;
       if (Buffer.isBuffer(body)) headers['Content-Length'] = body.length;
       else if (Array.isArray(body)) headers['Content-Length'] = body.reduce((n, b) => n + b.length, 0);
+      let response: IncomingMessage | undefined;
       const request = (isHttps ? https : http).request(
         req.url,
         { method: req.method, headers, agent: isHttps ? this.httpsAgent : this.httpAgent },
         (res) => {
           this.log(`${req.method} ${redactUrl(req.url)} -> ${res.statusCode} (${Date.now() - started} ms)`);
+          response = res;
+          idleOf.set(res, { url: req.url, ms: idleMs });
           resolve({ status: res.statusCode ?? 0, headers: res.headers, url: req.url, body: res });
         },
       );
-      request.setTimeout(this.opts.timeoutMs ?? 60_000, () => {
-        request.destroy(Object.assign(new Error(`no data from ${req.url.host} for ${Math.round((this.opts.timeoutMs ?? 60_000) / 1000)} s`), { code: 'ETIMEDOUT' }));
+      // The idle watchdog lives on the socket (Node's request timeout fires only once per request,
+      // and could not be re-armed while our own reader holds the body back). A new socket gets a
+      // plain timer until it is connected (and, for https, through the TLS handshake, during which
+      // the socket's own timer would wait twice as long), then the socket's timer.
+      request.on('socket', (socket) => {
+        const onIdle = () => {
+          if (response && response.readableFlowing !== true) {
+            // A body read on demand: bodyChunks times the waits of its reader (the socket also goes
+            // quiet when the reader holds the body back). Keep watching for a drained body.
+            socket.setTimeout(idleMs);
+            return;
+          }
+          const err = new IdleTimeout(req.url, idleMs, response ? 'body' : 'response');
+          this.log(`${req.method} ${redactUrl(req.url)}: ${err.message}`);
+          response?.destroy(err);
+          request.destroy(err);
+        };
+        const watch = () => {
+          socket.setTimeout(idleMs);
+          socket.on('timeout', onIdle);
+        };
+        let connecting: NodeJS.Timeout | undefined;
+        if (socket.connecting) {
+          connecting = setTimeout(onIdle, idleMs);
+          socket.once(isHttps ? 'secureConnect' : 'connect', () => {
+            clearTimeout(connecting);
+            watch();
+          });
+        } else {
+          watch();
+        }
+        // A keep-alive socket goes back to the agent for other requests: take our watchdog off it.
+        request.once('close', () => {
+          clearTimeout(connecting);
+          socket.off('timeout', onIdle);
+          socket.setTimeout(0);
+        });
       });
       request.on('error', reject);
       if (body === undefined) request.end();
@@ -225,13 +345,19 @@ export class Transport {
 export async function readBody(res: IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of res) {
-    total += (chunk as Buffer).length;
-    if (total > limit) {
-      res.destroy();
-      throw new OcikitError('MANIFEST_TOO_LARGE', `response body exceeds ${limit} bytes`, { expected: limit, actual: total });
+  try {
+    for await (const chunk of bodyChunks(res)) {
+      total += (chunk as Buffer).length;
+      if (total > limit) {
+        res.destroy();
+        throw new OcikitError('MANIFEST_TOO_LARGE', `response body exceeds ${limit} bytes`, { expected: limit, actual: total });
+      }
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+  } catch (err) {
+    // A body that stalled stays a TIMEOUT wherever it is read (manifests, listings, tokens).
+    if (err instanceof IdleTimeout) throw timeoutError(err, err.url);
+    throw err;
   }
   return Buffer.concat(chunks, total);
 }
@@ -281,12 +407,24 @@ export function networkError(err: NodeJS.ErrnoException, url: URL, secrets: Secr
     hint = 'use --plain-http for a registry without TLS';
   } else if (code === 'ECONNRESET' || code === 'EPIPE') {
     message = `connection to ${host} was reset`;
-  } else if (code === 'ETIMEDOUT') {
-    message = `${host} did not answer in time (${err.message})`;
+  } else if (err instanceof IdleTimeout || code === 'ETIMEDOUT') {
+    return timeoutError(err, url, secrets);
   } else {
     message = `request to ${host} failed: ${err.message}`;
   }
   return new OcikitError('REGISTRY_ERROR', secrets.redact(message), { cause: err, hint });
+}
+
+/** A peer that went quiet, as TIMEOUT: "stalled" when it stopped in the middle of a body. */
+export function timeoutError(err: Error, url: URL, secrets?: Secrets, what?: string): OcikitError {
+  const t = err instanceof IdleTimeout ? err : undefined;
+  const host = (t?.url ?? url).host;
+  const text = t ? `${host} ${t.message}` : `${host} did not answer in time (${err.message})`;
+  const message = what ? `${what}: ${text}` : text;
+  return new OcikitError('TIMEOUT', secrets ? secrets.redact(message) : message, {
+    cause: err,
+    hint: 'the registry or the network stopped responding; try again, or allow longer with --timeout SECONDS',
+  });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -16,13 +16,12 @@ import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { fallbackTagFor } from '../graph/referrers.js';
 import type { ReferrersFilter } from '../targets/target.js';
 import { headerValue } from './client.js';
-import { drain, readBody } from './http.js';
+import { drain } from './http.js';
 import { nextLink } from './link.js';
+import { ListingWalk } from './listing.js';
 import { getManifest, putManifest } from './manifests.js';
 import type { RepoAccess } from './blobs.js';
 
-const MAX_PAGE_BYTES = 4 * 1024 * 1024;
-const MAX_PAGES = 1000;
 /** Conditional updates that lose a race are retried this many times. */
 const MAX_UPDATE_ATTEMPTS = 8;
 
@@ -47,11 +46,13 @@ export async function* listReferrers(r: RepoAccess, subject: Descriptor, filter:
 /** Every referrer the API lists, or undefined when the registry has no referrers API. */
 async function referrersApi(r: RepoAccess, subject: Descriptor, filter: ReferrersFilter | undefined): Promise<Descriptor[] | undefined> {
   const query = filter?.artifactType ? `?artifactType=${encodeURIComponent(filter.artifactType)}` : '';
+  const what = `listing referrers of ${subject.digest} in ${r.description}`;
+  const walk = new ListingWalk(what, r.client.opts.listingLimits);
   let url: URL | undefined = r.client.url(r.repository, `referrers/${subject.digest}${query}`);
   const out: Descriptor[] = [];
   const seen = new Set<string>();
-  for (let page = 0; url && page < MAX_PAGES; page++) {
-    const what = `listing referrers of ${subject.digest} in ${r.description}`;
+  for (let page = 0; url; page++) {
+    walk.visit(url);
     const res = await r.client.request({ method: 'GET', url, headers: { Accept: MediaType.ImageIndex }, scopes: r.scopes, what });
     if (res.status === 404 && page === 0) {
       drain(res.body);
@@ -59,15 +60,15 @@ async function referrersApi(r: RepoAccess, subject: Descriptor, filter: Referrer
     }
     if (res.status !== 200) await r.client.fail(res, what);
     const applied = (headerValue(res.headers['oci-filters-applied']) ?? '').split(',').map((s) => s.trim());
-    const index = parseIndex((await readBody(res.body, MAX_PAGE_BYTES)).toString('utf8'), what);
+    const index = parseIndex((await walk.read(res)).toString('utf8'), what);
+    walk.count(index.manifests.length);
     for (const d of index.manifests) {
       if (!isDescriptor(d) || seen.has(d.digest)) continue;
       if (filter?.artifactType && !applied.includes('artifactType') && d.artifactType !== filter.artifactType) continue;
       seen.add(d.digest);
       out.push(listed(d));
     }
-    const next = nextLink(res.headers.link, res.url);
-    url = next && next.href !== url.href ? next : undefined;
+    url = nextLink(res.headers.link, res.url);
   }
   return out;
 }

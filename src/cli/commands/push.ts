@@ -17,7 +17,7 @@ import {
   type PushLayoutResult,
   type RegistryOptions,
 } from '../../index.js';
-import type { Context } from '../context.js';
+import { networkFlags, type Context } from '../context.js';
 import { defineCommand } from './command.js';
 
 interface PushArgs {
@@ -104,7 +104,7 @@ export function registryOptions(ctx: Context): Promise<RegistryOptions> {
 
 async function buildRegistryOptions(ctx: Context): Promise<RegistryOptions> {
   const a = ctx.args;
-  const opts: RegistryOptions = {};
+  const opts: RegistryOptions = { ...networkFlags(a) };
   if (a['plain-http']) opts.plainHttp = true;
   if (a.insecure) opts.insecure = true;
   if (a['ca-file']) {

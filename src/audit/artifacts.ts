@@ -7,7 +7,7 @@
  */
 import type { Descriptor } from '../spec/types.js';
 import { fetchDocument } from '../graph/content.js';
-import type { ReadTarget } from '../targets/target.js';
+import type { ReadTarget } from '../graph/target.js';
 
 export type ArtifactCategory = 'sbom' | 'signature' | 'attestation' | 'other';
 

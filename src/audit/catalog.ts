@@ -17,7 +17,7 @@ import { effectiveArtifactType } from '../spec/validate.js';
 import { fetchDocumentOrEmbedded, fetchManifestOrEmbedded, readAll } from '../graph/content.js';
 import { buildReferrersMap, lookupReferrers } from '../graph/referrers.js';
 import { isWalkable } from '../graph/successors.js';
-import { isLayoutTarget, type ReadTarget } from '../targets/target.js';
+import { isLayoutTarget, type ReadTarget } from '../graph/target.js';
 import { WorkQueue } from '../util/limit.js';
 import { listRoots, type AuditRoot } from './roots.js';
 

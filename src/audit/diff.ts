@@ -13,8 +13,8 @@
  */
 import { Annotation } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
-import { isFallbackTagEntry } from '../targets/index-entries.js';
-import type { ReadTarget } from '../targets/target.js';
+import { isFallbackTagEntry } from '../spec/index-entries.js';
+import type { ReadTarget } from '../graph/target.js';
 import { Catalog, platformOf, type ConfigSummary, type ManifestInfo, type ManifestKind } from './catalog.js';
 import { formatBytes, oneLine, plural } from './format.js';
 

@@ -11,8 +11,8 @@
 import type { Descriptor } from '../spec/types.js';
 import { Annotation } from '../spec/media-types.js';
 import { MAX_NESTING_DEPTH, nestingTooDeep } from '../spec/nesting.js';
-import { isFallbackTagEntry } from '../targets/index-entries.js';
-import type { ReadTarget } from '../targets/target.js';
+import { isFallbackTagEntry } from '../spec/index-entries.js';
+import type { ReadTarget } from '../graph/target.js';
 import { mapBounded } from '../util/limit.js';
 import { summarizeArtifact, type ArtifactSummary } from './artifacts.js';
 import { Catalog, platformOf, type ManifestInfo, type ManifestKind } from './catalog.js';

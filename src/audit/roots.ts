@@ -4,8 +4,8 @@
  */
 import { Annotation } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
-import { tagOf } from '../targets/index-entries.js';
-import { isLayoutTarget, type ReadTarget } from '../targets/target.js';
+import { tagOf } from '../spec/index-entries.js';
+import { isLayoutTarget, type ReadTarget } from '../graph/target.js';
 
 export interface AuditRoot {
   tag?: string;

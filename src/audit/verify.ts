@@ -36,8 +36,8 @@ import { embeddedContent, fetchDocument, MAX_DOCUMENT_SIZE } from '../graph/cont
 import { isWalkable } from '../graph/successors.js';
 import { hasFileListing, type FileListing } from '../targets/file-listing.js';
 import { hasTrailingData } from '../archive/tar-end.js';
-import { tagOf } from '../targets/index-entries.js';
-import { isLayoutTarget, type ReadTarget } from '../targets/target.js';
+import { tagOf } from '../spec/index-entries.js';
+import { isLayoutTarget, type ReadTarget } from '../graph/target.js';
 import { WorkQueue, limiter } from '../util/limit.js';
 import { countFindings, FindingCode, formatFinding, sortFindings, type Finding, type FindingCounts, type Severity } from './findings.js';
 import { plural } from './format.js';

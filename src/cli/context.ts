@@ -17,46 +17,17 @@ import {
   type LayoutDir,
   type RegistryOptions,
 } from '../index.js';
-import { registryOptions } from './commands/push.js';
+import { registryOptions, type RegistryFlags } from './registry-options.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { Output } from './output.js';
 
-export interface GlobalArgs {
+export interface GlobalArgs extends RegistryFlags {
   output?: string;
   json?: boolean;
   quiet?: boolean;
   progress?: boolean;
-  debug?: boolean;
   'oci-layout'?: boolean;
-  'plain-http'?: boolean;
-  insecure?: boolean;
-  'ca-file'?: string;
-  username?: string;
-  'password-stdin'?: boolean;
-  'registry-config'?: string;
-  timeout?: string;
-  retries?: string;
-}
-
-/**
- * `--timeout SECONDS` (idle timeout of registry connections) and `--retries N`
- * (retries of a failed registry request), checked: a typo must not become
- * "no timeout" or a million retries.
- */
-export function networkFlags(args: GlobalArgs): { timeoutMs?: number; retries?: number } {
-  const out: { timeoutMs?: number; retries?: number } = {};
-  if (args.timeout !== undefined) {
-    const s = Number(args.timeout);
-    if (Array.isArray(args.timeout) || !(s > 0 && s <= 86_400)) throw new UsageError(`--timeout takes a number of seconds greater than 0 (at most 86400); got "${String(args.timeout)}"`);
-    out.timeoutMs = Math.round(s * 1000);
-  }
-  if (args.retries !== undefined) {
-    const n = Number(args.retries);
-    if (Array.isArray(args.retries) || !(Number.isInteger(n) && n >= 0 && n <= 100)) throw new UsageError(`--retries takes a whole number from 0 to 100; got "${String(args.retries)}"`);
-    out.retries = n;
-  }
-  return out;
 }
 
 /** Errors that are usage errors because of where they came from (the command line), whatever their code. */

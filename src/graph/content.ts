@@ -2,7 +2,7 @@
 import { Readable } from 'node:stream';
 import { isOcikitError, OcikitError } from '../errors.js';
 import type { Descriptor } from '../spec/types.js';
-import type { ReadTarget } from '../targets/target.js';
+import type { ReadTarget } from './target.js';
 import { parseManifestBytes, verifyDescriptorData, type ParsedManifest } from '../spec/validate.js';
 
 /** Manifests, indexes and configs above this size are refused (design rule 3; registries use the same cap). */

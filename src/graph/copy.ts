@@ -7,7 +7,7 @@
  * recursively.
  */
 import type { Descriptor } from '../spec/types.js';
-import { isRetained, type ReadTarget, type WriteTarget } from '../targets/target.js';
+import { isRetained, type ReadTarget, type WriteTarget } from './target.js';
 import { limiter } from '../util/limit.js';
 import { fetchManifest, fetchManifestOrEmbedded, fetchOrEmbedded, type FetchedManifest } from './content.js';
 import { isOcikitError } from '../errors.js';

@@ -7,11 +7,11 @@
  */
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { effectiveArtifactType } from '../spec/validate.js';
-import { isFallbackTagEntry, tagOf } from '../targets/index-entries.js';
+import { isFallbackTagEntry, tagOf } from '../spec/index-entries.js';
 import { WorkQueue } from '../util/limit.js';
 import { fetchManifest, fetchManifestSync, type FetchedManifest } from './content.js';
 import { isWalkable, successors } from './successors.js';
-import type { LayoutReadTarget, ReferrersFilter } from '../targets/target.js';
+import type { LayoutReadTarget, ReferrersFilter } from './target.js';
 
 export interface ManifestNode {
   descriptor: Descriptor;

@@ -15,7 +15,7 @@ import type { Reference } from '../reference.js';
 import type { Platform } from '../spec/types.js';
 import type { CopyEvent } from '../graph/copy.js';
 import { openReadTarget } from '../targets/open.js';
-import type { ReadTarget } from '../targets/target.js';
+import type { ReadTarget } from '../graph/target.js';
 import { writeArchive } from './pack.js';
 import { selectRoots, transfer, type Root, type TransferResult } from './transfer.js';
 import { prepareLayout } from './unpack.js';

@@ -2,7 +2,7 @@
 import { MediaType } from '../spec/media-types.js';
 import { MAX_NESTING_DEPTH, nestingTooDeep } from '../spec/nesting.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
-import type { ReadTarget, ReferrersFilter } from '../targets/target.js';
+import type { ReadTarget, ReferrersFilter } from '../graph/target.js';
 
 /** The image index the distribution-spec referrers API returns for `subject`. */
 export async function referrersIndex(target: ReadTarget, subject: Descriptor, filter?: ReferrersFilter): Promise<ImageIndex> {

@@ -2,7 +2,7 @@
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { imagePlatform } from '../targets/open.js';
-import type { ReadTarget } from '../targets/target.js';
+import type { ReadTarget } from '../graph/target.js';
 
 export interface CreateIndexOptions {
   annotations?: Record<string, string>;

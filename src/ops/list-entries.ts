@@ -7,8 +7,8 @@ import { effectiveArtifactType } from '../spec/validate.js';
 import { fetchDocument, fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { mapBounded } from '../util/limit.js';
-import { tagOf } from '../targets/index-entries.js';
-import { isLayoutTarget, type ReadTarget } from '../targets/target.js';
+import { tagOf } from '../spec/index-entries.js';
+import { isLayoutTarget, type ReadTarget } from '../graph/target.js';
 
 const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.ImageConfig, MediaType.DockerConfig]);
 

@@ -9,9 +9,9 @@ import type { Writable } from 'node:stream';
 import type { Reference } from '../reference.js';
 import type { Platform } from '../spec/types.js';
 import type { CopyEvent } from '../graph/copy.js';
-import { ArchiveWriter, type ArchiveStats } from '../archive/archive-writer.js';
+import { ArchiveWriter, type ArchiveStats } from '../targets/archive-writer.js';
 import { compressionForName, type Compression } from '../archive/compression.js';
-import type { ReadTarget } from '../targets/target.js';
+import type { ReadTarget } from '../graph/target.js';
 import { selectRoots, selectsWholeLayout, transfer, type Root, type TransferResult } from './transfer.js';
 
 export interface WriteArchiveOptions {

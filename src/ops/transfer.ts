@@ -12,10 +12,10 @@ import { copyGraph, type CopyEvent } from '../graph/copy.js';
 import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { resolvePlatform, resolveReference } from '../targets/open.js';
-import { applyNames, tagOf, type NameEdit } from '../targets/index-entries.js';
+import { applyNames, tagOf, type NameEdit } from '../spec/index-entries.js';
 import { LayoutDir } from '../targets/layout-dir.js';
 import { stripTag } from '../targets/index-resolve.js';
-import { isLayoutTarget, type ReadTarget, type WriteTarget } from '../targets/target.js';
+import { isLayoutTarget, type ReadTarget, type WriteTarget } from '../graph/target.js';
 
 /** A manifest to copy and the tags it gets in the destination (none: listed untagged). */
 export interface Root {

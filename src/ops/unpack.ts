@@ -21,7 +21,7 @@ import type { Reference } from '../reference.js';
 import type { Platform } from '../spec/types.js';
 import type { CopyEvent } from '../graph/copy.js';
 import { LayoutDir } from '../targets/layout-dir.js';
-import type { ReadTarget } from '../targets/target.js';
+import type { ReadTarget } from '../graph/target.js';
 import { selectRoots, selectsWholeLayout, transfer, type TransferResult } from './transfer.js';
 
 export interface UnpackOptions {

@@ -14,7 +14,7 @@ import { OcikitError } from '../errors.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { fallbackTagFor } from '../graph/referrers.js';
-import type { ReferrersFilter } from '../targets/target.js';
+import type { ReferrersFilter } from '../graph/target.js';
 import { headerValue } from './client.js';
 import { drain } from './http.js';
 import { nextLink } from './link.js';

@@ -11,7 +11,7 @@ import { fetchDocument } from '../graph/content.js';
 import { referrersIndex } from '../ops/discover.js';
 import { isManifestMediaType, MediaType } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
-import type { LayoutReadTarget } from '../targets/target.js';
+import type { LayoutReadTarget } from '../graph/target.js';
 import { RegistryHttpError, toHttpError } from './errors.js';
 import { acceptsMediaType, HoldLastChunk, lexical, paginate, parseRange, sliceStream, type ByteRange } from './http-util.js';
 import { buildCatalog, type Catalog } from './repositories.js';

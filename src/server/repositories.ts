@@ -24,7 +24,7 @@ import path from 'node:path';
 import { Annotation } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { isValidRepositoryName, isValidTag } from '../reference.js';
-import { entryFor, tagOf } from '../targets/index-entries.js';
+import { entryFor, tagOf } from '../spec/index-entries.js';
 
 
 /** The repository and tag an index.json entry stands for. */

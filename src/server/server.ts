@@ -21,7 +21,7 @@ import { isIPv6 } from 'node:net';
 import { OcikitError, UsageError } from '../errors.js';
 import { isValidRepositoryName } from '../reference.js';
 import { LayoutDir } from '../targets/layout-dir.js';
-import { isLayoutTarget, type ReadTarget } from '../targets/target.js';
+import { isLayoutTarget, type ReadTarget } from '../graph/target.js';
 import { limiter } from '../util/limit.js';
 import { RegistryHttpError, sendError, toHttpError } from './errors.js';
 import { handleBase, handleBlobGet, handleCatalog, handleManifestGet, handleReferrers, handleTagsList, type HandlerContext } from './pull.js';

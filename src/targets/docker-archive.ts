@@ -33,11 +33,11 @@ import type { TarEntry } from '../archive/tar-scan.js';
 import { Annotation, MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from '../spec/types.js';
 import { MAX_DOCUMENT_SIZE } from '../graph/content.js';
-import { tagOf } from './index-entries.js';
+import { tagOf } from '../spec/index-entries.js';
 import { LayoutArchive, verifiedStream, type LayoutArchiveOptions } from './layout-archive.js';
 import { INDEX_FILE, OCI_LAYOUT_FILE } from './layout-dir.js';
 import { defaultInIndex, resolveInIndex, stripTag, tagsOf } from './index-resolve.js';
-import type { LayoutReadTarget, ReferrersFilter } from './target.js';
+import type { LayoutReadTarget, ReferrersFilter } from '../graph/target.js';
 
 const MANIFEST_JSON = 'manifest.json';
 

@@ -11,8 +11,8 @@ import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { detectManifestMediaType } from '../spec/validate.js';
 import { fetchDocument } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
-import { isFallbackTagEntry, tagOf } from './index-entries.js';
-import type { ReadTarget } from './target.js';
+import { isFallbackTagEntry, tagOf } from '../spec/index-entries.js';
+import type { ReadTarget } from '../graph/target.js';
 
 export function looksLikeDigest(ref: string): boolean {
   const alg = ref.split(':', 1)[0]!;

@@ -27,7 +27,7 @@ import { MAX_DOCUMENT_SIZE } from '../graph/content.js';
 import { buildReferrersMap, filterReferrers, lookupReferrers } from '../graph/referrers.js';
 import { INDEX_FILE, OCI_LAYOUT_FILE, parseIndexText } from './layout-dir.js';
 import { defaultInIndex, resolveInIndex, tagsOf } from './index-resolve.js';
-import type { LayoutReadTarget, ReferrersFilter } from './target.js';
+import type { LayoutReadTarget, ReferrersFilter } from '../graph/target.js';
 import { LAYOUT_FILE_LIMIT, type FileListing, type LayoutFileEntry } from './file-listing.js';
 
 const SMALL_FILE_LIMIT = 64 * 1024;

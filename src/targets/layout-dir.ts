@@ -26,9 +26,9 @@ import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { checkOciLayoutFile } from '../spec/validate.js';
 import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
 import { buildReferrersMap, filterReferrers, lookupReferrers } from '../graph/referrers.js';
-import { addEntry, removeTag, setTag } from './index-entries.js';
+import { addEntry, removeTag, setTag } from '../spec/index-entries.js';
 import { defaultInIndex, resolveInIndex, tagsOf } from './index-resolve.js';
-import type { LayoutReadTarget, ReferrersFilter, WriteTarget } from './target.js';
+import type { LayoutReadTarget, ReferrersFilter, WriteTarget } from '../graph/target.js';
 import { readLayoutDirFile, walkDirectory, type FileListing, type LayoutFileEntry } from './file-listing.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';

@@ -13,7 +13,7 @@ import { LayoutArchive } from './layout-archive.js';
 import { DockerArchive } from './docker-archive.js';
 import { RegistryTarget } from './registry.js';
 import type { RegistryOptions } from '../registry/client.js';
-import type { ReadTarget, WriteTarget } from './target.js';
+import type { ReadTarget, WriteTarget } from '../graph/target.js';
 
 export interface OpenOptions {
   /** For a layout directory that does not exist yet: create it (destinations of copy, attach into a new dir...). */

@@ -20,7 +20,7 @@ import { getManifest, headManifest, putManifest } from '../registry/manifests.js
 import { addToFallbackTag, listReferrers, type ReferrersState } from '../registry/referrers.js';
 import { listTags } from '../registry/tags.js';
 import { rememberBlob, uploadBlob } from '../registry/upload.js';
-import type { ReferrersFilter, WriteTarget } from './target.js';
+import type { ReferrersFilter, WriteTarget } from '../graph/target.js';
 
 export interface RegistryTargetOptions {
   /** Ask for push access too (a destination). Reads on a writable target use the same token. */

@@ -20,8 +20,8 @@ import type { Descriptor } from '../../src/spec/types.js';
 import { LayoutDir } from '../../src/targets/layout-dir.js';
 import { RegistryTarget } from '../../src/targets/registry.js';
 import { RegistryClient, type RegistryOptions } from '../../src/registry/client.js';
-import { pullImages } from '../../src/registry/pull-images.js';
-import { pushLayout } from '../../src/registry/push-layout.js';
+import { pullImages } from '../../src/ops/pull-images.js';
+import { pushLayout } from '../../src/ops/push-layout.js';
 import { parseReference } from '../../src/reference.js';
 import { readAll } from '../../src/graph/content.js';
 

@@ -5,7 +5,7 @@
  * random edit sequences, plus a size where the step-by-step way is quadratic.
  */
 import { describe, expect, it } from 'vitest';
-import { addEntry, applyNames, setTag, type NameEdit } from '../../src/targets/index-entries.js';
+import { addEntry, applyNames, setTag, type NameEdit } from '../../src/spec/index-entries.js';
 import type { Descriptor, ImageIndex } from '../../src/spec/types.js';
 import { seededRandom } from '../helpers/crash.js';
 

@@ -9,7 +9,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { ArchiveWriter, sourceDateEpoch } from '../../src/archive/archive-writer.js';
+import { ArchiveWriter, sourceDateEpoch } from '../../src/targets/archive-writer.js';
 import { LayoutArchive } from '../../src/targets/layout-archive.js';
 import { digestBytes } from '../../src/digest/digest.js';
 import { readAll } from '../../src/graph/content.js';

@@ -1,6 +1,6 @@
 import { copyReference, copyWithRegistry, involvesRegistry, UsageError, type CopyReferenceResult } from '../../index.js';
 import { defineCommand } from './command.js';
-import { registryOptions } from './push.js';
+import { registryOptions } from '../registry-options.js';
 
 interface CopyArgs {
   src: string;

@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ArchiveWriter, isOcikitError, parseReference, pullImages, summaryLine, UsageError, type PullResult, type Reference } from '../../index.js';
 import type { Context } from '../context.js';
-import { checkConcurrency, registryOptions, startProgress } from './push.js';
+import { startProgress } from '../progress.js';
+import { checkConcurrency, registryOptions } from '../registry-options.js';
 import { defineCommand } from './command.js';
 
 interface PullArgs {

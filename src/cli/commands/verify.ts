@@ -1,7 +1,7 @@
 import { OcikitError, openReadTarget, renderVerifyText, resolveReference, UsageError, VerificationFailedError, verifyTarget, type ReadTarget, type Reference, type VerifyReport } from '../../index.js';
 import type { Context } from '../context.js';
 import { defineCommand } from './command.js';
-import { registryOptions } from './push.js';
+import { registryOptions } from '../registry-options.js';
 
 interface Args {
   target: string;

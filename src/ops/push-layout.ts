@@ -16,11 +16,11 @@ import type { Descriptor } from '../spec/types.js';
 import { copyGraph, type CopyEvent } from '../graph/copy.js';
 import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
-import { isFallbackTagEntry, tagOf } from '../targets/index-entries.js';
+import { isFallbackTagEntry, tagOf } from '../spec/index-entries.js';
 import { RegistryTarget } from '../targets/registry.js';
-import type { LayoutReadTarget, WriteTarget } from '../targets/target.js';
+import type { LayoutReadTarget, WriteTarget } from '../graph/target.js';
 import { limiter } from '../util/limit.js';
-import { registryClient, type RegistryOptions } from './client.js';
+import { registryClient, type RegistryOptions } from '../registry/client.js';
 import { countEvent, emptyStats, type TransferStats } from './transfer-stats.js';
 
 export interface PushLayoutOptions {

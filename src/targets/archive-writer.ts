@@ -42,11 +42,11 @@ import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { parseManifestBytes, type ParsedManifest } from '../spec/validate.js';
 import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
 import { isWalkable, successors } from '../graph/successors.js';
-import { addEntry, applyNames, setTag, tagOf, type NameEdit } from '../targets/index-entries.js';
-import type { ReadTarget, ReferrersFilter, WriteTarget } from '../targets/target.js';
-import { compressor, type Compression } from './compression.js';
+import { addEntry, applyNames, setTag, tagOf, type NameEdit } from '../spec/index-entries.js';
+import type { ReadTarget, ReferrersFilter, WriteTarget } from '../graph/target.js';
+import { compressor, type Compression } from '../archive/compression.js';
 import { FileSink, StreamSink, sinkForStream, type ByteSink } from '../fs/byte-sink.js';
-import { TAR_TRAILER, encodeTarHeader, paddingFor } from './tar-header.js';
+import { TAR_TRAILER, encodeTarHeader, paddingFor } from '../archive/tar-header.js';
 
 const FILE_MODE = 0o644;
 const DIR_MODE = 0o755;

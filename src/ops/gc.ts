@@ -19,9 +19,9 @@ import { tempPathFor } from '../fs/atomic.js';
 import { readLiveLeases } from '../fs/lease.js';
 import { isLeftoverTempFile } from '../fs/temp-files.js';
 import type { LayoutDir } from '../targets/layout-dir.js';
-import { removeEntries, tagOf } from '../targets/index-entries.js';
-import { fetchManifest } from './content.js';
-import { isWalkable, successors } from './successors.js';
+import { removeEntries, tagOf } from '../spec/index-entries.js';
+import { fetchManifest } from '../graph/content.js';
+import { isWalkable, successors } from '../graph/successors.js';
 
 export interface GcResult {
   dryRun: boolean;

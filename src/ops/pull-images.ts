@@ -18,11 +18,11 @@ import { Annotation } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex, Platform } from '../spec/types.js';
 import { copyGraph, type CopyEvent } from '../graph/copy.js';
 import { resolvePlatform } from '../targets/open.js';
-import { applyNames, entryFor, normalizeEntries, tagOf, type NameEdit } from '../targets/index-entries.js';
+import { applyNames, entryFor, normalizeEntries, tagOf, type NameEdit } from '../spec/index-entries.js';
 import { LayoutDir } from '../targets/layout-dir.js';
 import { RegistryTarget } from '../targets/registry.js';
-import type { WriteTarget } from '../targets/target.js';
-import { registryClient, type RegistryOptions } from './client.js';
+import type { WriteTarget } from '../graph/target.js';
+import { registryClient, type RegistryOptions } from '../registry/client.js';
 import { countEvent, emptyStats, type TransferStats } from './transfer-stats.js';
 
 export interface PullOptions {

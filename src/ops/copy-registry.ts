@@ -11,10 +11,10 @@ import type { Platform } from '../spec/types.js';
 import type { CopyEvent } from '../graph/copy.js';
 import { openReadTarget } from '../targets/open.js';
 import { RegistryTarget } from '../targets/registry.js';
-import { writeArchive } from '../ops/pack.js';
-import { selectRoots, transfer, type TransferResult } from '../ops/transfer.js';
-import { prepareLayout } from '../ops/unpack.js';
-import { registryClient, type RegistryOptions } from './client.js';
+import { writeArchive } from './pack.js';
+import { selectRoots, transfer, type TransferResult } from './transfer.js';
+import { prepareLayout } from './unpack.js';
+import { registryClient, type RegistryOptions } from '../registry/client.js';
 
 export interface RegistryCopyOptions {
   referrers?: boolean;

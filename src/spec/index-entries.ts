@@ -7,8 +7,8 @@
  * and so do its referrers, which `gc` drops along with it.
  * Unknown fields on the index and its entries are kept.
  */
-import { Annotation, MediaType } from '../spec/media-types.js';
-import type { Descriptor, ImageIndex } from '../spec/types.js';
+import { Annotation, MediaType } from './media-types.js';
+import type { Descriptor, ImageIndex } from './types.js';
 
 export function tagOf(entry: Descriptor): string | undefined {
   return entry.annotations?.[Annotation.RefName];

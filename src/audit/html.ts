@@ -7,9 +7,31 @@
  * script builds the tree with textContent only: annotations, labels and tags
  * come from somebody else's layout and are never interpreted as HTML.
  */
-import type { InspectReport } from './inspect.js';
+import { writeChunksAtomic } from '../fs/atomic.js';
+import { jsonChunks } from '../util/json-chunks.js';
+import { inspectJson, sourceOfReport, type InspectReport, type InspectSource } from './inspect.js';
 
 export function renderInspectHtml(report: InspectReport): string {
+  return [...inspectHtmlChunks(sourceOfReport(report))].join('');
+}
+
+/**
+ * The page in pieces, for writing to a file as it is produced: the report's
+ * JSON, the bulk of the page, is serialized root by root (see Inspection).
+ */
+export function* inspectHtmlChunks(source: InspectSource): Generator<string, void, undefined> {
+  yield pageHead(source.target);
+  // The same document as `inspect --output json`, without spaces.
+  for (const chunk of jsonChunks(inspectJson(source), { compact: true })) yield escapeForScript(chunk);
+  yield pageTail();
+}
+
+/** Write the page to `file` atomically (temp file, then rename) as it is produced. */
+export async function writeInspectHtml(file: string, source: InspectSource): Promise<void> {
+  await writeChunksAtomic(file, inspectHtmlChunks(source));
+}
+
+function pageHead(target: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -17,7 +39,7 @@ export function renderInspectHtml(report: InspectReport): string {
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="ocikit inspect --html">
-<title>ocikit inspect: ${escapeHtml(report.target)}</title>
+<title>ocikit inspect: ${escapeHtml(target)}</title>
 <style>${STYLE}</style>
 </head>
 <body>
@@ -40,16 +62,24 @@ export function renderInspectHtml(report: InspectReport): string {
     <table><thead><tr><th>severity</th><th>code</th><th>object</th><th>message</th></tr></thead><tbody></tbody></table>
   </section>
 </main>
-<script id="report" type="application/json">${jsonForScript(report)}</script>
+<script id="report" type="application/json">`;
+}
+
+/**
+ * JSON that cannot end its script element or be read as markup: `<`, `>`, `&`
+ * and line separators escaped. Each character is escaped on its own, so the
+ * JSON can be escaped piece by piece.
+ */
+function escapeForScript(json: string): string {
+  return json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function pageTail(): string {
+  return `</script>
 <script>${SCRIPT}</script>
 </body>
 </html>
 `;
-}
-
-/** JSON that cannot end its script element or be read as markup: `<`, `>`, `&` and line separators escaped. */
-function jsonForScript(value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function escapeHtml(s: string): string {

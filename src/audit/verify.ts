@@ -27,7 +27,7 @@
 import { drainVerified } from '../fs/file-range.js';
 import { OcikitError } from '../errors.js';
 import { isValidDigest, parseDigest } from '../digest/digest.js';
-import { isIndexMediaType, MediaType } from '../spec/media-types.js';
+import { internMediaType, isIndexMediaType, MediaType } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
 import { checkImageConfig, checkManifestDocument, checkOciLayoutFile, detectManifestMediaType, verifyDescriptorData, type Problem } from '../spec/validate.js';
 import { fetchDocument, MAX_DOCUMENT_SIZE } from '../graph/content.js';
@@ -99,14 +99,16 @@ export async function verifyTarget(target: ReadTarget, opts: VerifyOptions = {})
 
 /** Render a report as text: one line per finding, then a summary line. */
 export function renderVerifyText(report: VerifyReport): string {
-  const lines = report.findings.map(formatFinding);
+  return [...verifyTextLines(report)].join('\n');
+}
+
+/** The same, a line at a time (a damaged layout can have a finding for every blob). */
+export function* verifyTextLines(report: VerifyReport): Generator<string, void, undefined> {
+  for (const f of report.findings) yield formatFinding(f);
   const s = report.summary;
   const verdict = report.ok ? 'OK' : 'FAILED';
-  lines.push(
-    `${verdict}: ${report.target}: ${plural(s.manifests, 'manifest')}, ${plural(s.blobs, 'blob')} (${s.bytes} bytes) verified; ` +
-      `${plural(s.errors, 'error')}, ${plural(s.warnings, 'warning')}, ${plural(s.notes, 'note')}`,
-  );
-  return lines.join('\n');
+  yield `${verdict}: ${report.target}: ${plural(s.manifests, 'manifest')}, ${plural(s.blobs, 'blob')} (${s.bytes} bytes) verified; ` +
+    `${plural(s.errors, 'error')}, ${plural(s.warnings, 'warning')}, ${plural(s.notes, 'note')}`;
 }
 
 /**
@@ -156,7 +158,7 @@ class Verifier {
   private readonly blobs = new Map<string, BlobRecord>();
   /** Every digest a descriptor pointed at (a subject included). */
   private readonly reached = new Set<string>();
-  private readonly docs = new Map<string, Promise<Outcome<true>>>();
+  private readonly docs = new Map<string, Promise<Outcome<true>> | Outcome<true>>();
   private readonly streams = new Map<string, Promise<Outcome<true>>>();
   private readonly validated = new Set<string>();
   private readonly contentReported = new Set<string>();
@@ -177,12 +179,13 @@ class Verifier {
 
   async run(): Promise<VerifyReport> {
     const listing = hasFileListing(this.target) && !this.opts.root ? this.target : undefined;
-    const files = listing ? await this.checkFiles(listing) : undefined;
     if (listing) await this.checkOciLayout(listing);
     await this.visitRoots(listing);
     await this.drain();
-    if (files) {
-      for (const [digest, file] of files) if (!this.reached.has(digest)) this.unreferenced(digest, file);
+    // The files are listed after the walk, so that each blob file is checked against what the
+    // walk reached as it is listed: a layout of 100,000 blobs is never held as a list of files.
+    if (listing) {
+      await this.checkFiles(listing);
       await this.drain();
     }
     const findings = dedupe(sortFindings(this.findings));
@@ -207,8 +210,9 @@ class Verifier {
     }
     if (listing || isLayoutTarget(this.target)) {
       const entries = await this.readIndexEntries(listing);
-      entries.forEach((e, i) => this.visit(e, 'child', { from: 'index.json', location: `manifests[${i}]` }));
       this.checkDuplicateTags(entries);
+      // Fed to the queue as it makes room: queued all at once, 50,000 entries were 50,000 work items.
+      this.queue.feed(this.visitsOf(entries, 'index.json', 'manifests'));
       return;
     }
     let tags: string[] = [];
@@ -281,11 +285,23 @@ class Verifier {
   // The walk
 
   private visit(d: unknown, role: Role, ref: Ref): void {
+    const v = this.visitOf(d, role, ref);
+    if (v) this.queue.push(v);
+  }
+
+  private *visitsOf(list: unknown[], from: string, field: string): Generator<Visit, void, undefined> {
+    for (let i = 0; i < list.length; i++) {
+      const v = this.visitOf(list[i], 'child', { from, location: `${field}[${i}]` });
+      if (v) yield v;
+    }
+  }
+
+  private visitOf(d: unknown, role: Role, ref: Ref): Visit | undefined {
     const desc = usableDescriptor(d);
     // A descriptor without a checkable digest and size was reported by the document checks.
-    if (!desc) return;
+    if (!desc) return undefined;
     this.reached.add(desc.digest);
-    this.queue.push({ desc, role, ref });
+    return { desc, role, ref };
   }
 
   private async check({ desc, role, ref, after }: Visit): Promise<void> {
@@ -385,10 +401,10 @@ class Verifier {
     const known = this.docs.get(key);
     if (!known) {
       const fetched = this.docPool(() => attempt(() => fetchDocument(this.target, desc)));
-      this.docs.set(
-        key,
-        fetched.then((r): Outcome<true> => (r.ok ? READ_OK : r)),
-      );
+      const outcome = fetched.then((r): Outcome<true> => (r.ok ? READ_OK : r));
+      this.docs.set(key, outcome);
+      // Once known, the outcome itself is kept rather than a settled promise around it.
+      void outcome.then((o) => this.docs.set(key, o));
       const result = await fetched;
       if (!result.ok) {
         this.failed(desc, result.error, ref, role);
@@ -485,16 +501,16 @@ class Verifier {
   // -------------------------------------------------------------------------
   // Layout files
 
-  /** Classify every file; returns the blob files by digest. Stray files become notes. */
-  private async checkFiles(listing: FileListing): Promise<Map<string, { size: number; type: string }>> {
-    const blobs = new Map<string, { size: number; type: string }>();
+  /** Classify every file: stray files become notes, blob files nothing reached are unreferenced. */
+  private async checkFiles(listing: FileListing): Promise<void> {
     const strayDirs: string[] = [];
     try {
       for await (const entry of listing.listFiles()) {
         if (strayDirs.some((d) => entry.path.startsWith(`${d}/`))) continue;
         const c = classifyLayoutPath(entry);
-        if (c.kind === 'blob') blobs.set(c.digest, { size: entry.size, type: entry.type });
-        else if (c.kind === 'stray') {
+        if (c.kind === 'blob') {
+          if (!this.reached.has(c.digest)) this.unreferenced(c.digest, entry);
+        } else if (c.kind === 'stray') {
           if (entry.type === 'directory') strayDirs.push(entry.path);
           this.add('note', FindingCode.StrayFile, entry.path, c.message);
         } else if (c.kind === 'bad') this.add('error', c.code, entry.path, c.message);
@@ -502,7 +518,6 @@ class Verifier {
     } catch (err) {
       this.add('error', codeOf(err, FindingCode.ReadError), this.target.description, `cannot list the layout's files: ${messageOf(err)}`);
     }
-    return blobs;
   }
 
   private async checkOciLayout(listing: FileListing): Promise<void> {
@@ -607,7 +622,7 @@ function usableDescriptor(d: unknown): Descriptor | undefined {
   const { digest, size, mediaType } = d;
   if (typeof digest !== 'string' || !isValidDigest(digest)) return undefined;
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return undefined;
-  return { ...(d as Descriptor), mediaType: typeof mediaType === 'string' ? mediaType : '' };
+  return { ...(d as Descriptor), mediaType: typeof mediaType === 'string' ? internMediaType(mediaType) : '' };
 }
 
 function embeddedDataMatches(desc: Descriptor): boolean {

@@ -7,6 +7,7 @@
  * other ocikit processes respect. Reads verify every byte against the
  * descriptor and refuse blob paths that are symlinks, directories or devices.
  */
+import { createHash } from 'node:crypto';
 import { createWriteStream, promises as fsp } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
@@ -19,7 +20,7 @@ import { withLock } from '../fs/lock.js';
 import { VerifiedFileRange } from '../fs/file-range.js';
 import { openRegularFile, readSmallRegularFileSync, readRegularFile } from '../fs/safe-open.js';
 import { WriteLease } from '../fs/lease.js';
-import { MediaType } from '../spec/media-types.js';
+import { internMediaType, MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { checkOciLayoutFile } from '../spec/validate.js';
 import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
@@ -42,7 +43,8 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   readonly dir: string;
   readonly description: string;
   private readonly lease: WriteLease;
-  private parsedIndex?: { key: string; text: string; index: ImageIndex };
+  /** The text's SHA-256, not the text: the text of an index of 50,000 entries is 10 MB held for nothing. */
+  private parsedIndex?: { key: string; textHash: string; index: ImageIndex };
   private referrersCache?: { index: ImageIndex; map: Promise<Map<string, Descriptor[]>> };
 
   /** `<dir>/blobs`, normalised once: blob paths are built per read, and path.join's normalising showed in profiles. */
@@ -135,7 +137,8 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
     const key = await this.indexFileKey();
     if (key !== undefined && this.parsedIndex?.key === key) return this.parsedIndex.index;
     const text = await this.readIndexText();
-    if (this.parsedIndex?.text !== text) this.parsedIndex = { key: key ?? '', text, index: parseIndexText(text, this.dir) };
+    const textHash = createHash('sha256').update(text).digest('hex');
+    if (this.parsedIndex?.textHash !== textHash) this.parsedIndex = { key: key ?? '', textHash, index: parseIndexText(text, this.dir) };
     else this.parsedIndex.key = key ?? '';
     return this.parsedIndex.index;
   }
@@ -462,6 +465,8 @@ export function parseIndexText(text: string, dir: string): ImageIndex {
     if (problem) {
       throw new OcikitError('INVALID_LAYOUT', `invalid layout ${dir}: index.json manifests[${i}] ${problem}`, { path: path.join(dir, INDEX_FILE) });
     }
+    // Kept for the life of the target: one copy of each media type, not one per entry.
+    e.mediaType = internMediaType(e.mediaType);
   }
   return index;
 }

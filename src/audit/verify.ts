@@ -158,9 +158,10 @@ class Verifier {
   private readonly blobs = new Map<string, BlobRecord>();
   /** Every digest a descriptor pointed at (a subject included). */
   private readonly reached = new Set<string>();
-  private readonly docs = new Map<string, Promise<Outcome<true>> | Outcome<true>>();
-  private readonly streams = new Map<string, Promise<Outcome<true>>>();
-  private readonly validated = new Set<string>();
+  /** Small documents read (manifests, configs): the outcome, and the media types they were validated as. */
+  private readonly docs = new BySizedDigest<{ size: number; outcome: Pending; validatedAs: string; alsoAs?: string[] }>();
+  /** Blobs streamed: the outcome. */
+  private readonly streams = new BySizedDigest<{ size: number; outcome: Pending }>();
   private readonly contentReported = new Set<string>();
   private readonly manifests = new Set<string>();
   private unreadableManifests = 0;
@@ -263,7 +264,23 @@ class Verifier {
     }
     this.addProblems('index.json', checkManifestDocument(doc, MediaType.ImageIndex));
     const manifests = isObject(doc) ? doc['manifests'] : undefined;
-    return Array.isArray(manifests) ? manifests : [];
+    if (!Array.isArray(manifests)) return [];
+    return listing ? ((await this.parsedEntries(manifests.length)) ?? manifests) : manifests;
+  }
+
+  /**
+   * The entries the layout target parsed and keeps anyway, when it could parse
+   * them all (then they are the ones just read as bytes): walking those rather
+   * than a second parse keeps one copy of a 50,000-entry index.json, not two.
+   */
+  private async parsedEntries(count: number): Promise<Descriptor[] | undefined> {
+    if (!isLayoutTarget(this.target)) return undefined;
+    try {
+      const entries = (await this.target.readIndex()).manifests;
+      return entries.length === count ? entries : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private checkDuplicateTags(entries: unknown[]): void {
@@ -368,21 +385,20 @@ class Verifier {
   }
 
   private async checkBlob(desc: Descriptor, ref: Ref, role: Role): Promise<void> {
-    const key = `${desc.digest}|${desc.size}`;
-    let outcome = this.streams.get(key);
-    if (!outcome) {
-      outcome = this.blobPool(() =>
+    let known = this.streams.get(desc);
+    if (!known) {
+      const outcome = this.blobPool(() =>
         attempt(async () => {
           // Without buffering: the target's stream verifies digest and size as it flows.
           await drainVerified(await this.target.fetch(desc));
           return true as const;
         }),
       );
-      this.streams.set(key, outcome);
+      this.streams.set(desc, (known = remember({ size: desc.size, outcome })));
       const result = await outcome;
       if (result.ok) this.succeeded(desc);
     }
-    const result = await outcome;
+    const result = await known.outcome;
     if (!result.ok) this.failed(desc, result.error, ref, role);
   }
 
@@ -396,31 +412,26 @@ class Verifier {
    * validation under another media type just reads them again.
    */
   private async document(desc: Descriptor, ref: Ref, role: Role): Promise<{ bytes?: Buffer } | undefined> {
-    const key = `${desc.digest}|${desc.size}`;
-    const validation = `${key}|${desc.mediaType}`;
-    const known = this.docs.get(key);
+    const known = this.docs.get(desc);
     if (!known) {
       const fetched = this.docPool(() => attempt(() => fetchDocument(this.target, desc)));
-      const outcome = fetched.then((r): Outcome<true> => (r.ok ? READ_OK : r));
-      this.docs.set(key, outcome);
-      // Once known, the outcome itself is kept rather than a settled promise around it.
-      void outcome.then((o) => this.docs.set(key, o));
+      this.docs.set(desc, remember({ size: desc.size, outcome: fetched.then((r): Outcome<true> => (r.ok ? READ_OK : r)), validatedAs: desc.mediaType }));
       const result = await fetched;
       if (!result.ok) {
         this.failed(desc, result.error, ref, role);
         return undefined;
       }
       this.succeeded(desc);
-      this.validated.add(validation);
       return { bytes: result.value };
     }
-    const outcome = await known;
+    const outcome = await known.outcome;
     if (!outcome.ok) {
       this.failed(desc, outcome.error, ref, role);
       return undefined;
     }
-    if (this.validated.has(validation)) return {};
-    this.validated.add(validation);
+    // Almost every document is validated as one media type: a second one is the exception.
+    if (known.validatedAs === desc.mediaType || known.alsoAs?.includes(desc.mediaType)) return {};
+    (known.alsoAs ??= []).push(desc.mediaType);
     const again = await this.docPool(() => attempt(() => fetchDocument(this.target, desc)));
     if (!again.ok) {
       this.failed(desc, again.error, ref, role);
@@ -594,6 +605,37 @@ class Verifier {
 
   private async drain(): Promise<void> {
     await this.queue.drained();
+  }
+}
+
+type Pending = Promise<Outcome<true>> | Outcome<true>;
+
+/** Keep the outcome itself once it is known, rather than a settled promise around it. */
+function remember<S extends { outcome: Pending }>(state: S): S {
+  void Promise.resolve(state.outcome).then((o) => (state.outcome = o));
+  return state;
+}
+
+/**
+ * Facts kept per digest and size, for every blob of a layout. Keyed by the
+ * digest alone (a key built as `digest|size` is another string per blob, and
+ * at 100,000 blobs those were megabytes); a descriptor giving a known digest
+ * another size, which only damaged metadata does, is filed under both.
+ */
+class BySizedDigest<V extends { size: number }> {
+  private readonly byDigest = new Map<string, V>();
+  private readonly otherSizes = new Map<string, V>();
+
+  get(desc: Descriptor): V | undefined {
+    const known = this.byDigest.get(desc.digest);
+    if (!known || known.size === desc.size) return known;
+    return this.otherSizes.get(`${desc.digest}|${desc.size}`);
+  }
+
+  set(desc: Descriptor, value: V): void {
+    const known = this.byDigest.get(desc.digest);
+    if (!known || known.size === desc.size) this.byDigest.set(desc.digest, value);
+    else this.otherSizes.set(`${desc.digest}|${desc.size}`, value);
   }
 }
 

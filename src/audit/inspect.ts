@@ -179,7 +179,7 @@ export class Inspection {
 
 /** Read what `target` holds (and attach a verify report's statuses) so that it can be reported. */
 export async function openInspection(target: ReadTarget, opts: InspectOptions = {}): Promise<Inspection> {
-  const catalog = await Catalog.load(target, { roots: opts.roots });
+  const catalog = await Catalog.load(target, { roots: opts.roots, runtimeConfig: false });
   const artifacts = await summarizeArtifacts(target, catalog);
   let status: ((digest: string) => BlobStatus | undefined) | undefined;
   let verification: InspectReport['verification'];
@@ -218,9 +218,11 @@ class TreeBuilder {
   *buildRoots(): Generator<InspectRoot, void, undefined> {
     const groups = new Map<string, { tags: string[]; descriptor: Descriptor }>();
     for (const r of this.catalog.roots) {
-      const g = groups.get(r.descriptor.digest) ?? { tags: [], descriptor: r.descriptor };
-      if (r.tag !== undefined && !g.tags.includes(r.tag)) g.tags.push(r.tag);
-      groups.set(r.descriptor.digest, g);
+      const g = groups.get(r.descriptor.digest);
+      // A new group's tags start as a one-element literal: an empty array grown by push reserves
+      // room for 16, and there is a group for every root (50,000 in a big layout).
+      if (!g) groups.set(r.descriptor.digest, { tags: r.tag !== undefined ? [r.tag] : [], descriptor: r.descriptor });
+      else if (r.tag !== undefined && !g.tags.includes(r.tag)) g.tags.push(r.tag);
     }
     const deferred: Array<{ tags: string[]; descriptor: Descriptor }> = [];
     // Each tree is handed out as soon as it is built, and dropped by the caller once printed.

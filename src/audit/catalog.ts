@@ -212,8 +212,22 @@ export class Catalog {
     return s;
   }
 
+  private readonly plainDescriptors = new Map<string, Descriptor>();
+
+  /**
+   * A layer's descriptor as kept: a plain one (media type, digest, size and
+   * nothing else, as most are) is one object however many images share the
+   * layer; others are copied with their strings shared.
+   */
   private compact(d: Descriptor): Descriptor {
-    return { ...d, mediaType: this.intern(d.mediaType), digest: this.intern(d.digest) };
+    const plain = Object.keys(d).length === 3 && typeof d.digest === 'string' && 'mediaType' in d && 'size' in d;
+    if (plain) {
+      const known = this.plainDescriptors.get(d.digest);
+      if (known && known.size === d.size && known.mediaType === d.mediaType) return known;
+    }
+    const copy = { ...d, mediaType: this.intern(d.mediaType), digest: this.intern(d.digest) };
+    if (plain && !this.plainDescriptors.has(d.digest)) this.plainDescriptors.set(copy.digest, copy);
+    return copy;
   }
 
   private async readConfig(desc: Descriptor): Promise<ConfigSummary> {

@@ -185,11 +185,36 @@ export async function openInspection(target: ReadTarget, opts: InspectOptions = 
   let verification: InspectReport['verification'];
   if (opts.verification) {
     const v = opts.verification;
-    const byDigest = new Map(v.blobs.map((b) => [b.digest, b.status]));
-    status = (digest) => byDigest.get(digest);
+    status = statusLookup(v.blobs);
     verification = { ...v.summary, ok: v.ok, findings: v.findings };
   }
   return new Inspection(target.description, catalog, artifacts, status, verification);
+}
+
+/**
+ * A blob's status, looked up in the verify report's list, which is sorted by
+ * digest: a binary search instead of a second index of 100,000 entries.
+ */
+function statusLookup(blobs: VerifyReport['blobs']): (digest: string) => BlobStatus | undefined {
+  // A report put together elsewhere may not be in order: then an index after all.
+  for (let i = 1; i < blobs.length; i++) {
+    if (blobs[i - 1]!.digest > blobs[i]!.digest) {
+      const byDigest = new Map(blobs.map((b) => [b.digest, b.status]));
+      return (digest) => byDigest.get(digest);
+    }
+  }
+  return (digest) => {
+    let lo = 0;
+    let hi = blobs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const d = blobs[mid]!.digest;
+      if (d === digest) return blobs[mid]!.status;
+      if (d < digest) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  };
 }
 
 /** Artifact details need payload reads: do them concurrently, once per artifact. */

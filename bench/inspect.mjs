@@ -7,61 +7,26 @@
  * listed untagged in index.json, as oras writes them). Not a test: run it by
  * hand.
  *
- *   npm run build && node bench/inspect.mjs [--sizes 2500,5000,10000] [--keep] [--json]
+ *   npm run build && node bench/inspect.mjs [--sizes 2500,5000,10000] [--rss-manifests 50000] [--keep] [--json]
  *
  * Each command runs as a fresh process with stdout discarded; the best of
  * two runs is reported, with the time per manifest and the ratio to the
  * smallest size (linear growth keeps time/manifest flat). With --json, the
  * BENCH rows (measure.mjs) are inspect and verify at the largest size (no
- * target: shown for information).
+ * target: shown for information), and the peak RSS of ls, verify, inspect
+ * and inspect --html (text and JSON) on a layout of 50,000 manifests
+ * (--rss-manifests N), each of which must stay within 150 MiB.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BIN, emit, hasFlag, measure, row, say, stringOption } from './measure.mjs';
+import { BIN, emit, hasFlag, measure, numberOption, row, say, stringOption } from './measure.mjs';
+import { imagesFor, makeManyManifestLayout as makeLayout } from './many-manifests.mjs';
 
 const sizes = stringOption('--sizes', '2500,5000,10000').split(',').map(Number);
 const keep = hasFlag('--keep');
-
-const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const EMPTY = { mediaType: 'application/vnd.oci.empty.v1+json', digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', size: 2 };
-
-function store(dir, bytes) {
-  const hex = createHash('sha256').update(bytes).digest('hex');
-  writeFileSync(path.join(dir, 'blobs', 'sha256', hex), bytes);
-  return { digest: `sha256:${hex}`, size: bytes.length };
-}
-
-const storeJson = (dir, doc) => store(dir, Buffer.from(JSON.stringify(doc)));
-
-/** A layout with `n` tagged images (own config, one shared layer) and an SBOM for every tenth. Returns the manifest count. */
-function makeLayout(dir, n) {
-  mkdirSync(path.join(dir, 'blobs', 'sha256'), { recursive: true });
-  writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  store(dir, Buffer.from('{}'));
-  const layer = { mediaType: 'application/vnd.oci.image.layer.v1.tar', ...store(dir, Buffer.alloc(2048, 1)) };
-  const entries = [];
-  for (let i = 0; i < n; i++) {
-    const config = storeJson(dir, {
-      created: '2024-01-01T00:00:00Z',
-      architecture: 'amd64',
-      os: 'linux',
-      config: { Env: [`N=${i}`], Labels: { 'org.opencontainers.image.version': String(i) } },
-      rootfs: { type: 'layers', diff_ids: [layer.digest] },
-    });
-    const image = { mediaType: MANIFEST, ...storeJson(dir, { schemaVersion: 2, mediaType: MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: [layer] }) };
-    entries.push({ ...image, annotations: { 'org.opencontainers.image.ref.name': `t${i}` } });
-    if (i % 10 === 0) {
-      const sbom = { mediaType: 'application/spdx+json', ...store(dir, Buffer.from(JSON.stringify({ spdxVersion: 'SPDX-2.3', name: `image ${i}` }))) };
-      const artifact = storeJson(dir, { schemaVersion: 2, mediaType: MANIFEST, artifactType: 'application/spdx+json', config: EMPTY, layers: [sbom], subject: image });
-      entries.push({ mediaType: MANIFEST, ...artifact, artifactType: 'application/spdx+json' });
-    }
-  }
-  writeFileSync(path.join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: entries }));
-  return entries.length;
-}
+/** Manifests in the layout whose peak RSS is measured per command (issue 16: every command within 150 MiB at 50,000). */
+const rssManifests = numberOption('--rss-manifests', 50000);
 
 /** Best wall time of two runs (stdout discarded), and the larger peak RSS. */
 async function best(argv) {
@@ -96,9 +61,28 @@ try {
     );
   }
   const last = rows[rows.length - 1];
+  // Peak RSS of every command that prints what a big layout holds, each run once, stdout discarded.
+  const big = path.join(root, `layout-rss`);
+  const bigManifests = makeLayout(big, imagesFor(rssManifests));
+  const html = path.join(root, 'report.html');
+  const rssRows = [];
+  for (const [name, argv] of [
+    ['ls', ['ls', big]],
+    ['ls --output json', ['ls', big, '--output', 'json']],
+    ['verify', ['verify', big]],
+    ['verify --output json', ['verify', big, '--output', 'json']],
+    ['inspect', ['inspect', big]],
+    ['inspect --output json', ['inspect', big, '--output', 'json']],
+    ['inspect --html', ['inspect', big, '--html', html]],
+  ]) {
+    const run = await measure(process.execPath, [BIN, ...argv]);
+    say(`${name}, ${bigManifests} manifests: ${run.seconds.toFixed(2)} s, peak RSS ${run.peakMiB.toFixed(0)} MiB`);
+    rssRows.push(row({ name: `${name}, ${bigManifests} manifests (peak RSS)`, ocikit_s: run.seconds, ocikit_rss_mib: run.peakMiB, note: 'one run' }));
+  }
   emit([
     row({ name: `inspect --output json, ${last.manifests} manifests`, ocikit_s: last.inspect, ocikit_rss_mib: last.inspectRss, note: 'best of 2' }),
     row({ name: `verify, ${last.manifests} manifests`, ocikit_s: last.verify, ocikit_rss_mib: last.verifyRss, note: 'best of 2' }),
+    ...rssRows,
   ]);
 } finally {
   if (keep) say(`kept ${root}`);

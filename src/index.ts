@@ -65,4 +65,5 @@ export * from './audit/artifacts.js';
 export * from './audit/inspect.js';
 export * from './audit/inspect-text.js';
 export * from './audit/html.js';
+export { jsonChunks, batched, JsonArrayStream, JsonLater } from './util/json-chunks.js';
 export * from './audit/diff.js';

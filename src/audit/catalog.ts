@@ -14,8 +14,8 @@ import { MediaType } from '../spec/media-types.js';
 import { formatPlatform } from '../spec/platform.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, LegacyArtifactManifest } from '../spec/types.js';
 import { effectiveArtifactType } from '../spec/validate.js';
-import { fetchDocumentOrEmbedded, fetchManifestOrEmbedded, readAll } from '../graph/content.js';
-import { buildReferrersMap, lookupReferrers } from '../graph/referrers.js';
+import { fetchDocumentOrEmbedded, fetchManifestOrEmbedded, readAll, type FetchedManifest } from '../graph/content.js';
+import { buildReferrersMap, lookupReferrers, ReferrersCollector } from '../graph/referrers.js';
 import { isWalkable } from '../graph/successors.js';
 import { isLayoutTarget, type ReadTarget } from '../graph/target.js';
 import { WorkQueue } from '../util/limit.js';
@@ -62,6 +62,12 @@ export interface CatalogOptions {
   roots?: AuditRoot[];
   /** Manifests read at once (default 16). */
   concurrency?: number;
+  /**
+   * Keep what an image runs with (env, entrypoint, cmd, working dir, user) in
+   * each config summary; diff compares them, inspect shows none of them, and
+   * for 50,000 images they are megabytes (default true).
+   */
+  runtimeConfig?: boolean;
 }
 
 const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.ImageConfig, MediaType.DockerConfig]);
@@ -73,13 +79,22 @@ export class Catalog {
   private constructor(
     readonly target: ReadTarget,
     readonly roots: AuditRoot[],
+    private readonly runtimeConfig: boolean,
   ) {}
 
   static async load(target: ReadTarget, opts: CatalogOptions = {}): Promise<Catalog> {
+    const concurrency = opts.concurrency ?? 16;
+    if (!opts.roots && isLayoutTarget(target)) {
+      // Walking every index.json entry reaches every manifest a layout's referrers can come
+      // from, so one walk finds both: each manifest is read once and no document is kept.
+      const catalog = new Catalog(target, await listRoots(target), opts.runtimeConfig ?? true);
+      await catalog.walkLayout(await target.readIndex(), concurrency);
+      return catalog;
+    }
     // The referrers walk and the catalog's own walk read the same manifests: read each once.
     const cached = withDocumentCache(target);
-    const catalog = new Catalog(cached, opts.roots ?? (await listRoots(cached)));
-    await catalog.walk(opts.concurrency ?? 16);
+    const catalog = new Catalog(cached, opts.roots ?? (await listRoots(cached)), opts.runtimeConfig ?? true);
+    await catalog.walk(concurrency);
     return catalog;
   }
 
@@ -108,6 +123,26 @@ export class Catalog {
     await queue.drained();
   }
 
+  /** Every manifest index.json reaches, and the referrers among them. */
+  private async walkLayout(index: ImageIndex, concurrency: number): Promise<void> {
+    const referrers = new ReferrersCollector(index);
+    const queue = new WorkQueue<Descriptor>(concurrency, async (desc) => {
+      const info = await this.readManifest(desc, (manifest) => referrers.add({ descriptor: desc, manifest }));
+      this.manifests.set(info.digest, info);
+      for (const child of info.children ?? []) enqueue(child);
+    });
+    const enqueue = (desc: Descriptor) => {
+      if (isWalkable(desc)) queue.pushNew(desc.digest, desc);
+    };
+    for (const root of this.roots) enqueue(root.descriptor);
+    await queue.drained();
+    const map = referrers.map();
+    for (const digest of this.manifests.keys()) {
+      const list = lookupReferrers(map, digest);
+      if (list.length > 0) this.referrerLists.set(digest, list);
+    }
+  }
+
   /** A layout's referrers from one walk of what index.json reaches; anything else is asked per manifest. */
   private async referrersSource(): Promise<(desc: Descriptor) => Promise<Descriptor[]>> {
     const target = this.target;
@@ -122,8 +157,13 @@ export class Catalog {
     };
   }
 
-  private async readManifest(desc: Descriptor): Promise<ManifestInfo> {
-    const info: ManifestInfo = { digest: desc.digest, mediaType: desc.mediaType, size: desc.size, kind: 'unreadable' };
+  /**
+   * What inspect and diff need to know about a manifest: kept for every
+   * manifest, so compact (the document itself is dropped; media types and
+   * shared layers' digests are one string each, however often they occur).
+   */
+  private async readManifest(desc: Descriptor, onRead?: (m: FetchedManifest) => void): Promise<ManifestInfo> {
+    const info: ManifestInfo = { digest: desc.digest, mediaType: this.intern(desc.mediaType), size: desc.size, kind: 'unreadable' };
     let m;
     try {
       // What a descriptor embeds in `data` is content the target has (verify and copy treat it so too).
@@ -132,8 +172,9 @@ export class Catalog {
       info.problem = messageOf(err);
       return info;
     }
+    onRead?.(m);
     const doc = m.doc;
-    info.mediaType = m.mediaType;
+    info.mediaType = this.intern(m.mediaType);
     if (doc.annotations && Object.keys(doc.annotations).length > 0) info.annotations = { ...doc.annotations };
     if (doc.subject) info.subject = doc.subject;
     const artifactType = effectiveArtifactType(doc);
@@ -146,21 +187,52 @@ export class Catalog {
     if (m.kind === 'legacy-artifact') {
       info.kind = 'artifact';
       if (artifactType) info.artifactType = artifactType;
-      info.layers = [...((doc as LegacyArtifactManifest).blobs ?? [])];
+      info.layers = ((doc as LegacyArtifactManifest).blobs ?? []).map((l) => this.compact(l));
       return info;
     }
     const manifest = doc as ImageManifest;
-    info.layers = [...manifest.layers];
+    info.layers = manifest.layers.map((l) => this.compact(l));
     const isImage = IMAGE_CONFIG_TYPES.has(manifest.config.mediaType) && manifest.artifactType === undefined;
     info.kind = isImage ? 'image' : 'artifact';
     if (!isImage && artifactType) info.artifactType = artifactType;
     // An artifact's config is usually the empty descriptor: named, not read.
-    info.config = isImage ? await this.readConfig(manifest.config) : { digest: manifest.config.digest, mediaType: manifest.config.mediaType, size: manifest.config.size };
+    info.config = isImage
+      ? await this.readConfig(manifest.config)
+      : { digest: this.intern(manifest.config.digest), mediaType: this.intern(manifest.config.mediaType), size: manifest.config.size };
     return info;
   }
 
+  private readonly strings = new Map<string, string>();
+
+  /** One copy of a string that recurs (media types, a layer many images share), not one per document parsed. */
+  private intern(s: string): string {
+    if (typeof s !== 'string') return s;
+    const known = this.strings.get(s);
+    if (known !== undefined) return known;
+    this.strings.set(s, s);
+    return s;
+  }
+
+  private readonly plainDescriptors = new Map<string, Descriptor>();
+
+  /**
+   * A layer's descriptor as kept: a plain one (media type, digest, size and
+   * nothing else, as most are) is one object however many images share the
+   * layer; others are copied with their strings shared.
+   */
+  private compact(d: Descriptor): Descriptor {
+    const plain = Object.keys(d).length === 3 && typeof d.digest === 'string' && 'mediaType' in d && 'size' in d;
+    if (plain) {
+      const known = this.plainDescriptors.get(d.digest);
+      if (known && known.size === d.size && known.mediaType === d.mediaType) return known;
+    }
+    const copy = { ...d, mediaType: this.intern(d.mediaType), digest: this.intern(d.digest) };
+    if (plain && !this.plainDescriptors.has(d.digest)) this.plainDescriptors.set(copy.digest, copy);
+    return copy;
+  }
+
   private async readConfig(desc: Descriptor): Promise<ConfigSummary> {
-    const summary: ConfigSummary = { digest: desc.digest, mediaType: desc.mediaType, size: desc.size };
+    const summary: ConfigSummary = { digest: desc.digest, mediaType: this.intern(desc.mediaType), size: desc.size };
     let doc: Partial<ImageConfig>;
     try {
       const parsed: unknown = JSON.parse((await fetchDocumentOrEmbedded(this.target, desc)).toString('utf8'));
@@ -171,9 +243,10 @@ export class Catalog {
       return summary;
     }
     if (typeof doc.os === 'string' && typeof doc.architecture === 'string') {
-      summary.platform = formatPlatform({ os: doc.os, architecture: doc.architecture, ...(typeof doc.variant === 'string' ? { variant: doc.variant } : {}) });
+      summary.platform = this.intern(formatPlatform({ os: doc.os, architecture: doc.architecture, ...(typeof doc.variant === 'string' ? { variant: doc.variant } : {}) }));
     }
-    if (typeof doc.created === 'string') summary.created = doc.created;
+    // Interned: builds made reproducible all say the same time (often 1970-01-01T00:00:00Z).
+    if (typeof doc.created === 'string') summary.created = this.intern(doc.created);
     if (typeof doc.author === 'string') summary.author = doc.author;
     const c = doc.config && typeof doc.config === 'object' ? doc.config : undefined;
     if (c) {
@@ -182,6 +255,7 @@ export class Catalog {
         // because a config may hold numbers or null there, and every renderer expects strings.
         summary.labels = Object.fromEntries(Object.entries(c.Labels as Record<string, unknown>).map(([k, v]) => [k, asText(v)]));
       }
+      if (!this.runtimeConfig) return summary;
       if (Array.isArray(c.Env)) summary.env = (c.Env as unknown[]).map(asText);
       if (c.Entrypoint !== undefined) summary.entrypoint = c.Entrypoint;
       if (c.Cmd !== undefined) summary.cmd = c.Cmd;

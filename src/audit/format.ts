@@ -39,14 +39,17 @@ export interface TextTreeItem {
 /** Draw items with box-drawing branches, as `discover -o tree` does. */
 export function renderTextTree(items: TextTreeItem[], prefix = ''): string[] {
   const lines: string[] = [];
-  items.forEach((item, i) => {
-    const last = i === items.length - 1;
-    lines.push(`${prefix}${last ? '└── ' : '├── '}${item.text}`);
-    const inner = prefix + (last ? '    ' : '│   ');
-    const children = item.children ?? [];
-    for (const note of item.notes ?? []) lines.push(`${inner}${children.length > 0 ? '│ ' : '  '}${note}`);
-    lines.push(...renderTextTree(children, inner));
-  });
+  items.forEach((item, i) => lines.push(...renderTextTreeItem(item, i === items.length - 1, prefix)));
+  return lines;
+}
+
+/** One item of a tree and everything below it; `last` draws it as the last of its siblings. */
+export function renderTextTreeItem(item: TextTreeItem, last: boolean, prefix = ''): string[] {
+  const lines = [`${prefix}${last ? '└── ' : '├── '}${item.text}`];
+  const inner = prefix + (last ? '    ' : '│   ');
+  const children = item.children ?? [];
+  for (const note of item.notes ?? []) lines.push(`${inner}${children.length > 0 ? '│ ' : '  '}${note}`);
+  lines.push(...renderTextTree(children, inner));
   return lines;
 }
 

@@ -1,26 +1,31 @@
 /** `inspect` as text: one tree per root, referrers grouped by artifact type, a summary line. */
 import type { ArtifactSummary } from './artifacts.js';
-import { formatBytes, formatPairs, oneLine, renderTextTree, type TextTreeItem, plural } from './format.js';
-import type { InspectNode, InspectReport } from './inspect.js';
+import { formatBytes, formatPairs, oneLine, renderTextTreeItem, type TextTreeItem, plural } from './format.js';
+import { sourceOfReport, type InspectNode, type InspectReport, type InspectSource } from './inspect.js';
 
 export function renderInspectText(report: InspectReport): string {
-  const lines = [oneLine(report.target)];
-  const items = report.roots.map((r) => {
+  return [...inspectTextLines(sourceOfReport(report))].join('\n');
+}
+
+/** The text report line by line: each root's tree is drawn when it arrives, then forgotten. */
+export function* inspectTextLines(source: InspectSource): Generator<string, void, undefined> {
+  yield oneLine(source.target);
+  // A root is drawn as the last one (└──) or not, so each waits for the next before it is drawn.
+  let pending: TextTreeItem | undefined;
+  for (const r of source.roots) {
+    if (pending) yield* renderTextTreeItem(pending, false);
     const item = nodeItem(r.node);
     const name = r.tags.length > 0 ? r.tags.map(oneLine).join(', ') : r.orphan ? '(untagged, subject not present)' : '(untagged)';
-    return { ...item, text: `${name}  ${item.text}` };
-  });
-  lines.push(...(items.length > 0 ? renderTextTree(items) : ['(empty)']));
-  const s = report.summary;
-  lines.push(
-    `${plural(s.tags, 'tag')}, ${plural(s.images, 'image')}, ${plural(s.indexes, 'index')}, ${plural(s.artifacts, 'artifact')}; ` +
-      `${plural(s.blobs, 'blob')}, ${formatBytes(s.totalSize)}`,
-  );
-  if (report.verification) {
-    const v = report.verification;
-    lines.push(`verification: ${v.ok ? 'OK' : 'FAILED'} (${plural(v.errors, 'error')}, ${plural(v.warnings, 'warning')}, ${plural(v.notes, 'note')})`);
+    pending = { ...item, text: `${name}  ${item.text}` };
   }
-  return lines.join('\n');
+  if (pending) yield* renderTextTreeItem(pending, true);
+  else yield '(empty)';
+  const s = source.summary();
+  yield `${plural(s.tags, 'tag')}, ${plural(s.images, 'image')}, ${plural(s.indexes, 'index')}, ${plural(s.artifacts, 'artifact')}; ` + `${plural(s.blobs, 'blob')}, ${formatBytes(s.totalSize)}`;
+  if (source.verification) {
+    const v = source.verification;
+    yield `verification: ${v.ok ? 'OK' : 'FAILED'} (${plural(v.errors, 'error')}, ${plural(v.warnings, 'warning')}, ${plural(v.notes, 'note')})`;
+  }
 }
 
 function nodeItem(n: InspectNode): TextTreeItem {

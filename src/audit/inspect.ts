@@ -13,6 +13,7 @@ import { Annotation } from '../spec/media-types.js';
 import { MAX_NESTING_DEPTH, nestingTooDeep } from '../spec/nesting.js';
 import { isFallbackTagEntry } from '../spec/index-entries.js';
 import type { ReadTarget } from '../graph/target.js';
+import { JsonArrayStream, JsonLater } from '../util/json-chunks.js';
 import { mapBounded } from '../util/limit.js';
 import { summarizeArtifact, type ArtifactSummary } from './artifacts.js';
 import { Catalog, platformOf, type ManifestInfo, type ManifestKind } from './catalog.js';
@@ -91,6 +92,31 @@ export interface InspectReport {
   verification?: VerifySummary & { ok: boolean; findings: Finding[] };
 }
 
+/**
+ * A report to print: the roots may be produced one at a time (Inspection),
+ * and the summary is asked for once they have all been printed.
+ */
+export interface InspectSource {
+  target: string;
+  roots: Iterable<InspectRoot>;
+  summary: () => InspectSummary;
+  verification?: InspectReport['verification'];
+}
+
+/**
+ * The report's JSON document (the shape of InspectReport) for jsonChunks:
+ * the roots are serialized as they are built, the summary after them.
+ */
+export function inspectJson(source: InspectSource): Record<string, unknown> {
+  const { target, roots, summary, verification } = source;
+  return { target, roots: new JsonArrayStream(roots), summary: new JsonLater(summary), ...(verification ? { verification } : {}) };
+}
+
+/** A report already in memory, as a source. */
+export function sourceOfReport(report: InspectReport): InspectSource {
+  return { target: report.target, roots: report.roots, summary: () => report.summary, ...(report.verification ? { verification: report.verification } : {}) };
+}
+
 export interface InspectOptions {
   /** Only these roots (a reference with a tag or digest). */
   roots?: AuditRoot[];
@@ -99,17 +125,97 @@ export interface InspectOptions {
 }
 
 export async function inspectTarget(target: ReadTarget, opts: InspectOptions = {}): Promise<InspectReport> {
-  const catalog = await Catalog.load(target, { roots: opts.roots });
+  return (await openInspection(target, opts)).report();
+}
+
+/**
+ * What inspect found, with the tree of each root built only when it is
+ * asked for. Printing a report of tens of thousands of manifests root by root
+ * keeps in memory the catalog's facts about each manifest, never the whole
+ * tree of nodes (nor its text, nor its JSON) at once.
+ */
+export class Inspection {
+  private counted?: { roots: number; tags: number };
+
+  constructor(
+    readonly target: string,
+    private readonly catalog: Catalog,
+    private readonly artifacts: Map<string, ArtifactSummary>,
+    private readonly status: ((digest: string) => BlobStatus | undefined) | undefined,
+    /** Present when the inspection was verified. */
+    readonly verification: InspectReport['verification'] | undefined,
+  ) {}
+
+  /** The roots in report order, each tree built as it is reached; every call starts afresh. */
+  *roots(): Generator<InspectRoot, void, undefined> {
+    const builder = new TreeBuilder(this.catalog, this.artifacts, this.status);
+    let roots = 0;
+    let tags = 0;
+    for (const root of builder.buildRoots()) {
+      roots++;
+      if (!root.orphan) tags += root.tags.length;
+      yield root;
+    }
+    this.counted = { roots, tags };
+  }
+
+  /** The summary; its root and tag counts come from a full pass over roots() (made now if none has been). */
+  summary(): InspectSummary {
+    if (!this.counted) for (const _ of this.roots());
+    return summarize(this.catalog, this.counted!, bookkeeping(this.catalog));
+  }
+
+  /** The report as a source to print: a fresh pass over the roots. */
+  source(): InspectSource {
+    return { target: this.target, roots: this.roots(), summary: () => this.summary(), ...(this.verification ? { verification: this.verification } : {}) };
+  }
+
+  /** The whole report as one value (what inspectTarget returns). */
+  report(): InspectReport {
+    const report: InspectReport = { target: this.target, roots: [...this.roots()], summary: this.summary() };
+    if (this.verification) report.verification = this.verification;
+    return report;
+  }
+}
+
+/** Read what `target` holds (and attach a verify report's statuses) so that it can be reported. */
+export async function openInspection(target: ReadTarget, opts: InspectOptions = {}): Promise<Inspection> {
+  const catalog = await Catalog.load(target, { roots: opts.roots, runtimeConfig: false });
   const artifacts = await summarizeArtifacts(target, catalog);
-  const status = opts.verification ? new Map(opts.verification.blobs.map((b) => [b.digest, b.status])) : undefined;
-  const builder = new TreeBuilder(catalog, artifacts, status);
-  const roots = builder.buildRoots();
-  const report: InspectReport = { target: target.description, roots, summary: summarize(catalog, roots, builder.bookkeeping()) };
+  let status: ((digest: string) => BlobStatus | undefined) | undefined;
+  let verification: InspectReport['verification'];
   if (opts.verification) {
     const v = opts.verification;
-    report.verification = { ...v.summary, ok: v.ok, findings: v.findings };
+    status = statusLookup(v.blobs);
+    verification = { ...v.summary, ok: v.ok, findings: v.findings };
   }
-  return report;
+  return new Inspection(target.description, catalog, artifacts, status, verification);
+}
+
+/**
+ * A blob's status, looked up in the verify report's list, which is sorted by
+ * digest: a binary search instead of a second index of 100,000 entries.
+ */
+function statusLookup(blobs: VerifyReport['blobs']): (digest: string) => BlobStatus | undefined {
+  // A report put together elsewhere may not be in order: then an index after all.
+  for (let i = 1; i < blobs.length; i++) {
+    if (blobs[i - 1]!.digest > blobs[i]!.digest) {
+      const byDigest = new Map(blobs.map((b) => [b.digest, b.status]));
+      return (digest) => byDigest.get(digest);
+    }
+  }
+  return (digest) => {
+    let lo = 0;
+    let hi = blobs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const d = blobs[mid]!.digest;
+      if (d === digest) return blobs[mid]!.status;
+      if (d < digest) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  };
 }
 
 /** Artifact details need payload reads: do them concurrently, once per artifact. */
@@ -126,7 +232,7 @@ class TreeBuilder {
   constructor(
     private readonly catalog: Catalog,
     private readonly artifacts: Map<string, ArtifactSummary>,
-    private readonly status: Map<string, BlobStatus> | undefined,
+    private readonly status: ((digest: string) => BlobStatus | undefined) | undefined,
   ) {}
 
   /**
@@ -135,42 +241,30 @@ class TreeBuilder {
    * are bookkeeping whose members appear under their subject too; either is
    * shown at the top level only when it would otherwise not be shown at all.
    */
-  buildRoots(): InspectRoot[] {
+  *buildRoots(): Generator<InspectRoot, void, undefined> {
     const groups = new Map<string, { tags: string[]; descriptor: Descriptor }>();
     for (const r of this.catalog.roots) {
-      const g = groups.get(r.descriptor.digest) ?? { tags: [], descriptor: r.descriptor };
-      if (r.tag !== undefined && !g.tags.includes(r.tag)) g.tags.push(r.tag);
-      groups.set(r.descriptor.digest, g);
+      const g = groups.get(r.descriptor.digest);
+      // A new group's tags start as a one-element literal: an empty array grown by push reserves
+      // room for 16, and there is a group for every root (50,000 in a big layout).
+      if (!g) groups.set(r.descriptor.digest, { tags: r.tag !== undefined ? [r.tag] : [], descriptor: r.descriptor });
+      else if (r.tag !== undefined && !g.tags.includes(r.tag)) g.tags.push(r.tag);
     }
     const deferred: Array<{ tags: string[]; descriptor: Descriptor }> = [];
-    const roots: InspectRoot[] = [];
+    // Each tree is handed out as soon as it is built, and dropped by the caller once printed.
     for (const g of groups.values()) {
       if (this.isBookkeeping(g)) deferred.push(g);
-      else roots.push({ tags: g.tags, node: this.node(g.descriptor, []) });
+      else yield { tags: g.tags, node: this.node(g.descriptor, []) };
     }
     for (const g of deferred) {
       const info = this.catalog.get(g.descriptor.digest);
-      const members = [g.descriptor.digest, ...(this.isFallback(g) ? (info?.children ?? []).map((c) => c.digest) : [])];
-      if (members.every((d) => !this.shown.has(d))) roots.push({ tags: g.tags, orphan: true, node: this.node(g.descriptor, []) });
+      const members = [g.descriptor.digest, ...(isFallback(g) ? (info?.children ?? []).map((c) => c.digest) : [])];
+      if (members.every((d) => !this.shown.has(d))) yield { tags: g.tags, orphan: true, node: this.node(g.descriptor, []) };
     }
-    return roots;
-  }
-
-  /** Digests of fallback-tag indexes: listings of referrers, not indexes anybody pulls. */
-  bookkeeping(): Set<string> {
-    const out = new Set<string>();
-    for (const r of this.catalog.roots) {
-      if (r.tag !== undefined && this.isFallback({ tags: [r.tag], descriptor: r.descriptor })) out.add(r.descriptor.digest);
-    }
-    return out;
-  }
-
-  private isFallback(g: { tags: string[]; descriptor: Descriptor }): boolean {
-    return g.tags.length > 0 && g.tags.every((t) => isFallbackTagEntry({ ...g.descriptor, annotations: { [Annotation.RefName]: t } }));
   }
 
   private isBookkeeping(g: { tags: string[]; descriptor: Descriptor }): boolean {
-    if (this.isFallback(g)) return true;
+    if (isFallback(g)) return true;
     return g.tags.length === 0 && this.catalog.get(g.descriptor.digest)?.subject !== undefined;
   }
 
@@ -231,12 +325,25 @@ class TreeBuilder {
   }
 
   private withStatus(target: { status?: BlobStatus }, digest: string): void {
-    const s = this.status?.get(digest);
+    const s = this.status?.(digest);
     if (s) target.status = s;
   }
 }
 
-function summarize(catalog: Catalog, roots: InspectRoot[], bookkeeping: Set<string>): InspectSummary {
+/** Digests of fallback-tag indexes: listings of referrers, not indexes anybody pulls. */
+function bookkeeping(catalog: Catalog): Set<string> {
+  const out = new Set<string>();
+  for (const r of catalog.roots) {
+    if (r.tag !== undefined && isFallback({ tags: [r.tag], descriptor: r.descriptor })) out.add(r.descriptor.digest);
+  }
+  return out;
+}
+
+function isFallback(g: { tags: string[]; descriptor: Descriptor }): boolean {
+  return g.tags.length > 0 && g.tags.every((t) => isFallbackTagEntry({ ...g.descriptor, annotations: { [Annotation.RefName]: t } }));
+}
+
+function summarize(catalog: Catalog, counted: { roots: number; tags: number }, bookkeeping: Set<string>): InspectSummary {
   const blobs = new Map<string, number>();
   let images = 0;
   let indexes = 0;
@@ -250,8 +357,8 @@ function summarize(catalog: Catalog, roots: InspectRoot[], bookkeeping: Set<stri
     for (const l of m.layers ?? []) blobs.set(l.digest, l.size);
   }
   return {
-    roots: roots.length,
-    tags: roots.reduce((n, r) => n + (r.orphan ? 0 : r.tags.length), 0),
+    roots: counted.roots,
+    tags: counted.tags,
     manifests: catalog.manifests.size,
     images,
     indexes,

@@ -5,6 +5,7 @@
 import { Annotation } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
 import { tagOf } from '../spec/index-entries.js';
+import { stripTag } from '../targets/index-resolve.js';
 import { isLayoutTarget, type ReadTarget } from '../graph/target.js';
 
 export interface AuditRoot {
@@ -30,10 +31,5 @@ export async function listRoots(target: ReadTarget): Promise<AuditRoot[]> {
 }
 
 export function withoutTag(d: Descriptor): Descriptor {
-  if (!d.annotations || !(Annotation.RefName in d.annotations)) return d;
-  const { [Annotation.RefName]: _tag, ...rest } = d.annotations;
-  const copy: Descriptor = { ...d };
-  if (Object.keys(rest).length > 0) copy.annotations = rest;
-  else delete copy.annotations;
-  return copy;
+  return d.annotations && Annotation.RefName in d.annotations ? stripTag(d) : d;
 }

@@ -29,7 +29,7 @@
 import { drainVerified } from '../fs/file-range.js';
 import { isOcikitError, OcikitError } from '../errors.js';
 import { isValidDigest, parseDigest } from '../digest/digest.js';
-import { isIndexMediaType, MediaType } from '../spec/media-types.js';
+import { internMediaType, isIndexMediaType, MediaType } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
 import { checkImageConfig, checkManifestDocument, checkOciLayoutFile, detectManifestMediaType, type Problem } from '../spec/validate.js';
 import { embeddedContent, fetchDocument, MAX_DOCUMENT_SIZE } from '../graph/content.js';
@@ -102,14 +102,16 @@ export async function verifyTarget(target: ReadTarget, opts: VerifyOptions = {})
 
 /** Render a report as text: one line per finding, then a summary line. */
 export function renderVerifyText(report: VerifyReport): string {
-  const lines = report.findings.map(formatFinding);
+  return [...verifyTextLines(report)].join('\n');
+}
+
+/** The same, a line at a time (a damaged layout can have a finding for every blob). */
+export function* verifyTextLines(report: VerifyReport): Generator<string, void, undefined> {
+  for (const f of report.findings) yield formatFinding(f);
   const s = report.summary;
   const verdict = report.ok ? 'OK' : 'FAILED';
-  lines.push(
-    `${verdict}: ${report.target}: ${plural(s.manifests, 'manifest')}, ${plural(s.blobs, 'blob')} (${s.bytes} bytes) verified; ` +
-      `${plural(s.errors, 'error')}, ${plural(s.warnings, 'warning')}, ${plural(s.notes, 'note')}`,
-  );
-  return lines.join('\n');
+  yield `${verdict}: ${report.target}: ${plural(s.manifests, 'manifest')}, ${plural(s.blobs, 'blob')} (${s.bytes} bytes) verified; ` +
+    `${plural(s.errors, 'error')}, ${plural(s.warnings, 'warning')}, ${plural(s.notes, 'note')}`;
 }
 
 /**
@@ -159,9 +161,10 @@ class Verifier {
   private readonly blobs = new Map<string, BlobRecord>();
   /** Every digest a descriptor pointed at (a subject included). */
   private readonly reached = new Set<string>();
-  private readonly docs = new Map<string, Promise<Outcome<true>>>();
-  private readonly streams = new Map<string, Promise<Outcome<true>>>();
-  private readonly validated = new Set<string>();
+  /** Small documents read (manifests, configs): the outcome, and the media types they were validated as. */
+  private readonly docs = new BySizedDigest<{ size: number; outcome: Pending; validatedAs: string; alsoAs?: string[] }>();
+  /** Blobs streamed: the outcome. */
+  private readonly streams = new BySizedDigest<{ size: number; outcome: Pending }>();
   private readonly contentReported = new Set<string>();
   private readonly manifests = new Set<string>();
   private unreadableManifests = 0;
@@ -180,13 +183,14 @@ class Verifier {
 
   async run(): Promise<VerifyReport> {
     const listing = hasFileListing(this.target) && !this.opts.root ? this.target : undefined;
-    const files = listing ? await this.checkFiles(listing) : undefined;
     if (listing) await this.checkOciLayout(listing);
     this.checkTrailingData();
     await this.visitRoots(listing);
     await this.drain();
-    if (files) {
-      for (const [digest, file] of files) if (!this.reached.has(digest)) this.unreferenced(digest, file);
+    // The files are listed after the walk, so that each blob file is checked against what the
+    // walk reached as it is listed: a layout of 100,000 blobs is never held as a list of files.
+    if (listing) {
+      await this.checkFiles(listing);
       await this.drain();
     }
     const findings = dedupe(sortFindings(this.findings));
@@ -211,8 +215,9 @@ class Verifier {
     }
     if (listing || isLayoutTarget(this.target)) {
       const entries = await this.readIndexEntries(listing);
-      entries.forEach((e, i) => this.visit(e, 'child', { from: 'index.json', location: `manifests[${i}]` }));
       this.checkDuplicateTags(entries);
+      // Fed to the queue as it makes room: queued all at once, 50,000 entries were 50,000 work items.
+      this.queue.feed(this.visitsOf(entries, 'index.json', 'manifests'));
       return;
     }
     let tags: string[] = [];
@@ -263,7 +268,23 @@ class Verifier {
     }
     this.addProblems('index.json', checkManifestDocument(doc, MediaType.ImageIndex));
     const manifests = isObject(doc) ? doc['manifests'] : undefined;
-    return Array.isArray(manifests) ? manifests : [];
+    if (!Array.isArray(manifests)) return [];
+    return listing ? ((await this.parsedEntries(manifests.length)) ?? manifests) : manifests;
+  }
+
+  /**
+   * The entries the layout target parsed and keeps anyway, when it could parse
+   * them all (then they are the ones just read as bytes): walking those rather
+   * than a second parse keeps one copy of a 50,000-entry index.json, not two.
+   */
+  private async parsedEntries(count: number): Promise<Descriptor[] | undefined> {
+    if (!isLayoutTarget(this.target)) return undefined;
+    try {
+      const entries = (await this.target.readIndex()).manifests;
+      return entries.length === count ? entries : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private checkDuplicateTags(entries: unknown[]): void {
@@ -285,11 +306,23 @@ class Verifier {
   // The walk
 
   private visit(d: unknown, role: Role, ref: Ref): void {
+    const v = this.visitOf(d, role, ref);
+    if (v) this.queue.push(v);
+  }
+
+  private *visitsOf(list: unknown[], from: string, field: string): Generator<Visit, void, undefined> {
+    for (let i = 0; i < list.length; i++) {
+      const v = this.visitOf(list[i], 'child', { from, location: `${field}[${i}]` });
+      if (v) yield v;
+    }
+  }
+
+  private visitOf(d: unknown, role: Role, ref: Ref): Visit | undefined {
     const desc = usableDescriptor(d);
     // A descriptor without a checkable digest and size was reported by the document checks.
-    if (!desc) return;
+    if (!desc) return undefined;
     this.reached.add(desc.digest);
-    this.queue.push({ desc, role, ref });
+    return { desc, role, ref };
   }
 
   private async check({ desc, role, ref, after }: Visit): Promise<void> {
@@ -356,21 +389,20 @@ class Verifier {
   }
 
   private async checkBlob(desc: Descriptor, ref: Ref, role: Role): Promise<void> {
-    const key = `${desc.digest}|${desc.size}`;
-    let outcome = this.streams.get(key);
-    if (!outcome) {
-      outcome = this.blobPool(() =>
+    let known = this.streams.get(desc);
+    if (!known) {
+      const outcome = this.blobPool(() =>
         attempt(async () => {
           // Without buffering: the target's stream verifies digest and size as it flows.
           await drainVerified(await this.target.fetch(desc));
           return true as const;
         }),
       );
-      this.streams.set(key, outcome);
+      this.streams.set(desc, (known = remember({ size: desc.size, outcome })));
       const result = await outcome;
       if (result.ok) this.succeeded(desc);
     }
-    const result = await outcome;
+    const result = await known.outcome;
     if (!result.ok) this.failed(desc, result.error, ref, role);
   }
 
@@ -384,15 +416,10 @@ class Verifier {
    * validation under another media type just reads them again.
    */
   private async document(desc: Descriptor, ref: Ref, role: Role): Promise<{ bytes?: Buffer } | undefined> {
-    const key = `${desc.digest}|${desc.size}`;
-    const validation = `${key}|${desc.mediaType}`;
-    const known = this.docs.get(key);
+    const known = this.docs.get(desc);
     if (!known) {
       const fetched = this.docPool(() => attempt(() => fetchDocument(this.target, desc)));
-      this.docs.set(
-        key,
-        fetched.then((r): Outcome<true> => (r.ok ? READ_OK : r)),
-      );
+      this.docs.set(desc, remember({ size: desc.size, outcome: fetched.then((r): Outcome<true> => (r.ok ? READ_OK : r)), validatedAs: desc.mediaType }));
       const result = await fetched;
       if (!result.ok) {
         this.failed(desc, result.error, ref, role);
@@ -401,16 +428,16 @@ class Verifier {
         return role !== 'subject' && isOcikitError(result.error, 'NOT_FOUND') ? embeddedOnly(desc) : undefined;
       }
       this.succeeded(desc);
-      this.validated.add(validation);
       return { bytes: result.value };
     }
-    const outcome = await known;
+    const outcome = await known.outcome;
     if (!outcome.ok) {
       this.failed(desc, outcome.error, ref, role);
       return undefined;
     }
-    if (this.validated.has(validation)) return {};
-    this.validated.add(validation);
+    // Almost every document is validated as one media type: a second one is the exception.
+    if (known.validatedAs === desc.mediaType || known.alsoAs?.includes(desc.mediaType)) return {};
+    (known.alsoAs ??= []).push(desc.mediaType);
     const again = await this.docPool(() => attempt(() => fetchDocument(this.target, desc)));
     if (!again.ok) {
       this.failed(desc, again.error, ref, role);
@@ -491,16 +518,16 @@ class Verifier {
   // -------------------------------------------------------------------------
   // Layout files
 
-  /** Classify every file; returns the blob files by digest. Stray files become notes. */
-  private async checkFiles(listing: FileListing): Promise<Map<string, { size: number; type: string }>> {
-    const blobs = new Map<string, { size: number; type: string }>();
+  /** Classify every file: stray files become notes, blob files nothing reached are unreferenced. */
+  private async checkFiles(listing: FileListing): Promise<void> {
     const strayDirs: string[] = [];
     try {
       for await (const entry of listing.listFiles()) {
         if (strayDirs.some((d) => entry.path.startsWith(`${d}/`))) continue;
         const c = classifyLayoutPath(entry);
-        if (c.kind === 'blob') blobs.set(c.digest, { size: entry.size, type: entry.type });
-        else if (c.kind === 'stray') {
+        if (c.kind === 'blob') {
+          if (!this.reached.has(c.digest)) this.unreferenced(c.digest, entry);
+        } else if (c.kind === 'stray') {
           if (entry.type === 'directory') strayDirs.push(entry.path);
           this.add('note', FindingCode.StrayFile, entry.path, c.message);
         } else if (c.kind === 'bad') this.add('error', c.code, entry.path, c.message);
@@ -508,7 +535,6 @@ class Verifier {
     } catch (err) {
       this.add('error', codeOf(err, FindingCode.ReadError), this.target.description, `cannot list the layout's files: ${messageOf(err)}`);
     }
-    return blobs;
   }
 
   private async checkOciLayout(listing: FileListing): Promise<void> {
@@ -602,6 +628,37 @@ class Verifier {
   }
 }
 
+type Pending = Promise<Outcome<true>> | Outcome<true>;
+
+/** Keep the outcome itself once it is known, rather than a settled promise around it. */
+function remember<S extends { outcome: Pending }>(state: S): S {
+  void Promise.resolve(state.outcome).then((o) => (state.outcome = o));
+  return state;
+}
+
+/**
+ * Facts kept per digest and size, for every blob of a layout. Keyed by the
+ * digest alone (a key built as `digest|size` is another string per blob, and
+ * at 100,000 blobs those were megabytes); a descriptor giving a known digest
+ * another size, which only damaged metadata does, is filed under both.
+ */
+class BySizedDigest<V extends { size: number }> {
+  private readonly byDigest = new Map<string, V>();
+  private readonly otherSizes = new Map<string, V>();
+
+  get(desc: Descriptor): V | undefined {
+    const known = this.byDigest.get(desc.digest);
+    if (!known || known.size === desc.size) return known;
+    return this.otherSizes.get(`${desc.digest}|${desc.size}`);
+  }
+
+  set(desc: Descriptor, value: V): void {
+    const known = this.byDigest.get(desc.digest);
+    if (!known || known.size === desc.size) this.byDigest.set(desc.digest, value);
+    else this.otherSizes.set(`${desc.digest}|${desc.size}`, value);
+  }
+}
+
 const STATUS_RANK: Record<BlobStatus, number> = { ok: 0, 'absent-ok': 1, unverifiable: 2, invalid: 3, missing: 4, unreadable: 5, corrupt: 6 };
 
 /** Problems that make content unusable are errors; an algorithm ocikit cannot compute only means "not checked". */
@@ -627,7 +684,7 @@ function usableDescriptor(d: unknown): Descriptor | undefined {
   const { digest, size, mediaType } = d;
   if (typeof digest !== 'string' || !isValidDigest(digest)) return undefined;
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return undefined;
-  return { ...(d as Descriptor), mediaType: typeof mediaType === 'string' ? mediaType : '' };
+  return { ...(d as Descriptor), mediaType: typeof mediaType === 'string' ? internMediaType(mediaType) : '' };
 }
 
 /** What a descriptor embeds in `data`, when that matches its digest and size (the document checks report data that does not). */

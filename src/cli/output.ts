@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { batched, jsonChunks } from '../index.js';
+
 /**
  * Where results go: stdout carries results (exactly one JSON document with
  * --output json), stderr carries warnings and errors. Nothing else in the CLI
@@ -35,6 +38,23 @@ export class Output {
     }
   }
 
+  /**
+   * Print a result that can be big (ls, verify, inspect of tens of thousands
+   * of manifests) as it is produced: JSON in pieces (the same text as
+   * `result` gives; the value may hold JsonArrayStream/JsonLater members),
+   * text line by line, waiting whenever stdout asks to, so that neither the
+   * whole document nor a backlog of writes is ever held in memory.
+   */
+  async stream<T>(value: T, lines: (v: T) => Iterable<string>): Promise<void> {
+    for (const chunk of batched(this.json ? withNewline(jsonChunks(value)) : terminated(lines(value)))) {
+      // Only once bytes are out: a failure while the first piece is produced (a tree too deep to
+      // draw, found lazily) still gets its one JSON error document instead of an empty stdout.
+      this.wroteResult = true;
+      if (!this.stdout.write(chunk)) await once(this.stdout, 'drain');
+    }
+    this.wroteResult = true;
+  }
+
   /** Raw bytes to stdout (manifest fetch, blob fetch to -). */
   raw(bytes: Uint8Array | string): void {
     this.wroteResult = true;
@@ -51,9 +71,29 @@ export class Output {
   }
 }
 
+function* withNewline(pieces: Iterable<string>): Generator<string> {
+  yield* pieces;
+  yield '\n';
+}
+
+function* terminated(lines: Iterable<string>): Generator<string> {
+  for (const line of lines) yield `${line}\n`;
+}
+
 /** Render rows as an aligned text table. */
 export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n');
+  return [...tableLines(headers, rows, (r) => r)].join('\n');
+}
+
+/**
+ * The lines of an aligned text table of `items`. Cells are made twice (once
+ * to measure the columns, once to print them) rather than kept: for a
+ * listing of tens of thousands of rows, the cells would outweigh the items.
+ */
+export function* tableLines<T>(headers: string[], items: readonly T[], cells: (item: T) => string[]): Generator<string> {
+  const widths = headers.map((h) => h.length);
+  for (const item of items) cells(item).forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  const line = (row: string[]) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  yield line(headers);
+  for (const item of items) yield line(cells(item));
 }

@@ -7,6 +7,7 @@
  */
 import { FileSink } from './byte-sink.js';
 import { copyIfFileRange } from './file-range.js';
+import { batched } from '../util/json-chunks.js';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -60,6 +61,18 @@ export interface AtomicWriteOptions {
 /** Write bytes to `dest` atomically. */
 export async function writeFileAtomic(dest: string, data: Uint8Array | string, mode = 0o644, opts: AtomicWriteOptions = {}): Promise<void> {
   await writeFileAtomicWith(tempPathFor(dest), dest, mode, (fh) => fh.writeFile(data), opts.beforeRename);
+}
+
+/**
+ * Write text produced piece by piece (a report of tens of thousands of
+ * manifests) to `dest` atomically, without ever holding all of it: pieces are
+ * gathered into writes of 64 KiB (bigger batches live long enough to be
+ * promoted to V8's old generation, which then grows with garbage).
+ */
+export async function writeChunksAtomic(dest: string, pieces: Iterable<string>, mode = 0o644): Promise<void> {
+  await writeFileAtomicWith(tempPathFor(dest), dest, mode, async (fh) => {
+    for (const chunk of batched(pieces, 64 * 1024)) await fh.write(chunk);
+  });
 }
 
 /** Fill a new temp file through its handle, fsync it and rename it to `dest`; on failure nothing is left. */

@@ -122,34 +122,49 @@ function fallbackKey(digest: string): string {
  */
 export async function buildReferrersMap(target: LayoutReadTarget, index?: ImageIndex): Promise<Map<string, Descriptor[]>> {
   index ??= await target.readIndex();
+  const collector = new ReferrersCollector(index);
+  // An unreadable manifest hides only what it would have listed; verify reports it.
+  await walkManifests(target, (node) => collector.add(node), { index });
+  return collector.map();
+}
+
+/**
+ * What buildReferrersMap gathers, for a caller that walks every manifest
+ * index.json reaches anyway (inspect's catalog) and so need not walk twice:
+ * `add` each manifest read, then take the `map`.
+ */
+export class ReferrersCollector {
   // Keyed by digest inside each list, so that adding stays O(1) however many referrers a subject has.
-  const found = new Map<string, Map<string, Descriptor>>();
-  const add = (key: string, desc: Descriptor) => {
-    let list = found.get(key);
-    if (!list) found.set(key, (list = new Map()));
-    if (!list.has(desc.digest)) list.set(desc.digest, desc);
-  };
+  private readonly found = new Map<string, Map<string, Descriptor>>();
   // digest -> the fallback tags it is listed under (one index may serve as several subjects' listing).
-  const fallbackTags = new Map<string, string[]>();
-  for (const entry of index.manifests) {
-    if (isFallbackTagEntry(entry)) fallbackTags.set(entry.digest, [...(fallbackTags.get(entry.digest) ?? []), tagOf(entry)!]);
+  private readonly fallbackTags = new Map<string, string[]>();
+
+  constructor(index: ImageIndex) {
+    for (const entry of index.manifests) {
+      if (isFallbackTagEntry(entry)) this.fallbackTags.set(entry.digest, [...(this.fallbackTags.get(entry.digest) ?? []), tagOf(entry)!]);
+    }
   }
-  await walkManifests(
-    target,
-    (node) => {
-      const doc = node.manifest.doc;
-      if (doc.subject && typeof doc.subject.digest === 'string') add(doc.subject.digest, referrerDescriptor(node));
-      const tags = fallbackTags.get(node.descriptor.digest);
-      if (tags && node.manifest.kind === 'index') {
-        for (const tag of tags) for (const d of (doc as ImageIndex).manifests) add(`fallback:${tag}`, listedDescriptor(d));
-      }
-    },
-    // An unreadable manifest hides only what it would have listed; verify reports it.
-    { index },
-  );
-  const map = new Map<string, Descriptor[]>();
-  for (const [key, list] of found) map.set(key, [...list.values()].sort(byDigest));
-  return map;
+
+  add(node: ManifestNode): void {
+    const doc = node.manifest.doc;
+    if (doc.subject && typeof doc.subject.digest === 'string') this.file(doc.subject.digest, referrerDescriptor(node));
+    const tags = this.fallbackTags.get(node.descriptor.digest);
+    if (tags && node.manifest.kind === 'index') {
+      for (const tag of tags) for (const d of (doc as ImageIndex).manifests) this.file(`fallback:${tag}`, listedDescriptor(d));
+    }
+  }
+
+  map(): Map<string, Descriptor[]> {
+    const map = new Map<string, Descriptor[]>();
+    for (const [key, list] of this.found) map.set(key, [...list.values()].sort(byDigest));
+    return map;
+  }
+
+  private file(key: string, desc: Descriptor): void {
+    let list = this.found.get(key);
+    if (!list) this.found.set(key, (list = new Map()));
+    if (!list.has(desc.digest)) list.set(desc.digest, desc);
+  }
 }
 
 /** Referrers of `digest` in a map built by buildReferrersMap. */

@@ -39,20 +39,44 @@ export async function* walkDirectory(root: string): AsyncGenerator<LayoutFileEnt
   while (pending.length > 0) {
     const rel = pending.pop()!;
     const abs = rel === '' ? root : path.join(root, rel);
-    let entries;
+    // Read as a stream of entries, not as one array: blobs/sha256 may hold 100,000 files, and
+    // their names and Dirents at once were megabytes held while verify was busiest.
+    let dir: AsyncIterable<Dirent>;
     try {
-      entries = await fsp.readdir(abs, { withFileTypes: true });
+      dir = await fsp.opendir(abs);
     } catch (err) {
       throw fromFsError(err, abs, 'directory');
     }
-    // Sizes come from lstat (never following a symlink), a batch at a time: blobs/sha256 may hold tens of thousands.
-    for (let i = 0; i < entries.length; i += STAT_BATCH) {
-      const batch = await Promise.all(entries.slice(i, i + STAT_BATCH).map((d) => describeEntry(root, rel === '' ? d.name : `${rel}/${d.name}`, d)));
-      for (const entry of batch) {
-        if (!entry) continue; // removed while we listed
-        if (entry.type === 'directory') pending.push(entry.path);
-        yield entry;
+    let batch: Dirent[] = [];
+    // Sizes come from lstat (never following a symlink), a batch at a time.
+    const described = async () => {
+      const out = await Promise.all(batch.map((d) => describeEntry(root, rel === '' ? d.name : `${rel}/${d.name}`, d)));
+      batch = [];
+      // An entry removed while we listed is left out.
+      return out.filter((e): e is LayoutFileEntry => e !== undefined);
+    };
+    const iterator = dir[Symbol.asyncIterator]();
+    let done = false;
+    try {
+      while (!done) {
+        try {
+          const next = await iterator.next();
+          if (next.done) done = true;
+          else batch.push(next.value);
+        } catch (err) {
+          done = true;
+          throw fromFsError(err, abs, 'directory');
+        }
+        if (batch.length === STAT_BATCH || (done && batch.length > 0)) {
+          for (const entry of await described()) {
+            if (entry.type === 'directory') pending.push(entry.path);
+            yield entry;
+          }
+        }
       }
+    } finally {
+      // A reader that stops early (or a failed read) still closes the directory.
+      if (!done) await iterator.return?.();
     }
   }
 }

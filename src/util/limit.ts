@@ -59,6 +59,8 @@ export class WorkQueue<T> {
   private running = 0;
   private failure?: { error: unknown };
   private readonly seen = new Set<string>();
+  /** Items produced on demand (see feed), taken when nothing pushed is waiting. */
+  private readonly sources: Array<Iterator<T>> = [];
   private waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
 
   constructor(
@@ -70,6 +72,16 @@ export class WorkQueue<T> {
 
   push(item: T): void {
     this.items.push(item);
+    this.pump();
+  }
+
+  /**
+   * Take items from `items` only when nothing pushed is waiting: the roots of
+   * a walk (50,000 index.json entries) then wait as the entries they come
+   * from, not as 50,000 queued work items, and the walk goes deep before wide.
+   */
+  feed(items: Iterable<T>): void {
+    this.sources.push(items[Symbol.iterator]());
     this.pump();
   }
 
@@ -89,14 +101,24 @@ export class WorkQueue<T> {
   }
 
   private pump(): void {
-    while (!this.failure && this.running < this.n && this.head < this.items.length) {
-      const item = this.items[this.head]!;
-      this.items[this.head++] = undefined as T;
-      // Drop the consumed front now and then, so a long walk does not keep every item it has seen.
-      if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-        this.items = this.items.slice(this.head);
-        this.head = 0;
-      }
+    while (!this.failure && this.running < this.n) {
+      let item: T;
+      if (this.head < this.items.length) {
+        item = this.items[this.head]!;
+        this.items[this.head++] = undefined as T;
+        // Drop the consumed front now and then, so a long walk does not keep every item it has seen.
+        if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+          this.items = this.items.slice(this.head);
+          this.head = 0;
+        }
+      } else if (this.sources.length > 0) {
+        const next = this.sources[0]!.next();
+        if (next.done) {
+          this.sources.shift();
+          continue;
+        }
+        item = next.value;
+      } else break;
       this.running++;
       this.run(item).then(
         () => this.finished(),
@@ -115,7 +137,7 @@ export class WorkQueue<T> {
   }
 
   private settleIfIdle(): void {
-    if (this.running > 0 || (!this.failure && this.head < this.items.length)) return;
+    if (this.running > 0 || (!this.failure && (this.head < this.items.length || this.sources.length > 0))) return;
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) {

@@ -110,3 +110,30 @@ describe('WorkQueue', () => {
     expect(order).toEqual([...Array(2001).keys()]);
   });
 });
+
+describe('WorkQueue.feed', () => {
+  it('takes fed items only when nothing pushed is waiting, and drains them all', async () => {
+    const done: string[] = [];
+    let pulled = 0;
+    function* roots() {
+      for (let i = 0; i < 50; i++) {
+        pulled++;
+        yield `r${i}`;
+      }
+    }
+    const queue = new WorkQueue<string>(2, async (item) => {
+      await tick();
+      done.push(item);
+      // Each root brings two children, which go before the next roots.
+      if (item.startsWith('r')) for (const c of ['a', 'b']) queue.push(`child ${c} of ${item}`);
+    });
+    queue.feed(roots());
+    // Only what the two running slots took has been pulled; the rest waits in the generator.
+    expect(pulled).toBe(2);
+    await queue.drained();
+    expect(pulled).toBe(50);
+    expect(done).toHaveLength(150);
+    // A root's children are done before roots far behind it are started.
+    expect(done.indexOf('child a of r0')).toBeLessThan(done.indexOf('r10'));
+  });
+});

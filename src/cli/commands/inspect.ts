@@ -1,5 +1,4 @@
-import { writeFile } from 'node:fs/promises';
-import { inspectTarget, OcikitError, renderInspectHtml, renderInspectText, resolveReference, verifyTarget, type VerifyReport } from '../../index.js';
+import { inspectJson, inspectTextLines, OcikitError, openInspection, resolveReference, verifyTarget, writeInspectHtml, type VerifyReport } from '../../index.js';
 import { defineCommand } from './command.js';
 import { withAuditTarget } from './verify.js';
 
@@ -18,22 +17,27 @@ export default defineCommand<Args>({
       .option('verify', { type: 'boolean', describe: 'verify every blob and show its status' }),
   async handler(args, ctx) {
     const ref = ctx.ref(args.target);
-    const report = await withAuditTarget(ctx, ref, async (target) => {
+    const inspection = await withAuditTarget(ctx, ref, async (target) => {
       const selected = ref.tag !== undefined || ref.digest !== undefined ? await resolveReference(target, ref) : undefined;
       const roots = selected ? [{ ...(ref.tag !== undefined ? { tag: ref.tag } : {}), descriptor: selected }] : undefined;
       // The HTML report is what an auditor keeps: it always says whether each blob checked out.
       let verification: VerifyReport | undefined;
       if (args.verify || args.html !== undefined) verification = await verifyTarget(target, { root: selected });
-      return inspectTarget(target, { roots, verification });
+      return openInspection(target, { roots, verification });
     });
     if (args.html !== undefined) {
       try {
-        await writeFile(args.html, renderInspectHtml(report));
+        await writeInspectHtml(args.html, inspection.source());
       } catch (err) {
+        // The report is built while it is written: a failure of the content (a tree too deep to
+        // draw) keeps its own code; only a failure of the file itself is an I/O error.
+        if (err instanceof OcikitError) throw err;
         throw new OcikitError('IO_ERROR', `cannot write the HTML report to ${args.html}: ${(err as Error).message}`, { path: args.html, cause: err });
       }
       ctx.out.info(`wrote ${args.html}`);
     }
-    ctx.out.result(report, renderInspectText);
+    // Printed root by root as each tree is built: a report of tens of thousands of manifests is never whole in memory.
+    const source = inspection.source();
+    await ctx.out.stream(inspectJson(source), () => inspectTextLines(source));
   },
 });

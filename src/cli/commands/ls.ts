@@ -1,5 +1,5 @@
 import { listEntries, OcikitError, type EntryRow } from '../../index.js';
-import { table } from '../output.js';
+import { tableLines } from '../output.js';
 import { defineCommand } from './command.js';
 
 export default defineCommand<{ target: string }>({
@@ -8,7 +8,7 @@ export default defineCommand<{ target: string }>({
   async handler(args, ctx) {
     const { target } = await ctx.openRead(args.target);
     const rows = await listEntries(target);
-    ctx.out.result(rows, renderRows);
+    await ctx.out.stream(rows, renderRows);
     // Like ls(1) on a file it cannot stat: list everything, then fail, so scripts notice.
     const broken = rows.filter((r) => r.problem !== undefined);
     if (broken.length > 0) {
@@ -19,11 +19,12 @@ export default defineCommand<{ target: string }>({
   },
 });
 
-function renderRows(rows: EntryRow[]): string {
-  if (rows.length === 0) return '(no entries)';
-  return table(
+function renderRows(rows: EntryRow[]): Iterable<string> {
+  if (rows.length === 0) return ['(no entries)'];
+  return tableLines(
     ['TAG', 'DIGEST', 'MEDIA TYPE', 'ARTIFACT TYPE', 'PLATFORMS', 'SUBJECT', 'SIZE'],
-    rows.map((r) => [
+    rows,
+    (r) => [
       r.tag ?? '-',
       r.digest,
       r.mediaType,
@@ -31,6 +32,6 @@ function renderRows(rows: EntryRow[]): string {
       r.platforms.join(',') || '-',
       r.subject ?? '-',
       r.problem ? `${r.size} (unreadable: ${r.problem})` : String(r.size),
-    ]),
+    ],
   );
 }

@@ -1,4 +1,4 @@
-import { OcikitError, openReadTarget, renderVerifyText, resolveReference, UsageError, VerificationFailedError, verifyTarget, type ReadTarget, type Reference, type VerifyReport } from '../../index.js';
+import { OcikitError, openReadTarget, verifyTextLines, resolveReference, UsageError, VerificationFailedError, verifyTarget, type ReadTarget, type Reference, type VerifyReport } from '../../index.js';
 import type { Context } from '../context.js';
 import { defineCommand } from './command.js';
 import { registryOptions } from '../registry-options.js';
@@ -34,7 +34,7 @@ export default defineCommand<Args>({
       if (!(err instanceof OcikitError) || NOT_A_REPORT.has(err.code)) throw err;
       report = openFailure(args.target, err);
     }
-    ctx.out.result(report, renderVerifyText);
+    await ctx.out.stream(report, verifyTextLines);
     if (!report.ok) throw new VerificationFailedError(report);
   },
 });

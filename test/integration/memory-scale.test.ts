@@ -1,0 +1,67 @@
+/**
+ * Memory at scale (issue 16, point 15): ls, verify and inspect of a layout of
+ * 25,000 manifests finish inside a V8 old space of a few dozen megabytes and
+ * print one valid JSON document. A cap on the heap is a hard, deterministic
+ * limit (unlike a peak RSS, which depends on when the collector runs): a
+ * command that holds every document, a whole tree of nodes or its JSON text
+ * at once dies of it (exit 134). Each cap sits between what the command needs
+ * now and what it needed before (before: ls needed 32 MiB, verify and inspect
+ * more than 56; now 20, 32 and 36; see /work/wt-notes/mem.md). The peak RSS
+ * at 50,000 manifests is measured by bench/inspect.mjs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { BIN, run, tempDir } from '../helpers/cli.js';
+// The benchmarks' layout (tagged images with their own config, an SBOM for every tenth), so
+// that this test and bench/inspect.mjs measure the same shape.
+// @ts-expect-error: a plain ES module of the benchmarks, without type declarations
+import { imagesFor, makeManyManifestLayout } from '../../bench/many-manifests.mjs';
+
+const MANIFESTS = 25_000;
+
+let work: { dir: string; cleanup: () => Promise<void> };
+let layout: string;
+let manifests: number;
+
+beforeAll(async () => {
+  work = await tempDir('ocikit-memory-');
+  layout = path.join(work.dir, 'layout');
+  manifests = (makeManyManifestLayout as (dir: string, n: number) => number)(layout, (imagesFor as (n: number) => number)(MANIFESTS));
+}, 60_000);
+
+afterAll(async () => {
+  await work?.cleanup();
+});
+
+/** Run a command with V8's old space capped at `mib`; its stdout must be one JSON document. */
+async function cappedJson<T>(mib: number, args: string[]): Promise<{ code: number; doc: T }> {
+  const r = await run(process.execPath, [`--max-old-space-size=${mib}`, BIN, ...args, '--output', 'json'], { timeoutMs: 120_000 });
+  expect(r.code, `exit status (134: out of memory)\n${r.stderr.slice(0, 500)}`).toBe(0);
+  return { code: r.code, doc: JSON.parse(r.stdout) as T };
+}
+
+describe(`${MANIFESTS} manifests in a capped heap`, () => {
+  it('ls lists every entry within 24 MiB of old space', async () => {
+    const { doc } = await cappedJson<Array<{ digest: string; platforms: string[] }>>(24, ['ls', layout]);
+    expect(doc).toHaveLength(manifests);
+    expect(doc[0]!.platforms).toEqual(['linux/amd64']);
+  }, 120_000);
+
+  it('verify checks every manifest and blob within 44 MiB', async () => {
+    const { doc } = await cappedJson<{ ok: boolean; summary: { manifests: number; errors: number }; blobs: unknown[] }>(44, ['verify', layout]);
+    expect(doc.ok).toBe(true);
+    expect(doc.summary.manifests).toBe(manifests);
+    expect(doc.summary.errors).toBe(0);
+    // Every manifest, every image config, every SBOM, the shared layer and the empty config.
+    expect(doc.blobs.length).toBeGreaterThan(manifests);
+  }, 120_000);
+
+  it('inspect reports every root with its referrers within 46 MiB', async () => {
+    const { doc } = await cappedJson<{ roots: Array<{ node: { referrers?: unknown[] } }>; summary: { manifests: number; images: number; artifacts: number } }>(46, ['inspect', layout]);
+    expect(doc.summary.manifests).toBe(manifests);
+    expect(doc.summary.images + doc.summary.artifacts).toBe(manifests);
+    // SBOMs are shown under their images, not as roots of their own.
+    expect(doc.roots).toHaveLength(doc.summary.images);
+    expect(doc.roots.filter((r) => (r.node.referrers ?? []).length > 0)).toHaveLength(doc.summary.artifacts);
+  }, 120_000);
+});

@@ -1,4 +1,4 @@
-import { inspectJson, inspectTextLines, OcikitError, openInspection, resolveReference, verifyTarget, writeInspectHtml, type VerifyReport } from '../../index.js';
+import { compactVerification, inspectJson, inspectTextLines, OcikitError, openInspection, resolveReference, verifyTarget, writeInspectHtml } from '../../index.js';
 import { defineCommand } from './command.js';
 import { withAuditTarget } from './verify.js';
 
@@ -21,8 +21,8 @@ export default defineCommand<Args>({
       const selected = ref.tag !== undefined || ref.digest !== undefined ? await resolveReference(target, ref) : undefined;
       const roots = selected ? [{ ...(ref.tag !== undefined ? { tag: ref.tag } : {}), descriptor: selected }] : undefined;
       // The HTML report is what an auditor keeps: it always says whether each blob checked out.
-      let verification: VerifyReport | undefined;
-      if (args.verify || args.html !== undefined) verification = await verifyTarget(target, { root: selected });
+      // Only the compact form outlives this line: the full report's per-blob records would sit beside the catalog.
+      const verification = args.verify || args.html !== undefined ? compactVerification(await verifyTarget(target, { root: selected })) : undefined;
       return openInspection(target, { roots, verification });
     });
     if (args.html !== undefined) {

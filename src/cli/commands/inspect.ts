@@ -1,5 +1,4 @@
-import { writeFile } from 'node:fs/promises';
-import { inspectTarget, OcikitError, renderInspectHtml, renderInspectText, resolveReference, verifyTarget, type VerifyReport } from '../../index.js';
+import { checkOutputFile, inspectTarget, renderInspectHtml, renderInspectText, resolveReference, verifyTarget, writeOutputFile, type VerifyReport } from '../../index.js';
 import { defineCommand } from './command.js';
 import { withAuditTarget } from './verify.js';
 
@@ -18,6 +17,8 @@ export default defineCommand<Args>({
       .option('verify', { type: 'boolean', describe: 'verify every blob and show its status' }),
   async handler(args, ctx) {
     const ref = ctx.ref(args.target);
+    // Checked before the verification (which reads every blob), not after it.
+    if (args.html !== undefined) await checkOutputFile(args.html, 'the HTML report');
     const report = await withAuditTarget(ctx, ref, async (target) => {
       const selected = ref.tag !== undefined || ref.digest !== undefined ? await resolveReference(target, ref) : undefined;
       const roots = selected ? [{ ...(ref.tag !== undefined ? { tag: ref.tag } : {}), descriptor: selected }] : undefined;
@@ -27,11 +28,7 @@ export default defineCommand<Args>({
       return inspectTarget(target, { roots, verification });
     });
     if (args.html !== undefined) {
-      try {
-        await writeFile(args.html, renderInspectHtml(report));
-      } catch (err) {
-        throw new OcikitError('IO_ERROR', `cannot write the HTML report to ${args.html}: ${(err as Error).message}`, { path: args.html, cause: err });
-      }
+      await writeOutputFile(args.html, renderInspectHtml(report), 'the HTML report');
       ctx.out.info(`wrote ${args.html}`);
     }
     ctx.out.result(report, renderInspectText);

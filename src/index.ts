@@ -32,6 +32,7 @@ export { SPOOL_LIMIT_ENV, parseByteSize, spoolLimit } from './archive/spool.js';
 export { TAR_RECORD, hasTrailingData, type TrailingData } from './archive/tar-end.js';
 export { removeTrackedTempFiles, tempFileName, isLeftoverTempFile } from './fs/temp-files.js';
 export { streamToFileAtomic } from './fs/atomic.js';
+export { checkOutputFile, writeOutputFile, outputFileError } from './fs/output-file.js';
 export * from './targets/archive-writer.js';
 export * from './targets/layout-archive.js';
 export * from './targets/docker-archive.js';

@@ -5,7 +5,7 @@
  *
  *   oci:PATH[:TAG|@DIGEST]              layout directory
  *   oci-archive:PATH[:TAG|@DIGEST]      layout archive (.tar, .tar.gz, .tgz, .tar.zst)
- *   docker-archive:PATH[:NAME:TAG]      `docker save` tarball; PATH ends at the first ":"
+ *   docker-archive:PATH[:TAG|:NAME:TAG] `docker save` tarball; PATH ends at the first ":"
  *   docker://HOST[:PORT]/REPO[:TAG|@DIGEST]
  *   bare PATH[:TAG|@DIGEST]             when it exists, starts with "/", "./", "../" or has an archive extension
  *   bare HOST[:PORT]/REPO[:TAG|@DIGEST] when the first component has "." or ":" or is "localhost"
@@ -69,7 +69,7 @@ const FOREIGN_TRANSPORTS = ['dir', 'docker-daemon', 'containers-storage', 'ostre
 const HOW = {
   oci: 'write oci:PATH[:TAG|@DIGEST]',
   ociArchive: 'write oci-archive:PATH[:TAG|@DIGEST]',
-  dockerArchive: 'write docker-archive:PATH[:NAME:TAG], e.g. docker-archive:img.tar:debian:12',
+  dockerArchive: 'write docker-archive:PATH[:TAG|:NAME:TAG], e.g. docker-archive:img.tar:12 or docker-archive:img.tar:debian:12',
   registry: 'write HOST[:PORT]/REPO[:TAG|@DIGEST], e.g. localhost:5000/library/alpine:3.20',
   any: 'write oci:PATH[:TAG|@DIGEST] (or ./PATH) for a layout, oci-archive:PATH for an archive, or HOST[:PORT]/REPO[:TAG|@DIGEST] for a registry',
 } as const;
@@ -294,6 +294,9 @@ function dockerArchiveReference(body: string, input: string, exists: PathExists)
   const path = body.slice(0, colon);
   const dockerName = body.slice(colon + 1);
   if (path === '') throw usage(input, 'the path is empty', how);
+  // A bare TAG, as `ls` and the hints print an archive's images (`tags: 1, v1`): the archive
+  // resolves it when one image has it, and lists the full names when several do.
+  if (isValidTag(dockerName)) return { kind: 'docker-archive', path, tag: dockerName, original: input };
   const problem = dockerNameProblem(dockerName);
   if (problem) throw usage(input, problem, how);
   return { kind: 'docker-archive', path, dockerName, original: input };
@@ -303,7 +306,7 @@ function dockerNameProblem(nameAndTag: string): string | undefined {
   if (nameAndTag === '') return 'nothing follows the ":" after the path';
   if (nameAndTag.includes('@')) return 'a docker archive image is selected by NAME:TAG, not by digest';
   const { base: name, tag } = splitTag(nameAndTag);
-  if (tag === undefined) return `${quote(nameAndTag)} needs a tag (NAME:TAG)`;
+  if (tag === undefined) return `${quote(nameAndTag)} is neither a tag nor NAME:TAG`;
   const slash = name.indexOf('/');
   const host = slash > 0 ? name.slice(0, slash) : '';
   // Like docker, a first component that looks like a host is one ("localhost:5000/foo/bar").
@@ -407,8 +410,8 @@ export function formatReference(ref: Reference): string {
     case 'layout-archive':
       return `oci-archive:${requireField(ref, 'path')}${sel}`;
     case 'docker-archive':
-      // Docker archives select by NAME:TAG only; tag/digest have no spelling here.
-      return `docker-archive:${requireField(ref, 'path')}${ref.dockerName !== undefined ? `:${ref.dockerName}` : ''}`;
+      // Docker archives select by TAG or NAME:TAG; a digest has no spelling here.
+      return `docker-archive:${requireField(ref, 'path')}${ref.dockerName !== undefined ? `:${ref.dockerName}` : ref.tag !== undefined ? `:${ref.tag}` : ''}`;
     case 'registry':
       return `docker://${requireField(ref, 'registry')}/${requireField(ref, 'repository')}${sel}`;
     default:

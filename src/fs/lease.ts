@@ -4,24 +4,62 @@
  * its command is over (by then index.json references what it keeps). `gc`
  * treats leased digests of live processes as in use, so it never deletes a
  * blob another process has just written but not yet listed.
+ *
+ * A lease names its process and host (`<pid>-<host>-<random>.lease`, the
+ * host tag of fs/host-process.ts), as the lock and temp files do: a layout
+ * on a shared filesystem may be written from several machines, and a pid is
+ * only worth asking about on its own host. So gc drops a lease of this host
+ * whose process is gone, and honours a lease of another host, which it
+ * cannot ask, until nothing has been added to it for FOREIGN_LEASE_TTL_MS.
+ * Leases in the older form `<pid>-<random>.lease` are read as this host's,
+ * as the ocikits that wrote them did.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { HOST_TAG, HOST_TAG_PATTERN, isProcessAlive } from './host-process.js';
 import { LEASE_DIR, checkOwnDir } from './layout-own-dirs.js';
 import { readRegularFile } from './safe-open.js';
 
-export { LEASE_DIR };
+export { LEASE_DIR, isProcessAlive };
 
 /**
- * The one name form of a lease: `<pid>-<hex>.lease`. gc removes dead leases,
- * and nothing else: whatever else sits in the directory was not made by
- * ocikit, and is not ocikit's to delete.
+ * The name forms of a lease: `<pid>-<host>-<hex>.lease`, and the older
+ * `<pid>-<hex>.lease`. gc removes dead leases, and nothing else: whatever
+ * else sits in the directory was not made by ocikit, and is not ocikit's to
+ * delete.
  */
-const LEASE_NAME = /^([1-9][0-9]*)-[0-9a-f]+\.lease$/;
+const LEASE_NAME = new RegExp(`^([1-9][0-9]*)-(?:(${HOST_TAG_PATTERN})-)?[0-9a-f]+\\.lease$`);
+
+/**
+ * How long a lease of another host counts as live after its last change. A
+ * writer appends to its lease before each blob it stores, so a live one
+ * goes quiet only while a single blob streams in; a week covers the slowest
+ * link, and a writer killed on another host keeps its blobs from gc no
+ * longer than that. Erring long costs disk space until then; erring short
+ * would delete a blob a live writer is about to list.
+ */
+export const FOREIGN_LEASE_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** A lease lists one command's blobs (72 bytes each); a bigger one is not ours, and gc stops rather than guess. */
 const LEASE_FILE_LIMIT = 256 * 1024 * 1024;
+
+/**
+ * Whether the lease `file` (a name of the lease form, whose match is `m`) is
+ * dead: this host's lease of a process that no longer runs, or another
+ * host's that has not changed for FOREIGN_LEASE_TTL_MS. Undefined when the
+ * lease was released while we looked (nothing left to judge).
+ */
+async function isDeadLease(m: RegExpExecArray, file: string, now: number): Promise<boolean | undefined> {
+  const host = m[2] ?? HOST_TAG; // the older form is this host's
+  if (host === HOST_TAG) return !isProcessAlive(Number(m[1]));
+  try {
+    return now - (await fsp.lstat(file)).mtimeMs >= FOREIGN_LEASE_TTL_MS;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
 
 export class WriteLease {
   private file?: string;
@@ -33,7 +71,7 @@ export class WriteLease {
 
   /** Record `digest` (call before the blob becomes visible under its final name). */
   async add(digest: string): Promise<void> {
-    if (!this.file) this.file = path.join(this.dir, `${process.pid}-${randomBytes(6).toString('hex')}.lease`);
+    if (!this.file) this.file = path.join(this.dir, `${process.pid}-${HOST_TAG}-${randomBytes(6).toString('hex')}.lease`);
     // Another process's release() may remove the (empty) lease directory between our mkdir and
     // our write, or even inside our mkdir (a recursive mkdir that meets EEXIST looks again, finds
     // nothing and fails with ENOENT: seen under load in test/interop/concurrent-tags); then make it
@@ -59,21 +97,11 @@ export class WriteLease {
   }
 }
 
-export function isProcessAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
- * Digests leased by live processes. Leases of processes that are gone are
+ * Digests leased by live processes (see the rules above). Dead leases are
  * removed (unless `dryRun`), since nothing will ever release them. Only a
  * real lease directory is read (a symlinked one throws UNSAFE_LAYOUT), and
- * only regular files of the lease name form count: a lease is read without
+ * only regular files of the lease name forms count: a lease is read without
  * following a symlink, and removing one unlinks that name, never a target.
  */
 export async function readLiveLeases(layoutDir: string, dryRun = false): Promise<Set<string>> {
@@ -87,11 +115,14 @@ export async function readLiveLeases(layoutDir: string, dryRun = false): Promise
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out; // the last holder just released it
     throw err;
   }
+  const now = Date.now();
   for (const entry of entries) {
     const m = LEASE_NAME.exec(entry.name);
     if (!m || !entry.isFile()) continue;
     const file = path.join(dir, entry.name);
-    if (!isProcessAlive(Number(m[1]))) {
+    const dead = await isDeadLease(m, file, now);
+    if (dead === undefined) continue;
+    if (dead) {
       if (!dryRun) await fsp.rm(file, { force: true }); // unlinks the name (rm never follows a symlink)
       continue;
     }

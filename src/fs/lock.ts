@@ -32,7 +32,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { OcikitError } from '../errors.js';
 import { tempPathFor } from './atomic.js';
-import { isProcessAlive } from './lease.js';
+import { isProcessAlive } from './host-process.js';
 
 /** A lock whose mtime is older than this is taken over (its holder refreshes every REFRESH_MS). */
 export const STALE_MS = 10_000;

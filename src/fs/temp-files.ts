@@ -5,10 +5,10 @@
  * Names are `.ocikit-<kind>-<pid>-<host>-<random>`: `tmp` for a file written
  * beside its destination and renamed into place (fs/atomic.ts, archives),
  * `spool` for a decompressed copy of a compressed archive (archive/spool.ts).
- * `<host>` is a short hash of the host name, so that a process sharing the
- * directory from another machine or container (whose pids mean nothing here)
- * never has its files taken for leftovers; the host name itself stays out of
- * the directory.
+ * `<host>` is a short hash of the host name (fs/host-process.ts), so that a
+ * process sharing the directory from another machine or container (whose
+ * pids mean nothing here) never has its files taken for leftovers; the host
+ * name itself stays out of the directory.
  *
  * - A SIGINT or SIGTERM ends ocikit before its `finally` blocks run, so the
  *   files that are open are kept in a registry, and the CLI's signal handler
@@ -18,16 +18,14 @@
  *   removeLeftoverTempFiles deletes those of the exact form whose process,
  *   on this host, no longer runs. Nothing else is ever removed.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { rmSync, promises as fsp } from 'node:fs';
-import { hostname } from 'node:os';
 import path from 'node:path';
-import { isProcessAlive } from './lease.js';
+import { HOST_TAG, HOST_TAG_PATTERN, isProcessAlive } from './host-process.js';
 
 export type TempKind = 'tmp' | 'spool';
 
-const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
-const NAME = /^\.ocikit-(tmp|spool)-(\d+)-([0-9a-f]{8})-[0-9a-f]{12}$/;
+const NAME = new RegExp(`^\\.ocikit-(tmp|spool)-(\\d+)-(${HOST_TAG_PATTERN})-[0-9a-f]{12}$`);
 /** The name ocikit gave temp files before the host tag: `.ocikit-tmp-<pid>-<random>`. */
 const LEGACY_NAME = /^\.ocikit-tmp-(\d+)-[0-9a-f]{12}$/;
 

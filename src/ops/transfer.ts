@@ -7,6 +7,7 @@
 import { OcikitError, UsageError } from '../errors.js';
 import type { Reference } from '../reference.js';
 import type { Descriptor, ImageIndex, Platform } from '../spec/types.js';
+import { Annotation } from '../spec/media-types.js';
 import { EventLoopTurns } from '../util/turns.js';
 import { copyGraph, type CopyEvent } from '../graph/copy.js';
 import { fetchManifest } from '../graph/content.js';
@@ -61,7 +62,7 @@ export async function selectRoots(src: ReadTarget, ref: Reference, opts: SelectO
     for (const t of opts.tags) await add(await src.resolve(t), t);
   } else if (opts.allTags || (opts.everything && !isLayoutTarget(src))) {
     // A layout resolves each tag by a pass over its index.json; with tens of thousands of tags, look them up once.
-    const layoutTags = isLayoutTarget(src) ? tagTable(await src.readIndex()) : undefined;
+    const layoutTags = isLayoutTarget(src) ? tagTable(await src.readIndex(), src.description) : undefined;
     for await (const t of src.tags()) await add(layoutTags?.get(t) ?? (await src.resolve(t)), t);
     if (roots.size === 0) throw new OcikitError('NOT_FOUND', `${src.description} has no tags`);
   } else if (opts.everything && isLayoutTarget(src)) {
@@ -75,12 +76,27 @@ export async function selectRoots(src: ReadTarget, ref: Reference, opts: SelectO
   return [...roots.values()].map((r) => ({ descriptor: r.descriptor, tags: [...r.tags] }));
 }
 
-/** Tag to descriptor as resolveInIndex finds it (the last entry with the tag, without its tag). */
-function tagTable(index: ImageIndex): Map<string, Descriptor> {
+/**
+ * Tag to descriptor, for `--all-tags`. A tag that names several images (a
+ * `docker save` of `a:1` and `b:1`; a layout of several repositories) is
+ * refused before anything is copied: a destination tag holds one image, and
+ * picking one (as resolving the tag once did) dropped the others, exit 0.
+ */
+function tagTable(index: ImageIndex, description: string): Map<string, Descriptor> {
   const table = new Map<string, Descriptor>();
+  const shared = new Map<string, Descriptor[]>();
   for (const e of index.manifests) {
     const t = tagOf(e);
-    if (t !== undefined) table.set(t, e);
+    if (t === undefined) continue;
+    const before = table.get(t);
+    if (before !== undefined && before.digest !== e.digest) shared.set(t, [...(shared.get(t) ?? [before]), e]);
+    table.set(t, e);
+  }
+  for (const [tag, entries] of shared) {
+    const names = entries.map((e) => e.annotations?.[Annotation.ContainerdImageName] ?? e.digest);
+    throw new OcikitError('AMBIGUOUS', `tag "${tag}" names ${new Set(entries.map((e) => e.digest)).size} images in ${description} (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}); --all-tags would keep only one`, {
+      hint: 'copy them one at a time by full name, each to its own tag (SRC:NAME:TAG DEST:NEWTAG)',
+    });
   }
   return new Map([...table].map(([t, e]) => [t, stripTag(e)]));
 }

@@ -26,6 +26,12 @@ export interface HandlerContext {
   blobSlot: <T>(task: () => Promise<T>) => Promise<T>;
   /** How slow a body transfer (either way) may get before it is cut. */
   stall: StallLimit;
+  /**
+   * Repositories a push to this server has begun (a blob stored or mounted,
+   * a manifest stored) that index.json may not name yet: they exist from
+   * their first upload on, as in distribution. Empty when read-only.
+   */
+  pushedRepositories: Set<string>;
 }
 
 /**
@@ -56,14 +62,17 @@ export function nameUnknown(name: string): RegistryHttpError {
 }
 
 /**
- * Repositories exist when index.json names them (or are the default one).
- * A writable server accepts any valid name, as a registry creates a
- * repository on first push: its blobs and referrers are then reachable
- * before its first tag.
+ * Repositories exist when index.json names them (or are the default one),
+ * or, on a writable server, once a push into them has begun (blob stored or
+ * mounted, manifest stored): a registry creates a repository on first push,
+ * so its blobs and referrers are reachable before its first tag. Any other
+ * name is 404 NAME_UNKNOWN, for blobs too: the layout's blobs are shared by
+ * its repositories, not by every name a client makes up (a 200 there told a
+ * pushing client a blob was in a repository that did not exist).
  */
-async function requireRepository(ctx: HandlerContext, name: string): Promise<Catalog> {
+export async function requireRepository(ctx: HandlerContext, name: string): Promise<Catalog> {
   const catalog = await catalogOf(ctx);
-  if (!catalog.has(name) && !ctx.writable) throw nameUnknown(name);
+  if (!catalog.has(name) && !ctx.pushedRepositories.has(name)) throw nameUnknown(name);
   return catalog;
 }
 
@@ -82,9 +91,7 @@ export function handleBase(req: IncomingMessage, res: ServerResponse): void {
 }
 
 export async function handleManifestGet(req: IncomingMessage, res: ServerResponse, ctx: HandlerContext, name: string, ref: { tag?: string; digest?: string }): Promise<void> {
-  const catalog = await catalogOf(ctx);
-  const tags = catalog.get(name);
-  if (!tags && !ctx.writable) throw nameUnknown(name);
+  const tags = (await requireRepository(ctx, name)).get(name);
   let desc: Descriptor;
   let bytes: Buffer;
   try {
@@ -216,8 +223,8 @@ async function openRange(target: LayoutReadTarget, desc: Descriptor, range: Byte
 }
 
 export async function handleTagsList(req: IncomingMessage, res: ServerResponse, ctx: HandlerContext, name: string, query: URLSearchParams): Promise<void> {
-  const tags = (await catalogOf(ctx)).get(name);
-  if (!tags) throw nameUnknown(name);
+  // A repository whose push has begun but which has no tag yet lists none, as in distribution.
+  const tags = (await requireRepository(ctx, name)).get(name) ?? new Map<string, Descriptor>();
   const page = paginate([...tags.keys()].sort(lexical), query, lexical);
   const headers: Record<string, string> = page.next ? { Link: `</v2/${name}/tags/list?${page.next}>; rel="next"` } : {};
   sendJson(res, req.method, 200, { name, tags: page.items }, headers);

@@ -18,7 +18,7 @@ import { parseManifestBytes, type ParsedManifest } from '../spec/validate.js';
 import type { LayoutDir } from '../targets/layout-dir.js';
 import { RegistryHttpError, toHttpError, type RegistryErrorEntry } from './errors.js';
 import { readBody } from './http-util.js';
-import type { HandlerContext } from './pull.js';
+import { requireRepository, type HandlerContext } from './pull.js';
 import { setRepositoryTag } from './repositories.js';
 import { digestParam } from './router.js';
 import { parseChunkRange, sessionHeaders, type UploadSessions } from './uploads.js';
@@ -53,6 +53,7 @@ export async function handleUploadStart(req: IncomingMessage, res: ServerRespons
     const mounted = await tryMount(ctx, mount, query.get('from'));
     if (mounted) {
       req.resume();
+      ctx.pushedRepositories.add(name);
       created(res, blobLocation(name, mounted), mounted);
       return;
     }
@@ -64,6 +65,7 @@ export async function handleUploadStart(req: IncomingMessage, res: ServerRespons
   await ctx.uploads.append(session, req);
   if (expected !== undefined) {
     const desc = await ctx.uploads.finish(session, [expected]);
+    ctx.pushedRepositories.add(name);
     created(res, blobLocation(name, desc.digest), desc.digest);
     return;
   }
@@ -72,11 +74,15 @@ export async function handleUploadStart(req: IncomingMessage, res: ServerRespons
 
 /**
  * Blobs are shared by every repository of a layout, so a blob that exists
- * can be mounted whatever `from` says, as long as `from` is a valid name.
+ * can be mounted from any repository the layout has (or, with no `from`,
+ * from the layout). A `from` the layout does not have holds no blobs: the
+ * mount falls back to an upload, as distribution's does, and the client
+ * sends the blob.
  */
 async function tryMount(ctx: WriteContext, mount: string, from: string | null): Promise<string | undefined> {
   if (from !== null && !isValidRepositoryName(from)) return undefined;
   try {
+    if (from !== null) await requireRepository(ctx, from);
     const digest = parseDigest(mount).digest;
     await ctx.layout.statBlob(digest);
     return digest;
@@ -103,6 +109,7 @@ export async function handleUploadFinish(req: IncomingMessage, res: ServerRespon
   const range = parseChunkRange(header(req, 'content-range'), session);
   await ctx.uploads.append(session, req, range);
   const desc = await ctx.uploads.finish(session, digests);
+  ctx.pushedRepositories.add(name);
   created(res, blobLocation(name, desc.digest), desc.digest);
 }
 
@@ -160,6 +167,7 @@ export async function handleManifestPut(req: IncomingMessage, res: ServerRespons
     if (isOcikitError(err, 'NOT_FOUND')) throw new RegistryHttpError(400, 'MANIFEST_BLOB_UNKNOWN', err.message, { detail: { digest: err.digest }, cause: err });
     throw toHttpError(err, 'other');
   }
+  ctx.pushedRepositories.add(name);
   const subject = parsed.doc.subject?.digest;
   if (ref.tag !== undefined) {
     const tag = ref.tag;

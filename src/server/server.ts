@@ -131,7 +131,7 @@ export async function startServer(target: ReadTarget, opts: ServeOptions = {}): 
   }
   const stall: StallLimit = { ...DEFAULT_STALL_LIMIT, ...opts.stall };
   checkLimits(opts, stall);
-  const base: HandlerContext = { target, defaultRepository: repository, writable, blobSlot: limiter(opts.maxBlobStreams ?? 32), stall };
+  const base: HandlerContext = { target, defaultRepository: repository, writable, blobSlot: limiter(opts.maxBlobStreams ?? 32), stall, pushedRepositories: new Set() };
   const write: WriteContext | undefined = writable
     ? {
         ...base,

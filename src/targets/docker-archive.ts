@@ -18,12 +18,14 @@
  * Names: an image listed as `example/hello:v1` is tagged `v1`
  * (`org.opencontainers.image.ref.name`) with `io.containerd.image.name`
  * holding the full name, the convention Docker 25 uses in its own
- * index.json. A reference may name it by full name or by tag.
+ * index.json. A reference may name it by full name or by tag (what `ls` and
+ * the hints print); a tag that several images share is AMBIGUOUS, and the
+ * error lists their full names.
  */
 import { VerifiedFileRange } from '../fs/file-range.js';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { NotFoundError, OcikitError } from '../errors.js';
+import { isOcikitError, NotFoundError, OcikitError, UsageError } from '../errors.js';
 import { digestBytes, parseDigest } from '../digest/digest.js';
 import { DigestingStream } from '../digest/verify-stream.js';
 import { detectCompression, openArchiveFile } from '../archive/compression.js';
@@ -148,16 +150,30 @@ export class DockerArchive implements LayoutReadTarget, TrailingDataSource {
     }
     if (!ref.includes(':')) {
       // A bare tag may be shared by several images (`debian:12` and `ubuntu:12`): refuse to guess.
-      const digests = new Set(index.manifests.filter((e) => tagOf(e) === ref).map((e) => e.digest));
+      const named = index.manifests.filter((e) => tagOf(e) === ref);
+      const digests = new Set(named.map((e) => e.digest));
       if (digests.size > 1) {
-        throw new OcikitError('AMBIGUOUS', `tag "${ref}" names ${digests.size} images in ${this.description}`, { hint: 'name the image in full: docker-archive:PATH:NAME:TAG' });
+        const names = named.map((e) => e.annotations?.[Annotation.ContainerdImageName]).filter((n): n is string => n !== undefined);
+        throw new OcikitError('AMBIGUOUS', `tag "${ref}" names ${digests.size} images in ${this.description}`, {
+          hint: `name one in full: ${names.slice(0, 10).map((n) => `docker-archive:${this.path}:${n}`).join(', ')}${names.length > 10 ? ', ...' : ''}`,
+        });
       }
     }
     return resolveInIndex(this, index, ref);
   }
 
   async resolveDefault(): Promise<Descriptor> {
-    return defaultInIndex(this.description, await this.readIndex());
+    const index = await this.readIndex();
+    try {
+      return defaultInIndex(this.description, index);
+    } catch (err) {
+      if (!isOcikitError(err, 'USAGE')) throw err;
+      // Several images: the hint lists what selects each, a tag where only that image has it, else its full name.
+      const selectors = selectorsOf(index);
+      throw new UsageError(`${this.description} holds several images; say which one with :TAG or :NAME:TAG`, {
+        hint: `write docker-archive:${this.path}:IMAGE, IMAGE one of ${selectors.slice(0, 10).join(', ')}${selectors.length > 10 ? ', ...' : ''}`,
+      });
+    }
   }
 
   async *tags(): AsyncIterable<string> {
@@ -287,6 +303,23 @@ async function convertLegacy(tar: TarIndex, items: LegacyItem[]): Promise<Conver
     }
   }
   return { index: { schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests }, blobs };
+}
+
+/** For each named image, the shortest reference suffix that selects it: its tag when no other image has that tag, else its full name. */
+function selectorsOf(index: ImageIndex): string[] {
+  const digestsByTag = new Map<string, Set<string>>();
+  for (const e of index.manifests) {
+    const tag = tagOf(e);
+    if (tag !== undefined) digestsByTag.set(tag, (digestsByTag.get(tag) ?? new Set()).add(e.digest));
+  }
+  const out = new Set<string>();
+  for (const e of index.manifests) {
+    const tag = tagOf(e);
+    const name = e.annotations?.[Annotation.ContainerdImageName];
+    if (tag !== undefined && digestsByTag.get(tag)!.size === 1) out.add(tag);
+    else if (name !== undefined) out.add(name);
+  }
+  return [...out];
 }
 
 async function hashEntry(tar: TarIndex, entry: TarEntry): Promise<string> {

@@ -64,6 +64,9 @@ const good: Array<[string, Expected, Omit<ParseReferenceOptions, 'pathExists'>?]
     { kind: 'docker-archive', path: '/x/y.tar', dockerName: 'docker.io/library/debian:12' },
   ],
   ['docker-archive:a:b', { kind: 'docker-archive', path: 'a:b' }], // whole string exists
+  // A bare tag, as ls and the hints print an archive's images.
+  ['docker-archive:img.tar:1', { kind: 'docker-archive', path: 'img.tar', tag: '1' }],
+  ['docker-archive:img.tar:debian', { kind: 'docker-archive', path: 'img.tar', tag: 'debian' }],
   // docker://
   ['docker://localhost:5000/repo:tag', { kind: 'registry', registry: 'localhost:5000', repository: 'repo', tag: 'tag' }],
   [`docker://registry.example.com/a/b/c@${D256}`, { kind: 'registry', registry: 'registry.example.com', repository: 'a/b/c', digest: D256 }],
@@ -162,7 +165,8 @@ const bad: Array<[string, ErrorCode, Omit<ParseReferenceOptions, 'pathExists'>?]
   ['docker-archive:', 'USAGE'],
   ['docker-archive::debian:10', 'USAGE'],
   ['docker-archive:x.tar:', 'USAGE'],
-  ['docker-archive:x.tar:debian', 'USAGE'],
+  ['docker-archive:x.tar:example/debian', 'USAGE'],
+  ['docker-archive:x.tar:.hidden', 'USAGE'],
   ['docker-archive:x.tar:Debian:10', 'USAGE'],
   ['docker-archive:x.tar:debian:', 'USAGE'],
   [`docker-archive:x.tar:debian@${D256}`, 'USAGE'],
@@ -256,6 +260,7 @@ describe('formatReference', () => {
     'oci-archive:/tmp/img.tgz',
     'docker-archive:x.tar',
     'docker-archive:x.tar:localhost:5000/foo/bar:1',
+    'docker-archive:x.tar:v1',
     `docker://host.example/repo@${D256}`,
     'docker://[::1]:5000/a/b:c',
     `docker://localhost/repo:t@${D256}`,

@@ -1,5 +1,5 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { attach, parseAnnotationFile, resolveReference, fromFsError, UsageError, type AttachFile } from '../../index.js';
+import { readFile } from 'node:fs/promises';
+import { attach, checkOutputFile, parseAnnotationFile, resolveReference, fromFsError, UsageError, writeOutputFile, type AttachFile } from '../../index.js';
 import { parseAnnotations } from './annotations.js';
 import { defineCommand } from './command.js';
 
@@ -38,13 +38,11 @@ export default defineCommand<Args>({
       fileAnnotations = parsed.files;
     }
     const files = (args.files ?? []).map(String).map(parseFileArg);
+    const exportTo = args['export-manifest'];
+    // Checked before attaching: failing after it would leave the artifact attached, and a re-run would attach it twice.
+    if (exportTo) await checkOutputFile(exportTo, 'the artifact manifest');
     const result = await attach(layout, subject, { artifactType: args['artifact-type'], files, annotations, fileAnnotations });
-    if (args['export-manifest']) {
-      const out = args['export-manifest'];
-      await writeFile(out, result.manifest).catch((err) => {
-        throw fromFsError(err, out, 'export file');
-      });
-    }
+    if (exportTo) await writeOutputFile(exportTo, result.manifest, 'the artifact manifest');
     ctx.out.result(result.descriptor, (d) => d.digest);
   },
 });

@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import { OcikitError, streamToFileAtomic, UsageError } from '../../index.js';
+import { checkOutputFile, outputFileError, streamToFileAtomic, UsageError } from '../../index.js';
 import { defineCommand } from './command.js';
 
 const fetchCmd = defineCommand<{ ref: string; output?: string; o?: string }>({
@@ -14,6 +14,7 @@ const fetchCmd = defineCommand<{ ref: string; output?: string; o?: string }>({
     }
     const { ref, target } = await ctx.openRead(args.ref);
     if (!ref.digest) throw new UsageError('blob fetch needs a digest: write REF@sha256:<hex>');
+    if (!toStdout) await checkOutputFile(dest, 'the blob');
     const desc = await target.statBlob(ref.digest);
     const stream = await target.fetch(desc);
     if (toStdout) {
@@ -26,9 +27,7 @@ const fetchCmd = defineCommand<{ ref: string; output?: string; o?: string }>({
     try {
       await streamToFileAtomic(stream, [], dest);
     } catch (err) {
-      if (err instanceof OcikitError) throw err;
-      const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message; // the message names our temp file, not dest
-      throw new OcikitError('IO_ERROR', `cannot write ${dest}: ${reason}`, { path: dest, cause: err });
+      throw outputFileError(err, dest, 'the blob');
     }
     if (ctx.out.json) ctx.out.result({ ...desc, path: dest }, () => '');
     else ctx.out.info(`wrote ${desc.digest} (${desc.size} bytes) to ${dest}`);

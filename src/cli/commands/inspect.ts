@@ -1,4 +1,4 @@
-import { compactVerification, inspectJson, inspectTextLines, OcikitError, openInspection, resolveReference, verifyTarget, writeInspectHtml } from '../../index.js';
+import { checkOutputFile, compactVerification, inspectJson, inspectTextLines, openInspection, outputFileError, resolveReference, verifyTarget, writeInspectHtml } from '../../index.js';
 import { defineCommand } from './command.js';
 import { withAuditTarget } from './verify.js';
 
@@ -17,6 +17,8 @@ export default defineCommand<Args>({
       .option('verify', { type: 'boolean', describe: 'verify every blob and show its status' }),
   async handler(args, ctx) {
     const ref = ctx.ref(args.target);
+    // Checked before the verification (which reads every blob), not after it.
+    if (args.html !== undefined) await checkOutputFile(args.html, 'the HTML report');
     const inspection = await withAuditTarget(ctx, ref, async (target) => {
       const selected = ref.tag !== undefined || ref.digest !== undefined ? await resolveReference(target, ref) : undefined;
       const roots = selected ? [{ ...(ref.tag !== undefined ? { tag: ref.tag } : {}), descriptor: selected }] : undefined;
@@ -31,8 +33,7 @@ export default defineCommand<Args>({
       } catch (err) {
         // The report is built while it is written: a failure of the content (a tree too deep to
         // draw) keeps its own code; only a failure of the file itself is an I/O error.
-        if (err instanceof OcikitError) throw err;
-        throw new OcikitError('IO_ERROR', `cannot write the HTML report to ${args.html}: ${(err as Error).message}`, { path: args.html, cause: err });
+        throw outputFileError(err, args.html, 'the HTML report');
       }
       ctx.out.info(`wrote ${args.html}`);
     }

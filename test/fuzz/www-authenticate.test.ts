@@ -123,10 +123,12 @@ describe('parseWwwAuthenticate (fuzz)', { timeout: fuzzTimeout() }, () => {
  * A transport that answers every token request with a generated response,
  * and records what was asked: enough for Authenticator, which only sends.
  */
-function fakeTransport(status: number, body: string): { transport: Transport; sent: HttpRequest[] } {
+function fakeTransport(status: number, body: string, plain = false): { transport: Transport; sent: HttpRequest[] } {
   const sent: HttpRequest[] = [];
   const transport = {
     secrets: new Secrets(),
+    // The registry's own origin: plain HTTP decides whether a plain-HTTP token realm may get credentials.
+    origin: (host: string) => `${plain ? 'http' : 'https'}://${host}`,
     async send(req: HttpRequest): Promise<HttpResponse> {
       sent.push(req);
       const stream = new PassThrough();
@@ -146,8 +148,8 @@ describe('Authenticator.challenge (fuzz)', { timeout: fuzzTimeout() }, () => {
     );
     const wwwAuthenticate = fc.oneof(header.map((h) => h.text), hostileString(['Bearer realm="http://127.0.0.1:1/token"', 'Basic realm=x', 'Bearer realm=', 'service=', 'scope='], 10));
     await fc.assert(
-      fc.asyncProperty(wwwAuthenticate, fc.constantFrom(200, 401, 403, 500), tokenResponse, fc.boolean(), fc.option(fc.string({ maxLength: 20 }), { nil: undefined }), async (www, status, body, withCred, sentBefore) => {
-        const { transport } = fakeTransport(status, body);
+      fc.asyncProperty(wwwAuthenticate, fc.constantFrom(200, 401, 403, 500), tokenResponse, fc.boolean(), fc.option(fc.string({ maxLength: 20 }), { nil: undefined }), fc.boolean(), async (www, status, body, withCred, sentBefore, plain) => {
+        const { transport } = fakeTransport(status, body, plain);
         // No docker config of this machine: an empty environment, and a user name and password only when generated.
         const auth = new Authenticator('registry.example', transport, { env: { HOME: '/nonexistent' }, ...(withCred ? { username: 'u', password: 'p' } : {}) });
         const r = await outcomeAsync(() => auth.challenge(www, ['repository:a/b:pull'], sentBefore, 'pulling a/b'), ['UNAUTHORIZED', 'REGISTRY_ERROR']);

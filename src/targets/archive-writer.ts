@@ -155,8 +155,16 @@ export class ArchiveWriter implements WriteTarget {
   // ---- WriteTarget ----
 
   async push(desc: Descriptor, content: Readable | Uint8Array): Promise<void> {
-    const parsed = parseDigest(desc.digest);
-    this.assertOpen();
+    let parsed: ReturnType<typeof parseDigest>;
+    try {
+      parsed = parseDigest(desc.digest);
+      this.assertOpen();
+    } catch (err) {
+      // The content is ours to end either way: a stream left open holds its source's file handle
+      // (siblings of a failed blob, already fetched, arrive here after the failure).
+      if (!(content instanceof Uint8Array)) content.destroy();
+      throw err;
+    }
     if (this.written.has(desc.digest)) {
       if (!(content instanceof Uint8Array)) content.destroy();
       return;
@@ -215,6 +223,11 @@ export class ArchiveWriter implements WriteTarget {
   async applyNames(edits: readonly NameEdit[]): Promise<void> {
     for (const e of edits) this.requireStored(e.desc);
     this.index = applyNames(this.index, edits);
+  }
+
+  /** index.json's entries as named so far (a merge reports which earlier tags moved). */
+  entries(): readonly Descriptor[] {
+    return this.index.manifests;
   }
 
   // ---- the read side: only what has been decided so far ----

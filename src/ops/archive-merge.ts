@@ -1,0 +1,164 @@
+/**
+ * Writing to an archive file that already exists merges, as writing to a
+ * layout directory does (design.md, data rule 7): the new archive holds
+ * every entry of the earlier one and the blobs they reach, plus what the
+ * command adds. Nothing is edited in place: the earlier archive is read as
+ * one more source (an uncompressed tar in place, a compressed one through a
+ * decompressed spool beside it) while the new archive streams into a
+ * temporary file in the same directory, renamed over the old one only once
+ * complete. Any failure before that rename leaves the old file byte for byte
+ * as it was.
+ *
+ * Order, and so reproducibility: the earlier archive's content is copied
+ * first, selected exactly as `pack` selects a whole layout, then the
+ * command's own roots, named on top of it by the same naming step a layout
+ * directory uses. So `copy A X.tar` then `copy B X.tar` writes the same bytes
+ * as `pack` of a layout directory into which A and then B were copied. A tag
+ * the command moves to new content leaves its earlier image's blobs in the
+ * archive, unlisted, as a layout keeps them until `gc` (`verify` reports them
+ * as unreferenced, and `pack` of the archive leaves them out).
+ *
+ * A destination that exists and is not a layout archive (a text file, a
+ * docker-archive, a FIFO or device) is refused before anything is written.
+ * An empty regular file counts as no archive yet (what `mktemp` leaves):
+ * there is nothing in it to keep.
+ */
+import { constants, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { OcikitError, fromFsError, isOcikitError } from '../errors.js';
+import type { Reference } from '../reference.js';
+import type { Descriptor } from '../spec/types.js';
+import { tagOf } from '../spec/index-entries.js';
+import { compressionForName, detectCompression, type Compression } from '../archive/compression.js';
+import { ArchiveWriter, type ArchiveStats, type ArchiveWriterOptions } from '../targets/archive-writer.js';
+import { LayoutArchive } from '../targets/layout-archive.js';
+import { selectRoots, transfer } from './transfer.js';
+
+/** What a write did to an archive that was already there. */
+export interface ArchiveMergeResult {
+  /** True when the destination held a layout archive whose content was kept. */
+  merged: boolean;
+  /** index.json entries the earlier archive listed. */
+  earlierEntries: number;
+  /** Tags of the earlier archive that now name other content (moved, as a layout tag moves). */
+  movedTags: string[];
+}
+
+/** The file an archive will be written to, and the earlier archive there, if any. */
+interface ArchiveDestination {
+  /** The path to replace: a symlink's target, so that the link keeps pointing at the archive. */
+  file: string;
+  earlier?: { archive: LayoutArchive; compression: Compression };
+}
+
+/**
+ * Look at `dest` before writing: missing (or empty) is a new archive; a
+ * layout archive is opened to merge; anything else is refused with
+ * INVALID_LAYOUT, and nothing is written.
+ */
+async function openDestination(dest: string): Promise<ArchiveDestination> {
+  let st;
+  try {
+    st = await fsp.stat(dest);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { file: dest };
+    throw fromFsError(err, dest, 'archive');
+  }
+  if (st.isDirectory()) {
+    throw new OcikitError('INVALID_LAYOUT', `cannot write an archive to ${dest}: it is a directory`, {
+      path: dest,
+      hint: `name a file (e.g. image.tar), or write the directory as a layout with oci:${dest}`,
+    });
+  }
+  if (!st.isFile()) throw notAnArchive(dest);
+  const file = await fsp.realpath(dest);
+  if (st.size === 0) return { file };
+  const compression = await headCompression(file);
+  let archive: LayoutArchive;
+  try {
+    archive = await LayoutArchive.open(file, { wholeArchive: true, spoolDir: path.dirname(file) });
+  } catch (err) {
+    // A file that is not a tar, or a tar that is not a layout: the user's data, not ours to overwrite.
+    if (isOcikitError(err, 'INVALID_LAYOUT') || isOcikitError(err, 'UNSAFE_ARCHIVE_ENTRY')) throw notAnArchive(dest, err);
+    throw err;
+  }
+  return { file, earlier: { archive, compression } };
+}
+
+function notAnArchive(dest: string, cause?: OcikitError): OcikitError {
+  // The reader's own hint matters when it recognised the file (a docker save archive); "truncated" would mislead here.
+  const recognised = cause?.code === 'INVALID_LAYOUT' ? cause.hint : undefined;
+  return new OcikitError('INVALID_LAYOUT', `refusing to write an archive over ${dest}: it exists and is not an OCI layout archive; it was left unchanged`, {
+    path: dest,
+    cause,
+    hint: recognised ? `${recognised}; write the new archive under another name` : 'choose another file name, or move that file away first',
+  });
+}
+
+async function headCompression(file: string): Promise<Compression> {
+  // O_NONBLOCK: should the path have become a FIFO since it was looked at, the open does not hang.
+  const fh = await fsp.open(file, constants.O_RDONLY | constants.O_NONBLOCK).catch((err: unknown) => {
+    throw fromFsError(err, file, 'archive');
+  });
+  try {
+    const head = Buffer.alloc(4);
+    const { bytesRead } = await fh.read(head, 0, 4, 0);
+    return detectCompression(head.subarray(0, bytesRead));
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface ArchiveFileWrite<R> extends ArchiveMergeResult {
+  result: R;
+  stats: ArchiveStats;
+}
+
+/**
+ * Write the archive at `dest`: the earlier archive's content (if any) first,
+ * then whatever `write` puts into the writer; commit, or leave `dest` as it
+ * was. Without a `compression` option, a merged archive keeps the earlier
+ * file's compression (its bytes say what it is, whatever its name).
+ */
+export async function writeArchiveFile<R>(dest: string, opts: ArchiveWriterOptions, write: (writer: ArchiveWriter) => Promise<R>): Promise<ArchiveFileWrite<R>> {
+  const { file, earlier } = await openDestination(dest);
+  try {
+    const writer = await ArchiveWriter.toFile(file, { ...opts, compression: opts.compression ?? earlier?.compression ?? compressionForName(file) });
+    try {
+      const kept = earlier ? await copyEarlier(earlier.archive, writer, file) : [];
+      const result = await write(writer);
+      const movedTags = movedSince(kept, writer.entries());
+      await writer.commit();
+      return { result, stats: writer.stats, merged: earlier !== undefined, earlierEntries: kept.length, movedTags };
+    } catch (err) {
+      await writer.abort(err);
+      throw err;
+    }
+  } finally {
+    await earlier?.archive.close();
+  }
+}
+
+/** The earlier archive, copied as `pack` copies a whole layout; returns its entries. */
+async function copyEarlier(archive: LayoutArchive, writer: ArchiveWriter, file: string): Promise<Descriptor[]> {
+  const ref: Reference = { kind: 'layout-archive', path: file, original: file };
+  const roots = await selectRoots(archive, ref, { everything: true });
+  // Its index.json already lists its referrers: no search for more (that would add entries it does not have).
+  await transfer(archive, writer, roots, { concurrency: 1, referrers: false });
+  return (await archive.readIndex()).manifests;
+}
+
+/** Tags the earlier entries had that the new index gives to another digest (or drops). */
+function movedSince(earlier: readonly Descriptor[], now: readonly Descriptor[]): string[] {
+  const current = new Map<string, Set<string>>();
+  for (const e of now) {
+    const t = tagOf(e);
+    if (t !== undefined) (current.get(t) ?? current.set(t, new Set()).get(t)!).add(e.digest);
+  }
+  const moved = new Set<string>();
+  for (const e of earlier) {
+    const t = tagOf(e);
+    if (t !== undefined && !current.get(t)?.has(e.digest)) moved.add(t);
+  }
+  return [...moved].sort();
+}

@@ -23,7 +23,7 @@
  * An empty regular file counts as no archive yet (what `mktemp` leaves):
  * there is nothing in it to keep.
  */
-import { constants, promises as fsp } from 'node:fs';
+import { constants, promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import { OcikitError, fromFsError, isOcikitError } from '../errors.js';
 import type { Reference } from '../reference.js';
@@ -48,7 +48,15 @@ export interface ArchiveMergeResult {
 interface ArchiveDestination {
   /** The path to replace: a symlink's target, so that the link keeps pointing at the archive. */
   file: string;
+  /** What was there when it was read (undefined: nothing), to notice another writer before renaming. */
+  seen?: FileIdentity;
   earlier?: { archive: LayoutArchive; compression: Compression };
+}
+
+type FileIdentity = Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'>;
+
+function identityOf(st: Stats): FileIdentity {
+  return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
 }
 
 /**
@@ -72,7 +80,7 @@ async function openDestination(dest: string): Promise<ArchiveDestination> {
   }
   if (!st.isFile()) throw notAnArchive(dest);
   const file = await fsp.realpath(dest);
-  if (st.size === 0) return { file };
+  if (st.size === 0) return { file, seen: identityOf(st) };
   const compression = await headCompression(file);
   let archive: LayoutArchive;
   try {
@@ -82,7 +90,7 @@ async function openDestination(dest: string): Promise<ArchiveDestination> {
     if (isOcikitError(err, 'INVALID_LAYOUT') || isOcikitError(err, 'UNSAFE_ARCHIVE_ENTRY')) throw notAnArchive(dest, err);
     throw err;
   }
-  return { file, earlier: { archive, compression } };
+  return { file, seen: identityOf(st), earlier: { archive, compression } };
 }
 
 function notAnArchive(dest: string, cause?: OcikitError): OcikitError {
@@ -121,14 +129,14 @@ export interface ArchiveFileWrite<R> extends ArchiveMergeResult {
  * file's compression (its bytes say what it is, whatever its name).
  */
 export async function writeArchiveFile<R>(dest: string, opts: ArchiveWriterOptions, write: (writer: ArchiveWriter) => Promise<R>): Promise<ArchiveFileWrite<R>> {
-  const { file, earlier } = await openDestination(dest);
+  const { file, seen, earlier } = await openDestination(dest);
   try {
     const writer = await ArchiveWriter.toFile(file, { ...opts, compression: opts.compression ?? earlier?.compression ?? compressionForName(file) });
     try {
       const kept = earlier ? await copyEarlier(earlier.archive, writer, file) : [];
       const result = await write(writer);
       const movedTags = movedSince(kept, writer.entries());
-      await writer.commit();
+      await writer.commit({ beforeRename: () => checkUnchanged(dest, file, seen) });
       return { result, stats: writer.stats, merged: earlier !== undefined, earlierEntries: kept.length, movedTags };
     } catch (err) {
       await writer.abort(err);
@@ -161,4 +169,27 @@ function movedSince(earlier: readonly Descriptor[], now: readonly Descriptor[]):
     if (t !== undefined && !current.get(t)?.has(e.digest)) moved.add(t);
   }
   return [...moved].sort();
+}
+
+/**
+ * Refuse to rename over a file other than the one that was read: two merges
+ * into one archive at once would otherwise each keep only their own
+ * additions, and the second rename would silently drop the first's. (A
+ * layout directory has its lock for this; an archive is one file, replaced
+ * whole, so the check is on the file's identity just before the rename.)
+ */
+async function checkUnchanged(dest: string, file: string, seen: FileIdentity | undefined): Promise<void> {
+  let now: FileIdentity | undefined;
+  try {
+    now = identityOf(await fsp.stat(file));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fromFsError(err, dest, 'archive');
+  }
+  const same = seen === undefined ? now === undefined : now !== undefined && (Object.keys(seen) as Array<keyof FileIdentity>).every((k) => seen[k] === now![k]);
+  if (!same) {
+    throw new OcikitError('LOCKED', `${dest} was ${seen ? 'changed' : 'created'} by another writer while this one was writing it; this write was dropped and the file left as that writer made it`, {
+      path: dest,
+      hint: 're-run the command: it will merge with what is there now',
+    });
+  }
 }

@@ -265,8 +265,12 @@ export class ArchiveWriter implements WriteTarget {
 
   // ---- finishing ----
 
-  /** Write the held-back manifests and index.json, end the tar, and move the file into place. */
-  async commit(): Promise<void> {
+  /**
+   * Write the held-back manifests and index.json, end the tar, and move the
+   * file into place; `beforeRename` may still refuse (a merge checks that
+   * nobody replaced the archive it read meanwhile).
+   */
+  async commit(opts: { beforeRename?: () => Promise<void> } = {}): Promise<void> {
     try {
       this.assertOpen();
       for (const digest of this.manifestOrder()) {
@@ -286,6 +290,7 @@ export class ArchiveWriter implements WriteTarget {
       if (this.file) {
         await this.file.handle.sync();
         await this.file.handle.close();
+        await opts.beforeRename?.();
         await fsp.rename(this.file.tmp, this.file.dest);
         untrackTempFile(this.file.tmp);
         await fsyncDir(path.dirname(this.file.dest));

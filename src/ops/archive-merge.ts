@@ -75,7 +75,7 @@ async function openDestination(dest: string): Promise<ArchiveDestination> {
   if (st.isDirectory()) {
     throw new OcikitError('INVALID_LAYOUT', `cannot write an archive to ${dest}: it is a directory`, {
       path: dest,
-      hint: `name a file (e.g. image.tar), or write the directory as a layout with oci:${dest}`,
+      hint: `name a file (e.g. image.tar); to write into a layout directory, use ocikit copy SRC oci:${dest} or ocikit unpack`,
     });
   }
   if (!st.isFile()) throw notAnArchive(dest);

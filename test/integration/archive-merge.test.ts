@@ -227,4 +227,15 @@ describe('pull into an existing archive', () => {
     const out = await peer(requireTool('skopeo'), ['inspect', '--raw', `oci-archive:${file}:v1`]);
     expect(out.code, out.stderr).toBe(0);
   });
+
+  it('writes a new .tar.gz gzip-compressed, as pack and copy do, and merges into it', async () => {
+    const reg = await registry();
+    const dir = await caseDir();
+    const file = path.join(dir, 'p.tar.gz');
+    await expectSuccess(['pull', `${reg.host}/merge/hello:v1`, file]);
+    expect([...(await readFile(file)).subarray(0, 2)]).toEqual([0x1f, 0x8b]);
+    await expectSuccess(['copy', `${fixture('multi-platform')}:10`, `oci-archive:${file}:ten`]);
+    expect((await entriesOf(file)).map(([t]) => t)).toEqual(['v1', 'ten']);
+    expect(await readdir(dir)).toEqual(['p.tar.gz']);
+  });
 });

@@ -13,10 +13,10 @@
  * first, selected exactly as `pack` selects a whole layout, then the
  * command's own roots, named on top of it by the same naming step a layout
  * directory uses. So `copy A X.tar` then `copy B X.tar` writes the same bytes
- * as `pack` of a layout directory into which A and then B were copied. A tag
- * the command moves to new content leaves its earlier image's blobs in the
- * archive, unlisted, as a layout keeps them until `gc` (`verify` reports them
- * as unreferenced, and `pack` of the archive leaves them out).
+ * as `pack` of a layout directory into which A and then B were copied,
+ * unless a write moves a tag: the image the tag left stays in the archive,
+ * unlisted, as it stays in a layout until `gc` (pack of that layout copies
+ * only what index.json lists, so it would leave the image out).
  *
  * A destination that exists and is not a layout archive (a text file, a
  * docker-archive, a FIFO or device) is refused before anything is written.

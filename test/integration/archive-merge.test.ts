@@ -228,6 +228,14 @@ describe('pull into an existing archive', () => {
     expect(out.code, out.stderr).toBe(0);
   });
 
+  it('copy from a registry into an existing archive merges too', async () => {
+    const reg = await registry();
+    const file = await firstArchive(await caseDir());
+    const r = await expectJson<MergeJson>(['copy', `${reg.host}/merge/hello:v1`, `oci-archive:${file}:from-registry`]);
+    expect(r).toMatchObject({ merged: true, earlierEntries: 4, movedTags: [] });
+    expect((await entriesOf(file)).map(([t]) => t)).toEqual(['first', '-', '-', '-', 'from-registry']);
+  });
+
   it('writes a new .tar.gz gzip-compressed, as pack and copy do, and merges into it', async () => {
     const reg = await registry();
     const dir = await caseDir();

@@ -90,7 +90,36 @@ async function openDestination(dest: string): Promise<ArchiveDestination> {
     if (isOcikitError(err, 'INVALID_LAYOUT') || isOcikitError(err, 'UNSAFE_ARCHIVE_ENTRY')) throw notAnArchive(dest, err);
     throw err;
   }
+  try {
+    await refuseOtherFiles(archive, dest);
+  } catch (err) {
+    await archive.close();
+    throw err;
+  }
   return { file, seen: identityOf(st), earlier: { archive, compression } };
+}
+
+const LAYOUT_FILES = new Set(['oci-layout', 'index.json']);
+
+/**
+ * The merged archive is written from the layout alone, so a file the layout
+ * does not account for (a Docker 25+ `docker save` archive's manifest.json
+ * and repositories, a README) would silently disappear: refuse instead.
+ * Bytes after the tar's end marker are not entries, and are not kept, as no
+ * command copies them (archive/tar-end.ts).
+ */
+async function refuseOtherFiles(archive: LayoutArchive, dest: string): Promise<void> {
+  const blobs = new Set(archive.blobDigests().map((d) => `blobs/${d.replace(':', '/')}`));
+  for await (const f of archive.listFiles()) {
+    const name = f.path.replace(/\/+$/, '');
+    const known = f.type === 'directory' ? name === '' || name === '.' || name === 'blobs' || /^blobs\/[^/]+$/.test(name) : f.type === 'file' && (LAYOUT_FILES.has(name) || blobs.has(name));
+    if (!known) {
+      throw new OcikitError('INVALID_LAYOUT', `refusing to merge into ${dest}: it holds ${f.path}, which is not part of its OCI layout and would be lost; it was left unchanged`, {
+        path: dest,
+        hint: 'write the new archive under another name (or remove that entry from the archive first)',
+      });
+    }
+  }
 }
 
 function notAnArchive(dest: string, cause?: OcikitError): OcikitError {

@@ -185,6 +185,20 @@ describe('destinations that are not layout archives are refused and unchanged', 
     expect(await readdir(dir)).toEqual(['docker.tar']);
   });
 
+  it('a Docker 25+ docker save archive (a layout plus manifest.json, which a merge would lose)', async () => {
+    const dir = await caseDir();
+    const save = path.join(dir, 'save');
+    await cp(fixture('single-image'), save, { recursive: true });
+    await writeFile(path.join(save, 'manifest.json'), JSON.stringify([{ Config: `blobs/sha256/${E.single.config.slice(7)}`, RepoTags: ['example/hello:v1'], Layers: E.single.layers.map((l) => `blobs/sha256/${l.slice(7)}`) }]));
+    const file = path.join(dir, 'save.tar');
+    execFileSync('tar', ['-cf', file, '-C', save, '.'], { stdio: 'pipe' });
+    const before = await readFile(file);
+    await expectFailure(['copy', src(), `oci-archive:${file}:other`], { exit: 1, code: 'INVALID_LAYOUT' });
+    await expectFailure(['pack', fixture('multi-platform'), file], { exit: 1, code: 'INVALID_LAYOUT' });
+    expect((await readFile(file)).equals(before)).toBe(true);
+    expect((await readdir(dir)).sort()).toEqual(['save', 'save.tar']);
+  });
+
   it('a FIFO', async () => {
     const dir = await caseDir();
     const fifo = path.join(dir, 'pipe.tar');

@@ -10,7 +10,8 @@
  * as it was.
  *
  * Order, and so reproducibility: the earlier archive's content is copied
- * first, selected exactly as `pack` selects a whole layout, then the
+ * first, selected exactly as `pack` selects a whole layout (then any blob
+ * of it that nothing listed reaches, by digest), then the
  * command's own roots, named on top of it by the same naming step a layout
  * directory uses. So `copy A X.tar` then `copy B X.tar` writes the same bytes
  * as `pack` of a layout directory into which A and then B were copied,
@@ -176,12 +177,20 @@ export async function writeArchiveFile<R>(dest: string, opts: ArchiveWriterOptio
   }
 }
 
-/** The earlier archive, copied as `pack` copies a whole layout; returns its entries. */
+/**
+ * The earlier archive, copied as `pack` copies a whole layout, then any blob
+ * nothing listed reaches (in digest order): a layout directory keeps those
+ * until `gc`, and so does the archive. Returns the earlier entries.
+ */
 async function copyEarlier(archive: LayoutArchive, writer: ArchiveWriter, file: string): Promise<Descriptor[]> {
   const ref: Reference = { kind: 'layout-archive', path: file, original: file };
   const roots = await selectRoots(archive, ref, { everything: true });
   // Its index.json already lists its referrers: no search for more (that would add entries it does not have).
   await transfer(archive, writer, roots, { concurrency: 1, referrers: false });
+  for (const digest of archive.blobDigests().sort()) {
+    const desc = await archive.statBlob(digest);
+    if (!(await writer.exists(desc))) await writer.push(desc, await archive.fetch(desc));
+  }
   return (await archive.readIndex()).manifests;
 }
 

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { tempDir } from '../helpers/cli.js';
@@ -72,6 +73,24 @@ describe('copy into an existing archive', () => {
     }
     const refs = await expectJson<{ manifests: unknown[] }>(['referrers', `${file}:first`]);
     expect(refs.manifests.length).toBeGreaterThan(0);
+  });
+
+  it('keeps a blob of the earlier archive that nothing listed reaches, as a layout keeps it until gc', async () => {
+    const dir = await caseDir();
+    const layout = path.join(dir, 'layout');
+    await cp(fixture('single-image'), layout, { recursive: true });
+    const stray = Buffer.from('a blob nothing refers to\n');
+    const strayHex = createHash('sha256').update(stray).digest('hex');
+    await writeFile(path.join(layout, 'blobs', 'sha256', strayHex), stray);
+    const file = path.join(dir, 'stray.tar');
+    execFileSync('tar', ['-cf', file, '-C', layout, '.'], { stdio: 'pipe' });
+    await expectSuccess(['copy', `${fixture('multi-platform')}:10`, `oci-archive:${file}:ten`]);
+    const a = await LayoutArchive.open(file);
+    try {
+      expect(a.blobDigests()).toContain(`sha256:${strayHex}`);
+    } finally {
+      await a.close();
+    }
   });
 
   it('moves a tag the copy names again, as a layout tag moves, and says so', async () => {

@@ -38,6 +38,7 @@ export * from './targets/layout-archive.js';
 export * from './targets/docker-archive.js';
 export * from './ops/transfer.js';
 export * from './ops/pack.js';
+export { writeArchiveFile, type ArchiveMergeResult, type ArchiveFileWrite } from './ops/archive-merge.js';
 export * from './ops/unpack.js';
 export * from './ops/copy.js';
 export * from './server/server.js';

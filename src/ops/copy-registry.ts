@@ -12,6 +12,7 @@ import type { CopyEvent } from '../graph/copy.js';
 import { openReadTarget } from '../targets/open.js';
 import { RegistryTarget } from '../targets/registry.js';
 import { writeArchive } from './pack.js';
+import type { ArchiveMergeResult } from './archive-merge.js';
 import { selectRoots, transfer, type TransferResult } from './transfer.js';
 import { prepareLayout } from './unpack.js';
 import { registryClient, type RegistryOptions } from '../registry/client.js';
@@ -25,8 +26,10 @@ export interface RegistryCopyOptions {
   onEvent?: (e: CopyEvent) => void;
 }
 
-export interface RegistryCopyResult extends TransferResult {
+export interface RegistryCopyResult extends TransferResult, Partial<ArchiveMergeResult> {
   destination: string;
+  /** The archive file written, for an archive destination. */
+  archive?: string;
 }
 
 export function involvesRegistry(src: Reference, dst: Reference): boolean {

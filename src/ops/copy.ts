@@ -1,6 +1,7 @@
 /**
  * `copy SRC DST`: one image (or, with `allTags`, every tag) from any readable
- * target into a layout directory or a new layout archive. Registries are
+ * target into a layout directory or a layout archive (merged with one already
+ * there: ops/archive-merge.ts). Registries are
  * refused for now with UNSUPPORTED, as openReadTarget does.
  *
  * Naming: DST's tag if given (one image only), else the source's tag; an
@@ -17,6 +18,7 @@ import type { CopyEvent } from '../graph/copy.js';
 import { openReadTarget } from '../targets/open.js';
 import type { ReadTarget } from '../graph/target.js';
 import { writeArchive } from './pack.js';
+import type { ArchiveMergeResult } from './archive-merge.js';
 import { selectRoots, transfer, type Root, type TransferResult } from './transfer.js';
 import { prepareLayout } from './unpack.js';
 
@@ -28,8 +30,11 @@ export interface CopyReferenceOptions {
   onEvent?: (e: CopyEvent) => void;
 }
 
-export interface CopyReferenceResult extends TransferResult {
+/** With an archive destination, also what became of an archive already there (ops/archive-merge.ts). */
+export interface CopyReferenceResult extends TransferResult, Partial<ArchiveMergeResult> {
   destination: string;
+  /** The archive file written, for an archive destination. */
+  archive?: string;
 }
 
 /** Open a source that will be read whole: a compressed archive is spooled next to `near` (or in the temp directory). */

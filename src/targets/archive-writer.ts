@@ -155,8 +155,16 @@ export class ArchiveWriter implements WriteTarget {
   // ---- WriteTarget ----
 
   async push(desc: Descriptor, content: Readable | Uint8Array): Promise<void> {
-    const parsed = parseDigest(desc.digest);
-    this.assertOpen();
+    let parsed: ReturnType<typeof parseDigest>;
+    try {
+      parsed = parseDigest(desc.digest);
+      this.assertOpen();
+    } catch (err) {
+      // The content is ours to end either way: a stream left open holds its source's file handle
+      // (siblings of a failed blob, already fetched, arrive here after the failure).
+      if (!(content instanceof Uint8Array)) content.destroy();
+      throw err;
+    }
     if (this.written.has(desc.digest)) {
       if (!(content instanceof Uint8Array)) content.destroy();
       return;
@@ -217,6 +225,11 @@ export class ArchiveWriter implements WriteTarget {
     this.index = applyNames(this.index, edits);
   }
 
+  /** index.json's entries as named so far (a merge reports which earlier tags moved). */
+  entries(): readonly Descriptor[] {
+    return this.index.manifests;
+  }
+
   // ---- the read side: only what has been decided so far ----
 
   async fetch(desc: Descriptor): Promise<Readable> {
@@ -252,8 +265,12 @@ export class ArchiveWriter implements WriteTarget {
 
   // ---- finishing ----
 
-  /** Write the held-back manifests and index.json, end the tar, and move the file into place. */
-  async commit(): Promise<void> {
+  /**
+   * Write the held-back manifests and index.json, end the tar, and move the
+   * file into place; `beforeRename` may still refuse (a merge checks that
+   * nobody replaced the archive it read meanwhile).
+   */
+  async commit(opts: { beforeRename?: () => Promise<void> } = {}): Promise<void> {
     try {
       this.assertOpen();
       for (const digest of this.manifestOrder()) {
@@ -273,6 +290,7 @@ export class ArchiveWriter implements WriteTarget {
       if (this.file) {
         await this.file.handle.sync();
         await this.file.handle.close();
+        await opts.beforeRename?.();
         await fsp.rename(this.file.tmp, this.file.dest);
         untrackTempFile(this.file.tmp);
         await fsyncDir(path.dirname(this.file.dest));

@@ -1,6 +1,7 @@
-import { copyReference, copyWithRegistry, involvesRegistry, UsageError, type CopyReferenceResult } from '../../index.js';
+import { copyReference, copyWithRegistry, involvesRegistry, UsageError, type ArchiveMergeResult, type CopyReferenceResult } from '../../index.js';
 import { defineCommand } from './command.js';
 import { registryOptions } from '../registry-options.js';
+import { mergeLine } from '../merge-line.js';
 
 interface CopyArgs {
   src: string;
@@ -36,5 +37,6 @@ export default defineCommand<CopyArgs>({
 function summary(r: CopyReferenceResult): string {
   const lines = r.roots.map((root) => `copied ${root.digest}${root.tags.length > 0 ? ` as ${root.tags.join(', ')}` : ''} to ${r.destination}`);
   if (r.referrers.length > 0) lines.push(`with ${r.referrers.length} referrer${r.referrers.length === 1 ? '' : 's'}`);
+  if (r.merged) lines.push(mergeLine(r.archive ?? r.destination, r as ArchiveMergeResult));
   return lines.join('\n');
 }

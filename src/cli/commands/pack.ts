@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { openWholeSource, pack, UsageError, type ArchiveResult } from '../../index.js';
 import { defineCommand } from './command.js';
+import { mergeLine } from '../merge-line.js';
 
 interface PackArgs {
   src: string;
@@ -61,6 +62,6 @@ function summary(r: ArchiveResult): string {
   parts.push(`into ${r.archive}: ${r.blobs} blobs, ${r.bytes} bytes`);
   if (r.referrers.length > 0) parts.push(`with ${r.referrers.length} referrer${r.referrers.length === 1 ? '' : 's'}`);
   if (r.excluded > 0) parts.push(`(delta: ${r.excluded} blob${r.excluded === 1 ? '' : 's'} left out)`);
-  return parts.join(' ');
+  return r.merged ? `${parts.join(' ')}\n${mergeLine(r.archive, r)}` : parts.join(' ');
 }
 

@@ -1,8 +1,9 @@
 /** `ocikit pull REGISTRY/REPO[:TAG|@DIGEST]... DST`: images and their referrers into a layout directory or archive. */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ArchiveWriter, isOcikitError, parseReference, pullImages, summaryLine, UsageError, type PullResult, type Reference } from '../../index.js';
+import { isOcikitError, parseReference, pullImages, summaryLine, UsageError, writeArchiveFile, type ArchiveMergeResult, type PullResult, type Reference } from '../../index.js';
 import type { Context } from '../context.js';
+import { mergeLine } from '../merge-line.js';
 import { startProgress } from '../progress.js';
 import { checkConcurrency, registryOptions } from '../registry-options.js';
 import { defineCommand } from './command.js';
@@ -41,17 +42,12 @@ export default defineCommand<PullArgs>({
     if (dstRef.tag || dstRef.digest) throw new UsageError(`${dstInput}: the destination takes no :TAG or @DIGEST; entries are named after what is pulled`);
     const opts = { platform: ctx.platform(args.platform), referrers: args.referrers !== false, concurrency, registry: await registryOptions(ctx) };
     const progress = startProgress(ctx, 'pulling');
-    let result: PullResult;
+    let result: PullResult & Partial<ArchiveMergeResult>;
     try {
       if (dstRef.kind === 'layout-archive') {
-        const writer = await ArchiveWriter.toFile(dstRef.path!);
-        try {
-          result = await pullImages(refs, writer, { ...opts, onEvent: progress.onEvent });
-          await writer.commit();
-        } catch (err) {
-          await writer.abort(err);
-          throw err;
-        }
+        // An archive already there is merged with, never replaced (ops/archive-merge.ts).
+        const w = await writeArchiveFile(dstRef.path!, {}, (writer) => pullImages(refs, writer, { ...opts, onEvent: progress.onEvent }));
+        result = { ...w.result, merged: w.merged, earlierEntries: w.earlierEntries, movedTags: w.movedTags };
       } else if (dstRef.kind === 'layout-dir') {
         const { target } = await ctx.openWrite(`oci:${dstRef.path!}`, true);
         result = await pullImages(refs, target, { ...opts, onEvent: progress.onEvent });
@@ -61,7 +57,7 @@ export default defineCommand<PullArgs>({
     } finally {
       progress.stop();
     }
-    ctx.out.result(result, (r) => [...r.images.map((i) => `${i.reference} ${i.digest}`), summaryLine('pulled', r)].join('\n'));
+    ctx.out.result(result, (r) => [...r.images.map((i) => `${i.reference} ${i.digest}`), summaryLine('pulled', r), ...(r.merged ? [mergeLine(dstRef.path!, r as ArchiveMergeResult)] : [])].join('\n'));
   },
 });
 

@@ -18,10 +18,9 @@ import { Annotation } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex, Platform } from '../spec/types.js';
 import { copyGraph, type CopyEvent } from '../graph/copy.js';
 import { resolvePlatform } from '../targets/open.js';
-import { applyNames, entryFor, normalizeEntries, tagOf, type NameEdit } from '../spec/index-entries.js';
-import { LayoutDir } from '../targets/layout-dir.js';
+import { applyNames, entryFor, normalizeEntries, tagOf } from '../spec/index-entries.js';
 import { RegistryTarget } from '../targets/registry.js';
-import type { WriteTarget } from '../graph/target.js';
+import { keepsIndex, type WriteTarget } from '../graph/target.js';
 import { registryClient, type RegistryOptions } from '../registry/client.js';
 import { countEvent, emptyStats, type TransferStats } from './transfer-stats.js';
 
@@ -90,13 +89,8 @@ export async function pullImages(refs: Reference[], dst: WriteTarget, opts: Pull
 
 async function nameEntries(dst: WriteTarget, roots: Array<{ desc: Descriptor; name: string; tag?: string }>, referrers: Descriptor[]): Promise<void> {
   const named = roots.map((root) => ({ desc: { ...root.desc, annotations: { ...(root.desc.annotations ?? {}), [Annotation.ContainerdImageName]: root.name } }, ...(root.tag !== undefined ? { tag: root.tag } : {}) }));
-  if (dst instanceof LayoutDir) {
-    await dst.updateIndex((index) => applyNames(replaceImageNames(index, roots), referrers.map((desc) => ({ desc }))));
-    return;
-  }
-  const keeper = dst as WriteTarget & { applyNames?: (edits: readonly NameEdit[]) => Promise<void> };
-  if (keeper.applyNames) {
-    await keeper.applyNames([...named, ...referrers.map((desc) => ({ desc }))]);
+  if (keepsIndex(dst)) {
+    await dst.editIndex((index) => applyNames(replaceImageNames(index, roots), referrers.map((desc) => ({ desc }))));
     return;
   }
   for (const e of named) if (e.tag !== undefined) await dst.tag(e.desc, e.tag);

@@ -13,9 +13,8 @@ import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { resolvePlatform, resolveReference } from '../targets/open.js';
 import { applyNames, tagOf, type NameEdit } from '../spec/index-entries.js';
-import { LayoutDir } from '../targets/layout-dir.js';
 import { stripTag } from '../targets/index-resolve.js';
-import { isLayoutTarget, type ReadTarget, type WriteTarget } from '../graph/target.js';
+import { isLayoutTarget, keepsIndex, type ReadTarget, type WriteTarget } from '../graph/target.js';
 
 /** A manifest to copy and the tags it gets in the destination (none: listed untagged). */
 export interface Root {
@@ -119,16 +118,6 @@ export interface TransferResult {
   bytesCopied: number;
 }
 
-/** Something that keeps an index.json: a layout directory or an archive being written. */
-interface IndexKeeper {
-  /** Tags and untagged entries in one pass (index-entries' applyNames). */
-  applyNames(edits: readonly NameEdit[]): Promise<void>;
-}
-
-function keepsIndex(t: WriteTarget): t is WriteTarget & IndexKeeper {
-  return typeof (t as Partial<IndexKeeper>).applyNames === 'function';
-}
-
 /**
  * Copy every root (children before parents, skipping what `dst` has), then
  * name them: tags on roots, untagged roots and referrers listed untagged.
@@ -161,12 +150,9 @@ async function nameRoots(dst: WriteTarget, roots: Root[], referrers: Descriptor[
     for (const tag of root.tags) edits.push({ desc: root.descriptor, tag });
   }
   for (const d of referrers) if (!rootDigests.has(d.digest)) edits.push({ desc: d });
-  if (dst instanceof LayoutDir) {
-    await dst.updateIndex((index) => applyNames(index, edits));
-    return;
-  }
   if (keepsIndex(dst)) {
-    await dst.applyNames(edits);
+    // One edit of index.json (a layout directory's under its lock), after every blob is stored.
+    await dst.editIndex((index) => applyNames(index, edits));
     return;
   }
   // A registry keeps no untagged list: only the tags are set.

@@ -43,7 +43,7 @@ import { parseManifestBytes, type ParsedManifest } from '../spec/validate.js';
 import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
 import { isWalkable, successors } from '../graph/successors.js';
 import { addEntry, applyNames, setTag, tagOf, type NameEdit } from '../spec/index-entries.js';
-import type { ReadTarget, ReferrersFilter, WriteTarget } from '../graph/target.js';
+import { abilities, type ReadTarget, type ReferrersFilter, type WriteTarget } from '../graph/target.js';
 import { compressor, type Compression } from '../archive/compression.js';
 import { FileSink, StreamSink, sinkForStream, type ByteSink } from '../fs/byte-sink.js';
 import { TAR_TRAILER, encodeTarHeader, paddingFor } from '../archive/tar-header.js';
@@ -81,6 +81,7 @@ export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number {
 
 export class ArchiveWriter implements WriteTarget {
   readonly description: string;
+  readonly abilities = abilities('keep-index');
   readonly stats: ArchiveStats = { blobs: 0, bytes: 0, excluded: 0 };
   private readonly sink: ByteSink;
   private readonly mtime: number;
@@ -211,10 +212,11 @@ export class ArchiveWriter implements WriteTarget {
     this.index = addEntry(this.index, desc);
   }
 
-  /** Many tags and untagged entries at once, in one pass over index.json (setTag per tag is quadratic). */
-  async applyNames(edits: readonly NameEdit[]): Promise<void> {
-    for (const e of edits) this.requireStored(e.desc);
-    this.index = applyNames(this.index, edits);
+  /** IndexKeeper: the archive's index.json, edited whole; every entry it lists must be in the archive. */
+  async editIndex(edit: (index: ImageIndex) => ImageIndex): Promise<void> {
+    const next = edit(this.index);
+    for (const e of next.manifests) this.requireStored(e);
+    this.index = next;
   }
 
   // ---- the read side: only what has been decided so far ----

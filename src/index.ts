@@ -55,7 +55,6 @@ export * from './ops/transfer-stats.js';
 export * from './ops/push-layout.js';
 export * from './ops/pull-images.js';
 export * from './targets/registry.js';
-export * from './ops/copy-registry.js';
 export * from './targets/file-listing.js';
 export * from './audit/findings.js';
 export * from './audit/roots.js';

@@ -35,6 +35,7 @@ export { streamToFileAtomic } from './fs/atomic.js';
 export * from './targets/archive-writer.js';
 export * from './targets/layout-archive.js';
 export * from './targets/docker-archive.js';
+export { MemoryTarget, type MemoryEvent } from './targets/memory.js';
 export * from './ops/transfer.js';
 export * from './ops/pack.js';
 export * from './ops/unpack.js';

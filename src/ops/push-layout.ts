@@ -1,7 +1,8 @@
 /**
  * `push`: a whole layout (directory or archive) into a registry. Every tagged
  * entry goes under its tag, untagged roots by digest, and the referrers of
- * everything pushed, recursively, through the one graph copy. The
+ * everything pushed, recursively, through the one transfer (ops/transfer.ts),
+ * root by root. The
  * destination is one repository, or, in mirror mode, the repository each
  * entry's `io.containerd.image.name` names, re-homed on the registry.
  *
@@ -13,7 +14,8 @@ import { parseImageName } from '../spec/image-name.js';
 import { OcikitError, UsageError } from '../errors.js';
 import { Annotation } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
-import { copyGraph, type CopyEvent } from '../graph/copy.js';
+import type { CopyEvent } from '../graph/copy.js';
+import { transfer } from './transfer.js';
 import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { isFallbackTagEntry, tagOf } from '../spec/index-entries.js';
@@ -81,8 +83,8 @@ export async function pushLayout(src: LayoutReadTarget, registry: string, reposi
       runRoot(async () => {
         const dst = targetFor(job.repository);
         const desc = stripName(job.entry);
-        const r = await copyGraph(src, dst, desc, { concurrency, referrers: opts.referrers !== false, onEvent });
-        if (job.tag !== undefined) await dst.tag(desc, job.tag);
+        // The one transfer: a repository keeps no index, so naming is the tag (an untagged root stays by digest).
+        const r = await transfer(src, dst, [{ descriptor: desc, tags: job.tag !== undefined ? [job.tag] : [] }], { concurrency, referrers: opts.referrers !== false, onEvent });
         for (const d of r.referrers) referrersSeen.add(`${job.repository}@${d.digest}`);
         images.push({ reference: `${registry}/${job.repository}${job.tag !== undefined ? `:${job.tag}` : `@${desc.digest}`}`, digest: desc.digest, mediaType: desc.mediaType });
       }),

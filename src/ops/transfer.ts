@@ -124,6 +124,18 @@ export interface TransferResult {
  * A layout directory's index.json is updated once, last, under its lock.
  */
 export async function transfer(src: ReadTarget, dst: WriteTarget, roots: Root[], opts: TransferOptions = {}): Promise<TransferResult> {
+  const result = await copyRoots(src, dst, roots, opts);
+  await nameRoots(dst, roots, result.referrers);
+  return result;
+}
+
+/**
+ * The copying half of a transfer, for use cases that name their roots
+ * their own way (pull records the image name, push tags per repository):
+ * every root's graph and, with `referrers`, its referrers, each referrer
+ * reported once however many roots it hangs on.
+ */
+export async function copyRoots(src: ReadTarget, dst: WriteTarget, roots: Root[], opts: TransferOptions = {}): Promise<TransferResult> {
   const result: TransferResult = { roots: [], referrers: [], nodes: 0, bytesCopied: 0 };
   const seenReferrers = new Set<string>();
   for (const root of roots) {
@@ -138,7 +150,6 @@ export async function transfer(src: ReadTarget, dst: WriteTarget, roots: Root[],
       }
     }
   }
-  await nameRoots(dst, roots, result.referrers);
   return result;
 }
 

@@ -35,7 +35,11 @@ export type Ability =
   /** Leased: opened for writing, holds a lease that close() releases. */
   | 'lease'
   /** UploadStore: takes verified files into its blob store (serve --writable). */
-  | 'uploads';
+  | 'uploads'
+  /** FileListing (targets/file-listing.ts): lists the layout's files, reads small ones at its root (verify). */
+  | 'list-files'
+  /** TrailingDataSource (archive/tar-end.ts): read from a tar, says what followed its end. */
+  | 'trailing-data';
 
 /** What every target has: a name for messages and the abilities it declares. */
 export interface Target {
@@ -98,11 +102,12 @@ export interface Tagger extends Target {
 }
 
 /**
- * A destination of a copy. It keeps the read side because a copy into a
- * delta archive reads manifests its base holds back through it; a sink that
- * cannot read answers NOT_FOUND/UNSUPPORTED rather than pretending.
+ * A destination of a copy: storage and tags, and reads by descriptor (a copy
+ * into a delta archive reads back manifests its base holds). Names are not
+ * resolved or listed through it: a sink being written (an archive) has none
+ * to offer yet, and does not pretend to.
  */
-export interface WriteTarget extends ReadTarget, Storage, Tagger {}
+export interface WriteTarget extends Fetcher, Storage, Tagger {}
 
 // ---- abilities ----
 

@@ -42,8 +42,8 @@ import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { parseManifestBytes, type ParsedManifest } from '../spec/validate.js';
 import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
 import { isWalkable, successors } from '../graph/successors.js';
-import { addEntry, applyNames, setTag, tagOf, type NameEdit } from '../spec/index-entries.js';
-import { abilities, type ReadTarget, type ReferrersFilter, type WriteTarget } from '../graph/target.js';
+import { addEntry, setTag } from '../spec/index-entries.js';
+import { abilities, type ReadTarget, type WriteTarget } from '../graph/target.js';
 import { compressor, type Compression } from '../archive/compression.js';
 import { FileSink, StreamSink, sinkForStream, type ByteSink } from '../fs/byte-sink.js';
 import { TAR_TRAILER, encodeTarHeader, paddingFor } from '../archive/tar-header.js';
@@ -219,7 +219,7 @@ export class ArchiveWriter implements WriteTarget {
     this.index = next;
   }
 
-  // ---- the read side: only what has been decided so far ----
+  // ---- the read side: manifests already written, by descriptor (names are not read back) ----
 
   async fetch(desc: Descriptor): Promise<Readable> {
     const m = this.manifests.get(desc.digest);
@@ -233,23 +233,6 @@ export class ArchiveWriter implements WriteTarget {
     const m = this.manifests.get(digest);
     if (m) return { mediaType: MediaType.OctetStream, digest, size: m.bytes.length };
     throw new NotFoundError(`blob ${digest} cannot be read from ${this.description}`, { digest });
-  }
-
-  async resolve(ref: string): Promise<Descriptor> {
-    const e = this.index.manifests.find((d) => d.digest === ref || tagOf(d) === ref);
-    if (!e) throw new NotFoundError(`${ref} not found in ${this.description}`);
-    return e;
-  }
-
-  async *tags(): AsyncIterable<string> {
-    for (const e of this.index.manifests) {
-      const t = tagOf(e);
-      if (t !== undefined) yield t;
-    }
-  }
-
-  async *referrers(_subject: Descriptor, _filter?: ReferrersFilter): AsyncIterable<Descriptor> {
-    // Referrers are listed in index.json by whoever copies them; nothing to compute here.
   }
 
   // ---- finishing ----

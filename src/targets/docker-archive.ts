@@ -64,7 +64,7 @@ export class DockerArchive implements LayoutReadTarget, TrailingDataSource {
   }
 
   /** Its index.json is synthesized from manifest.json's RepoTags. */
-  readonly abilities = abilities('read-index', 'default-image');
+  readonly abilities = abilities('read-index', 'default-image', 'trailing-data');
   private readonly tar: TarIndex;
   /** Docker 25+: the OCI layout inside the archive. */
   private readonly layout?: LayoutArchive;

@@ -43,7 +43,7 @@ export class LayoutArchive implements LayoutReadTarget, FileListing, TrailingDat
     return this.path;
   }
 
-  readonly abilities = abilities('read-index', 'default-image');
+  readonly abilities = abilities('read-index', 'default-image', 'list-files', 'trailing-data');
   private readonly tar: TarIndex;
   private readonly index: ImageIndex;
   /** digest -> the tar entry holding it. */

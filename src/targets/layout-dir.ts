@@ -48,7 +48,7 @@ export class LayoutDir implements UploadStore, LayoutReadTarget, FileListing {
     return this.dir;
   }
 
-  readonly abilities = abilities('read-index', 'keep-index', 'default-image', 'read-ranges', 'retain', 'lease', 'uploads');
+  readonly abilities = abilities('read-index', 'keep-index', 'default-image', 'read-ranges', 'retain', 'lease', 'uploads', 'list-files');
   private readonly lease: WriteLease;
   private parsedIndex?: { key: string; text: string; index: ImageIndex };
   private referrersCache?: { index: ImageIndex; map: Promise<Map<string, Descriptor[]>> };

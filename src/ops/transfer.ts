@@ -107,6 +107,8 @@ export interface TransferOptions {
   /** Bring referrers of every copied manifest along, recursively. */
   referrers?: boolean;
   concurrency?: number;
+  /** A blob-transfer limit shared with other transfers running at the same time (see CopyOptions.limit). */
+  limit?: <T>(task: () => Promise<T>) => Promise<T>;
   onEvent?: (e: CopyEvent) => void;
 }
 
@@ -139,7 +141,7 @@ export async function copyRoots(src: ReadTarget, dst: WriteTarget, roots: Root[]
   const result: TransferResult = { roots: [], referrers: [], nodes: 0, bytesCopied: 0 };
   const seenReferrers = new Set<string>();
   for (const root of roots) {
-    const r = await copyGraph(src, dst, root.descriptor, { concurrency: opts.concurrency, referrers: opts.referrers, onEvent: opts.onEvent });
+    const r = await copyGraph(src, dst, root.descriptor, { concurrency: opts.concurrency, limit: opts.limit, referrers: opts.referrers, onEvent: opts.onEvent });
     result.nodes += r.nodes;
     result.bytesCopied += r.bytesCopied;
     result.roots.push({ digest: root.descriptor.digest, mediaType: root.descriptor.mediaType, tags: [...root.tags] });

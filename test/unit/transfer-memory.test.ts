@@ -13,6 +13,8 @@ import { applyNames, tagOf } from '../../src/spec/index-entries.js';
 import type { CopyEvent } from '../../src/graph/copy.js';
 import type { Descriptor } from '../../src/spec/types.js';
 import { isOcikitError } from '../../src/errors.js';
+import { limiter } from '../../src/util/limit.js';
+import { MediaType } from '../../src/spec/media-types.js';
 import { putBlob, putImage, putIndex } from '../helpers/memory-images.js';
 
 const SBOM = 'application/spdx+json';
@@ -130,6 +132,19 @@ describe('transfer on memory targets', () => {
     expect((await dst.readIndex()).manifests).toEqual([]);
   });
 
+  it('transfers running side by side share one blob limit (push runs its roots this way)', async () => {
+    const src = new MemoryTarget('src');
+    const a = await putImage(src, 'a', ['a1', 'a2', 'a3', 'a4']);
+    const b = await putImage(src, 'b', ['b1', 'b2', 'b3', 'b4']);
+    const dst = new CountingTarget('dst');
+    dst.delayMs = 5;
+    const limit = limiter(2);
+    await Promise.all([a, b].map((img) => transfer(src, dst, [{ descriptor: img.manifest, tags: [] }], { limit })));
+    expect(dst.maxInFlight).toBe(2);
+    expect(await dst.exists(a.manifest)).toBe(true);
+    expect(await dst.exists(b.manifest)).toBe(true);
+  });
+
   it('names entries through the one naming step: every tag of a root, untagged roots listed, a tag moved to a new root', async () => {
     const src = new MemoryTarget('src');
     const a = await putImage(src, 'a', ['a']);
@@ -208,16 +223,23 @@ class SlowAndBadSource extends MemoryTarget {
   }
 }
 
-/** Counts pushes still running. */
+/** Counts pushes still running, and the most blob pushes at once (manifests are pushed outside the blob limit); optionally slowed down. */
 class CountingTarget extends MemoryTarget {
   inFlight = 0;
+  blobsInFlight = 0;
+  maxInFlight = 0;
+  delayMs = 0;
 
   override async push(desc: Descriptor, content: Readable | Uint8Array): Promise<void> {
+    const blob = desc.mediaType !== MediaType.ImageManifest && desc.mediaType !== MediaType.ImageIndex;
     this.inFlight++;
+    if (blob) this.maxInFlight = Math.max(this.maxInFlight, ++this.blobsInFlight);
     try {
+      if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
       await super.push(desc, content);
     } finally {
       this.inFlight--;
+      if (blob) this.blobsInFlight--;
     }
   }
 }

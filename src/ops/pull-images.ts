@@ -73,12 +73,11 @@ export async function pullImages(refs: Reference[], dst: WriteTarget, opts: Pull
   const roots: PullRoot[] = [];
   for (const ref of refs) {
     const src = new RegistryTarget(registryClient(ref.registry!, opts.registry), ref.repository!, false);
-    for (const root of await pullRoots(src, ref, opts.platform)) {
-      // One root at a time, in order: a layout's entries come out in the order the references and tags were given.
-      const r = await copyRoots(src, dst, [{ descriptor: root.desc, tags: [] }], { concurrency: opts.concurrency ?? 5, referrers: opts.referrers !== false, onEvent });
-      for (const d of r.referrers) referrers.set(d.digest, d);
-      roots.push(root);
-    }
+    const selected = await pullRoots(src, ref, opts.platform);
+    // Tags are not given here: pull names its entries itself, once, below (nameEntries).
+    const r = await copyRoots(src, dst, selected.map((root) => ({ descriptor: root.desc, tags: [] })), { concurrency: opts.concurrency ?? 5, referrers: opts.referrers !== false, onEvent });
+    for (const d of r.referrers) referrers.set(d.digest, d);
+    for (const root of selected) roots.push(root); // not push(...selected): a repository may have 100,000 tags
   }
   const rootDigests = new Set(roots.map((r) => r.desc.digest));
   const listed = [...referrers.values()].filter((d) => !rootDigests.has(d.digest));

@@ -36,6 +36,7 @@ export { checkOutputFile, writeOutputFile, outputFileError } from './fs/output-f
 export * from './targets/archive-writer.js';
 export * from './targets/layout-archive.js';
 export * from './targets/docker-archive.js';
+export { MemoryTarget, type MemoryEvent } from './targets/memory.js';
 export * from './ops/transfer.js';
 export * from './ops/pack.js';
 export { writeArchiveFile, type ArchiveMergeResult, type ArchiveFileWrite } from './ops/archive-merge.js';
@@ -57,7 +58,6 @@ export * from './ops/transfer-stats.js';
 export * from './ops/push-layout.js';
 export * from './ops/pull-images.js';
 export * from './targets/registry.js';
-export * from './ops/copy-registry.js';
 export * from './targets/file-listing.js';
 export * from './audit/findings.js';
 export * from './audit/roots.js';

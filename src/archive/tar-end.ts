@@ -32,8 +32,9 @@ export interface TrailingDataSource {
   trailingData(): TrailingData | undefined;
 }
 
-export function hasTrailingData(t: object): t is TrailingDataSource {
-  return typeof (t as Partial<TrailingDataSource>).trailingData === 'function';
+/** Asked of the target's declared abilities ('trailing-data', graph/target.ts), not of its methods. */
+export function hasTrailingData<T extends { readonly abilities: ReadonlySet<string> }>(t: T): t is T & TrailingDataSource {
+  return t.abilities.has('trailing-data');
 }
 
 /** Where the padding after a marker at `marker` may end: the marker's two blocks, then zeros to the record boundary. */

@@ -15,6 +15,8 @@ import {
   type Reference,
   type WriteTarget,
   type LayoutDir,
+  type Leased,
+  holdsLease,
   type RegistryOptions,
 } from '../index.js';
 import { registryOptions, type RegistryFlags } from './registry-options.js';
@@ -37,15 +39,11 @@ export function isUsageOrigin(err: unknown): boolean {
   return typeof err === 'object' && err !== null && usageOrigin.has(err);
 }
 
-function isLayoutDir(t: unknown): t is LayoutDir {
-  return typeof (t as Partial<LayoutDir>).close === 'function' && typeof (t as Partial<LayoutDir>).updateIndex === 'function';
-}
-
 export class Context {
   readonly args: GlobalArgs;
   readonly out: Output;
   /** Layouts opened for writing: their write leases are released when the command ends. */
-  private readonly opened: LayoutDir[] = [];
+  private readonly opened: Leased[] = [];
 
   constructor(args: GlobalArgs, streams: { stdout?: NodeJS.WritableStream; stderr?: NodeJS.WritableStream } = {}) {
     this.args = args;
@@ -71,7 +69,7 @@ export class Context {
   async openWrite(input: string, create = false): Promise<{ ref: Reference; target: WriteTarget }> {
     const ref = this.ref(input);
     const target = await openWriteTarget(ref, { create, ...(await this.registryOpen(ref)) });
-    if (isLayoutDir(target)) this.opened.push(target);
+    if (holdsLease(target)) this.opened.push(target);
     return { ref, target };
   }
 

@@ -2,7 +2,7 @@
 import { Readable } from 'node:stream';
 import { isOcikitError, OcikitError } from '../errors.js';
 import type { Descriptor } from '../spec/types.js';
-import type { ReadTarget } from './target.js';
+import type { Fetcher } from './target.js';
 import { parseManifestBytes, verifyDescriptorData, type ParsedManifest } from '../spec/validate.js';
 
 /** Manifests, indexes and configs above this size are refused (design rule 3; registries use the same cap). */
@@ -23,7 +23,7 @@ export async function readAll(stream: Readable, limit = Number.MAX_SAFE_INTEGER)
 }
 
 /** Fetch a document (verified by the target) whose size must stay under the document cap. */
-export async function fetchDocument(target: ReadTarget, desc: Descriptor, limit = MAX_DOCUMENT_SIZE): Promise<Buffer> {
+export async function fetchDocument(target: Fetcher, desc: Descriptor, limit = MAX_DOCUMENT_SIZE): Promise<Buffer> {
   checkDocumentSize(target, desc, limit);
   if (target.fetchBytes) return target.fetchBytes(desc);
   return readAll(await target.fetch(desc), limit);
@@ -34,7 +34,7 @@ export interface FetchedManifest extends ParsedManifest {
   descriptor: Descriptor;
 }
 
-function checkDocumentSize(target: ReadTarget, desc: Descriptor, limit: number): void {
+function checkDocumentSize(target: Fetcher, desc: Descriptor, limit: number): void {
   if (desc.size > limit) {
     throw new OcikitError('MANIFEST_TOO_LARGE', `${desc.digest} is ${desc.size} bytes; documents over ${limit} bytes are refused (${target.description})`, {
       digest: desc.digest,
@@ -45,18 +45,18 @@ function checkDocumentSize(target: ReadTarget, desc: Descriptor, limit: number):
 }
 
 /** Fetch, verify and parse a manifest or index. */
-export async function fetchManifest(target: ReadTarget, desc: Descriptor): Promise<FetchedManifest> {
+export async function fetchManifest(target: Fetcher, desc: Descriptor): Promise<FetchedManifest> {
   return toFetchedManifest(target, desc, await fetchDocument(target, desc));
 }
 
 /** The same without waiting, when the target reads this one synchronously (a local layout); else undefined. */
-export function fetchManifestSync(target: ReadTarget, desc: Descriptor): FetchedManifest | undefined {
+export function fetchManifestSync(target: Fetcher, desc: Descriptor): FetchedManifest | undefined {
   checkDocumentSize(target, desc, MAX_DOCUMENT_SIZE);
   const bytes = target.fetchBytesSync?.(desc);
   return bytes === undefined ? undefined : toFetchedManifest(target, desc, bytes);
 }
 
-function toFetchedManifest(target: ReadTarget, desc: Descriptor, bytes: Buffer): FetchedManifest {
+function toFetchedManifest(target: Fetcher, desc: Descriptor, bytes: Buffer): FetchedManifest {
   const parsed = parseManifestBytes(bytes, desc.mediaType, `${desc.digest} in ${target.description}`);
   return { ...parsed, bytes, descriptor: desc };
 }
@@ -87,16 +87,16 @@ async function orEmbedded<T>(desc: Descriptor, read: () => Promise<T>, fromBytes
 }
 
 /** A blob's verified stream from the target, or from the descriptor's `data` when the target lacks it. */
-export function fetchOrEmbedded(target: ReadTarget, desc: Descriptor): Promise<Readable> {
+export function fetchOrEmbedded(target: Fetcher, desc: Descriptor): Promise<Readable> {
   return orEmbedded(desc, () => target.fetch(desc), (bytes) => Readable.from([bytes], { objectMode: false }));
 }
 
 /** fetchDocument, or the document the descriptor embeds in `data` when the target lacks it. */
-export function fetchDocumentOrEmbedded(target: ReadTarget, desc: Descriptor, limit = MAX_DOCUMENT_SIZE): Promise<Buffer> {
+export function fetchDocumentOrEmbedded(target: Fetcher, desc: Descriptor, limit = MAX_DOCUMENT_SIZE): Promise<Buffer> {
   return orEmbedded(desc, () => fetchDocument(target, desc, limit), (bytes) => bytes);
 }
 
 /** fetchManifest, or the manifest the descriptor embeds in `data` when the target lacks it. */
-export function fetchManifestOrEmbedded(target: ReadTarget, desc: Descriptor): Promise<FetchedManifest> {
+export function fetchManifestOrEmbedded(target: Fetcher, desc: Descriptor): Promise<FetchedManifest> {
   return orEmbedded(desc, () => fetchManifest(target, desc), (bytes) => toFetchedManifest(target, desc, bytes));
 }

@@ -21,6 +21,12 @@ export type CopyEvent =
 export interface CopyOptions {
   /** Blobs transferred at once (default 5). */
   concurrency?: number;
+  /**
+   * A limit shared with other copies running side by side (push's roots),
+   * used instead of one of `concurrency` slots for this copy alone: their
+   * blob transfers together stay under it.
+   */
+  limit?: <T>(task: () => Promise<T>) => Promise<T>;
   /** Also copy referrers of every manifest copied, recursively. */
   referrers?: boolean;
   /** Only copy referrers with this artifact type. */
@@ -53,7 +59,7 @@ async function fetchManifestFrom(src: ReadTarget, dst: WriteTarget, desc: Descri
 }
 
 export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descriptor, opts: CopyOptions = {}): Promise<CopyResult> {
-  const run = limiter(opts.concurrency ?? 5);
+  const run = opts.limit ?? limiter(opts.concurrency ?? 5);
   const done = new Map<string, Promise<void>>();
   const manifests = new Map<string, FetchedManifest>();
   let bytesCopied = 0;

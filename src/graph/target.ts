@@ -2,6 +2,16 @@
  * A target is any place content can live: a content-addressed store of blobs
  * and manifests plus tags pointing into it. Every command is a short function
  * over targets (see design.md).
+ *
+ * The interface is made of small abilities. Every target has the read side
+ * (ReadTarget) and writable ones the write side (WriteTarget); what only some
+ * targets can do (keep an index.json, read a byte range, hold content against
+ * gc, receive uploaded files...) is an ability the target *declares* in its
+ * `abilities` set, and callers ask through the guard next to each ability
+ * (`keepsIndex(t)`, `readsRanges(t)`...), never through `instanceof` or by
+ * probing for a method: a wrapper or a test double then says what it can do
+ * in one place, and a caller cannot mistake a method that happens to exist
+ * for a promise to behave like a layout.
  */
 import type { Readable } from 'node:stream';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
@@ -10,9 +20,39 @@ export interface ReferrersFilter {
   artifactType?: string;
 }
 
-export interface ReadTarget {
+/** Abilities beyond the read/write core; see the interface of the same name below each. */
+export type Ability =
+  /** IndexReader: has an index.json to read (layout directory, layout archive, a docker archive's synthesized one). */
+  | 'read-index'
+  /** IndexKeeper: names go into an index.json the target keeps (layout directory, archive being written, memory). */
+  | 'keep-index'
+  /** DefaultResolver: knows its only image when no tag is given. */
+  | 'default-image'
+  /** RangeReader: reads part of a blob without reading what comes before. */
+  | 'read-ranges'
+  /** Retainer: keeps skipped content from a concurrent gc for this process. */
+  | 'retain'
+  /** Leased: opened for writing, holds a lease that close() releases. */
+  | 'lease'
+  /** UploadStore: takes verified files into its blob store (serve --writable). */
+  | 'uploads'
+  /** FileListing (targets/file-listing.ts): lists the layout's files, reads small ones at its root (verify). */
+  | 'list-files'
+  /** TrailingDataSource (archive/tar-end.ts): read from a tar, says what followed its end. */
+  | 'trailing-data';
+
+/** What every target has: a name for messages and the abilities it declares. */
+export interface Target {
   /** Human-readable name used in messages: "layout ./dir", "archive x.tar", "registry host/repo". */
   readonly description: string;
+  readonly abilities: ReadonlySet<Ability>;
+  /** The directory or file a local target lives in (serve names its default repository after it). */
+  readonly location?: string;
+  close?(): Promise<void>;
+}
+
+/** Reads content by descriptor. */
+export interface Fetcher extends Target {
   /** The content of `desc`, verified against its digest and size while it streams. */
   fetch(desc: Descriptor): Promise<Readable>;
   /**
@@ -30,37 +70,144 @@ export interface ReadTarget {
   exists(desc: Descriptor): Promise<boolean>;
   /** Describe a blob known only by digest (its size), e.g. for `blob fetch REF@DIGEST`. */
   statBlob(digest: string): Promise<Descriptor>;
+}
+
+/** Resolves names to manifests. */
+export interface TagResolver extends Target {
   /** Resolve a tag, or a digest (`sha256:...`), to the descriptor of a manifest. */
   resolve(ref: string): Promise<Descriptor>;
   tags(): AsyncIterable<string>;
+}
+
+/** Lists the manifests that refer to a subject. */
+export interface ReferrerLister extends Target {
   /** Descriptors of the manifests whose `subject` is `subject`, as the referrers API answers. */
   referrers(subject: Descriptor, filter?: ReferrersFilter): AsyncIterable<Descriptor>;
-  close?(): Promise<void>;
 }
 
-export interface WriteTarget extends ReadTarget {
+/** Everything a source of a copy needs. */
+export interface ReadTarget extends Fetcher, TagResolver, ReferrerLister {}
+
+/** Stores content. */
+export interface Storage extends Target {
   /** Store content under its descriptor; verifies digest and size; content already present counts as written. */
   push(desc: Descriptor, content: Readable | Uint8Array): Promise<void>;
+  exists(desc: Descriptor): Promise<boolean>;
+}
+
+/** Points names at stored manifests. */
+export interface Tagger extends Target {
   /** Point tag `ref` at `desc` (the manifest must already be stored). */
   tag(desc: Descriptor, ref: string): Promise<void>;
-  /**
-   * Like exists(), for a writer that will skip storing `desc` because it is
-   * there and then rely on it: a target that other processes clean up
-   * (a layout and its gc) also keeps it for this process.
-   */
-  retain?(desc: Descriptor): Promise<boolean>;
 }
 
-/** Whether `dst` has `desc`, kept for the caller where the target can promise that (see WriteTarget.retain). */
-export function isRetained(dst: WriteTarget, desc: Descriptor): Promise<boolean> {
-  return dst.retain ? dst.retain(desc) : dst.exists(desc);
+/**
+ * A destination of a copy: storage and tags, and reads by descriptor (a copy
+ * into a delta archive reads back manifests its base holds). Names are not
+ * resolved or listed through it: a sink being written (an archive) has none
+ * to offer yet, and does not pretend to.
+ */
+export interface WriteTarget extends Fetcher, Storage, Tagger {}
+
+// ---- abilities ----
+
+function declares(t: Target, ability: Ability): boolean {
+  return t.abilities.has(ability);
 }
 
-/** A target with an index.json: a layout directory or archive. */
-export interface LayoutReadTarget extends ReadTarget {
+/** A target with an index.json to read: a layout directory or archive. */
+export interface IndexReader extends Target {
   readIndex(): Promise<ImageIndex>;
 }
 
+/** A readable target with an index.json (the name most callers know it by). */
+export type LayoutReadTarget = ReadTarget & IndexReader;
+
+export function readsIndex<T extends Target>(t: T): t is T & IndexReader {
+  return declares(t, 'read-index');
+}
+
+/** Kept as the library has exported it: whether `t` is a layout (directory or archive) to read. */
 export function isLayoutTarget(t: ReadTarget): t is LayoutReadTarget {
-  return typeof (t as Partial<LayoutReadTarget>).readIndex === 'function';
+  return readsIndex(t);
+}
+
+/**
+ * A target whose names live in an index.json it keeps. Names are applied by
+ * an edit of the whole index (index-entries' applyNames, one pass), made
+ * once, after every blob and manifest is stored; the keeper refuses an index
+ * that lists a manifest it does not hold.
+ */
+export interface IndexKeeper extends Target {
+  editIndex(edit: (index: ImageIndex) => ImageIndex): Promise<void>;
+}
+
+export function keepsIndex<T extends Target>(t: T): t is T & IndexKeeper {
+  return declares(t, 'keep-index');
+}
+
+/** A target that knows its only image (a layout with one entry). */
+export interface DefaultResolver extends Target {
+  resolveDefault(): Promise<Descriptor>;
+}
+
+export function resolvesDefault<T extends Target>(t: T): t is T & DefaultResolver {
+  return declares(t, 'default-image');
+}
+
+/** A target that can read part of a blob without reading what comes before (a layout directory). */
+export interface RangeReader extends Target {
+  fetchRange(desc: Descriptor, start: number, end: number): Promise<Readable>;
+}
+
+export function readsRanges<T extends Target>(t: T): t is T & RangeReader {
+  return declares(t, 'read-ranges');
+}
+
+/** A target other processes clean up (a layout and its gc), which can keep content for this process. */
+export interface Retainer extends Target {
+  /**
+   * Like exists(), for a writer that will skip storing `desc` because it is
+   * there and then rely on it: the target also keeps it for this process.
+   */
+  retain(desc: Descriptor): Promise<boolean>;
+}
+
+export function retains<T extends Target>(t: T): t is T & Retainer {
+  return declares(t, 'retain');
+}
+
+/** Whether `dst` has `desc`, kept for the caller where the target can promise that (see Retainer). */
+export function isRetained(dst: Storage, desc: Descriptor): Promise<boolean> {
+  return retains(dst) ? dst.retain(desc) : dst.exists(desc);
+}
+
+/** A target opened for writing under a lease: close() must be called when the command ends. */
+export interface Leased extends Target {
+  close(): Promise<void>;
+}
+
+export function holdsLease<T extends Target>(t: T): t is T & Leased {
+  return declares(t, 'lease') && typeof t.close === 'function';
+}
+
+/**
+ * A layout directory receiving uploads (serve --writable): temp files in its
+ * own directory, moved into the blob store once verified, and index.json
+ * edits under its lock.
+ */
+export interface UploadStore extends WriteTarget, Retainer {
+  readonly dir: string;
+  commitVerifiedFile(file: string, desc: Descriptor): Promise<void>;
+  updateIndex(edit: (index: ImageIndex) => ImageIndex | undefined | Promise<ImageIndex | undefined>): Promise<ImageIndex>;
+  addEntry(desc: Descriptor): Promise<void>;
+}
+
+export function receivesUploads<T extends Target>(t: T): t is T & UploadStore {
+  return declares(t, 'uploads');
+}
+
+/** Shorthand for a class's declaration: `readonly abilities = abilities('read-index', ...)`. */
+export function abilities(...list: Ability[]): ReadonlySet<Ability> {
+  return new Set(list);
 }

@@ -1,8 +1,12 @@
 /**
- * `copy SRC DST`: one image (or, with `allTags`, every tag) from any readable
- * target into a layout directory or a layout archive (merged with one already
- * there: ops/archive-merge.ts). Registries are
- * refused for now with UNSUPPORTED, as openReadTarget does.
+ * `copy SRC DST`: the one copy entry point, whatever the two ends are. One
+ * image (or, with `allTags`, every tag) from any readable target (layout
+ * directory or archive, docker archive, registry repository) into a layout
+ * directory, a layout archive (merged with one already there:
+ * ops/archive-merge.ts) or a registry repository: the same roots
+ * and the same transfer (ops/transfer.ts) for every pair. Registry to
+ * registry copies stream blob by blob; between repositories of one registry,
+ * blobs the source was seen to hold are mounted instead of uploaded.
  *
  * Naming: DST's tag if given (one image only), else the source's tag; an
  * image selected by digest is listed untagged. Referrers come along with
@@ -16,10 +20,12 @@ import type { Reference } from '../reference.js';
 import type { Platform } from '../spec/types.js';
 import type { CopyEvent } from '../graph/copy.js';
 import { openReadTarget } from '../targets/open.js';
+import { RegistryTarget } from '../targets/registry.js';
 import type { ReadTarget } from '../graph/target.js';
+import { registryClient, type RegistryOptions } from '../registry/client.js';
 import { writeArchive } from './pack.js';
 import type { ArchiveMergeResult } from './archive-merge.js';
-import { selectRoots, transfer, type Root, type TransferResult } from './transfer.js';
+import { selectRoots, transfer, type Root, type TransferOptions, type TransferResult } from './transfer.js';
 import { prepareLayout } from './unpack.js';
 
 export interface CopyReferenceOptions {
@@ -27,6 +33,8 @@ export interface CopyReferenceOptions {
   allTags?: boolean;
   platform?: Platform;
   concurrency?: number;
+  /** For a registry at either end: TLS, credentials, retries (the CLI's global flags). */
+  registry?: RegistryOptions;
   onEvent?: (e: CopyEvent) => void;
 }
 
@@ -37,47 +45,55 @@ export interface CopyReferenceResult extends TransferResult, Partial<ArchiveMerg
   archive?: string;
 }
 
+const DESTINATION_KINDS = new Set<Reference['kind']>(['layout-dir', 'layout-archive', 'registry']);
+
 /** Open a source that will be read whole: a compressed archive is spooled next to `near` (or in the temp directory). */
-export async function openWholeSource(ref: Reference, near?: string): Promise<ReadTarget> {
-  return openReadTarget(ref, { wholeArchive: true, spoolDir: near !== undefined && existsSync(near) ? near : os.tmpdir() });
+export async function openWholeSource(ref: Reference, near?: string, registry?: RegistryOptions): Promise<ReadTarget> {
+  return openReadTarget(ref, { wholeArchive: true, spoolDir: near !== undefined && existsSync(near) ? near : os.tmpdir(), registry });
 }
 
 export async function copyReference(srcRef: Reference, dstRef: Reference, opts: CopyReferenceOptions = {}): Promise<CopyReferenceResult> {
   if (dstRef.digest) throw new UsageError(`${dstRef.original}: a destination cannot choose a digest; give a tag or none`);
-  if (dstRef.kind !== 'layout-dir' && dstRef.kind !== 'layout-archive') {
-    throw new OcikitError('UNSUPPORTED', `copying to ${dstRef.kind} targets is not supported yet (${dstRef.original})`, {
-      hint: 'copy to a layout directory (oci:DIR) or a layout archive (oci-archive:FILE.tar)',
+  if (!DESTINATION_KINDS.has(dstRef.kind)) {
+    throw new OcikitError('UNSUPPORTED', `copying to ${dstRef.kind} targets is not supported (${dstRef.original})`, {
+      hint: 'copy to a layout directory (oci:DIR), a layout archive (oci-archive:FILE.tar) or a registry (HOST/REPO[:TAG])',
     });
   }
   if (opts.allTags && dstRef.tag) throw new UsageError('--all-tags keeps the source tags; drop the tag from the destination');
 
-  // A compressed source is spooled beside the destination: same disk the user chose for the data.
-  const spoolNear = path.dirname(path.resolve(dstRef.path!));
-  const src = await openWholeSource(srcRef, spoolNear);
+  // A compressed source is spooled beside a local destination: same disk the user chose for the data.
+  const spoolNear = dstRef.path !== undefined ? path.dirname(path.resolve(dstRef.path)) : undefined;
+  const src = await openWholeSource(srcRef, spoolNear, opts.registry);
   try {
     const roots = await selectRoots(src, srcRef, { allTags: opts.allTags, platform: opts.platform });
     if (dstRef.tag) for (const r of roots) r.tags = [dstRef.tag];
-    const destination = dstRef.original;
-    if (dstRef.kind === 'layout-archive') {
-      const result = await writeArchive(src, roots, dstRef.path!, { referrers: opts.referrers ?? false, onEvent: opts.onEvent });
-      return { ...result, destination };
-    }
-    return { ...(await copyToLayout(src, roots, dstRef.path!, opts)), destination };
+    return { ...(await copyRoots(src, roots, dstRef, opts)), destination: dstRef.original };
   } finally {
     await src.close?.();
   }
 }
 
-async function copyToLayout(src: ReadTarget, roots: Root[], dir: string, opts: CopyReferenceOptions): Promise<TransferResult> {
-  const prepared = await prepareLayout(dir);
-  try {
-    return await transfer(src, prepared.layout, roots, { referrers: opts.referrers ?? false, concurrency: opts.concurrency, onEvent: opts.onEvent });
-  } catch (err) {
-    await prepared.rollback().catch(() => undefined);
-    throw err;
-  } finally {
-    // Release the write lease: left behind, it outlives the process in .ocikit-leases/ until a gc
-    // notices the pid is gone (and a reused pid would keep its blobs from gc for good).
-    await prepared.layout.close();
+/** The one transfer of `roots` into the destination `dstRef` names, opened for its kind. */
+async function copyRoots(src: ReadTarget, roots: Root[], dstRef: Reference, opts: CopyReferenceOptions): Promise<TransferResult> {
+  const topts: TransferOptions = { referrers: opts.referrers ?? false, concurrency: opts.concurrency, onEvent: opts.onEvent };
+  switch (dstRef.kind) {
+    case 'registry':
+      return transfer(src, new RegistryTarget(registryClient(dstRef.registry!, opts.registry), dstRef.repository!, true), roots, topts);
+    case 'layout-archive':
+      // An archive is written whole, as a stream, by the same transfer (see pack.ts).
+      return writeArchive(src, roots, dstRef.path!, { referrers: topts.referrers, onEvent: opts.onEvent });
+    default: {
+      const prepared = await prepareLayout(dstRef.path!);
+      try {
+        return await transfer(src, prepared.layout, roots, topts);
+      } catch (err) {
+        await prepared.rollback().catch(() => undefined);
+        throw err;
+      } finally {
+        // Release the write lease: left behind, it outlives the process in .ocikit-leases/ until a gc
+        // notices the pid is gone (and a reused pid would keep its blobs from gc for good).
+        await prepared.layout.close();
+      }
+    }
   }
 }

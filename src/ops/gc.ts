@@ -19,6 +19,7 @@ import { tempPathFor } from '../fs/atomic.js';
 import { readLiveLeases } from '../fs/lease.js';
 import { isLeftoverTempFile } from '../fs/temp-files.js';
 import type { LayoutDir } from '../targets/layout-dir.js';
+import type { ReadTarget } from '../graph/target.js';
 import { removeEntries, tagOf } from '../spec/index-entries.js';
 import { fetchManifest } from '../graph/content.js';
 import { isWalkable, successors } from '../graph/successors.js';
@@ -37,30 +38,7 @@ export async function gc(layout: LayoutDir, opts: { dryRun?: boolean } = {}): Pr
   const dryRun = opts.dryRun === true;
   return layout.exclusive(async (lock) => {
     const index = await layout.readIndex();
-    const closures = new Map<string, { subject?: string; closure: Set<string> }>();
-    for (const entry of index.manifests) {
-      if (!closures.has(entry.digest)) closures.set(entry.digest, await closureOf(layout, entry));
-    }
-
-    // Roots, then artifacts whose subject is live, until nothing changes.
-    const live = new Set<string>();
-    const liveEntries = new Set<string>();
-    const mark = (digest: string) => {
-      if (liveEntries.has(digest)) return false;
-      liveEntries.add(digest);
-      for (const d of closures.get(digest)!.closure) live.add(d);
-      return true;
-    };
-    for (const entry of index.manifests) {
-      if (tagOf(entry) !== undefined || closures.get(entry.digest)!.subject === undefined) mark(entry.digest);
-    }
-    for (let changed = true; changed; ) {
-      changed = false;
-      for (const [digest, info] of closures) {
-        if (info.subject !== undefined && !liveEntries.has(digest) && live.has(info.subject)) changed = mark(digest) || changed;
-      }
-    }
-    const removedEntries = index.manifests.filter((e) => !liveEntries.has(e.digest));
+    const { live, removedEntries } = liveContent(index.manifests, await entryClosures(layout, index.manifests));
 
     // List blobs before reading leases: a blob renamed into place after the listing is not a candidate,
     // and one renamed before it was leased before it was renamed.
@@ -122,8 +100,58 @@ async function removeBlobs(layout: LayoutDir, doomed: Array<{ digest: string; si
   return removed;
 }
 
+/** What one index.json entry keeps alive: every digest it reaches, and the subject it hangs on (artifacts). */
+export interface EntryClosure {
+  subject?: string;
+  closure: Set<string>;
+}
+
+export interface LiveContent {
+  /** Digests of every blob and manifest a live entry reaches. */
+  live: Set<string>;
+  /** Digests of the live index.json entries. */
+  liveEntries: Set<string>;
+  /** Entries that go: artifacts whose subject is not live. */
+  removedEntries: Descriptor[];
+}
+
+/**
+ * The pure part of gc: roots are tagged entries and untagged entries without
+ * a subject; an entry with a subject is live while its subject is, found by
+ * passes until nothing changes (a signature of a live SBOM stays).
+ */
+export function liveContent(entries: readonly Descriptor[], closures: ReadonlyMap<string, EntryClosure>): LiveContent {
+  const live = new Set<string>();
+  const liveEntries = new Set<string>();
+  const mark = (digest: string) => {
+    if (liveEntries.has(digest)) return false;
+    liveEntries.add(digest);
+    for (const d of closures.get(digest)!.closure) live.add(d);
+    return true;
+  };
+  for (const entry of entries) {
+    if (tagOf(entry) !== undefined || closures.get(entry.digest)!.subject === undefined) mark(entry.digest);
+  }
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const [digest, info] of closures) {
+      if (info.subject !== undefined && !liveEntries.has(digest) && live.has(info.subject)) changed = mark(digest) || changed;
+    }
+  }
+  return { live, liveEntries, removedEntries: entries.filter((e) => !liveEntries.has(e.digest)) };
+}
+
+/** The closure of every entry, read from `target` (any readable target: a layout, a MemoryTarget). */
+export async function entryClosures(target: ReadTarget, entries: readonly Descriptor[]): Promise<Map<string, EntryClosure>> {
+  const closures = new Map<string, EntryClosure>();
+  for (const entry of entries) {
+    if (!closures.has(entry.digest)) closures.set(entry.digest, await closureOf(target, entry));
+  }
+  return closures;
+}
+
 /** Every digest an entry reaches (itself, children, configs, layers) and its subject. Missing children are skipped (delta layouts). */
-async function closureOf(layout: LayoutDir, entry: Descriptor): Promise<{ subject?: string; closure: Set<string> }> {
+async function closureOf(layout: ReadTarget, entry: Descriptor): Promise<EntryClosure> {
   const closure = new Set<string>();
   let subject: string | undefined;
   const stack: Descriptor[] = [entry];
@@ -154,7 +182,7 @@ async function closureOf(layout: LayoutDir, entry: Descriptor): Promise<{ subjec
  * regular file, is damaged, and fetchManifest then says so. (`exists()` would
  * answer false for a truncated manifest, and gc would delete what it needs.)
  */
-async function isStored(layout: LayoutDir, digest: string): Promise<boolean> {
+async function isStored(layout: ReadTarget, digest: string): Promise<boolean> {
   try {
     await layout.statBlob(digest);
     return true;

@@ -5,7 +5,7 @@ import type { Descriptor } from '../spec/types.js';
 import { effectiveArtifactType, parseManifestBytes } from '../spec/validate.js';
 import { MAX_DOCUMENT_SIZE } from '../graph/content.js';
 import { successors } from '../graph/successors.js';
-import type { LayoutDir } from '../targets/layout-dir.js';
+import type { UploadStore } from '../graph/target.js';
 
 export interface PushManifestOptions {
   /** Media type to store under; defaults to the document's own `mediaType` (or what its shape says). */
@@ -22,7 +22,7 @@ export interface PushManifestOptions {
  * its tags, or untagged. Refuses a manifest whose config, layers or children
  * are not stored yet, so index.json never points at missing content.
  */
-export async function pushManifest(layout: LayoutDir, bytes: Uint8Array, opts: PushManifestOptions = {}): Promise<Descriptor> {
+export async function pushManifest(layout: UploadStore, bytes: Uint8Array, opts: PushManifestOptions = {}): Promise<Descriptor> {
   if (bytes.length > MAX_DOCUMENT_SIZE) {
     throw new OcikitError('MANIFEST_TOO_LARGE', `manifest${opts.source ? ` ${opts.source}` : ''} is ${bytes.length} bytes; the limit is ${MAX_DOCUMENT_SIZE}`, { actual: bytes.length, expected: MAX_DOCUMENT_SIZE });
   }

@@ -16,12 +16,12 @@ import { OcikitError } from '../errors.js';
 import type { Reference } from '../reference.js';
 import { Annotation } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex, Platform } from '../spec/types.js';
-import { copyGraph, type CopyEvent } from '../graph/copy.js';
+import type { CopyEvent } from '../graph/copy.js';
+import { copyRoots } from './transfer.js';
 import { resolvePlatform } from '../targets/open.js';
-import { applyNames, entryFor, normalizeEntries, tagOf, type NameEdit } from '../spec/index-entries.js';
-import { LayoutDir } from '../targets/layout-dir.js';
+import { applyNames, entryFor, normalizeEntries, tagOf } from '../spec/index-entries.js';
 import { RegistryTarget } from '../targets/registry.js';
-import type { WriteTarget } from '../graph/target.js';
+import { keepsIndex, type WriteTarget } from '../graph/target.js';
 import { registryClient, type RegistryOptions } from '../registry/client.js';
 import { countEvent, emptyStats, type TransferStats } from './transfer-stats.js';
 
@@ -49,54 +49,73 @@ export interface PullResult extends TransferStats {
 
 const FALLBACK_TAG = /^[a-z0-9]+-[a-f0-9]{64}$/;
 
-/** Pull `refs` (registry references) into `dst`, a LayoutDir or any WriteTarget that keeps an index (an archive being written). */
+/** A pulled root: the manifest, the full name it was pulled by, and its tag (none when pulled by digest alone). */
+interface PullRoot {
+  desc: Descriptor;
+  name: string;
+  tag?: string;
+}
+
+/**
+ * Pull `refs` (registry references) into `dst`, a LayoutDir or any WriteTarget that keeps an index (an archive being written):
+ * for each reference, its roots (pullRoots), copied by the one transfer; then every entry named in one step.
+ */
 export async function pullImages(refs: Reference[], dst: WriteTarget, opts: PullOptions = {}): Promise<PullResult> {
   const stats = emptyStats();
   const onEvent = (e: CopyEvent) => {
     countEvent(stats, e);
     opts.onEvent?.(e);
   };
-  const images: PulledImage[] = [];
-  const referrers = new Map<string, Descriptor>();
-  const roots: Array<{ desc: Descriptor; name: string; tag?: string }> = [];
   for (const ref of refs) {
     if (ref.kind !== 'registry') throw new OcikitError('USAGE', `${ref.original} is not a registry reference; pull reads from registries (write HOST/REPO[:TAG|@DIGEST])`);
+  }
+  const referrers = new Map<string, Descriptor>();
+  const roots: PullRoot[] = [];
+  for (const ref of refs) {
     const src = new RegistryTarget(registryClient(ref.registry!, opts.registry), ref.repository!, false);
-    const base = `${ref.registry}/${ref.repository}`;
-    const selectors: Array<{ tag?: string; digest?: string }> = [];
-    if (ref.digest) selectors.push({ digest: ref.digest, ...(ref.tag ? { tag: ref.tag } : {}) });
-    else if (ref.tag) selectors.push({ tag: ref.tag });
-    else {
-      for await (const t of src.tags()) if (!FALLBACK_TAG.test(t)) selectors.push({ tag: t });
-      if (selectors.length === 0) throw new OcikitError('NOT_FOUND', `${base} has no tags to pull`);
-    }
-    for (const sel of selectors) {
-      let desc = await src.resolve(sel.digest ?? sel.tag!);
-      if (opts.platform) desc = await resolvePlatform(src, desc, opts.platform);
-      const r = await copyGraph(src, dst, desc, { concurrency: opts.concurrency ?? 5, referrers: opts.referrers !== false, onEvent });
-      for (const d of r.referrers) referrers.set(d.digest, d);
-      const name = sel.digest && !sel.tag ? `${base}@${sel.digest}` : `${base}:${sel.tag}`;
-      const tag = sel.digest && !sel.tag ? undefined : sel.tag;
-      roots.push({ desc, name, ...(tag !== undefined ? { tag } : {}) });
-      images.push({ reference: name, digest: desc.digest, mediaType: desc.mediaType, ...(tag !== undefined ? { tag } : {}) });
-    }
+    const selected = await pullRoots(src, ref, opts.platform);
+    // Tags are not given here: pull names its entries itself, once, below (nameEntries).
+    const r = await copyRoots(src, dst, selected.map((root) => ({ descriptor: root.desc, tags: [] })), { concurrency: opts.concurrency ?? 5, referrers: opts.referrers !== false, onEvent });
+    for (const d of r.referrers) referrers.set(d.digest, d);
+    for (const root of selected) roots.push(root); // not push(...selected): a repository may have 100,000 tags
   }
   const rootDigests = new Set(roots.map((r) => r.desc.digest));
   const listed = [...referrers.values()].filter((d) => !rootDigests.has(d.digest));
   await nameEntries(dst, roots, listed);
   stats.referrers = listed.length;
+  const images = roots.map((r): PulledImage => ({ reference: r.name, digest: r.desc.digest, mediaType: r.desc.mediaType, ...(r.tag !== undefined ? { tag: r.tag } : {}) }));
   return { ...stats, images, referrerDescriptors: listed };
 }
 
-async function nameEntries(dst: WriteTarget, roots: Array<{ desc: Descriptor; name: string; tag?: string }>, referrers: Descriptor[]): Promise<void> {
-  const named = roots.map((root) => ({ desc: { ...root.desc, annotations: { ...(root.desc.annotations ?? {}), [Annotation.ContainerdImageName]: root.name } }, ...(root.tag !== undefined ? { tag: root.tag } : {}) }));
-  if (dst instanceof LayoutDir) {
-    await dst.updateIndex((index) => applyNames(replaceImageNames(index, roots), referrers.map((desc) => ({ desc }))));
-    return;
+/**
+ * Root selection for pull: the digest or tag the reference names, or every
+ * tag of the repository but referrers fallback tags (bookkeeping), each
+ * through an index to `platform` when one is asked for.
+ */
+async function pullRoots(src: RegistryTarget, ref: Reference, platform: Platform | undefined): Promise<PullRoot[]> {
+  const base = `${ref.registry}/${ref.repository}`;
+  const selectors: Array<{ tag?: string; digest?: string }> = [];
+  if (ref.digest) selectors.push({ digest: ref.digest, ...(ref.tag ? { tag: ref.tag } : {}) });
+  else if (ref.tag) selectors.push({ tag: ref.tag });
+  else {
+    for await (const t of src.tags()) if (!FALLBACK_TAG.test(t)) selectors.push({ tag: t });
+    if (selectors.length === 0) throw new OcikitError('NOT_FOUND', `${base} has no tags to pull`);
   }
-  const keeper = dst as WriteTarget & { applyNames?: (edits: readonly NameEdit[]) => Promise<void> };
-  if (keeper.applyNames) {
-    await keeper.applyNames([...named, ...referrers.map((desc) => ({ desc }))]);
+  const roots: PullRoot[] = [];
+  for (const sel of selectors) {
+    let desc = await src.resolve(sel.digest ?? sel.tag!);
+    if (platform) desc = await resolvePlatform(src, desc, platform);
+    const name = sel.digest && !sel.tag ? `${base}@${sel.digest}` : `${base}:${sel.tag}`;
+    const tag = sel.digest && !sel.tag ? undefined : sel.tag;
+    roots.push({ desc, name, ...(tag !== undefined ? { tag } : {}) });
+  }
+  return roots;
+}
+
+async function nameEntries(dst: WriteTarget, roots: PullRoot[], referrers: Descriptor[]): Promise<void> {
+  const named = roots.map((root) => ({ desc: { ...root.desc, annotations: { ...(root.desc.annotations ?? {}), [Annotation.ContainerdImageName]: root.name } }, ...(root.tag !== undefined ? { tag: root.tag } : {}) }));
+  if (keepsIndex(dst)) {
+    await dst.editIndex((index) => applyNames(replaceImageNames(index, roots), referrers.map((desc) => ({ desc }))));
     return;
   }
   for (const e of named) if (e.tag !== undefined) await dst.tag(e.desc, e.tag);
@@ -109,7 +128,7 @@ async function nameEntries(dst: WriteTarget, roots: Array<{ desc: Descriptor; na
  * name pulled twice keeps its last entry. One pass: the index may hold tens
  * of thousands of entries, and so may a pull of every tag.
  */
-function replaceImageNames(index: ImageIndex, roots: Array<{ desc: Descriptor; name: string; tag?: string }>): ImageIndex {
+function replaceImageNames(index: ImageIndex, roots: PullRoot[]): ImageIndex {
   const names = new Set(roots.map((r) => r.name));
   const tags = new Set(roots.flatMap((r) => (r.tag !== undefined ? [r.tag] : [])));
   const kept = index.manifests.filter((e) => {

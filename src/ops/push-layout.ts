@@ -1,8 +1,8 @@
 /**
  * `push`: a whole layout (directory or archive) into a registry. Every tagged
  * entry goes under its tag, untagged roots by digest, and the referrers of
- * everything pushed, recursively, through the one graph copy. The
- * destination is one repository, or, in mirror mode, the repository each
+ * everything pushed, recursively, through the one transfer (ops/transfer.ts),
+ * root by root. The destination is one repository, or, in mirror mode, the repository each
  * entry's `io.containerd.image.name` names, re-homed on the registry.
  *
  * Roots run side by side, but blob transfers share one limit (`concurrency`)
@@ -13,7 +13,8 @@ import { parseImageName } from '../spec/image-name.js';
 import { OcikitError, UsageError } from '../errors.js';
 import { Annotation } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
-import { copyGraph, type CopyEvent } from '../graph/copy.js';
+import type { CopyEvent } from '../graph/copy.js';
+import { transfer } from './transfer.js';
 import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { isFallbackTagEntry, tagOf } from '../spec/index-entries.js';
@@ -60,11 +61,12 @@ export async function pushLayout(src: LayoutReadTarget, registry: string, reposi
   const concurrency = opts.concurrency ?? 5;
   const jobs = await planJobs(src, repository, opts);
   const client = registryClient(registry, opts.registry);
-  const gate = limiter(concurrency);
+  // One limit for the blob transfers of every root: roots run side by side, uploads stay under `concurrency`.
+  const blobSlots = limiter(concurrency);
   const targets = new Map<string, WriteTarget>();
   const targetFor = (repo: string): WriteTarget => {
     let t = targets.get(repo);
-    if (!t) targets.set(repo, (t = gated(new RegistryTarget(client, repo, true), gate)));
+    if (!t) targets.set(repo, (t = new RegistryTarget(client, repo, true)));
     return t;
   };
   const stats = emptyStats();
@@ -74,15 +76,15 @@ export async function pushLayout(src: LayoutReadTarget, registry: string, reposi
   };
   const referrersSeen = new Set<string>();
   const images: PushedImage[] = [];
-  // Roots in parallel (their blob transfers are bounded by the shared gate).
+  // Roots in parallel (their blob transfers are bounded by the shared blob slots).
   const runRoot = limiter(concurrency);
   await Promise.all(
     jobs.map((job) =>
       runRoot(async () => {
         const dst = targetFor(job.repository);
         const desc = stripName(job.entry);
-        const r = await copyGraph(src, dst, desc, { concurrency, referrers: opts.referrers !== false, onEvent });
-        if (job.tag !== undefined) await dst.tag(desc, job.tag);
+        // The one transfer: a repository keeps no index, so naming is the tag (an untagged root stays by digest).
+        const r = await transfer(src, dst, [{ descriptor: desc, tags: job.tag !== undefined ? [job.tag] : [] }], { limit: blobSlots, referrers: opts.referrers !== false, onEvent });
         for (const d of r.referrers) referrersSeen.add(`${job.repository}@${d.digest}`);
         images.push({ reference: `${registry}/${job.repository}${job.tag !== undefined ? `:${job.tag}` : `@${desc.digest}`}`, digest: desc.digest, mediaType: desc.mediaType });
       }),
@@ -150,13 +152,3 @@ function stripName(entry: Descriptor): Descriptor {
   return desc;
 }
 
-/** The same target with every push going through a shared concurrency gate. */
-export function gated(target: WriteTarget, gate: <T>(task: () => Promise<T>) => Promise<T>): WriteTarget {
-  return new Proxy(target, {
-    get(t, prop, receiver) {
-      if (prop === 'push') return (desc: Descriptor, content: Parameters<WriteTarget['push']>[1]) => gate(() => t.push(desc, content));
-      const v = Reflect.get(t, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-    },
-  });
-}

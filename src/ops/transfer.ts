@@ -14,9 +14,8 @@ import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { resolvePlatform, resolveReference } from '../targets/open.js';
 import { applyNames, tagOf, type NameEdit } from '../spec/index-entries.js';
-import { LayoutDir } from '../targets/layout-dir.js';
 import { stripTag } from '../targets/index-resolve.js';
-import { isLayoutTarget, type ReadTarget, type WriteTarget } from '../graph/target.js';
+import { isLayoutTarget, keepsIndex, type ReadTarget, type WriteTarget } from '../graph/target.js';
 
 /** A manifest to copy and the tags it gets in the destination (none: listed untagged). */
 export interface Root {
@@ -124,6 +123,8 @@ export interface TransferOptions {
   /** Bring referrers of every copied manifest along, recursively. */
   referrers?: boolean;
   concurrency?: number;
+  /** A blob-transfer limit shared with other transfers running at the same time (see CopyOptions.limit). */
+  limit?: <T>(task: () => Promise<T>) => Promise<T>;
   onEvent?: (e: CopyEvent) => void;
 }
 
@@ -135,26 +136,28 @@ export interface TransferResult {
   bytesCopied: number;
 }
 
-/** Something that keeps an index.json: a layout directory or an archive being written. */
-interface IndexKeeper {
-  /** Tags and untagged entries in one pass (index-entries' applyNames). */
-  applyNames(edits: readonly NameEdit[]): Promise<void>;
-}
-
-function keepsIndex(t: WriteTarget): t is WriteTarget & IndexKeeper {
-  return typeof (t as Partial<IndexKeeper>).applyNames === 'function';
-}
-
 /**
  * Copy every root (children before parents, skipping what `dst` has), then
  * name them: tags on roots, untagged roots and referrers listed untagged.
  * A layout directory's index.json is updated once, last, under its lock.
  */
 export async function transfer(src: ReadTarget, dst: WriteTarget, roots: Root[], opts: TransferOptions = {}): Promise<TransferResult> {
+  const result = await copyRoots(src, dst, roots, opts);
+  await nameRoots(dst, roots, result.referrers);
+  return result;
+}
+
+/**
+ * The copying half of a transfer, for use cases that name their roots
+ * their own way (pull records the image name, push tags per repository):
+ * every root's graph and, with `referrers`, its referrers, each referrer
+ * reported once however many roots it hangs on.
+ */
+export async function copyRoots(src: ReadTarget, dst: WriteTarget, roots: Root[], opts: TransferOptions = {}): Promise<TransferResult> {
   const result: TransferResult = { roots: [], referrers: [], nodes: 0, bytesCopied: 0 };
   const seenReferrers = new Set<string>();
   for (const root of roots) {
-    const r = await copyGraph(src, dst, root.descriptor, { concurrency: opts.concurrency, referrers: opts.referrers, onEvent: opts.onEvent });
+    const r = await copyGraph(src, dst, root.descriptor, { concurrency: opts.concurrency, limit: opts.limit, referrers: opts.referrers, onEvent: opts.onEvent });
     result.nodes += r.nodes;
     result.bytesCopied += r.bytesCopied;
     result.roots.push({ digest: root.descriptor.digest, mediaType: root.descriptor.mediaType, tags: [...root.tags] });
@@ -165,7 +168,6 @@ export async function transfer(src: ReadTarget, dst: WriteTarget, roots: Root[],
       }
     }
   }
-  await nameRoots(dst, roots, result.referrers);
   return result;
 }
 
@@ -177,12 +179,9 @@ async function nameRoots(dst: WriteTarget, roots: Root[], referrers: Descriptor[
     for (const tag of root.tags) edits.push({ desc: root.descriptor, tag });
   }
   for (const d of referrers) if (!rootDigests.has(d.digest)) edits.push({ desc: d });
-  if (dst instanceof LayoutDir) {
-    await dst.updateIndex((index) => applyNames(index, edits));
-    return;
-  }
   if (keepsIndex(dst)) {
-    await dst.applyNames(edits);
+    // One edit of index.json (a layout directory's under its lock), after every blob is stored.
+    await dst.editIndex((index) => applyNames(index, edits));
     return;
   }
   // A registry keeps no untagged list: only the tags are set.

@@ -11,7 +11,7 @@ import { fetchDocument } from '../graph/content.js';
 import { referrersIndex } from '../ops/discover.js';
 import { isManifestMediaType, MediaType } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
-import type { LayoutReadTarget } from '../graph/target.js';
+import { readsRanges, type LayoutReadTarget } from '../graph/target.js';
 import { RegistryHttpError, toHttpError } from './errors.js';
 import { acceptsMediaType, HoldLastChunk, lexical, paginate, parseRange, sliceStream, type ByteRange } from './http-util.js';
 import { buildCatalog, type Catalog } from './repositories.js';
@@ -44,14 +44,6 @@ export interface HandlerContext {
  */
 export const SMALL_BLOB_SIZE = 1024 * 1024;
 
-/** A target that can read part of a blob without reading what comes before (LayoutDir). */
-interface RangeReader {
-  fetchRange(desc: Descriptor, start: number, end: number): Promise<Readable>;
-}
-
-function canReadRanges(t: unknown): t is RangeReader {
-  return typeof (t as Partial<RangeReader>).fetchRange === 'function';
-}
 
 export async function catalogOf(ctx: HandlerContext): Promise<Catalog> {
   return buildCatalog(await ctx.target.readIndex(), ctx.defaultRepository);
@@ -218,7 +210,7 @@ async function sendWatched(body: Readable, stages: Transform[], res: ServerRespo
 }
 
 async function openRange(target: LayoutReadTarget, desc: Descriptor, range: ByteRange): Promise<Readable> {
-  if (canReadRanges(target)) return target.fetchRange(desc, range.start, range.end);
+  if (readsRanges(target)) return target.fetchRange(desc, range.start, range.end);
   return sliceStream(await target.fetch(desc), range);
 }
 

@@ -15,7 +15,7 @@ import { isValidRegistryHost, isValidRepositoryName } from '../reference.js';
 import { isManifestMediaType } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
 import { parseManifestBytes, type ParsedManifest } from '../spec/validate.js';
-import type { LayoutDir } from '../targets/layout-dir.js';
+import type { UploadStore } from '../graph/target.js';
 import { RegistryHttpError, toHttpError, type RegistryErrorEntry } from './errors.js';
 import { readBody } from './http-util.js';
 import { requireRepository, type HandlerContext } from './pull.js';
@@ -24,7 +24,7 @@ import { digestParam } from './router.js';
 import { parseChunkRange, sessionHeaders, type UploadSessions } from './uploads.js';
 
 export interface WriteContext extends HandlerContext {
-  layout: LayoutDir;
+  layout: UploadStore;
   uploads: UploadSessions;
 }
 

@@ -20,8 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { isIPv6 } from 'node:net';
 import { OcikitError, UsageError } from '../errors.js';
 import { isValidRepositoryName } from '../reference.js';
-import { LayoutDir } from '../targets/layout-dir.js';
-import { isLayoutTarget, type ReadTarget } from '../graph/target.js';
+import { isLayoutTarget, receivesUploads, type ReadTarget } from '../graph/target.js';
 import { limiter } from '../util/limit.js';
 import { RegistryHttpError, sendError, toHttpError } from './errors.js';
 import { handleBase, handleBlobGet, handleCatalog, handleManifestGet, handleReferrers, handleTagsList, type HandlerContext } from './pull.js';
@@ -122,7 +121,7 @@ function isDisconnect(err: Error): boolean {
 export async function startServer(target: ReadTarget, opts: ServeOptions = {}): Promise<RunningServer> {
   if (!isLayoutTarget(target)) throw new OcikitError('UNSUPPORTED', `serve works on layout directories and archives, not ${target.description}`);
   const writable = opts.writable === true;
-  if (writable && !(target instanceof LayoutDir)) {
+  if (writable && !receivesUploads(target)) {
     throw new UsageError(`${target.description} cannot be served writable: pushes go into a layout directory`, { hint: 'unpack the archive first (ocikit unpack ARCHIVE DIR), or serve it read-only' });
   }
   const repository = opts.repository ?? defaultRepositoryName(layoutPathOf(target));
@@ -132,11 +131,12 @@ export async function startServer(target: ReadTarget, opts: ServeOptions = {}): 
   const stall: StallLimit = { ...DEFAULT_STALL_LIMIT, ...opts.stall };
   checkLimits(opts, stall);
   const base: HandlerContext = { target, defaultRepository: repository, writable, blobSlot: limiter(opts.maxBlobStreams ?? 32), stall, pushedRepositories: new Set() };
-  const write: WriteContext | undefined = writable
+  const write: WriteContext | undefined =
+    writable && receivesUploads(target)
     ? {
         ...base,
-        layout: target as LayoutDir,
-        uploads: new UploadSessions(target as LayoutDir, { maxSessions: opts.maxUploads, idleMs: opts.uploadIdleMs, maxBlobSize: opts.maxBlobSize, stall }),
+        layout: target,
+        uploads: new UploadSessions(target, { maxSessions: opts.maxUploads, idleMs: opts.uploadIdleMs, maxBlobSize: opts.maxBlobSize, stall }),
       }
     : undefined;
 
@@ -223,10 +223,7 @@ function checkLimits(opts: ServeOptions, stall: StallLimit): void {
 }
 
 function layoutPathOf(target: ReadTarget): string {
-  const t = target as { dir?: unknown; path?: unknown };
-  if (typeof t.dir === 'string') return t.dir;
-  if (typeof t.path === 'string') return t.path;
-  return 'layout';
+  return target.location ?? 'layout';
 }
 
 async function dispatch(req: IncomingMessage, res: ServerResponse, ctx: HandlerContext, write: WriteContext | undefined): Promise<void> {

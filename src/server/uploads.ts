@@ -31,7 +31,7 @@ import { createDigestHash, parseDigest } from '../digest/digest.js';
 import { tempPathFor } from '../fs/atomic.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
-import type { LayoutDir } from '../targets/layout-dir.js';
+import type { UploadStore } from '../graph/target.js';
 import { RegistryHttpError } from './errors.js';
 import { BODY_DRAIN_CAP, declaredLength, discardBody } from './http-util.js';
 import { DEFAULT_STALL_LIMIT, ProgressTap, watchStall, type StallLimit } from './stall-guard.js';
@@ -114,7 +114,7 @@ export class UploadSessions {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
-    private readonly layout: LayoutDir,
+    private readonly layout: UploadStore,
     opts: UploadSessionsOptions = {},
   ) {
     this.maxSessions = opts.maxSessions ?? 256;

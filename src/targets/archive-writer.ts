@@ -42,8 +42,8 @@ import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { parseManifestBytes, type ParsedManifest } from '../spec/validate.js';
 import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
 import { isWalkable, successors } from '../graph/successors.js';
-import { addEntry, applyNames, setTag, tagOf, type NameEdit } from '../spec/index-entries.js';
-import type { ReadTarget, ReferrersFilter, WriteTarget } from '../graph/target.js';
+import { addEntry, setTag } from '../spec/index-entries.js';
+import { abilities, type ReadTarget, type WriteTarget } from '../graph/target.js';
 import { compressor, type Compression } from '../archive/compression.js';
 import { FileSink, StreamSink, sinkForStream, type ByteSink } from '../fs/byte-sink.js';
 import { TAR_TRAILER, encodeTarHeader, paddingFor } from '../archive/tar-header.js';
@@ -81,6 +81,7 @@ export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number {
 
 export class ArchiveWriter implements WriteTarget {
   readonly description: string;
+  readonly abilities = abilities('keep-index');
   readonly stats: ArchiveStats = { blobs: 0, bytes: 0, excluded: 0 };
   private readonly sink: ByteSink;
   private readonly mtime: number;
@@ -219,10 +220,11 @@ export class ArchiveWriter implements WriteTarget {
     this.index = addEntry(this.index, desc);
   }
 
-  /** Many tags and untagged entries at once, in one pass over index.json (setTag per tag is quadratic). */
-  async applyNames(edits: readonly NameEdit[]): Promise<void> {
-    for (const e of edits) this.requireStored(e.desc);
-    this.index = applyNames(this.index, edits);
+  /** IndexKeeper: the archive's index.json, edited whole; every entry it lists must be in the archive. */
+  async editIndex(edit: (index: ImageIndex) => ImageIndex): Promise<void> {
+    const next = edit(this.index);
+    for (const e of next.manifests) this.requireStored(e);
+    this.index = next;
   }
 
   /** index.json's entries as named so far (a merge reports which earlier tags moved). */
@@ -230,7 +232,7 @@ export class ArchiveWriter implements WriteTarget {
     return this.index.manifests;
   }
 
-  // ---- the read side: only what has been decided so far ----
+  // ---- the read side: manifests already written, by descriptor (names are not read back) ----
 
   async fetch(desc: Descriptor): Promise<Readable> {
     const m = this.manifests.get(desc.digest);
@@ -244,23 +246,6 @@ export class ArchiveWriter implements WriteTarget {
     const m = this.manifests.get(digest);
     if (m) return { mediaType: MediaType.OctetStream, digest, size: m.bytes.length };
     throw new NotFoundError(`blob ${digest} cannot be read from ${this.description}`, { digest });
-  }
-
-  async resolve(ref: string): Promise<Descriptor> {
-    const e = this.index.manifests.find((d) => d.digest === ref || tagOf(d) === ref);
-    if (!e) throw new NotFoundError(`${ref} not found in ${this.description}`);
-    return e;
-  }
-
-  async *tags(): AsyncIterable<string> {
-    for (const e of this.index.manifests) {
-      const t = tagOf(e);
-      if (t !== undefined) yield t;
-    }
-  }
-
-  async *referrers(_subject: Descriptor, _filter?: ReferrersFilter): AsyncIterable<Descriptor> {
-    // Referrers are listed in index.json by whoever copies them; nothing to compute here.
   }
 
   // ---- finishing ----

@@ -39,7 +39,7 @@ import { tagOf } from '../spec/index-entries.js';
 import { LayoutArchive, verifiedStream, type LayoutArchiveOptions } from './layout-archive.js';
 import { INDEX_FILE, OCI_LAYOUT_FILE } from './layout-dir.js';
 import { defaultInIndex, resolveInIndex, stripTag, tagsOf } from './index-resolve.js';
-import type { LayoutReadTarget, ReferrersFilter } from '../graph/target.js';
+import { abilities, type LayoutReadTarget, type ReferrersFilter } from '../graph/target.js';
 
 const MANIFEST_JSON = 'manifest.json';
 
@@ -60,6 +60,13 @@ interface Converted {
 export class DockerArchive implements LayoutReadTarget, TrailingDataSource {
   readonly path: string;
   readonly description: string;
+
+  get location(): string {
+    return this.path;
+  }
+
+  /** Its index.json is synthesized from manifest.json's RepoTags. */
+  readonly abilities = abilities('read-index', 'default-image', 'trailing-data');
   private readonly tar: TarIndex;
   /** Docker 25+: the OCI layout inside the archive. */
   private readonly layout?: LayoutArchive;
@@ -361,6 +368,3 @@ export function normalizeDockerName(name: string): string {
   return `${host}/${path}:${tag}`;
 }
 
-export function isDockerArchiveTarget(t: unknown): t is DockerArchive {
-  return t instanceof DockerArchive;
-}

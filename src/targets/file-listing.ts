@@ -25,9 +25,9 @@ export interface FileListing {
   readLayoutFile(name: string, limit?: number): Promise<Buffer | undefined>;
 }
 
-export function hasFileListing(t: object): t is FileListing {
-  const c = t as Partial<FileListing>;
-  return typeof c.listFiles === 'function' && typeof c.readLayoutFile === 'function';
+/** Asked of the target's declared abilities ('list-files', graph/target.ts), not of its methods. */
+export function hasFileListing<T extends { readonly abilities: ReadonlySet<string> }>(t: T): t is T & FileListing {
+  return t.abilities.has('list-files');
 }
 
 /** The default cap of readLayoutFile: `oci-layout` is one short JSON object. */

@@ -27,7 +27,7 @@ import { MAX_DOCUMENT_SIZE } from '../graph/content.js';
 import { buildReferrersMap, filterReferrers, lookupReferrers } from '../graph/referrers.js';
 import { INDEX_FILE, OCI_LAYOUT_FILE, parseIndexText } from './layout-dir.js';
 import { defaultInIndex, resolveInIndex, tagsOf } from './index-resolve.js';
-import type { LayoutReadTarget, ReferrersFilter } from '../graph/target.js';
+import { abilities, type LayoutReadTarget, type ReferrersFilter } from '../graph/target.js';
 import { LAYOUT_FILE_LIMIT, type FileListing, type LayoutFileEntry } from './file-listing.js';
 
 const SMALL_FILE_LIMIT = 64 * 1024;
@@ -38,6 +38,12 @@ export type LayoutArchiveOptions = SpoolOptions;
 export class LayoutArchive implements LayoutReadTarget, FileListing, TrailingDataSource {
   readonly path: string;
   readonly description: string;
+
+  get location(): string {
+    return this.path;
+  }
+
+  readonly abilities = abilities('read-index', 'default-image', 'list-files', 'trailing-data');
   private readonly tar: TarIndex;
   private readonly index: ImageIndex;
   /** digest -> the tar entry holding it. */

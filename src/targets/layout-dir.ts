@@ -29,7 +29,7 @@ import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
 import { buildReferrersMap, filterReferrers, lookupReferrers } from '../graph/referrers.js';
 import { addEntry, removeTag, setTag } from '../spec/index-entries.js';
 import { defaultInIndex, resolveInIndex, tagsOf } from './index-resolve.js';
-import type { LayoutReadTarget, ReferrersFilter, WriteTarget } from '../graph/target.js';
+import { abilities, type LayoutReadTarget, type ReferrersFilter, type UploadStore } from '../graph/target.js';
 import { readLayoutDirFile, walkDirectory, type FileListing, type LayoutFileEntry } from './file-listing.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
@@ -41,9 +41,15 @@ const SYNC_READ_LIMIT = 256 * 1024;
 /** `oci-layout` holds one short JSON object; anything bigger is not one. */
 const SMALL_FILE_LIMIT = 64 * 1024;
 
-export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
+export class LayoutDir implements UploadStore, LayoutReadTarget, FileListing {
   readonly dir: string;
   readonly description: string;
+
+  get location(): string {
+    return this.dir;
+  }
+
+  readonly abilities = abilities('read-index', 'keep-index', 'default-image', 'read-ranges', 'retain', 'lease', 'uploads', 'list-files');
   private readonly lease: WriteLease;
   /** The text's SHA-256, not the text: the text of an index of 50,000 entries is 10 MB held for nothing. */
   private parsedIndex?: { key: string; textHash: string; index: ImageIndex };
@@ -418,6 +424,11 @@ export class LayoutDir implements WriteTarget, LayoutReadTarget, FileListing {
   /** The manifest a reference with neither tag nor digest means: the only image, when there is exactly one. */
   async resolveDefault(): Promise<Descriptor> {
     return defaultInIndex(this.description, await this.readIndex());
+  }
+
+  /** IndexKeeper: one edit of index.json under the layout's lock. */
+  async editIndex(edit: (index: ImageIndex) => ImageIndex): Promise<void> {
+    await this.updateIndex(edit);
   }
 
   async tag(desc: Descriptor, ref: string): Promise<void> {

@@ -13,7 +13,7 @@ import { LayoutArchive } from './layout-archive.js';
 import { DockerArchive } from './docker-archive.js';
 import { RegistryTarget } from './registry.js';
 import type { RegistryOptions } from '../registry/client.js';
-import type { ReadTarget, WriteTarget } from '../graph/target.js';
+import { resolvesDefault, type ReadTarget, type WriteTarget } from '../graph/target.js';
 
 export interface OpenOptions {
   /** For a layout directory that does not exist yet: create it (destinations of copy, attach into a new dir...). */
@@ -89,14 +89,9 @@ export async function resolveReference(target: ReadTarget, ref: Reference, opts:
   if (ref.digest) desc = await target.resolve(ref.digest);
   else if (ref.tag) desc = await target.resolve(ref.tag);
   else if (ref.dockerName) desc = await target.resolve(ref.dockerName);
-  else if (hasDefault(target)) desc = await target.resolveDefault();
+  else if (resolvesDefault(target)) desc = await target.resolveDefault();
   else throw new UsageError(`${ref.original} names no manifest; add :TAG or @DIGEST`);
   return opts.platform ? resolvePlatform(target, desc, opts.platform) : desc;
-}
-
-/** Layout directories and archives know their only image; registries do not. */
-function hasDefault(t: ReadTarget): t is ReadTarget & { resolveDefault(): Promise<Descriptor> } {
-  return typeof (t as { resolveDefault?: unknown }).resolveDefault === 'function';
 }
 
 export async function resolvePlatform(target: ReadTarget, desc: Descriptor, platform: Platform, depth = 0): Promise<Descriptor> {

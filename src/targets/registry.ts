@@ -20,7 +20,7 @@ import { getManifest, headManifest, putManifest } from '../registry/manifests.js
 import { addToFallbackTag, listReferrers, type ReferrersState } from '../registry/referrers.js';
 import { listTags } from '../registry/tags.js';
 import { rememberBlob, uploadBlob } from '../registry/upload.js';
-import type { ReferrersFilter, WriteTarget } from '../graph/target.js';
+import { abilities, type ReferrersFilter, type WriteTarget } from '../graph/target.js';
 
 export interface RegistryTargetOptions {
   /** Ask for push access too (a destination). Reads on a writable target use the same token. */
@@ -33,6 +33,8 @@ const MANIFEST_CACHE_BYTES = 32 * 1024 * 1024;
 
 export class RegistryTarget implements WriteTarget {
   readonly description: string;
+  /** A repository keeps no index.json: names are tags only, set one by one. */
+  readonly abilities = abilities();
   readonly client: RegistryClient;
   readonly repository: string;
   private readonly access: RepoAccess;
@@ -171,8 +173,4 @@ export class RegistryTarget implements WriteTarget {
     this.manifests.set(digest, { bytes, mediaType });
     this.manifestBytes += bytes.length;
   }
-}
-
-export function isRegistryTarget(t: unknown): t is RegistryTarget {
-  return t instanceof RegistryTarget;
 }

@@ -1,4 +1,4 @@
-import { copyReference, copyWithRegistry, involvesRegistry, UsageError, type ArchiveMergeResult, type CopyReferenceResult } from '../../index.js';
+import { copyReference, UsageError, type ArchiveMergeResult, type CopyReferenceResult } from '../../index.js';
 import { defineCommand } from './command.js';
 import { registryOptions } from '../registry-options.js';
 import { mergeLine } from '../merge-line.js';
@@ -26,10 +26,9 @@ export default defineCommand<CopyArgs>({
     const srcRef = ctx.ref(args.src);
     const dstRef = ctx.ref(args.dst);
     const common = { referrers: args.recursive === true, allTags: args['all-tags'] === true, platform: ctx.platform(args.platform), concurrency: args.concurrency };
-    // Registries at either end need the registry flags (TLS, credentials): see registry/copy-registry.ts.
-    const result = involvesRegistry(srcRef, dstRef)
-      ? await copyWithRegistry(srcRef, dstRef, { ...common, registry: await registryOptions(ctx) })
-      : await copyReference(srcRef, dstRef, common);
+    // Registries at either end need the registry flags (TLS, credentials); reading them is only worth it then.
+    const registry = srcRef.kind === 'registry' || dstRef.kind === 'registry' ? await registryOptions(ctx) : undefined;
+    const result = await copyReference(srcRef, dstRef, { ...common, registry });
     ctx.out.result(result, summary);
   },
 });

@@ -5,19 +5,19 @@
  * untagged). The commands differ only in how their two ends are opened.
  */
 import { OcikitError, UsageError } from '../errors.js';
-import type { Reference } from '../reference.js';
-import type { Descriptor, ImageIndex, Platform } from '../spec/types.js';
+import { layoutName, type Reference } from '../reference.js';
+import type { Descriptor, Platform } from '../spec/types.js';
 import { EventLoopTurns } from '../util/turns.js';
 import { copyGraph, type CopyEvent } from '../graph/copy.js';
 import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { resolvePlatform, resolveReference } from '../targets/open.js';
-import { applyNames, tagOf, type NameEdit } from '../spec/index-entries.js';
+import { applyNames, entryRef, parseNameRef, selectNamed, tagOf, type NameEdit } from '../spec/index-entries.js';
 import { LayoutDir } from '../targets/layout-dir.js';
 import { stripTag } from '../targets/index-resolve.js';
 import { isLayoutTarget, type ReadTarget, type WriteTarget } from '../graph/target.js';
 
-/** A manifest to copy and the tags it gets in the destination (none: listed untagged). */
+/** A manifest to copy and the names it gets in the destination (none: listed untagged): `TAG` or `REPO:TAG` (index-entries' parseNameRef). */
 export interface Root {
   descriptor: Descriptor;
   tags: string[];
@@ -55,34 +55,34 @@ export async function selectRoots(src: ReadTarget, ref: Reference, opts: SelectO
 
   if (named) {
     const desc = await resolveReference(src, ref);
-    const tag = ref.tag ?? (ref.dockerName !== undefined ? tagOf(await entryNamed(src, ref.dockerName)) : undefined);
+    const tag = ref.dockerName !== undefined ? tagOf(await entryNamed(src, ref.dockerName)) : ref.tag !== undefined ? await nameIn(src, layoutName(ref)!) : undefined;
     await add(desc, tag);
   } else if (opts.tags?.length) {
-    for (const t of opts.tags) await add(await src.resolve(t), t);
-  } else if (opts.allTags || (opts.everything && !isLayoutTarget(src))) {
-    // A layout resolves each tag by a pass over its index.json; with tens of thousands of tags, look them up once.
-    const layoutTags = isLayoutTarget(src) ? tagTable(await src.readIndex()) : undefined;
-    for await (const t of src.tags()) await add(layoutTags?.get(t) ?? (await src.resolve(t)), t);
-    if (roots.size === 0) throw new OcikitError('NOT_FOUND', `${src.description} has no tags`);
-  } else if (opts.everything && isLayoutTarget(src)) {
+    for (const t of opts.tags) await add(await src.resolve(t), await nameIn(src, t));
+  } else if (isLayoutTarget(src) && (opts.allTags || opts.everything)) {
+    // Every entry with its (repository, tag) name, in one pass: the same tag may be in several repositories,
+    // and an archive may hold tens of thousands of tags.
     for (const entry of (await src.readIndex()).manifests) {
-      if (opts.skipListedReferrers && tagOf(entry) === undefined && (await hasSubject(src, entry))) continue;
-      await add(stripTag(entry), tagOf(entry));
+      const name = entryRef(entry);
+      if (opts.allTags && name === undefined) continue;
+      if (opts.skipListedReferrers && name === undefined && (await hasSubject(src, entry))) continue;
+      await add(stripTag(entry), name);
     }
+    if (opts.allTags && roots.size === 0) throw new OcikitError('NOT_FOUND', `${src.description} has no tags`);
+  } else if (opts.allTags || opts.everything) {
+    for await (const t of src.tags()) await add(await src.resolve(t), t);
+    if (roots.size === 0) throw new OcikitError('NOT_FOUND', `${src.description} has no tags`);
   } else {
     await add(await resolveReference(src, ref));
   }
   return [...roots.values()].map((r) => ({ descriptor: r.descriptor, tags: [...r.tags] }));
 }
 
-/** Tag to descriptor as resolveInIndex finds it (the last entry with the tag, without its tag). */
-function tagTable(index: ImageIndex): Map<string, Descriptor> {
-  const table = new Map<string, Descriptor>();
-  for (const e of index.manifests) {
-    const t = tagOf(e);
-    if (t !== undefined) table.set(t, e);
-  }
-  return new Map([...table].map(([t, e]) => [t, stripTag(e)]));
+/** The full name a tag or `REPO:TAG` selects in a layout (the entry resolve picks), so a copy keeps its repository. */
+async function nameIn(src: ReadTarget, name: string): Promise<string> {
+  if (!isLayoutTarget(src)) return name;
+  const entry = selectNamed(await src.readIndex(), name, src.description).at(-1);
+  return (entry && entryRef(entry)) ?? name;
 }
 
 /** True when `selectRoots` takes every index.json entry of a layout as it is. */
@@ -158,7 +158,7 @@ async function nameRoots(dst: WriteTarget, roots: Root[], referrers: Descriptor[
   const edits: NameEdit[] = [];
   for (const root of roots) {
     if (root.tags.length === 0) edits.push({ desc: root.descriptor });
-    for (const tag of root.tags) edits.push({ desc: root.descriptor, tag });
+    for (const name of root.tags) edits.push({ desc: root.descriptor, ...(parseNameRef(name) ?? { tag: name }) });
   }
   for (const d of referrers) if (!rootDigests.has(d.digest)) edits.push({ desc: d });
   if (dst instanceof LayoutDir) {

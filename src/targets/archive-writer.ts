@@ -42,7 +42,7 @@ import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { parseManifestBytes, type ParsedManifest } from '../spec/validate.js';
 import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
 import { isWalkable, successors } from '../graph/successors.js';
-import { addEntry, applyNames, setTag, tagOf, type NameEdit } from '../spec/index-entries.js';
+import { addEntry, applyNames, namesOf, nameRef, selectNamed, setTag, type NameEdit } from '../spec/index-entries.js';
 import type { ReadTarget, ReferrersFilter, WriteTarget } from '../graph/target.js';
 import { compressor, type Compression } from '../archive/compression.js';
 import { FileSink, StreamSink, sinkForStream, type ByteSink } from '../fs/byte-sink.js';
@@ -202,7 +202,8 @@ export class ArchiveWriter implements WriteTarget {
 
   async tag(desc: Descriptor, ref: string): Promise<void> {
     this.requireStored(desc);
-    this.index = setTag(this.index, desc, ref);
+    const name = nameRef(ref);
+    this.index = setTag(this.index, desc, name.tag, name);
   }
 
   /** List a manifest in index.json without a tag (referrers, untagged roots). */
@@ -234,16 +235,13 @@ export class ArchiveWriter implements WriteTarget {
   }
 
   async resolve(ref: string): Promise<Descriptor> {
-    const e = this.index.manifests.find((d) => d.digest === ref || tagOf(d) === ref);
+    const e = this.index.manifests.find((d) => d.digest === ref) ?? selectNamed(this.index, ref, this.description).at(-1);
     if (!e) throw new NotFoundError(`${ref} not found in ${this.description}`);
     return e;
   }
 
   async *tags(): AsyncIterable<string> {
-    for (const e of this.index.manifests) {
-      const t = tagOf(e);
-      if (t !== undefined) yield t;
-    }
+    yield* namesOf(this.index);
   }
 
   async *referrers(_subject: Descriptor, _filter?: ReferrersFilter): AsyncIterable<Descriptor> {

@@ -1,4 +1,4 @@
-import { inspectJson, inspectTextLines, OcikitError, openInspection, resolveReference, verifyTarget, writeInspectHtml, type VerifyReport } from '../../index.js';
+import { inspectJson, inspectTextLines, layoutName, OcikitError, openInspection, resolveReference, verifyTarget, writeInspectHtml, type VerifyReport } from '../../index.js';
 import { defineCommand } from './command.js';
 import { withAuditTarget } from './verify.js';
 
@@ -19,7 +19,7 @@ export default defineCommand<Args>({
     const ref = ctx.ref(args.target);
     const inspection = await withAuditTarget(ctx, ref, async (target) => {
       const selected = ref.tag !== undefined || ref.digest !== undefined ? await resolveReference(target, ref) : undefined;
-      const roots = selected ? [{ ...(ref.tag !== undefined ? { tag: ref.tag } : {}), descriptor: selected }] : undefined;
+      const roots = selected ? [{ ...(ref.tag !== undefined ? { tag: layoutName(ref)! } : {}), descriptor: selected }] : undefined;
       // The HTML report is what an auditor keeps: it always says whether each blob checked out.
       let verification: VerifyReport | undefined;
       if (args.verify || args.html !== undefined) verification = await verifyTarget(target, { root: selected });

@@ -55,7 +55,7 @@ export async function selectRoots(src: ReadTarget, ref: Reference, opts: SelectO
 
   if (named) {
     const desc = await resolveReference(src, ref);
-    const tag = ref.dockerName !== undefined ? tagOf(await entryNamed(src, ref.dockerName)) : ref.tag !== undefined ? await nameIn(src, layoutName(ref)!) : undefined;
+    const tag = ref.dockerName !== undefined ? entryRef(await entryNamed(src, ref.dockerName)) : ref.tag !== undefined ? await nameIn(src, layoutName(ref)!) : undefined;
     await add(desc, tag);
   } else if (opts.tags?.length) {
     for (const t of opts.tags) await add(await src.resolve(t), await nameIn(src, t));

@@ -12,7 +12,7 @@ import { copyGraph, type CopyEvent } from '../graph/copy.js';
 import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { resolvePlatform, resolveReference } from '../targets/open.js';
-import { applyNames, entryRef, parseNameRef, selectNamed, tagOf, type NameEdit } from '../spec/index-entries.js';
+import { applyNames, entryRef, parseNameRef, selectNamed, type NameEdit } from '../spec/index-entries.js';
 import { LayoutDir } from '../targets/layout-dir.js';
 import { stripTag } from '../targets/index-resolve.js';
 import { isLayoutTarget, type ReadTarget, type WriteTarget } from '../graph/target.js';

@@ -11,8 +11,10 @@ import { EventLoopTurns } from '../util/turns.js';
 import { copyGraph, type CopyEvent } from '../graph/copy.js';
 import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
+import { Annotation } from '../spec/media-types.js';
+import { parseImageName } from '../spec/image-name.js';
 import { resolvePlatform, resolveReference } from '../targets/open.js';
-import { applyNames, entryRef, parseNameRef, selectNamed, type NameEdit } from '../spec/index-entries.js';
+import { applyNames, entryName, entryRef, parseNameRef, selectNamed, type NameEdit } from '../spec/index-entries.js';
 import { LayoutDir } from '../targets/layout-dir.js';
 import { stripTag } from '../targets/index-resolve.js';
 import { isLayoutTarget, type ReadTarget, type WriteTarget } from '../graph/target.js';
@@ -153,11 +155,20 @@ export async function transfer(src: ReadTarget, dst: WriteTarget, roots: Root[],
   return result;
 }
 
+function untaggedName(desc: Descriptor): { repository?: string; imageName?: string } {
+  const { repository } = entryName(desc);
+  if (repository === undefined) return {};
+  // The name as written when it carries no tag (a tag there would name the untagged entry after all).
+  const written = desc.annotations?.[Annotation.ContainerdImageName];
+  return { repository, imageName: written !== undefined && parseImageName(written)?.tag === undefined ? written : repository };
+}
+
 async function nameRoots(dst: WriteTarget, roots: Root[], referrers: Descriptor[]): Promise<void> {
   const rootDigests = new Set(roots.map((r) => r.descriptor.digest));
   const edits: NameEdit[] = [];
   for (const root of roots) {
-    if (root.tags.length === 0) edits.push({ desc: root.descriptor });
+    // An untagged root keeps the repository its entry named (a manifest pushed by digest into one repository).
+    if (root.tags.length === 0) edits.push({ desc: root.descriptor, ...untaggedName(root.descriptor) });
     for (const name of root.tags) edits.push({ desc: root.descriptor, ...(parseNameRef(name) ?? { tag: name }) });
   }
   for (const d of referrers) if (!rootDigests.has(d.digest)) edits.push({ desc: d });

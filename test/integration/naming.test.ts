@@ -167,6 +167,10 @@ describe('serve --writable', { timeout: 60_000 }, () => {
       await ro.stop();
     }
     expect(pairs(await expectJson<Row[]>(['ls', dst]))).toEqual(pairs([{ repository: 'team/app', digest: img.manifest.digest }]));
+    // Packed, it stays an untagged entry of its repository.
+    const tar = path.join(base, 'by-digest.tar');
+    await expectSuccess(['pack', dst, tar]);
+    expect(pairs(await expectJson<Row[]>(['ls', tar]))).toEqual(pairs([{ repository: 'team/app', digest: img.manifest.digest }]));
   });
 });
 

@@ -357,7 +357,7 @@ export function selectNamed(index: ImageIndex, ref: string, where = 'index.json'
   const names = [...new Set(matches.map((e) => fullName(entryName(e))))];
   if (names.length > 1) {
     throw new OcikitError('AMBIGUOUS', `tag "${ref}" is in ${names.length} repositories of ${where}: ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', ...' : ''}`, {
-      hint: `name one in full, e.g. ${names[0]}`,
+      hint: `write the full name after the path, e.g. oci:PATH:${names[0]}`,
     });
   }
   return matches;

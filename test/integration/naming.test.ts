@@ -116,6 +116,17 @@ describe('a tag in two repositories', { timeout: 60_000 }, () => {
   });
 });
 
+describe('audits name roots REPO:TAG', { timeout: 60_000 }, () => {
+  it('inspect lists both names, and diff sees the pair that went', async () => {
+    const roots = (await expectJson<{ roots: Array<{ tags: string[]; node: { digest: string } }> }>(['inspect', recv])).roots;
+    expect(roots.map((r) => `${r.tags.join(',')}@${r.node.digest}`).sort()).toEqual([`rc/a:1@${a.manifest.digest}`, `rc/b:1@${b.manifest.digest}`].sort());
+    const onlyB = path.join(base, 'only-b');
+    await expectSuccess(['copy', `oci:${recv}:rc/b:1`, `oci:${onlyB}`]);
+    const diff = await expectJson<{ identical: boolean; tags: { added: unknown[]; removed: Array<{ tag: string; digest: string }>; moved: unknown[] } }>(['diff', recv, onlyB]);
+    expect(diff.tags).toEqual({ added: [], removed: [{ tag: 'rc/a:1', digest: a.manifest.digest }], moved: [] });
+  });
+});
+
 describe('names after a copy', { timeout: 60_000 }, () => {
   it('copy to a new tag or name writes the destination name, not the one the source entry had', async () => {
     const src = path.join(base, 'named-src');

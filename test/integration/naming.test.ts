@@ -108,6 +108,22 @@ describe('a tag in two repositories', { timeout: 60_000 }, () => {
     expect(pairs(copiedRows)).toEqual(both());
   });
 
+  it('tag and manifest push take REPO:TAG names', async () => {
+    const dir = path.join(base, 'tagged');
+    await expectSuccess(['copy', '--all-tags', recv, `oci:${dir}`]);
+    await expectSuccess(['tag', `${dir}@${a.manifest.digest}`, 'rc/c:2']);
+    await expectSuccess(['manifest', 'push', `oci:${dir}:rc/d:3`, path.join(recv, 'blobs', 'sha256', b.manifest.digest.slice('sha256:'.length))]);
+    const rows = await expectJson<Row[]>(['ls', dir]);
+    expect(pairs(rows)).toEqual(
+      pairs([
+        { repository: 'rc/a', tag: '1', digest: a.manifest.digest },
+        { repository: 'rc/b', tag: '1', digest: b.manifest.digest },
+        { repository: 'rc/c', tag: '2', digest: a.manifest.digest },
+        { repository: 'rc/d', tag: '3', digest: b.manifest.digest },
+      ]),
+    );
+  });
+
   it('untag REPO:TAG removes only that pair', async () => {
     const dir = path.join(base, 'untag');
     await expectSuccess(['copy', '--all-tags', recv, `oci:${dir}`]);

@@ -3,9 +3,9 @@
  * manifest in it. The forms and their precedence are those of the
  * "References" section of cli-contract.md:
  *
- *   oci:PATH[:TAG|@DIGEST]              layout directory
- *   oci-archive:PATH[:TAG|@DIGEST]      layout archive (.tar, .tar.gz, .tgz, .tar.zst)
- *   docker-archive:PATH[:TAG|:NAME:TAG] `docker save` tarball; PATH ends at the first ":"
+ *   oci:PATH[:TAG|:REPO:TAG|@DIGEST]          layout directory
+ *   oci-archive:PATH[:TAG|:REPO:TAG|@DIGEST]  layout archive (.tar, .tar.gz, .tgz, .tar.zst)
+ *   docker-archive:PATH[:TAG|:NAME:TAG]       `docker save` tarball; PATH ends at the first ":"
  *   docker://HOST[:PORT]/REPO[:TAG|@DIGEST]
  *   bare PATH[:TAG|@DIGEST]             when it exists, starts with "/", "./", "../" or has an archive extension
  *   bare HOST[:PORT]/REPO[:TAG|@DIGEST] when the first component has "." or ":" or is "localhost"
@@ -13,6 +13,10 @@
  * The digest is split off at the last "@" after the last "/", then the tag at
  * the last ":" after the last "/". A string that exists on disk as a whole is a
  * path and is never split, so local names containing ":" or "@" keep working.
+ * A layout holds many repositories, so its selector may also be `REPO:TAG`:
+ * as in skopeo's `oci:` transport, after an `oci:`/`oci-archive:` prefix the
+ * path ends at the first ":" (`oci:recv:rc/a:1`) unless a longer path exists;
+ * a bare reference reads `PATH:REPO:TAG` only when PATH exists.
  *
  * Parsing is pure apart from the existence check, which callers (and tests)
  * can replace through `pathExists`. Every rejection is a one-line UsageError
@@ -32,6 +36,7 @@ export interface Reference {
   path?: string;
   /** `host[:port]` of a registry, as written. */
   registry?: string;
+  /** A registry's repository; for a layout, the repository of `REPO:TAG` (always with `tag`). */
   repository?: string;
   tag?: string;
   /** A supported digest; when a tag is also given, the digest is what resolves. */
@@ -191,6 +196,8 @@ interface Split {
   base: string;
   tag?: string;
   digest?: string;
+  /** A layout's `REPO` of `PATH:REPO:TAG`. */
+  repository?: string;
 }
 
 function splitTag(s: string): Split {
@@ -206,12 +213,42 @@ function splitSelector(s: string): Split {
 }
 
 /**
- * Split a path reference, preferring readings whose path exists: the whole
- * string, then only a tag split off, then tag and digest. Without any
- * existing reading, the plain split applies.
+ * skopeo's `oci:` reading: the path ends at the first ":", and the rest is
+ * `REPO:TAG` (optionally followed by `@DIGEST`). Undefined when the rest is
+ * no valid `REPO:TAG` (repository `[HOST/]NAME`): the other readings cover
+ * `:TAG` and `@DIGEST`, and report what is wrong with them.
  */
-function locatePath(body: string, exists: PathExists): { split: Split; found?: 'file' | 'dir' } {
-  const readings = [{ base: body }, splitTag(body), splitSelector(body)];
+function splitRepositoryTag(s: string): Split | undefined {
+  const at = s.lastIndexOf('@');
+  const hasDigest = at > s.lastIndexOf('/');
+  const rest = hasDigest ? s.slice(0, at) : s;
+  const colon = rest.indexOf(':');
+  const nameColon = rest.lastIndexOf(':');
+  if (colon < 0 || nameColon === colon) return undefined;
+  const repository = rest.slice(colon + 1, nameColon);
+  const tag = rest.slice(nameColon + 1);
+  if (colon === 0 || imageRepositoryProblem(repository) !== undefined || tagProblem(tag) !== undefined) return undefined;
+  return { base: rest.slice(0, colon), repository, tag, ...(hasDigest ? { digest: s.slice(at + 1) } : {}) };
+}
+
+/** A repository as image names write it: `NAME`, or `HOST/NAME` when the first component looks like a host. */
+function imageRepositoryProblem(name: string): string | undefined {
+  const slash = name.indexOf('/');
+  const host = slash > 0 ? name.slice(0, slash) : '';
+  if (host !== '' && looksLikeHost(host)) return hostProblem(host) ?? repositoryProblem(name.slice(slash + 1));
+  return repositoryProblem(name);
+}
+
+/**
+ * Split a path reference, preferring readings whose path exists: the whole
+ * string, then only a tag split off, then tag and digest, then the path up
+ * to the first ":" with `REPO:TAG` after it. Without any existing reading,
+ * `PATH:REPO:TAG` applies when `repositoryTag` (an explicit `oci:` or
+ * `oci-archive:` prefix, skopeo's rule), else the plain split.
+ */
+function locatePath(body: string, exists: PathExists, repositoryTag: 'default' | 'if-exists' | 'never'): { split: Split; found?: 'file' | 'dir' } {
+  const named = repositoryTag !== 'never' ? splitRepositoryTag(body) : undefined;
+  const readings = [{ base: body }, splitTag(body), splitSelector(body), ...(named ? [named] : [])];
   const tried = new Set<string>();
   for (const split of readings) {
     if (split.base === '' || tried.has(split.base)) continue;
@@ -219,7 +256,7 @@ function locatePath(body: string, exists: PathExists): { split: Split; found?: '
     const found = exists(split.base);
     if (found) return { split, found };
   }
-  return { split: splitSelector(body) };
+  return { split: repositoryTag === 'default' && named ? named : splitSelector(body) };
 }
 
 // ------------------------------------------------------------------- parsing
@@ -234,8 +271,9 @@ function usage(input: string, what: string, how: string): UsageError {
 }
 
 /** Validate the tag and digest pieces; digests keep their own error codes. */
-function selector(split: Split, input: string, how: string): Pick<Reference, 'tag' | 'digest'> {
-  const out: Pick<Reference, 'tag' | 'digest'> = {};
+function selector(split: Split, input: string, how: string): Pick<Reference, 'tag' | 'digest' | 'repository'> {
+  const out: Pick<Reference, 'tag' | 'digest' | 'repository'> = {};
+  if (split.repository !== undefined) out.repository = split.repository;
   if (split.tag !== undefined) {
     const problem = tagProblem(split.tag);
     if (problem) throw usage(input, problem, how);
@@ -258,9 +296,9 @@ function pathReference(kind: TargetKind, split: Split, input: string, how: strin
   return { kind, path: split.base, ...selector(split, input, how), original: input };
 }
 
-function layoutReference(kind: 'layout-dir' | 'layout-archive', body: string, input: string, exists: PathExists, how: string): Reference {
+function layoutReference(kind: 'layout-dir' | 'layout-archive', body: string, input: string, exists: PathExists, how: string, repositoryTag: 'default' | 'if-exists' = 'default'): Reference {
   if (body === '') throw usage(input, 'the path is empty', how);
-  return pathReference(kind, locatePath(body, exists).split, input, how);
+  return pathReference(kind, locatePath(body, exists, repositoryTag).split, input, how);
 }
 
 /** `HOST[:PORT]/REPO` plus selector. `strictHost` is for docker://, where the host is required. */
@@ -317,9 +355,10 @@ function dockerNameProblem(nameAndTag: string): string | undefined {
 }
 
 function bareReference(input: string, opts: ParseReferenceOptions, exists: PathExists): Reference {
-  if (opts.ociLayout) return layoutReference('layout-dir', input, input, exists, HOW.oci);
+  if (opts.ociLayout) return layoutReference('layout-dir', input, input, exists, HOW.oci, 'if-exists');
 
-  const located = locatePath(input, exists);
+  // `localhost:5000/app:1` stays a registry reference even when a directory `localhost` exists.
+  const located = locatePath(input, exists, parses(() => registryReference(splitSelector(input), input, HOW.registry, true)) ? 'never' : 'if-exists');
   if (located.found) {
     return pathReference(located.found === 'dir' ? 'layout-dir' : 'layout-archive', located.split, input, HOW.any);
   }
@@ -398,12 +437,13 @@ export function parseReference(input: string, opts: ParseReferenceOptions = {}):
 
 /**
  * The canonical string for a reference: explicit transport, path or
- * host/repository as given, then `:TAG` and/or `@DIGEST`. Parsing it gives
- * the same reference back, provided a path holding ":" or "@" after its last
- * "/" exists on disk (otherwise no string could say it).
+ * host/repository as given, then `:TAG` (`:REPO:TAG` for a layout) and/or
+ * `@DIGEST`. Parsing it gives the same reference back, provided a path
+ * holding ":" (or "@" after its last "/") exists on disk: otherwise the path
+ * ends at its first ":", as skopeo reads `oci:`, and no string could say it.
  */
 export function formatReference(ref: Reference): string {
-  const sel = (ref.tag !== undefined ? `:${ref.tag}` : '') + (ref.digest !== undefined ? `@${ref.digest}` : '');
+  const sel = (ref.tag !== undefined ? `:${ref.kind !== 'registry' && ref.repository !== undefined ? `${ref.repository}:` : ''}${ref.tag}` : '') + (ref.digest !== undefined ? `@${ref.digest}` : '');
   switch (ref.kind) {
     case 'layout-dir':
       return `oci:${requireField(ref, 'path')}${sel}`;
@@ -430,7 +470,14 @@ function requireField(ref: Reference, field: 'path' | 'registry' | 'repository')
 /** The same target with no tag, digest or docker NAME:TAG; `original` becomes its canonical form. */
 export function withoutSelector(ref: Reference): Reference {
   const { tag: _tag, digest: _digest, dockerName: _dockerName, ...target } = ref;
+  if (ref.kind !== 'registry') delete target.repository;
   const bare: Reference = { ...target, original: '' };
   bare.original = formatReference(bare);
   return bare;
+}
+
+/** The name a layout reference selects: `TAG`, or `REPO:TAG` when it names a repository (undefined without a tag). */
+export function layoutName(ref: Reference): string | undefined {
+  if (ref.tag === undefined) return undefined;
+  return ref.kind !== 'registry' && ref.repository !== undefined ? `${ref.repository}:${ref.tag}` : ref.tag;
 }

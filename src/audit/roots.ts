@@ -4,11 +4,12 @@
  */
 import { Annotation } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
-import { tagOf } from '../spec/index-entries.js';
+import { entryName, fullName } from '../spec/index-entries.js';
 import { stripTag } from '../targets/index-resolve.js';
 import { isLayoutTarget, type ReadTarget } from '../graph/target.js';
 
 export interface AuditRoot {
+  /** The entry's name: its tag, or `REPO:TAG` when it is in a repository (the same tag may be in several). */
   tag?: string;
   /** The manifest's descriptor (the tag annotation removed). */
   descriptor: Descriptor;
@@ -20,8 +21,8 @@ export async function listRoots(target: ReadTarget): Promise<AuditRoot[]> {
   if (isLayoutTarget(target)) {
     return (await target.readIndex()).manifests.map((e, i) => {
       const root: AuditRoot = { descriptor: withoutTag(e), entry: i };
-      const tag = tagOf(e);
-      if (tag !== undefined) root.tag = tag;
+      const name = entryName(e);
+      if (name.tag !== undefined) root.tag = fullName(name);
       return root;
     });
   }

@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OcikitError, UsageError } from '../errors.js';
-import type { Reference } from '../reference.js';
+import { layoutName, type Reference } from '../reference.js';
 import type { Platform } from '../spec/types.js';
 import type { CopyEvent } from '../graph/copy.js';
 import { openReadTarget } from '../targets/open.js';
@@ -66,7 +66,8 @@ export async function copyReference(srcRef: Reference, dstRef: Reference, opts: 
   const src = await openWholeSource(srcRef, spoolNear, opts.registry);
   try {
     const roots = await selectRoots(src, srcRef, { allTags: opts.allTags, platform: opts.platform });
-    if (dstRef.tag) for (const r of roots) r.tags = [dstRef.tag];
+    // The destination's name as written (TAG or REPO:TAG), never the one the source entry had.
+    if (dstRef.tag) for (const r of roots) r.tags = [layoutName(dstRef)!];
     return { ...(await copyRoots(src, roots, dstRef, opts)), destination: dstRef.original };
   } finally {
     await src.close?.();

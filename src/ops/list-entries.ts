@@ -7,12 +7,14 @@ import { effectiveArtifactType } from '../spec/validate.js';
 import { fetchDocument, fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { mapBounded } from '../util/limit.js';
-import { tagOf } from '../spec/index-entries.js';
+import { entryName } from '../spec/index-entries.js';
 import { isLayoutTarget, type ReadTarget } from '../graph/target.js';
 
 const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.ImageConfig, MediaType.DockerConfig]);
 
 export interface EntryRow {
+  /** The repository of the entry's name (index-entries' entryName), when it has one. */
+  repository?: string;
   tag?: string;
   digest: string;
   mediaType: string;
@@ -43,7 +45,8 @@ export async function listEntries(target: ReadTarget): Promise<EntryRow[]> {
 
 async function describeEntry(target: ReadTarget, entry: Descriptor): Promise<EntryRow> {
   const row: EntryRow = { digest: entry.digest, mediaType: entry.mediaType, size: entry.size, platforms: [] };
-  const tag = tagOf(entry);
+  const { repository, tag } = entryName(entry);
+  if (repository !== undefined) row.repository = repository;
   if (tag !== undefined) row.tag = tag;
   if (entry.artifactType) row.artifactType = entry.artifactType;
   if (entry.platform) row.platforms.push(formatPlatform(entry.platform));

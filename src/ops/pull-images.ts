@@ -14,12 +14,12 @@
  */
 import { OcikitError } from '../errors.js';
 import type { Reference } from '../reference.js';
-import { Annotation } from '../spec/media-types.js';
-import type { Descriptor, ImageIndex, Platform } from '../spec/types.js';
+import type { Descriptor, Platform } from '../spec/types.js';
 import type { CopyEvent } from '../graph/copy.js';
 import { copyRoots } from './transfer.js';
 import { resolvePlatform } from '../targets/open.js';
-import { applyNames, entryFor, normalizeEntries, tagOf } from '../spec/index-entries.js';
+import { applyNames, type NameEdit } from '../spec/index-entries.js';
+import { parseImageName } from '../spec/image-name.js';
 import { RegistryTarget } from '../targets/registry.js';
 import { keepsIndex, type WriteTarget } from '../graph/target.js';
 import { registryClient, type RegistryOptions } from '../registry/client.js';
@@ -112,37 +112,18 @@ async function pullRoots(src: RegistryTarget, ref: Reference, platform: Platform
   return roots;
 }
 
+/**
+ * Each pulled image under its name: repository (without the registry host,
+ * as every command reads it) and tag, with the full name written in
+ * `io.containerd.image.name`; a name pulled again moves, the same tag of
+ * other repositories stays (index-entries' applyNames, one pass).
+ */
 async function nameEntries(dst: WriteTarget, roots: PullRoot[], referrers: Descriptor[]): Promise<void> {
-  const named = roots.map((root) => ({ desc: { ...root.desc, annotations: { ...(root.desc.annotations ?? {}), [Annotation.ContainerdImageName]: root.name } }, ...(root.tag !== undefined ? { tag: root.tag } : {}) }));
+  const edits: NameEdit[] = roots.map((root) => ({ desc: root.desc, repository: parseImageName(root.name)?.repository, imageName: root.name, ...(root.tag !== undefined ? { tag: root.tag } : {}) }));
+  edits.push(...referrers.map((desc) => ({ desc })));
   if (keepsIndex(dst)) {
-    await dst.editIndex((index) => applyNames(replaceImageNames(index, roots), referrers.map((desc) => ({ desc }))));
+    await dst.editIndex((index) => applyNames(index, edits));
     return;
   }
-  for (const e of named) if (e.tag !== undefined) await dst.tag(e.desc, e.tag);
-}
-
-/**
- * The same image name pulled again replaces its entry; other repositories'
- * entries with the same tag stay (an entry without an image name is this
- * tag's plain entry, and is replaced). Each root's entry is appended, and a
- * name pulled twice keeps its last entry. One pass: the index may hold tens
- * of thousands of entries, and so may a pull of every tag.
- */
-function replaceImageNames(index: ImageIndex, roots: PullRoot[]): ImageIndex {
-  const names = new Set(roots.map((r) => r.name));
-  const tags = new Set(roots.flatMap((r) => (r.tag !== undefined ? [r.tag] : [])));
-  const kept = index.manifests.filter((e) => {
-    const name = e.annotations?.[Annotation.ContainerdImageName];
-    if (name !== undefined) return !names.has(name);
-    const tag = tagOf(e);
-    return !(tag !== undefined && tags.has(tag));
-  });
-  const last = new Map(roots.map((r, i) => [r.name, i]));
-  const added = roots.flatMap((root, i) => {
-    if (last.get(root.name) !== i) return [];
-    const entry = entryFor(root.desc, root.tag);
-    entry.annotations = { ...(entry.annotations ?? {}), [Annotation.ContainerdImageName]: root.name };
-    return [entry];
-  });
-  return { ...index, manifests: normalizeEntries([...kept, ...added]) };
+  for (const e of edits) if (e.tag !== undefined) await dst.tag(e.desc, e.tag);
 }

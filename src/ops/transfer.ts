@@ -5,19 +5,20 @@
  * untagged). The commands differ only in how their two ends are opened.
  */
 import { OcikitError, UsageError } from '../errors.js';
-import type { Reference } from '../reference.js';
-import type { Descriptor, ImageIndex, Platform } from '../spec/types.js';
-import { Annotation } from '../spec/media-types.js';
+import { layoutName, type Reference } from '../reference.js';
+import type { Descriptor, Platform } from '../spec/types.js';
 import { EventLoopTurns } from '../util/turns.js';
 import { copyGraph, type CopyEvent } from '../graph/copy.js';
 import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
+import { Annotation } from '../spec/media-types.js';
+import { parseImageName } from '../spec/image-name.js';
 import { resolvePlatform, resolveReference } from '../targets/open.js';
-import { applyNames, tagOf, type NameEdit } from '../spec/index-entries.js';
+import { applyNames, entryName, entryRef, parseNameRef, selectNamed, type NameEdit } from '../spec/index-entries.js';
 import { stripTag } from '../targets/index-resolve.js';
 import { isLayoutTarget, keepsIndex, type ReadTarget, type WriteTarget } from '../graph/target.js';
 
-/** A manifest to copy and the tags it gets in the destination (none: listed untagged). */
+/** A manifest to copy and the names it gets in the destination (none: listed untagged): `TAG` or `REPO:TAG` (index-entries' parseNameRef). */
 export interface Root {
   descriptor: Descriptor;
   tags: string[];
@@ -55,49 +56,34 @@ export async function selectRoots(src: ReadTarget, ref: Reference, opts: SelectO
 
   if (named) {
     const desc = await resolveReference(src, ref);
-    const tag = ref.tag ?? (ref.dockerName !== undefined ? tagOf(await entryNamed(src, ref.dockerName)) : undefined);
+    const tag = ref.dockerName !== undefined ? entryRef(await entryNamed(src, ref.dockerName)) : ref.tag !== undefined ? await nameIn(src, layoutName(ref)!) : undefined;
     await add(desc, tag);
   } else if (opts.tags?.length) {
-    for (const t of opts.tags) await add(await src.resolve(t), t);
-  } else if (opts.allTags || (opts.everything && !isLayoutTarget(src))) {
-    // A layout resolves each tag by a pass over its index.json; with tens of thousands of tags, look them up once.
-    const layoutTags = isLayoutTarget(src) ? tagTable(await src.readIndex(), src.description) : undefined;
-    for await (const t of src.tags()) await add(layoutTags?.get(t) ?? (await src.resolve(t)), t);
-    if (roots.size === 0) throw new OcikitError('NOT_FOUND', `${src.description} has no tags`);
-  } else if (opts.everything && isLayoutTarget(src)) {
+    for (const t of opts.tags) await add(await src.resolve(t), await nameIn(src, t));
+  } else if (isLayoutTarget(src) && (opts.allTags || opts.everything)) {
+    // Every entry with its (repository, tag) name, in one pass: the same tag may be in several repositories,
+    // and an archive may hold tens of thousands of tags.
     for (const entry of (await src.readIndex()).manifests) {
-      if (opts.skipListedReferrers && tagOf(entry) === undefined && (await hasSubject(src, entry))) continue;
-      await add(stripTag(entry), tagOf(entry));
+      const name = entryRef(entry);
+      if (opts.allTags && name === undefined) continue;
+      if (opts.skipListedReferrers && name === undefined && (await hasSubject(src, entry))) continue;
+      await add(stripTag(entry), name);
     }
+    if (opts.allTags && roots.size === 0) throw new OcikitError('NOT_FOUND', `${src.description} has no tags`);
+  } else if (opts.allTags || opts.everything) {
+    for await (const t of src.tags()) await add(await src.resolve(t), t);
+    if (roots.size === 0) throw new OcikitError('NOT_FOUND', `${src.description} has no tags`);
   } else {
     await add(await resolveReference(src, ref));
   }
   return [...roots.values()].map((r) => ({ descriptor: r.descriptor, tags: [...r.tags] }));
 }
 
-/**
- * Tag to descriptor, for `--all-tags`. A tag that names several images (a
- * `docker save` of `a:1` and `b:1`; a layout of several repositories) is
- * refused before anything is copied: a destination tag holds one image, and
- * picking one (as resolving the tag once did) dropped the others, exit 0.
- */
-function tagTable(index: ImageIndex, description: string): Map<string, Descriptor> {
-  const table = new Map<string, Descriptor>();
-  const shared = new Map<string, Descriptor[]>();
-  for (const e of index.manifests) {
-    const t = tagOf(e);
-    if (t === undefined) continue;
-    const before = table.get(t);
-    if (before !== undefined && before.digest !== e.digest) shared.set(t, [...(shared.get(t) ?? [before]), e]);
-    table.set(t, e);
-  }
-  for (const [tag, entries] of shared) {
-    const names = entries.map((e) => e.annotations?.[Annotation.ContainerdImageName] ?? e.digest);
-    throw new OcikitError('AMBIGUOUS', `tag "${tag}" names ${new Set(entries.map((e) => e.digest)).size} images in ${description} (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}); --all-tags would keep only one`, {
-      hint: 'copy them one at a time by full name, each to its own tag (SRC:NAME:TAG DEST:NEWTAG)',
-    });
-  }
-  return new Map([...table].map(([t, e]) => [t, stripTag(e)]));
+/** The full name a tag or `REPO:TAG` selects in a layout (the entry resolve picks), so a copy keeps its repository. */
+async function nameIn(src: ReadTarget, name: string): Promise<string> {
+  if (!isLayoutTarget(src)) return name;
+  const entry = selectNamed(await src.readIndex(), name, src.description).at(-1);
+  return (entry && entryRef(entry)) ?? name;
 }
 
 /** True when `selectRoots` takes every index.json entry of a layout as it is. */
@@ -171,12 +157,21 @@ export async function copyRoots(src: ReadTarget, dst: WriteTarget, roots: Root[]
   return result;
 }
 
+function untaggedName(desc: Descriptor): { repository?: string; imageName?: string } {
+  const { repository } = entryName(desc);
+  if (repository === undefined) return {};
+  // The name as written when it carries no tag (a tag there would name the untagged entry after all).
+  const written = desc.annotations?.[Annotation.ContainerdImageName];
+  return { repository, imageName: written !== undefined && parseImageName(written)?.tag === undefined ? written : repository };
+}
+
 async function nameRoots(dst: WriteTarget, roots: Root[], referrers: Descriptor[]): Promise<void> {
   const rootDigests = new Set(roots.map((r) => r.descriptor.digest));
   const edits: NameEdit[] = [];
   for (const root of roots) {
-    if (root.tags.length === 0) edits.push({ desc: root.descriptor });
-    for (const tag of root.tags) edits.push({ desc: root.descriptor, tag });
+    // An untagged root keeps the repository its entry named (a manifest pushed by digest into one repository).
+    if (root.tags.length === 0) edits.push({ desc: root.descriptor, ...untaggedName(root.descriptor) });
+    for (const name of root.tags) edits.push({ desc: root.descriptor, ...(parseNameRef(name) ?? { tag: name }) });
   }
   for (const d of referrers) if (!rootDigests.has(d.digest)) edits.push({ desc: d });
   if (keepsIndex(dst)) {

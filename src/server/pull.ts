@@ -10,7 +10,7 @@ import { isOcikitError } from '../errors.js';
 import { fetchDocument } from '../graph/content.js';
 import { referrersIndex } from '../ops/discover.js';
 import { isManifestMediaType, MediaType } from '../spec/media-types.js';
-import type { Descriptor } from '../spec/types.js';
+import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { readsRanges, type LayoutReadTarget } from '../graph/target.js';
 import { RegistryHttpError, toHttpError } from './errors.js';
 import { acceptsMediaType, HoldLastChunk, lexical, paginate, parseRange, sliceStream, type ByteRange } from './http-util.js';
@@ -45,8 +45,21 @@ export interface HandlerContext {
 export const SMALL_BLOB_SIZE = 1024 * 1024;
 
 
+/**
+ * Catalogs by index.json parse: the layout hands back the same parsed index
+ * while the file is unchanged, and building the catalog is a pass over every
+ * entry, which per request made pulling N tags take N² steps (10,000 tags:
+ * 8.8x the time of 2,500).
+ */
+const catalogs = new WeakMap<ImageIndex, Map<string, Catalog>>();
+
 export async function catalogOf(ctx: HandlerContext): Promise<Catalog> {
-  return buildCatalog(await ctx.target.readIndex(), ctx.defaultRepository);
+  const index = await ctx.target.readIndex();
+  let byDefault = catalogs.get(index);
+  if (!byDefault) catalogs.set(index, (byDefault = new Map()));
+  let catalog = byDefault.get(ctx.defaultRepository);
+  if (!catalog) byDefault.set(ctx.defaultRepository, (catalog = buildCatalog(index, ctx.defaultRepository)));
+  return catalog;
 }
 
 export function nameUnknown(name: string): RegistryHttpError {

@@ -11,7 +11,7 @@ import { isOcikitError } from '../errors.js';
 import { MAX_DOCUMENT_SIZE } from '../graph/content.js';
 import { successors } from '../graph/successors.js';
 import { pushManifest } from '../ops/manifest-push.js';
-import { isValidRegistryHost, isValidRepositoryName } from '../reference.js';
+import { isValidRepositoryName } from '../reference.js';
 import { isManifestMediaType } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
 import { parseManifestBytes, type ParsedManifest } from '../spec/validate.js';
@@ -19,7 +19,7 @@ import type { UploadStore } from '../graph/target.js';
 import { RegistryHttpError, toHttpError, type RegistryErrorEntry } from './errors.js';
 import { readBody } from './http-util.js';
 import { requireRepository, type HandlerContext } from './pull.js';
-import { setRepositoryTag } from './repositories.js';
+import { applyNames } from '../spec/index-entries.js';
 import { digestParam } from './router.js';
 import { parseChunkRange, sessionHeaders, type UploadSessions } from './uploads.js';
 
@@ -129,9 +129,9 @@ export async function handleUploadCancel(res: ServerResponse, ctx: WriteContext,
  * and child manifest it names is stored (400 MANIFEST_BLOB_UNKNOWN, one error
  * per blob), store the exact bytes, then record it in index.json: under the
  * tag (scoped to the repository), or untagged when it has a subject (so the
- * referrers walk finds it). A manifest pushed by digest without a subject is
- * stored but not listed: it is a child that its parent index reaches, as in
- * a registry, where untagged manifests are reached by digest only.
+ * referrers walk finds it). A manifest pushed by digest without a subject
+ * (docker manifest push's children) is listed untagged in its repository: a
+ * registry keeps it until deleted, and so must gc.
  */
 export async function handleManifestPut(req: IncomingMessage, res: ServerResponse, ctx: WriteContext, name: string, ref: { tag?: string; digest?: string }): Promise<void> {
   const bytes = await readBody(req, MAX_DOCUMENT_SIZE, 'the manifest', ctx.stall);
@@ -169,27 +169,18 @@ export async function handleManifestPut(req: IncomingMessage, res: ServerRespons
   }
   ctx.pushedRepositories.add(name);
   const subject = parsed.doc.subject?.digest;
-  if (ref.tag !== undefined) {
-    const tag = ref.tag;
-    const imageName = `${imageHost(req)}/${name}:${tag}`;
-    await ctx.layout.updateIndex((index) => setRepositoryTag(index, desc, { repository: name, tag, defaultRepository: ctx.defaultRepository, imageName }));
-  } else if (subject !== undefined) {
+  // The repository without this server's own address: the layout outlives the port it was served on.
+  const repository = name === ctx.defaultRepository ? undefined : name;
+  if (ref.tag !== undefined || subject === undefined) {
+    // By tag: the tag of this repository. By digest only (docker manifest push's children): listed
+    // untagged in its repository, so gc keeps it and the repository lists it.
+    await ctx.layout.updateIndex((index) => applyNames(index, [{ desc, repository, ...(ref.tag !== undefined ? { tag: ref.tag } : {}) }]));
+  } else {
     await ctx.layout.addEntry(desc);
   }
   const digest = ref.digest ?? desc.digest;
   // OCI-Subject tells the client the referrers API will list this manifest: it must not maintain a fallback tag.
   created(res, `/v2/${name}/manifests/${digest}`, digest, subject !== undefined ? { 'OCI-Subject': subject } : {});
-}
-
-/**
- * The registry host written into `io.containerd.image.name` for a manifest
- * pushed to a repository other than the default one: the host the client
- * addressed (so the layout records the name it was pushed as), or
- * `localhost` when the Host header is not a valid host.
- */
-function imageHost(req: IncomingMessage): string {
-  const host = header(req, 'host');
-  return host !== undefined && isValidRegistryHost(host) ? host : 'localhost';
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

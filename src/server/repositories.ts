@@ -13,34 +13,19 @@
  *   `--repo` flag; by default the layout's directory or archive name).
  * - The tag is `org.opencontainers.image.ref.name` when it is a valid tag;
  *   older containerd releases wrote the whole name there, which is then read
- *   as a name; else the tag part of the containerd name.
+ *   as a name; else the tag part of the containerd name (spec/index-entries'
+ *   entryName, the one reading of a name every command uses).
+ * - Pushes name entries with the same function as every other command
+ *   (applyNames): a tag of one repository never moves another's.
  *
  * Blobs (and so manifests fetched by digest, and referrers) are shared by
  * every repository of a layout, as they are by the repositories of a
  * registry that deduplicates storage.
  */
-import { parseImageName, type ImageName } from '../spec/image-name.js';
 import path from 'node:path';
-import { Annotation } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
-import { isValidRepositoryName, isValidTag } from '../reference.js';
-import { entryFor, tagOf } from '../spec/index-entries.js';
-
-
-/** The repository and tag an index.json entry stands for. */
-export function entryImageName(entry: Descriptor, defaultRepository: string): ImageName {
-  const containerd = entry.annotations?.[Annotation.ContainerdImageName];
-  const refName = tagOf(entry);
-  const named = containerd !== undefined ? parseImageName(containerd) : undefined;
-  const repository = named?.repository ?? defaultRepository;
-  if (refName !== undefined && isValidTag(refName)) return { repository, tag: refName };
-  if (refName !== undefined && named === undefined) {
-    // Old containerd: the full name in ref.name and no containerd annotation.
-    const fromRef = parseImageName(refName);
-    if (fromRef?.tag !== undefined) return fromRef;
-  }
-  return named?.tag !== undefined ? { repository, tag: named.tag } : { repository };
-}
+import { isValidRepositoryName } from '../reference.js';
+import { entryImageName } from '../spec/index-entries.js';
 
 /** Repository → tag → descriptor (index.json order; a tag listed twice resolves to its last entry, as LayoutDir.resolve does). */
 export type Catalog = Map<string, Map<string, Descriptor>>;
@@ -54,50 +39,6 @@ export function buildCatalog(index: ImageIndex, defaultRepository: string): Cata
     if (tag !== undefined) tags.set(tag, entry);
   }
   return catalog;
-}
-
-export interface TagEdit {
-  repository: string;
-  tag: string;
-  defaultRepository: string;
-  /** `io.containerd.image.name` to write when the repository is not the default one, e.g. `127.0.0.1:5000/team/app:v1`. */
-  imageName: string;
-}
-
-/**
- * Point `repository:tag` at `desc` in index.json, leaving the same tag of
- * other repositories alone (LayoutDir.tag's setTag knows no repositories).
- * An untagged entry for the same digest (an artifact listed for its subject)
- * becomes the tagged entry, so the manifest is never listed twice. Returns
- * the same object when nothing changes.
- */
-export function setRepositoryTag(index: ImageIndex, desc: Descriptor, edit: TagEdit): ImageIndex {
-  const nameOf = (e: Descriptor) => entryImageName(e, edit.defaultRepository);
-  const isThisTag = (e: Descriptor) => {
-    const n = nameOf(e);
-    return n.repository === edit.repository && n.tag === edit.tag;
-  };
-  if (index.manifests.some((e) => isThisTag(e) && e.digest === desc.digest)) return index;
-  const annotations: Record<string, string> = { [Annotation.RefName]: edit.tag };
-  if (edit.repository !== edit.defaultRepository) annotations[Annotation.ContainerdImageName] = edit.imageName;
-
-  const entries: Descriptor[] = [];
-  let placed = false;
-  for (const e of index.manifests) {
-    if (isThisTag(e)) continue;
-    if (e.digest === desc.digest && tagOf(e) === undefined) {
-      if (!placed) entries.push({ ...e, annotations: { ...(e.annotations ?? {}), ...annotations } });
-      placed = true;
-      continue;
-    }
-    entries.push(e);
-  }
-  if (!placed) {
-    const entry = entryFor(desc, edit.tag);
-    entry.annotations = { ...(entry.annotations ?? {}), ...annotations };
-    entries.push(entry);
-  }
-  return { ...index, manifests: entries };
 }
 
 const ARCHIVE_SUFFIX = /\.(tar|tar\.gz|tgz|tar\.zst)$/i;

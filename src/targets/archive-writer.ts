@@ -42,7 +42,7 @@ import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { parseManifestBytes, type ParsedManifest } from '../spec/validate.js';
 import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
 import { isWalkable, successors } from '../graph/successors.js';
-import { addEntry, setTag } from '../spec/index-entries.js';
+import { addEntry, nameRef, setTag } from '../spec/index-entries.js';
 import { abilities, type ReadTarget, type WriteTarget } from '../graph/target.js';
 import { compressor, type Compression } from '../archive/compression.js';
 import { FileSink, StreamSink, sinkForStream, type ByteSink } from '../fs/byte-sink.js';
@@ -211,7 +211,8 @@ export class ArchiveWriter implements WriteTarget {
 
   async tag(desc: Descriptor, ref: string): Promise<void> {
     this.requireStored(desc);
-    this.index = setTag(this.index, desc, ref);
+    const name = nameRef(ref);
+    this.index = setTag(this.index, desc, name.tag, name);
   }
 
   /** List a manifest in index.json without a tag (referrers, untagged roots). */

@@ -11,7 +11,7 @@ import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { detectManifestMediaType } from '../spec/validate.js';
 import { fetchDocument } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
-import { isFallbackTagEntry, tagOf } from '../spec/index-entries.js';
+import { isFallbackTagEntry, namesOf, selectNamed, tagOf } from '../spec/index-entries.js';
 import type { ReadTarget } from '../graph/target.js';
 
 export function looksLikeDigest(ref: string): boolean {
@@ -34,18 +34,12 @@ export function isArtifactEntry(e: Descriptor): boolean {
   return e.artifactType !== undefined && tagOf(e) === undefined;
 }
 
+/** Tag names as `tags` prints them (index-entries' namesOf: `REPO:TAG` where a tag is in several repositories). */
 export function* tagsOf(index: ImageIndex): Iterable<string> {
-  const seen = new Set<string>();
-  for (const e of index.manifests) {
-    const t = tagOf(e);
-    if (t !== undefined && !seen.has(t)) {
-      seen.add(t);
-      yield t;
-    }
-  }
+  yield* namesOf(index);
 }
 
-/** A tag or digest to a descriptor: index.json entries first, then any manifest blob the target holds. */
+/** A tag, `REPO:TAG` or digest to a descriptor (an ambiguous tag is AMBIGUOUS): index.json entries first, then any manifest blob the target holds. */
 export async function resolveInIndex(target: ReadTarget, index: ImageIndex, ref: string): Promise<Descriptor> {
   if (looksLikeDigest(ref)) {
     parseDigest(ref);
@@ -53,7 +47,7 @@ export async function resolveInIndex(target: ReadTarget, index: ImageIndex, ref:
     if (entry) return stripTag(entry);
     return describeManifestBlob(target, ref);
   }
-  const matches = index.manifests.filter((e) => tagOf(e) === ref);
+  const matches = selectNamed(index, ref, target.description);
   if (matches.length === 0) {
     const tags = [...tagsOf(index)];
     throw new NotFoundError(`tag "${ref}" not found in ${target.description}`, {

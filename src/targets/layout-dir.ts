@@ -27,7 +27,7 @@ import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { checkOciLayoutFile } from '../spec/validate.js';
 import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
 import { buildReferrersMap, filterReferrers, lookupReferrers } from '../graph/referrers.js';
-import { addEntry, removeTag, setTag } from '../spec/index-entries.js';
+import { addEntry, nameRef, removeTag, setTag } from '../spec/index-entries.js';
 import { defaultInIndex, resolveInIndex, tagsOf } from './index-resolve.js';
 import { abilities, type LayoutReadTarget, type ReferrersFilter, type UploadStore } from '../graph/target.js';
 import { readLayoutDirFile, walkDirectory, type FileListing, type LayoutFileEntry } from './file-listing.js';
@@ -435,7 +435,8 @@ export class LayoutDir implements UploadStore, LayoutReadTarget, FileListing {
     if (!(await this.exists(desc))) {
       throw new NotFoundError(`cannot tag ${desc.digest}: it is not stored in ${this.description}`, { digest: desc.digest });
     }
-    await this.updateIndex(async (index) => (await this.requireStored(desc, 'tag'), setTag(index, desc, ref)));
+    const name = nameRef(ref);
+    await this.updateIndex(async (index) => (await this.requireStored(desc, 'tag'), setTag(index, desc, name.tag, name)));
   }
 
   /** Checked again under the lock: the manifest must still be there when index.json starts pointing at it. */
@@ -447,7 +448,7 @@ export class LayoutDir implements UploadStore, LayoutReadTarget, FileListing {
   async untag(ref: string): Promise<Descriptor[]> {
     let removed: Descriptor[] = [];
     await this.updateIndex((index) => {
-      const r = removeTag(index, ref);
+      const r = removeTag(index, ref, this.description);
       removed = r.removed;
       return r.removed.length > 0 ? r.index : undefined;
     });

@@ -1,6 +1,6 @@
 /** From a parsed reference to a target, and from a reference to the manifest it names. */
 import { NotFoundError, OcikitError, UsageError } from '../errors.js';
-import type { Reference } from '../reference.js';
+import { layoutName, type Reference } from '../reference.js';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../spec/types.js';
 import { isIndexMediaType, MediaType } from '../spec/media-types.js';
 import { formatPlatform, platformMatches, selectPlatform } from '../spec/platform.js';
@@ -87,7 +87,7 @@ export interface ResolveOptions {
 export async function resolveReference(target: ReadTarget, ref: Reference, opts: ResolveOptions = {}): Promise<Descriptor> {
   let desc: Descriptor;
   if (ref.digest) desc = await target.resolve(ref.digest);
-  else if (ref.tag) desc = await target.resolve(ref.tag);
+  else if (ref.tag) desc = await target.resolve(layoutName(ref)!);
   else if (ref.dockerName) desc = await target.resolve(ref.dockerName);
   else if (resolvesDefault(target)) desc = await target.resolveDefault();
   else throw new UsageError(`${ref.original} names no manifest; add :TAG or @DIGEST`);

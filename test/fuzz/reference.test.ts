@@ -79,12 +79,16 @@ describe('parseReference (fuzz)', { timeout: fuzzTimeout() }, () => {
         } else {
           expect(ref.path).toBeTruthy();
         }
-        // The canonical string says the same thing (given the same filesystem).
-        const again = parseReference(formatReference(ref), { pathExists });
-        expect(comparable(again)).toEqual(comparable(ref));
-        // Without its selector, a path with ":" after its last "/" has a spelling only when it exists
-        // (formatReference says so): "oci:[::1]" reads as path "[:" and tag "1]".
-        if (ref.path === undefined || !/:[^/]*$/.test(ref.path) || pathExists(ref.path)) {
+        // The canonical string says the same thing (given the same filesystem), except for a layout path
+        // holding ":" that does not exist: after oci: the path ends at the first ":" (skopeo's rule), so
+        // "oci:a:b/c:1" is path "a" and name "b/c:1" (formatReference says so).
+        if (ref.path === undefined || !ref.path.includes(':') || pathExists(ref.path)) {
+          const again = parseReference(formatReference(ref), { pathExists });
+          expect(comparable(again)).toEqual(comparable(ref));
+        }
+        // Without its selector, a path with ":" has a spelling only when it exists (formatReference says
+        // so): "oci:[::1]" reads as path "[:" and tag "1]".
+        if (ref.path === undefined || !ref.path.includes(':') || pathExists(ref.path)) {
           expect(comparable(parseReference(withoutSelector(ref).original, { pathExists }))).toEqual(comparable(withoutSelector(ref)));
         }
       }),

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { tempDir } from '../helpers/cli.js';
 import { expectFailure, expectJson, expectSuccess, readIndexJson, REF_NAME } from './_support.js';
@@ -105,15 +105,17 @@ describe('docker-archive references to one of several images', () => {
     expect(new Set(rows.map((r) => r.digest)).size).toBe(3);
   });
 
-  it('copy --all-tags over images that share a tag refuses (AMBIGUOUS, exit 1) before copying, rather than keep one of them', async () => {
+  it('copy --all-tags over images that share a tag keeps both, each in its own repository (a tag is unique per repository, not per layout)', async () => {
     const archive = await dockerSave([['example/a:1'], ['example/b:1', 'example/b:2']]);
+    const src = `docker-archive:${archive}`;
     const dest = path.join(tmp.dir, `shared-${++n}`);
-    await expectFailure(['copy', '--all-tags', `docker-archive:${archive}`, `oci:${dest}`], { exit: 1, code: 'AMBIGUOUS' });
-    await expect(readdir(dest)).rejects.toMatchObject({ code: 'ENOENT' });
-    // What the hint says: one at a time, by full name, each to its own tag.
-    await expectSuccess(['copy', `docker-archive:${archive}:example/a:1`, `oci:${dest}:a-1`]);
-    await expectSuccess(['copy', `docker-archive:${archive}:example/b:1`, `oci:${dest}:b-1`]);
-    const index = await readIndexJson(dest);
-    expect(new Set(index.manifests.map((m) => m.digest)).size).toBe(2);
+    await expectSuccess(['copy', '--all-tags', src, `oci:${dest}`]);
+    const rows = await expectJson<Array<{ repository?: string; tag?: string; digest: string }>>(['ls', `oci:${dest}`]);
+    const byName = Object.fromEntries(rows.map((r) => [`${r.repository}:${r.tag}`, r.digest]));
+    for (const name of ['example/a:1', 'example/b:1', 'example/b:2']) expect(byName[name], name).toBe(await resolve(`${src}:${name}`));
+    expect(byName['example/a:1']).not.toBe(byName['example/b:1']);
+    // The bare tag is now ambiguous in the destination; the full name selects.
+    await expectFailure(['resolve', `oci:${dest}:1`], { exit: 1, code: 'AMBIGUOUS' });
+    expect((await expectSuccess(['resolve', `oci:${dest}:example/a:1`])).stdout.trim()).toBe(byName['example/a:1']);
   });
 });

@@ -94,9 +94,10 @@ describe.concurrent('ls', () => {
   it('lists the single image with its tag, platform and size (text and JSON)', async () => {
     const text = await expectSuccess(['ls', fixture('single-image')]);
     const lines = text.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^TAG\s+DIGEST\s+MEDIA TYPE/);
+    expect(lines[0]).toMatch(/^REPOSITORY\s+TAG\s+DIGEST\s+MEDIA TYPE/);
     expect(lines).toHaveLength(2);
-    expect(lines[1]).toMatch(new RegExp(`^v1\\s+${E.single.image}\\s+application/vnd.oci.image.manifest.v1\\+json\\s+-\\s+linux/amd64\\s+-\\s+${E.single.imageSize}$`));
+    // No repository: "-" in the REPOSITORY column.
+    expect(lines[1]).toMatch(new RegExp(`^-\\s+v1\\s+${E.single.image}\\s+application/vnd.oci.image.manifest.v1\\+json\\s+-\\s+linux/amd64\\s+-\\s+${E.single.imageSize}$`));
 
     const rows = await expectJson<Row[]>(['ls', fixture('single-image')]);
     expect(rows).toEqual([

@@ -107,6 +107,16 @@ const good: Array<[string, Expected, Omit<ParseReferenceOptions, 'pathExists'>?]
   ['.:v1', { kind: 'layout-dir', path: '.', tag: 'v1' }],
   ['dir:/tmp/x', { kind: 'layout-dir', path: 'dir:/tmp/x' }, { ociLayout: true }],
   ['Out.D/X.tar', { kind: 'layout-archive', path: 'Out.D/X.tar' }], // not a valid registry reference, so a path
+  // REPO:TAG in a layout: after oci: the path ends at the first ":" (skopeo), unless a longer path exists
+  ['oci:recv:rc/a:1', { kind: 'layout-dir', path: 'recv', repository: 'rc/a', tag: '1' }],
+  ['oci-archive:out.tar:rc/a:1', { kind: 'layout-archive', path: 'out.tar', repository: 'rc/a', tag: '1' }],
+  [`oci:recv:rc/a:1@${D256}`, { kind: 'layout-dir', path: 'recv', repository: 'rc/a', tag: '1', digest: D256 }],
+  ['oci:recv:docker.io/library/x:1', { kind: 'layout-dir', path: 'recv', repository: 'docker.io/library/x', tag: '1' }],
+  ['oci:a:b:v1', { kind: 'layout-dir', path: 'a:b', tag: 'v1' }],
+  ['oci:recv:Rc:1', { kind: 'layout-dir', path: 'recv:Rc', tag: '1' }], // no valid REPO: the plain split
+  // a bare reference reads PATH:REPO:TAG only where PATH exists
+  ['mydir:rc/a:1', { kind: 'layout-dir', path: 'mydir', repository: 'rc/a', tag: '1' }],
+  ['./mydir:rc/a:1', { kind: 'layout-dir', path: './mydir:rc/a', tag: '1' }],
   // --oci-layout
   ['localhost:5000/bar:v1', { kind: 'layout-dir', path: 'localhost:5000/bar', tag: 'v1' }, { ociLayout: true }],
   ['x.tar', { kind: 'layout-dir', path: 'x.tar' }, { ociLayout: true }],

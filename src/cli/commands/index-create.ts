@@ -1,4 +1,4 @@
-import { buildIndex, pushManifest, resolveReference, UsageError, type Descriptor } from '../../index.js';
+import { buildIndex, layoutName, pushManifest, resolveReference, UsageError, type Descriptor } from '../../index.js';
 import { parseAnnotations } from './annotations.js';
 import { defineCommand } from './command.js';
 
@@ -28,7 +28,7 @@ const createCmd = defineCommand<Args>({
       sources.push(await resolveReference(layout, sourceRef));
     }
     const bytes = await buildIndex(layout, sources, { annotations: parseAnnotations(args.annotation), artifactType: args['artifact-type'] });
-    const desc = await pushManifest(layout, bytes, { tags: ref.tag ? [ref.tag] : [] });
+    const desc = await pushManifest(layout, bytes, { tags: ref.tag ? [layoutName(ref)!] : [] });
     ctx.out.result(desc, (d) => d.digest);
   },
 });

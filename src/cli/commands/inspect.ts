@@ -1,4 +1,4 @@
-import { checkOutputFile, compactVerification, inspectJson, inspectTextLines, openInspection, outputFileError, resolveReference, verifyTarget, writeInspectHtml } from '../../index.js';
+import { checkOutputFile, compactVerification, inspectJson, inspectTextLines, layoutName, openInspection, outputFileError, resolveReference, verifyTarget, writeInspectHtml } from '../../index.js';
 import { defineCommand } from './command.js';
 import { withAuditTarget } from './verify.js';
 
@@ -21,7 +21,7 @@ export default defineCommand<Args>({
     if (args.html !== undefined) await checkOutputFile(args.html, 'the HTML report');
     const inspection = await withAuditTarget(ctx, ref, async (target) => {
       const selected = ref.tag !== undefined || ref.digest !== undefined ? await resolveReference(target, ref) : undefined;
-      const roots = selected ? [{ ...(ref.tag !== undefined ? { tag: ref.tag } : {}), descriptor: selected }] : undefined;
+      const roots = selected ? [{ ...(ref.tag !== undefined ? { tag: layoutName(ref)! } : {}), descriptor: selected }] : undefined;
       // The HTML report is what an auditor keeps: it always says whether each blob checked out.
       // Only the compact form outlives this line: the full report's per-blob records would sit beside the catalog.
       const verification = args.verify || args.html !== undefined ? compactVerification(await verifyTarget(target, { root: selected })) : undefined;

@@ -22,9 +22,10 @@ export default defineCommand<{ target: string }>({
 function renderRows(rows: EntryRow[]): Iterable<string> {
   if (rows.length === 0) return ['(no entries)'];
   return tableLines(
-    ['TAG', 'DIGEST', 'MEDIA TYPE', 'ARTIFACT TYPE', 'PLATFORMS', 'SUBJECT', 'SIZE'],
+    ['REPOSITORY', 'TAG', 'DIGEST', 'MEDIA TYPE', 'ARTIFACT TYPE', 'PLATFORMS', 'SUBJECT', 'SIZE'],
     rows,
     (r) => [
+      r.repository ?? '-',
       r.tag ?? '-',
       r.digest,
       r.mediaType,

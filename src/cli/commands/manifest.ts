@@ -2,6 +2,7 @@ import {
   fetchDocumentOrEmbedded,
   fetchManifestOrEmbedded,
   isIndexMediaType,
+  layoutName,
   MAX_DOCUMENT_SIZE,
   pushManifest,
   resolveReference,
@@ -68,7 +69,7 @@ const pushCmd = defineCommand<{ ref: string; file: string; 'media-type'?: string
     if (ref.digest) throw new UsageError('manifest push takes a tag or no selector, not a digest: the digest is computed');
     const bytes = await ctx.readInput(args.file, MAX_DOCUMENT_SIZE);
     const source = args.file === '-' ? 'from stdin' : `from ${args.file}`;
-    const desc = await pushManifest(layout, bytes, { mediaType: args['media-type'], tags: ref.tag ? [ref.tag] : [], source });
+    const desc = await pushManifest(layout, bytes, { mediaType: args['media-type'], tags: ref.tag ? [layoutName(ref)!] : [], source });
     ctx.out.result(desc, (d) => d.digest);
   },
 });

@@ -1,4 +1,4 @@
-import { isValidTag, resolveReference, UsageError } from '../../index.js';
+import { isValidTag, layoutName, parseNameRef, resolveReference, UsageError } from '../../index.js';
 import { defineCommand } from './command.js';
 
 export const tagCommand = defineCommand<{ ref: string; tags: string[] }>({
@@ -6,7 +6,12 @@ export const tagCommand = defineCommand<{ ref: string; tags: string[] }>({
   describe: 'add tags to the manifest REF names',
   async handler(args, ctx) {
     const { ref, layout } = await ctx.openLayout(args.ref);
-    for (const t of args.tags) if (!isValidTag(String(t))) throw new UsageError(`invalid tag "${t}": use letters, digits, _ . - (up to 128, not starting with . or -)`);
+    for (const t of args.tags) {
+      // TAG, or REPO:TAG to tag in one repository of the layout.
+      if (!isValidTag(String(t)) && parseNameRef(String(t)) === undefined) {
+        throw new UsageError(`invalid tag "${t}": use letters, digits, _ . - (up to 128, not starting with . or -), or REPO:TAG`);
+      }
+    }
     const desc = await resolveReference(layout, ref);
     for (const t of args.tags) await layout.tag(desc, String(t));
     ctx.out.result({ digest: desc.digest, tags: args.tags.map(String) }, (r) => r.tags.map((t) => `tagged ${r.digest} as ${t}`).join('\n'));
@@ -19,7 +24,8 @@ export const untagCommand = defineCommand<{ ref: string }>({
   async handler(args, ctx) {
     const { ref, layout } = await ctx.openLayout(args.ref);
     if (!ref.tag || ref.digest) throw new UsageError('untag needs REF:TAG');
-    const removed = await layout.untag(ref.tag);
-    ctx.out.result({ tag: ref.tag, digests: removed.map((d) => d.digest) }, (r) => `untagged ${r.tag}`);
+    const name = layoutName(ref)!;
+    const removed = await layout.untag(name);
+    ctx.out.result({ tag: name, digests: removed.map((d) => d.digest) }, (r) => `untagged ${r.tag}`);
   },
 });

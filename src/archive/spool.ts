@@ -33,7 +33,7 @@ export const SPOOL_LIMIT_ENV = 'OCIKIT_SPOOL_LIMIT';
  * save of uncompressed layers reaches 3 to 10; a spool 100 times larger than
  * its archive is a bomb far more often than an image.
  */
-export const SPOOL_RATIO = 100;
+const SPOOL_RATIO = 100;
 export const SPOOL_MIN_LIMIT = 256 * 1024 * 1024;
 
 const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };

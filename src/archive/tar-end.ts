@@ -17,7 +17,7 @@ import type { ArchiveFile } from './archive-file.js';
 import { MAX_META_SIZE, TAR_BLOCK, headerSpan, isMetaHeader, isZeroBlock, parsePax, paxSizeOf } from './tar-scan.js';
 
 /** The record size of GNU tar and Python's tarfile: zero padding up to its boundary is not trailing data. */
-export const TAR_RECORD = 10 * 1024;
+const TAR_RECORD = 10 * 1024;
 
 /** Data after a tar's end-of-archive marker and its padding. */
 export interface TrailingData {

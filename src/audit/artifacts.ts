@@ -24,7 +24,7 @@ export interface ArtifactSummary {
 }
 
 /** Payloads at most this big are opened to read their format details; bigger ones are described by type only. */
-export const READABLE_PAYLOAD_LIMIT = 1024 * 1024;
+const READABLE_PAYLOAD_LIMIT = 1024 * 1024;
 
 const PREDICATE_ANNOTATION = 'in-toto.io/predicate-type';
 
@@ -41,7 +41,7 @@ const RULES: Array<{ category: ArtifactCategory; test: RegExp; format?: string }
 ];
 
 /** Classify by artifact type, then by the layers' media types. */
-export function categorize(artifactType: string | undefined, layers: Descriptor[], annotations?: Record<string, string>): Omit<ArtifactSummary, 'payloadSize'> {
+function categorize(artifactType: string | undefined, layers: Descriptor[], annotations?: Record<string, string>): Omit<ArtifactSummary, 'payloadSize'> {
   if (annotations?.[PREDICATE_ANNOTATION]) return { category: 'attestation', format: 'in-toto', predicateType: annotations[PREDICATE_ANNOTATION] };
   for (const type of [artifactType, ...layers.map((l) => l.mediaType)]) {
     if (typeof type !== 'string') continue;

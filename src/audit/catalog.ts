@@ -276,7 +276,7 @@ const CACHE_BUDGET = 64 * 1024 * 1024;
  * first verified read and served from memory afterwards. Everything else
  * passes through untouched.
  */
-export function withDocumentCache<T extends ReadTarget>(target: T): T {
+function withDocumentCache<T extends ReadTarget>(target: T): T {
   const cache = new Map<string, Promise<Buffer>>();
   let budget = CACHE_BUDGET;
   const fetch = async (desc: Descriptor): Promise<Readable> => {

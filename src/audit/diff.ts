@@ -93,7 +93,7 @@ export async function diffTargets(a: ReadTarget, b: ReadTarget): Promise<DiffRep
   return diffCatalogs(ca, cb);
 }
 
-export function diffCatalogs(a: Catalog, b: Catalog): DiffReport {
+function diffCatalogs(a: Catalog, b: Catalog): DiffReport {
   const sa = new Side(a);
   const sb = new Side(b);
   const report: DiffReport = {

@@ -37,7 +37,7 @@ export interface TextTreeItem {
 }
 
 /** Draw items with box-drawing branches, as `discover -o tree` does. */
-export function renderTextTree(items: TextTreeItem[], prefix = ''): string[] {
+function renderTextTree(items: TextTreeItem[], prefix = ''): string[] {
   const lines: string[] = [];
   items.forEach((item, i) => lines.push(...renderTextTreeItem(item, i === items.length - 1, prefix)));
   return lines;

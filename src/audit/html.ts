@@ -19,7 +19,7 @@ export function renderInspectHtml(report: InspectReport): string {
  * The page in pieces, for writing to a file as it is produced: the report's
  * JSON, the bulk of the page, is serialized root by root (see Inspection).
  */
-export function* inspectHtmlChunks(source: InspectSource): Generator<string, void, undefined> {
+function* inspectHtmlChunks(source: InspectSource): Generator<string, void, undefined> {
   yield pageHead(source.target);
   // The same document as `inspect --output json`, without spaces.
   for (const chunk of jsonChunks(inspectJson(source), { compact: true })) yield escapeForScript(chunk);

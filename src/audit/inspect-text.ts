@@ -64,7 +64,7 @@ function describe(n: InspectNode): string {
   }
 }
 
-export function describeArtifact(a: ArtifactSummary | undefined, artifactType: string | undefined): string {
+function describeArtifact(a: ArtifactSummary | undefined, artifactType: string | undefined): string {
   if (!a) return `artifact ${oneLine(artifactType ?? '')}`.trimEnd();
   const size = formatBytes(a.payloadSize);
   switch (a.category) {

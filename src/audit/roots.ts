@@ -31,6 +31,6 @@ export async function listRoots(target: ReadTarget): Promise<AuditRoot[]> {
   return roots;
 }
 
-export function withoutTag(d: Descriptor): Descriptor {
+function withoutTag(d: Descriptor): Descriptor {
   return d.annotations && Annotation.RefName in d.annotations ? stripTag(d) : d;
 }

@@ -25,7 +25,7 @@ export function version(): string {
   return pkg.version;
 }
 
-export function exitCodeFor(err: unknown): number {
+function exitCodeFor(err: unknown): number {
   return err instanceof OcikitError && (USAGE_CODES.has(err.code) || isUsageOrigin(err)) ? 2 : 1;
 }
 

@@ -29,7 +29,7 @@ export interface RegistryFlagsHolder {
  * (retries of a failed registry request), checked: a typo must not become
  * "no timeout" or a million retries.
  */
-export function networkFlags(args: RegistryFlags): { timeoutMs?: number; retries?: number } {
+function networkFlags(args: RegistryFlags): { timeoutMs?: number; retries?: number } {
   const out: { timeoutMs?: number; retries?: number } = {};
   if (args.timeout !== undefined) {
     const s = Number(args.timeout);

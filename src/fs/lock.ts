@@ -35,7 +35,7 @@ import { tempPathFor } from './atomic.js';
 import { isProcessAlive } from './host-process.js';
 
 /** A lock whose mtime is older than this is taken over (its holder refreshes every REFRESH_MS). */
-export const STALE_MS = 10_000;
+const STALE_MS = 10_000;
 const REFRESH_MS = 2_000;
 /** Attempts and backoff while another live process holds the lock (~45 s in all, as before). */
 const ATTEMPTS = 200;

@@ -80,7 +80,7 @@ export async function attach(layout: LayoutDir, subject: Descriptor, opts: Attac
 }
 
 /** SOURCE_DATE_EPOCH (reproducible builds) when set, else now. */
-export function defaultCreated(env: NodeJS.ProcessEnv = process.env): Date {
+function defaultCreated(env: NodeJS.ProcessEnv = process.env): Date {
   const epoch = env.SOURCE_DATE_EPOCH;
   if (epoch !== undefined && epoch !== '') {
     if (!/^\d+$/.test(epoch)) throw new UsageError(`SOURCE_DATE_EPOCH must be whole seconds since 1970, got "${epoch}"`);
@@ -90,7 +90,7 @@ export function defaultCreated(env: NodeJS.ProcessEnv = process.env): Date {
 }
 
 /** RFC 3339 in UTC without fractional seconds, as oras writes it. */
-export function rfc3339(d: Date): string {
+function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 

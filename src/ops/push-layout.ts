@@ -125,7 +125,7 @@ async function planJobs(src: LayoutReadTarget, repository: string | undefined, o
  * The repository (and tag) an entry's `io.containerd.image.name` names, with
  * its registry host dropped: `docker.io/library/debian:10` -> `library/debian`, `10`.
  */
-export function mirrorName(entry: Descriptor, where: string): { repository: string; tag?: string } {
+function mirrorName(entry: Descriptor, where: string): { repository: string; tag?: string } {
   const name = entry.annotations?.[Annotation.ContainerdImageName];
   if (name === undefined || name === '') {
     throw new UsageError(`${entry.digest}${tagOf(entry) ? ` (tag ${tagOf(entry)})` : ''} in ${where} has no ${Annotation.ContainerdImageName} annotation, so it has no repository to go to`, {

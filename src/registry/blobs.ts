@@ -28,7 +28,7 @@ export interface RepoAccess {
   description: string;
 }
 
-export function blobUrl(r: RepoAccess, digest: string): URL {
+function blobUrl(r: RepoAccess, digest: string): URL {
   return r.client.url(r.repository, `blobs/${digest}`);
 }
 

@@ -88,7 +88,7 @@ async function find(host: string, opts: CredentialOptions): Promise<Credential |
   return fromConfig(parseConfig(text, file), host, file);
 }
 
-export function defaultConfigPath(env: Record<string, string | undefined> = process.env): string {
+function defaultConfigPath(env: Record<string, string | undefined> = process.env): string {
   const dir = env['DOCKER_CONFIG'] || path.join(env['HOME'] || homedir(), '.docker');
   return path.join(dir, 'config.json');
 }

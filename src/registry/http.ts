@@ -378,7 +378,7 @@ export function retryAfterMs(value: string | string[] | undefined): number | und
 }
 
 /** A URL fit for logs and messages: no user info (query strings of registries carry no credentials we send). */
-export function redactUrl(url: URL): string {
+function redactUrl(url: URL): string {
   if (!url.username && !url.password) return url.href;
   const copy = new URL(url.href);
   copy.username = '';

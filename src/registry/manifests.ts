@@ -15,7 +15,7 @@ import { drain, readBody, type HttpResponse } from './http.js';
 import type { RepoAccess } from './blobs.js';
 
 /** Every manifest type ocikit reads, so the registry never down-converts (a Docker registry would serve schema1 otherwise). */
-export const MANIFEST_ACCEPT = [
+const MANIFEST_ACCEPT = [
   MediaType.ImageManifest,
   MediaType.ImageIndex,
   MediaType.DockerManifest,

@@ -24,5 +24,3 @@ export class Secrets {
   }
 }
 
-/** Headers whose values are secrets: dropped from any log. */
-export const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie']);

@@ -61,7 +61,7 @@ export interface Page<T> {
 }
 
 /** Most items one list response carries; a client asking for more gets a Link to the rest. */
-export const MAX_PAGE = 1000;
+const MAX_PAGE = 1000;
 
 /**
  * `n`/`last` pagination over a sorted list: items strictly after `last`, at

@@ -53,7 +53,7 @@ export const SMALL_BLOB_SIZE = 1024 * 1024;
  */
 const catalogs = new WeakMap<ImageIndex, Map<string, Catalog>>();
 
-export async function catalogOf(ctx: HandlerContext): Promise<Catalog> {
+async function catalogOf(ctx: HandlerContext): Promise<Catalog> {
   const index = await ctx.target.readIndex();
   let byDefault = catalogs.get(index);
   if (!byDefault) catalogs.set(index, (byDefault = new Map()));
@@ -62,7 +62,7 @@ export async function catalogOf(ctx: HandlerContext): Promise<Catalog> {
   return catalog;
 }
 
-export function nameUnknown(name: string): RegistryHttpError {
+function nameUnknown(name: string): RegistryHttpError {
   return new RegistryHttpError(404, 'NAME_UNKNOWN', `repository ${name} is not served here`, { detail: { name } });
 }
 
@@ -81,7 +81,7 @@ export async function requireRepository(ctx: HandlerContext, name: string): Prom
   return catalog;
 }
 
-export function sendJson(res: ServerResponse, method: string | undefined, status: number, body: unknown, headers: Record<string, string> = {}, contentType = 'application/json'): void {
+function sendJson(res: ServerResponse, method: string | undefined, status: number, body: unknown, headers: Record<string, string> = {}, contentType = 'application/json'): void {
   const bytes = Buffer.from(JSON.stringify(body));
   res.statusCode = status;
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);

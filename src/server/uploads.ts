@@ -247,11 +247,11 @@ export class UploadSessions {
 }
 
 /** The `Range` header value of a session, as registries send it: `0-<last byte>` (`0-0` while empty). */
-export function sessionRange(s: UploadSession): string {
+function sessionRange(s: UploadSession): string {
   return `0-${Math.max(s.offset - 1, 0)}`;
 }
 
-export function sessionLocation(s: UploadSession): string {
+function sessionLocation(s: UploadSession): string {
   return `/v2/${s.repository}/blobs/uploads/${s.id}`;
 }
 

@@ -128,7 +128,7 @@ function renamed(e: Descriptor, tag: string, name: RepositoryName): Descriptor {
 }
 
 /** Collapse exact (digest, repository, tag) duplicates and drop untagged entries whose digest is listed with a tag. */
-export function normalizeEntries(entries: Descriptor[]): Descriptor[] {
+function normalizeEntries(entries: Descriptor[]): Descriptor[] {
   const seen = new Set<string>();
   const keys = entries.map(entryKey);
   const tagged = new Set(entries.filter((_, i) => keys[i] !== undefined).map((e) => e.digest));

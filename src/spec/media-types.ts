@@ -41,7 +41,7 @@ export function isIndexMediaType(mt: string | undefined): boolean {
   return mt === MediaType.ImageIndex || mt === MediaType.DockerManifestList;
 }
 
-export function isImageManifestMediaType(mt: string | undefined): boolean {
+function isImageManifestMediaType(mt: string | undefined): boolean {
   return mt === MediaType.ImageManifest || mt === MediaType.DockerManifest;
 }
 

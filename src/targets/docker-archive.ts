@@ -340,7 +340,7 @@ async function hashEntry(tar: TarIndex, entry: TarEntry): Promise<string> {
 }
 
 /** The tag of a docker name (`example/hello:v1` -> `v1`; no tag means `latest`). */
-export function dockerTagOf(name: string): string {
+function dockerTagOf(name: string): string {
   const colon = name.lastIndexOf(':');
   return colon > name.lastIndexOf('/') ? name.slice(colon + 1) : 'latest';
 }
@@ -349,7 +349,7 @@ export function dockerTagOf(name: string): string {
  * A docker name in full, as Docker 25 writes `io.containerd.image.name`:
  * `debian:12` -> `docker.io/library/debian:12`, `me/app` -> `docker.io/me/app:latest`.
  */
-export function normalizeDockerName(name: string): string {
+function normalizeDockerName(name: string): string {
   let repo = name;
   let tag = 'latest';
   const colon = name.lastIndexOf(':');

@@ -14,7 +14,7 @@ import { isWalkable } from '../graph/successors.js';
 import { isFallbackTagEntry, namesOf, selectNamed, tagOf } from '../spec/index-entries.js';
 import type { ReadTarget } from '../graph/target.js';
 
-export function looksLikeDigest(ref: string): boolean {
+function looksLikeDigest(ref: string): boolean {
   const alg = ref.split(':', 1)[0]!;
   return ref.includes(':') && (isSupportedAlgorithm(alg) || /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/.test(ref));
 }
@@ -30,7 +30,7 @@ export function stripTag(entry: Descriptor): Descriptor {
 }
 
 /** Untagged entries carrying artifactType are referrers listed for other tools, not images to pick by default. */
-export function isArtifactEntry(e: Descriptor): boolean {
+function isArtifactEntry(e: Descriptor): boolean {
   return e.artifactType !== undefined && tagOf(e) === undefined;
 }
 
@@ -71,7 +71,7 @@ export function defaultInIndex(description: string, index: ImageIndex): Descript
 }
 
 /** Describe a manifest known only by digest (a child of an index, say) by reading it. */
-export async function describeManifestBlob(target: ReadTarget, digest: string): Promise<Descriptor> {
+async function describeManifestBlob(target: ReadTarget, digest: string): Promise<Descriptor> {
   let size: number;
   try {
     size = (await target.statBlob(digest)).size;

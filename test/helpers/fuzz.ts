@@ -66,6 +66,9 @@ const CODES = {
   REGISTRY_ERROR: true,
   UNAUTHORIZED: true,
   VERIFY_FAILED: true,
+  LIMIT_EXCEEDED: true,
+  TIMEOUT: true,
+  UNSAFE_LAYOUT: true,
 } satisfies Record<ErrorCode, true>;
 
 export const ERROR_CODES = Object.keys(CODES) as ErrorCode[];

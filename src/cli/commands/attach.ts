@@ -48,7 +48,7 @@ export default defineCommand<Args>({
 });
 
 /** `FILE[:MEDIATYPE]`, split at the last `:` only when what follows looks like a media type (paths may hold `:`). */
-export function parseFileArg(arg: string): AttachFile {
+function parseFileArg(arg: string): AttachFile {
   const i = arg.lastIndexOf(':');
   if (i > 0 && arg.slice(i + 1).includes('/')) return { path: arg.slice(0, i), mediaType: arg.slice(i + 1) };
   if (arg.length === 0) throw new UsageError('empty file name');

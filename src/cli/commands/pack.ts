@@ -49,7 +49,7 @@ export default defineCommand<PackArgs>({
 });
 
 /** ARCHIVE may be written as a plain path or as oci-archive:PATH. */
-export function archivePath(arg: string): string {
+function archivePath(arg: string): string {
   const p = arg.startsWith('oci-archive:') ? arg.slice('oci-archive:'.length) : arg;
   if (p === '') throw new UsageError('the archive path is empty');
   return p;

@@ -54,7 +54,7 @@ export default defineCommand<PushArgs>({
 });
 
 /** `HOST[:PORT]` alone (mirror mode) or `HOST[:PORT]/REPO`, optionally with `docker://`. */
-export function parsePushDestination(dest: string): { registry: string; repository?: string } {
+function parsePushDestination(dest: string): { registry: string; repository?: string } {
   const body = dest.startsWith('docker://') ? dest.slice(9) : dest;
   const how = 'write REGISTRY[:PORT] or REGISTRY[:PORT]/REPO, e.g. localhost:5000/library/debian';
   const slash = body.indexOf('/');

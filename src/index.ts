@@ -47,7 +47,7 @@ export { FindingCode, type Finding, type Severity } from './audit/findings.js';
 export { formatBytes } from './audit/format.js';
 export { renderInspectHtml, writeInspectHtml } from './audit/html.js';
 export { inspectTextLines, renderInspectText } from './audit/inspect-text.js';
-export { compactVerification, inspectJson, inspectTarget, openInspection, type InspectOptions, type InspectReport, type InspectSummary } from './audit/inspect.js';
+export { compactVerification, verifyForInspection, inspectJson, inspectTarget, openInspection, type InspectOptions, type InspectReport, type InspectSummary } from './audit/inspect.js';
 export { renderVerifyText, VerificationFailedError, verifyTarget, verifyTextLines, type BlobRecord, type VerifyOptions, type VerifyReport, type VerifySummary } from './audit/verify.js';
 export { defaultRepositoryName } from './server/repositories.js';
 export { parseListenAddress, startServer, type RequestEvent, type RunningServer, type ServeOptions } from './server/server.js';

@@ -1,4 +1,4 @@
-import { checkOutputFile, compactVerification, inspectJson, inspectTextLines, layoutName, openInspection, outputFileError, resolveReference, verifyTarget, writeInspectHtml } from '../../index.js';
+import { checkOutputFile, inspectJson, inspectTextLines, layoutName, openInspection, outputFileError, resolveReference, verifyForInspection, writeInspectHtml } from '../../index.js';
 import { defineCommand } from './command.js';
 import { withAuditTarget } from './verify.js';
 
@@ -23,8 +23,8 @@ export default defineCommand<Args>({
       const selected = ref.tag !== undefined || ref.digest !== undefined ? await resolveReference(target, ref) : undefined;
       const roots = selected ? [{ ...(ref.tag !== undefined ? { tag: layoutName(ref)! } : {}), descriptor: selected }] : undefined;
       // The HTML report is what an auditor keeps: it always says whether each blob checked out.
-      // Only the compact form outlives this line: the full report's per-blob records would sit beside the catalog.
-      const verification = args.verify || args.html !== undefined ? compactVerification(await verifyTarget(target, { root: selected })) : undefined;
+      // Only the compact form comes back: the full report's per-blob records would sit beside the catalog.
+      const verification = args.verify || args.html !== undefined ? await verifyForInspection(target, { root: selected }) : undefined;
       return openInspection(target, { roots, verification });
     });
     if (args.html !== undefined) {

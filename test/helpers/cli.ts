@@ -1,5 +1,6 @@
 /** Run the built CLI (bin/ocikit.js -> dist/) as a user would, in temp directories. */
 import { spawn } from 'node:child_process';
+import { afterAll } from 'vitest';
 import { mkdtemp, mkdir, rm, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -61,6 +62,23 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
 export async function tempDir(prefix = 'ocikit-test-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), prefix));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Clean-ups of one test file (temp directories, registries, servers), run in
+ * reverse order after all its tests. Call once at the top level of the file.
+ */
+export function afterFile(): { cleanups: Array<() => Promise<void>>; tmp: () => Promise<string> } {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+  const tmp = async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    return t.dir;
+  };
+  return { cleanups, tmp };
 }
 
 /** Copy a fixture layout into `dir` so a test may change it. */

@@ -5,19 +5,16 @@
  * run here uses --debug, and a last test checks that no password, Basic
  * credential or token ever appeared in anything ocikit printed.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { expectedDigests, FIXTURES, isCleanError, ocikit, tempDir, type RunOptions, type RunResult } from '../helpers/cli.js';
+import { afterFile, expectedDigests, FIXTURES, isCleanError, ocikit, type RunOptions, type RunResult, tempDir } from '../helpers/cli.js';
 import { indexTags, once } from '../helpers/peers.js';
 import { startRegistry } from '../helpers/registry.js';
 
 const USER = 'alice';
 const PASSWORD = 'pa55-w0rd-sekrit-1234';
-const cleanups: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
+const { cleanups } = afterFile();
 
 /** Everything ocikit printed in this file, for the secrets scan. */
 const transcript: string[] = [];

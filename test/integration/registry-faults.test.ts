@@ -6,14 +6,14 @@
  * token server whose tokens expire). These tests call the library directly,
  * so they can assert on error codes.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import path from 'node:path';
-import { copyFixture, expectedDigests, FIXTURES, isCleanError, ocikit, tempDir } from '../helpers/cli.js';
+import { afterFile, copyFixture, expectedDigests, FIXTURES, isCleanError, ocikit } from '../helpers/cli.js';
 import { once } from '../helpers/peers.js';
 import { closeServer, listen, sha256, startFaultProxy, startRegistry, type FaultProxy } from '../helpers/registry.js';
 import type { Descriptor } from '../../src/spec/types.js';
@@ -25,15 +25,7 @@ import { pushLayout } from '../../src/ops/push-layout.js';
 import { parseReference } from '../../src/reference.js';
 import { readAll } from '../../src/graph/content.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-async function tmp(): Promise<string> {
-  const t = await tempDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
+const { cleanups, tmp } = afterFile();
 
 /** Fast retries for tests; a fresh options object means fresh connections and caches. */
 const fast = (extra: RegistryOptions = {}): RegistryOptions => ({ backoffMs: 5, retries: 3, ...extra });

@@ -13,14 +13,14 @@
  * A different port is a different origin, so every "foreign" host here is a
  * second server on 127.0.0.1.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
-import { FIXTURES, jsonDocument, ocikit, tempDir, type RunOptions } from '../helpers/cli.js';
+import { afterFile, FIXTURES, jsonDocument, ocikit, type RunOptions } from '../helpers/cli.js';
 import { closeServer, listen, makeTestCa } from '../helpers/registry.js';
 import { expectFailure } from './_support.js';
 import { RegistryClient } from '../../src/registry/client.js';
@@ -31,15 +31,7 @@ const USER = 'hostile-test-user';
 const PASSWORD = 'hostile-test-Pw-5c1e';
 const BASIC = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
 
-const cleanups: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-async function tmp(): Promise<string> {
-  const t = await tempDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
+const { cleanups, tmp } = afterFile();
 
 /** No credentials from the developer's own ~/.docker. */
 const env = { DOCKER_CONFIG: '/nonexistent-ocikit-docker-config' };

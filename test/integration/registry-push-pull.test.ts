@@ -3,17 +3,14 @@
  * distribution 2.8: no referrers API, so the fallback tag must be written),
  * checked with skopeo and curl as independent readers.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { expectedDigests, FIXTURES, isCleanError, ocikit, run, tempDir } from '../helpers/cli.js';
+import { afterFile, expectedDigests, FIXTURES, isCleanError, ocikit, run, tempDir } from '../helpers/cli.js';
 import { indexTags, ocikitOk, once, peer, requireTool } from '../helpers/peers.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
+const { cleanups } = afterFile();
 
 const registry = once(async () => {
   const r = await startRegistry();

@@ -9,8 +9,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { expectedDigests, FIXTURES, ocikit, snapshotTree, tempDir, type RunResult } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { afterFile, expectedDigests, FIXTURES, ocikit, type RunResult, snapshotTree, tempDir } from '../helpers/cli.js';
 import { indexTags, once } from '../helpers/peers.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
 import { filesUnder, secretsFound, type Haystack } from '../helpers/secrets.js';
@@ -20,10 +20,7 @@ const USER = 'scanner';
 const PASSWORD = 'ocikit+Scan/Pw%7Qz-9f3e1c';
 const SOURCE = path.join(FIXTURES, 'with-referrers');
 
-const cleanups: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
+const { cleanups } = afterFile();
 
 const basic = once(async () => {
   const r = await startRegistry({ htpasswd: { [USER]: PASSWORD } });

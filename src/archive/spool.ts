@@ -20,6 +20,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { OcikitError, UsageError } from '../errors.js';
+import { parseByteSize } from '../util/byte-size.js';
 import { FileSink } from '../fs/byte-sink.js';
 import { removeLeftoverTempFiles, tempFileName, trackTempFile, untrackTempFile } from '../fs/temp-files.js';
 import { ArchiveFile } from './archive-file.js';
@@ -35,16 +36,6 @@ export const SPOOL_LIMIT_ENV = 'OCIKIT_SPOOL_LIMIT';
  */
 const SPOOL_RATIO = 100;
 export const SPOOL_MIN_LIMIT = 256 * 1024 * 1024;
-
-const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
-
-/** "1048576", "512M", "20G", "64KiB": bytes, or undefined when the text is not a size. */
-export function parseByteSize(text: string): number | undefined {
-  const m = /^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$/i.exec(text);
-  if (!m) return undefined;
-  const n = Number(m[1]) * UNITS[m[2]!.toUpperCase()]!;
-  return Number.isSafeInteger(n) ? n : undefined;
-}
 
 /** The most a spool of an archive of `compressedSize` bytes may hold: $OCIKIT_SPOOL_LIMIT, else the default above. */
 export function spoolLimit(compressedSize: number, env: NodeJS.ProcessEnv = process.env): number {

@@ -11,7 +11,8 @@ import { execFileSync } from 'node:child_process';
 import { ArchiveFile } from '../../src/archive/archive-file.js';
 import { scanTar } from '../../src/archive/tar-scan.js';
 import { TarEndFinder, paddingEnd, trailingDataInFile } from '../../src/archive/tar-end.js';
-import { SPOOL_MIN_LIMIT, parseByteSize, spoolLimit } from '../../src/archive/spool.js';
+import { SPOOL_MIN_LIMIT, spoolLimit } from '../../src/archive/spool.js';
+import { parseByteSize } from '../../src/util/byte-size.js';
 
 /** A ustar header block: `size` in the size field, whatever the data that follows. */
 function header(name: string, size: number, typeflag = '0'): Buffer {

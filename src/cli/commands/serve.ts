@@ -1,4 +1,4 @@
-import { defaultRepositoryName, isLoopbackHost, openReadTarget, parseListenAddress, startServer, UsageError, type ReadTarget, type Reference } from '../../index.js';
+import { defaultRepositoryName, isLoopbackHost, openReadTarget, parseByteSize, parseListenAddress, startServer, UsageError, type ReadTarget, type Reference } from '../../index.js';
 import type { Context } from '../context.js';
 import { defineCommand } from './command.js';
 
@@ -31,7 +31,7 @@ export default defineCommand<ServeArgs>({
     const { host, port } = parseListenAddress(args.addr);
     const limits = {
       stall: { windowMs: seconds(args['stall-timeout'], '--stall-timeout') },
-      maxBlobSize: parseByteSize(args['max-blob-size'], '--max-blob-size'),
+      maxBlobSize: byteSizeFlag(args['max-blob-size'], '--max-blob-size'),
       maxUploads: args['max-uploads'],
       uploadIdleMs: seconds(args['upload-idle-timeout'], '--upload-idle-timeout'),
     };
@@ -68,14 +68,10 @@ function seconds(v: number, flag: string): number {
   return v * 1000;
 }
 
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tib: 1024 ** 4 };
-
-/** `1048576`, `512KiB`, `100MiB`, `16GiB` (binary units; K/M/G/T mean the same). */
-function parseByteSize(v: string, flag: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(v);
-  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
-  const bytes = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
-  if (!Number.isSafeInteger(bytes) || bytes < 1) throw new UsageError(`${flag} must be a size such as 1048576, 512KiB, 100MiB or 16GiB, got ${JSON.stringify(v)}`);
+/** A size such as 1048576, 512KiB, 100MiB or 16GiB (util/byte-size), at least one byte. */
+function byteSizeFlag(v: string, flag: string): number {
+  const bytes = parseByteSize(v);
+  if (bytes === undefined || bytes < 1) throw new UsageError(`${flag} must be a size such as 1048576, 512KiB, 100MiB or 16GiB, got ${JSON.stringify(v)}`);
   return bytes;
 }
 

@@ -19,6 +19,7 @@ import { summarizeArtifact, type ArtifactSummary } from './artifacts.js';
 import { Catalog, platformOf, type ManifestInfo, type ManifestKind } from './catalog.js';
 import type { Finding } from './findings.js';
 import type { AuditRoot } from './roots.js';
+import { isSha256Digest } from '../digest/digest.js';
 import { verifyTarget, type BlobStatus, type VerifyOptions, type VerifyReport, type VerifySummary } from './verify.js';
 
 export interface InspectBlob {
@@ -215,7 +216,7 @@ export function compactVerification(report: VerifyReport): InspectVerification {
   const okSha256: Buffer[] = [];
   const others = new Map<string, BlobStatus>();
   for (const b of report.blobs) {
-    if (b.status === 'ok' && SHA256_DIGEST.test(b.digest)) okSha256.push(Buffer.from(b.digest.slice(7), 'hex'));
+    if (b.status === 'ok' && isSha256Digest(b.digest)) okSha256.push(Buffer.from(b.digest.slice(7), 'hex'));
     else others.set(b.digest, b.status);
   }
   okSha256.sort(Buffer.compare);
@@ -224,7 +225,7 @@ export function compactVerification(report: VerifyReport): InspectVerification {
   const key = Buffer.alloc(32);
   const status = (digest: string): BlobStatus | undefined => {
     const other = others.get(digest);
-    if (other !== undefined || !SHA256_DIGEST.test(digest)) return other;
+    if (other !== undefined || !isSha256Digest(digest)) return other;
     key.write(digest.slice(7), 'hex');
     let lo = 0;
     let hi = count - 1;
@@ -240,8 +241,6 @@ export function compactVerification(report: VerifyReport): InspectVerification {
   };
   return { summary: report.summary, ok: report.ok, findings: report.findings, status };
 }
-
-const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 /**
  * Verify `target` and keep only the compact form. A function of its own on

@@ -40,6 +40,11 @@ export function isDigestGrammar(s: string): boolean {
  * fit the grammar or the encoded part is wrong for its algorithm, and
  * UNSUPPORTED_DIGEST for a grammatical digest whose algorithm we cannot verify.
  */
+/** `sha256:` and 64 lowercase hex digits, the form nearly every digest has (checked without parsing). */
+export function isSha256Digest(s: string): boolean {
+  return SHA256_FORM.test(s);
+}
+
 export function parseDigest(s: string): ParsedDigest {
   // The common case, checked with one small regex: a walk parses every descriptor's digest.
   if (typeof s === 'string' && SHA256_FORM.test(s)) return { algorithm: 'sha256', encoded: s.slice(7), digest: s };

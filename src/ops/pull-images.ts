@@ -18,7 +18,7 @@ import type { Descriptor, Platform } from '../spec/types.js';
 import type { CopyEvent } from '../graph/copy.js';
 import { copyRoots } from './transfer.js';
 import { resolvePlatform } from '../targets/open.js';
-import { applyNames, type NameEdit } from '../spec/index-entries.js';
+import { applyNames, isFallbackTag, type NameEdit } from '../spec/index-entries.js';
 import { parseImageName } from '../spec/image-name.js';
 import { RegistryTarget } from '../targets/registry.js';
 import { keepsIndex, type WriteTarget } from '../graph/target.js';
@@ -46,8 +46,6 @@ export interface PullResult extends TransferStats {
   images: PulledImage[];
   referrerDescriptors: Descriptor[];
 }
-
-const FALLBACK_TAG = /^[a-z0-9]+-[a-f0-9]{64}$/;
 
 /** A pulled root: the manifest, the full name it was pulled by, and its tag (none when pulled by digest alone). */
 interface PullRoot {
@@ -98,7 +96,7 @@ async function pullRoots(src: RegistryTarget, ref: Reference, platform: Platform
   if (ref.digest) selectors.push({ digest: ref.digest, ...(ref.tag ? { tag: ref.tag } : {}) });
   else if (ref.tag) selectors.push({ tag: ref.tag });
   else {
-    for await (const t of src.tags()) if (!FALLBACK_TAG.test(t)) selectors.push({ tag: t });
+    for await (const t of src.tags()) if (!isFallbackTag(t)) selectors.push({ tag: t });
     if (selectors.length === 0) throw new OcikitError('NOT_FOUND', `${base} has no tags to pull`);
   }
   const roots: PullRoot[] = [];

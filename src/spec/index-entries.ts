@@ -28,9 +28,14 @@ export function tagOf(entry: Descriptor): string | undefined {
  */
 const FALLBACK_TAG = /^[a-z0-9]+-[a-f0-9]{64}$/;
 
+/** A tag of the referrers tag schema's form (`sha256-<64 hex>`), in a layout or a registry's tag list. */
+export function isFallbackTag(tag: string): boolean {
+  return FALLBACK_TAG.test(tag);
+}
+
 export function isFallbackTagEntry(entry: Descriptor): boolean {
   const tag = tagOf(entry);
-  return tag !== undefined && FALLBACK_TAG.test(tag) && entry.mediaType === MediaType.ImageIndex;
+  return tag !== undefined && isFallbackTag(tag) && entry.mediaType === MediaType.ImageIndex;
 }
 
 /**

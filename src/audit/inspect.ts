@@ -141,6 +141,7 @@ export async function inspectTarget(target: ReadTarget, opts: InspectOptions = {
  */
 export class Inspection {
   private counted?: { roots: number; tags: number };
+  private tally?: Tally;
 
   constructor(
     readonly target: string,
@@ -167,7 +168,9 @@ export class Inspection {
   /** The summary; its root and tag counts come from a full pass over roots() (made now if none has been). */
   summary(): InspectSummary {
     if (!this.counted) for (const _ of this.roots());
-    return summarize(this.catalog, this.counted!, bookkeeping(this.catalog));
+    // Tallied once: the report is printed twice (the HTML file, then the terminal).
+    this.tally ??= tally(this.catalog);
+    return { roots: this.counted!.roots, tags: this.counted!.tags, ...this.tally };
   }
 
   /** The report as a source to print: a fresh pass over the roots. */
@@ -262,6 +265,8 @@ async function summarizeArtifacts(target: ReadTarget, catalog: Catalog): Promise
 }
 
 class TreeBuilder {
+  /** Digests whose showing decides whether a deferred root is shown after all (see buildRoots). */
+  private readonly watched = new Set<string>();
   private readonly shown = new Set<string>();
 
   constructor(
@@ -271,31 +276,59 @@ class TreeBuilder {
   ) {}
 
   /**
-   * Roots grouped by digest (two tags for one index are one tree). Referrers
-   * listed in index.json appear under their subject, and fallback-tag indexes
-   * are bookkeeping whose members appear under their subject too; either is
-   * shown at the top level only when it would otherwise not be shown at all.
+   * Roots grouped by digest (two tags for one index are one tree), in the
+   * order of their first entry. Referrers listed in index.json appear under
+   * their subject, and fallback-tag indexes are bookkeeping whose members
+   * appear under their subject too; either is shown at the top level only
+   * when it would otherwise not be shown at all.
+   *
+   * Kept small on purpose, since it lives while a report of 50,000 roots is
+   * written: no group object per root, only the tags of digests that more
+   * than one entry names, and only the digests a deferred root depends on
+   * are remembered as shown.
    */
   *buildRoots(): Generator<InspectRoot, void, undefined> {
-    const groups = new Map<string, { tags: string[]; descriptor: Descriptor }>();
+    const pending = new Set<string>();
+    const moreTags = new Map<string, string[]>();
     for (const r of this.catalog.roots) {
-      const g = groups.get(r.descriptor.digest);
-      // A new group's tags start as a one-element literal: an empty array grown by push reserves
-      // room for 16, and there is a group for every root (50,000 in a big layout).
-      if (!g) groups.set(r.descriptor.digest, { tags: r.tag !== undefined ? [r.tag] : [], descriptor: r.descriptor });
-      else if (r.tag !== undefined && !g.tags.includes(r.tag)) g.tags.push(r.tag);
+      const digest = r.descriptor.digest;
+      if (!pending.has(digest)) pending.add(digest);
+      else if (r.tag !== undefined) {
+        const tags = moreTags.get(digest);
+        if (!tags) moreTags.set(digest, [r.tag]);
+        else if (!tags.includes(r.tag)) tags.push(r.tag);
+      }
     }
+    const tagsOf = (r: AuditRoot): string[] => {
+      const more = moreTags.get(r.descriptor.digest) ?? [];
+      return r.tag === undefined ? more : [r.tag, ...more.filter((t) => t !== r.tag)];
+    };
     const deferred: Array<{ tags: string[]; descriptor: Descriptor }> = [];
+    for (const r of this.catalog.roots) {
+      // The first entry of a digest stands for all of them.
+      if (!pending.delete(r.descriptor.digest)) continue;
+      const g = { tags: tagsOf(r), descriptor: r.descriptor };
+      if (this.isBookkeeping(g)) {
+        deferred.push(g);
+        for (const d of this.members(g)) this.watched.add(d);
+      }
+    }
+    for (const r of this.catalog.roots) pending.add(r.descriptor.digest);
     // Each tree is handed out as soon as it is built, and dropped by the caller once printed.
-    for (const g of groups.values()) {
-      if (this.isBookkeeping(g)) deferred.push(g);
-      else yield { tags: g.tags, node: this.node(g.descriptor, []) };
+    for (const r of this.catalog.roots) {
+      if (!pending.delete(r.descriptor.digest)) continue;
+      const g = { tags: tagsOf(r), descriptor: r.descriptor };
+      if (!this.isBookkeeping(g)) yield { tags: g.tags, node: this.node(g.descriptor, []) };
     }
     for (const g of deferred) {
-      const info = this.catalog.get(g.descriptor.digest);
-      const members = [g.descriptor.digest, ...(isFallback(g) ? (info?.children ?? []).map((c) => c.digest) : [])];
-      if (members.every((d) => !this.shown.has(d))) yield { tags: g.tags, orphan: true, node: this.node(g.descriptor, []) };
+      if (this.members(g).every((d) => !this.shown.has(d))) yield { tags: g.tags, orphan: true, node: this.node(g.descriptor, []) };
     }
+  }
+
+  /** A deferred root's own digest and, for a fallback-tag index, the referrers it lists. */
+  private members(g: { tags: string[]; descriptor: Descriptor }): string[] {
+    const info = this.catalog.get(g.descriptor.digest);
+    return [g.descriptor.digest, ...(isFallback(g) ? (info?.children ?? []).map((c) => c.digest) : [])];
   }
 
   private isBookkeeping(g: { tags: string[]; descriptor: Descriptor }): boolean {
@@ -304,7 +337,7 @@ class TreeBuilder {
   }
 
   private node(desc: Descriptor, branch: string[]): InspectNode {
-    this.shown.add(desc.digest);
+    if (this.watched.has(desc.digest)) this.shown.add(desc.digest);
     const info = this.catalog.get(desc.digest);
     const node: InspectNode = { digest: desc.digest, mediaType: info?.mediaType ?? desc.mediaType, size: desc.size, kind: info?.kind ?? 'unreadable' };
     const platform = platformOf(desc, info);
@@ -365,20 +398,14 @@ class TreeBuilder {
   }
 }
 
-/** Digests of fallback-tag indexes: listings of referrers, not indexes anybody pulls. */
-function bookkeeping(catalog: Catalog): Set<string> {
-  const out = new Set<string>();
+type Tally = Omit<InspectSummary, 'roots' | 'tags'>;
+
+/** What the catalog holds, counted: fallback-tag indexes are listings of referrers, not indexes anybody pulls. */
+function tally(catalog: Catalog): Tally {
+  const bookkeeping = new Set<string>();
   for (const r of catalog.roots) {
-    if (r.tag !== undefined && isFallback({ tags: [r.tag], descriptor: r.descriptor })) out.add(r.descriptor.digest);
+    if (r.tag !== undefined && isFallback({ tags: [r.tag], descriptor: r.descriptor })) bookkeeping.add(r.descriptor.digest);
   }
-  return out;
-}
-
-function isFallback(g: { tags: string[]; descriptor: Descriptor }): boolean {
-  return g.tags.length > 0 && g.tags.every((t) => isFallbackTagEntry({ ...g.descriptor, annotations: { [Annotation.RefName]: t } }));
-}
-
-function summarize(catalog: Catalog, counted: { roots: number; tags: number }, bookkeeping: Set<string>): InspectSummary {
   const blobs = new Map<string, number>();
   let images = 0;
   let indexes = 0;
@@ -391,14 +418,11 @@ function summarize(catalog: Catalog, counted: { roots: number; tags: number }, b
     if (m.config) blobs.set(m.config.digest, m.config.size);
     for (const l of m.layers ?? []) blobs.set(l.digest, l.size);
   }
-  return {
-    roots: counted.roots,
-    tags: counted.tags,
-    manifests: catalog.manifests.size,
-    images,
-    indexes,
-    artifacts,
-    blobs: blobs.size,
-    totalSize: [...blobs.values()].reduce((a, b) => a + b, 0),
-  };
+  let totalSize = 0;
+  for (const size of blobs.values()) totalSize += size;
+  return { manifests: catalog.manifests.size, images, indexes, artifacts, blobs: blobs.size, totalSize };
+}
+
+function isFallback(g: { tags: string[]; descriptor: Descriptor }): boolean {
+  return g.tags.length > 0 && g.tags.every((t) => isFallbackTagEntry({ ...g.descriptor, annotations: { [Annotation.RefName]: t } }));
 }

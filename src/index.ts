@@ -21,6 +21,7 @@ export { fetchDocument, fetchDocumentOrEmbedded, fetchManifest, fetchManifestOrE
 export { copyGraph, type CopyEvent, type CopyOptions, type CopyResult } from './graph/copy.js';
 export { successors } from './graph/successors.js';
 export { abilities, holdsLease, isLayoutTarget, keepsIndex, readsIndex, readsRanges, receivesUploads, retains, type Fetcher, type IndexKeeper, type IndexReader, type LayoutReadTarget, type Leased, type ReadTarget, type ReferrersFilter, type WriteTarget } from './graph/target.js';
+export { type Editor } from './graph/editor.js';
 export { type RegistryOptions } from './registry/client.js';
 export { DEFAULT_LISTING_LIMITS, type ListingLimits } from './registry/listing.js';
 export { DEFAULT_TIMEOUT_MS, isLoopbackHost, type TransportOptions } from './registry/http.js';

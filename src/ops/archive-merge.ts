@@ -62,6 +62,7 @@ export async function writeArchiveFile<R>(dest: string, opts: ArchiveWriterOptio
     return { result, stats: writer.stats, merged: rewrite.earlier !== undefined, earlierEntries: kept.length, movedTags };
   } catch (err) {
     await rewrite.abort(err);
+    await rewrite.assertUnchanged();
     throw err;
   } finally {
     await rewrite.close();

@@ -110,7 +110,7 @@ export class ArchiveRewrite {
   /** Finish the new archive and rename it over the old one, unless another writer replaced the old one meanwhile (LOCKED). */
   async commit(): Promise<void> {
     if (!this.writer) throw new OcikitError('IO_ERROR', `nothing was written for ${this.dest}`);
-    await this.writer.commit({ beforeRename: () => this.checkUnchanged() });
+    await this.writer.commit({ beforeRename: () => this.assertUnchanged() });
     this.committed = true;
   }
 
@@ -134,8 +134,10 @@ export class ArchiveRewrite {
    * additions, and the second rename would silently drop the first's. (A
    * layout directory has its lock for this; an archive is one file, replaced
    * whole, so the check is on the file's identity just before the rename.)
+   * Also the better report of a failure while the old file was read: one
+   * rewritten in place by another program meanwhile reads as damaged.
    */
-  private async checkUnchanged(): Promise<void> {
+  async assertUnchanged(): Promise<void> {
     const { dest, file, seen } = this;
     let now: FileIdentity | undefined;
     try {

@@ -33,7 +33,7 @@ export interface WalkOptions {
  * every other referrer. A work queue rather than waves: one slow read holds up
  * one slot, not a whole batch, and waiting manifests cost no suspended calls.
  */
-export async function walkManifests(target: LayoutReadTarget, visit: (node: ManifestNode) => void, opts: WalkOptions = {}): Promise<void> {
+async function walkManifests(target: LayoutReadTarget, visit: (node: ManifestNode) => void, opts: WalkOptions = {}): Promise<void> {
   const index = opts.index ?? (await target.readIndex());
   if (target.fetchBytesSync) return walkLocally(target, index, visit, opts);
   const queue = new WorkQueue<Descriptor>(opts.concurrency ?? 16, async (desc) => {

@@ -31,19 +31,20 @@
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { NotFoundError, OcikitError, isOcikitError } from '../errors.js';
+import { NotFoundError, OcikitError } from '../errors.js';
 import { digestBytes } from '../digest/digest.js';
 import { DigestingStream } from '../digest/verify-stream.js';
 import { tempPathFor } from '../fs/atomic.js';
 import { trackTempFile, untrackTempFile } from '../fs/temp-files.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
-import { addEntry, isFallbackTagEntry, nameRef, removeTag, setTag } from '../spec/index-entries.js';
+import { addEntry, entryRef, isFallbackTagEntry, nameRef, removeTag, setTag } from '../spec/index-entries.js';
 import { fetchManifest } from '../graph/content.js';
-import { buildReferrersMap, filterReferrers, lookupReferrers, walkManifests } from '../graph/referrers.js';
-import { isWalkable, successors } from '../graph/successors.js';
+import { buildReferrersMap, filterReferrers, lookupReferrers } from '../graph/referrers.js';
+import { isWalkable } from '../graph/successors.js';
 import { abilities, type DefaultResolver, type IndexKeeper, type LayoutReadTarget, type ReferrersFilter, type Retainer } from '../graph/target.js';
-import type { Editor } from '../graph/editor.js';
+import type { DeleteBlobOptions, Editor } from '../graph/editor.js';
+import { entryClosures } from '../graph/closure.js';
 import type { ArchiveWriter } from './archive-writer.js';
 import { ArchiveRewrite } from './archive-rewrite.js';
 import { defaultInIndex, resolveInIndex, stripTag, tagsOf } from './index-resolve.js';
@@ -259,7 +260,7 @@ export class ArchiveEditor implements Editor, LayoutReadTarget, IndexKeeper, Def
    * the archive would list content it does not hold. What is listed goes
    * with `manifest delete` or `untag` first.
    */
-  async deleteBlob(desc: Descriptor, opts: { force?: boolean } = {}): Promise<void> {
+  async deleteBlob(desc: Descriptor, opts: DeleteBlobOptions = {}): Promise<void> {
     this.assertOpen();
     if (!this.inEarlier(desc.digest) && !this.added.has(desc.digest)) throw this.notHere(desc.digest);
     if (this.writer) {
@@ -353,25 +354,13 @@ export class ArchiveEditor implements Editor, LayoutReadTarget, IndexKeeper, Def
     return next;
   }
 
-  /** IN_USE when a manifest reachable from index.json is `digest` or refers to it (an unreadable one stops the deletion). */
+  /** IN_USE when a manifest index.json lists is `digest` or reaches it (graph/closure: what gc counts as reachable). */
   private async refuseInUse(digest: string): Promise<void> {
-    const users = new Set<string>(this.index.manifests.filter((e) => e.digest === digest).map((e) => e.digest));
-    let unreadable: { desc: Descriptor; err: unknown } | undefined;
-    await walkManifests(this, (node) => void (successors(node.manifest).some((c) => c.digest === digest) && users.add(node.descriptor.digest)), {
-      index: this.index,
-      // A child that is not stored (a delta archive) uses nothing here; a damaged one might.
-      onError: (desc, err) => void (isOcikitError(err, 'NOT_FOUND') || (unreadable ??= { desc, err })),
-    });
-    if (unreadable) {
-      throw new OcikitError('INVALID_MANIFEST', `blob delete stopped: cannot read manifest ${unreadable.desc.digest} of ${this.description} (${(unreadable.err as Error).message}); nothing was changed`, {
-        digest: unreadable.desc.digest,
-        cause: unreadable.err,
-        hint: 'run ocikit verify to see what is damaged',
-      });
-    }
-    if (users.size > 0) {
-      const names = [...users].slice(0, 3);
-      throw new OcikitError('IN_USE', `blob ${digest} is used by ${users.size} manifest(s) that ${this.description} lists or reaches: ${names.join(', ')}${users.size > 3 ? ', ...' : ''}; nothing was changed`, {
+    const closures = await entryClosures(this, this.index.manifests, 'blob delete stopped');
+    const users = this.index.manifests.filter((e) => closures.get(e.digest)!.closure.has(digest));
+    if (users.length > 0) {
+      const names = users.slice(0, 3).map((e) => entryRef(e) ?? e.digest);
+      throw new OcikitError('IN_USE', `blob ${digest} is used by ${users.length} manifest(s) listed in ${this.description}: ${names.join(', ')}${users.length > 3 ? ', ...' : ''}; nothing was changed`, {
         digest,
         hint: 'remove what lists it first (ocikit manifest delete, ocikit untag), or pass --force',
       });

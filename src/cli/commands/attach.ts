@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { attach, checkOutputFile, parseAnnotationFile, resolveReference, fromFsError, UsageError, writeOutputFile, type AttachFile } from '../../index.js';
 import { parseAnnotations } from './annotations.js';
-import { defineCommand } from './command.js';
+import { ARCHIVE_REWRITTEN, defineCommand } from './command.js';
 
 interface Args {
   ref: string;
@@ -16,7 +16,7 @@ interface Args {
 export default defineCommand<Args>({
   command: 'attach <ref> [files..]',
   describe:
-    'attach an artifact (SBOM, signature, attestation...) to the manifest REF names, in a layout or a registry; each FILE[:MEDIATYPE] becomes a layer titled by its base name. A registry without the referrers API gets the sha256-<hex> fallback tag',
+    `attach an artifact (SBOM, signature, attestation...) to the manifest REF names, in a layout or a registry; each FILE[:MEDIATYPE] becomes a layer titled by its base name. A registry without the referrers API gets the sha256-<hex> fallback tag; ${ARCHIVE_REWRITTEN}`,
   builder: (y) =>
     y
       .option('artifact-type', { type: 'string', demandOption: true, describe: 'artifact type, e.g. application/spdx+json' })

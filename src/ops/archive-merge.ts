@@ -55,14 +55,14 @@ export async function writeArchiveFile<R>(dest: string, opts: ArchiveWriterOptio
   const rewrite = await ArchiveRewrite.open(dest);
   try {
     const writer = await rewrite.start(opts);
-    const kept = rewrite.earlier ? await copyEarlier(rewrite.earlier, writer, rewrite.file) : [];
+    const earlier = rewrite.earlier;
+    const kept = earlier ? await rewrite.readingEarlier(() => copyEarlier(earlier, writer, rewrite.file)) : [];
     const result = await write(writer);
     const movedTags = movedSince(kept, writer.entries());
     await rewrite.commit();
     return { result, stats: writer.stats, merged: rewrite.earlier !== undefined, earlierEntries: kept.length, movedTags };
   } catch (err) {
     await rewrite.abort(err);
-    await rewrite.assertUnchanged();
     throw err;
   } finally {
     await rewrite.close();

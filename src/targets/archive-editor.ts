@@ -279,15 +279,9 @@ export class ArchiveEditor implements Editor, LayoutReadTarget, IndexKeeper, Def
   /** Write the new archive and rename it over the old one (LOCKED if another writer replaced the old one meanwhile). */
   async commit(): Promise<void> {
     this.assertOpen();
-    try {
-      const writer = await this.started();
-      await writer.editIndex(() => this.index);
-      await this.rewrite.commit();
-    } catch (err) {
-      // The old archive is copied here; another program rewriting it in place meanwhile makes it read as damaged.
-      await this.rewrite.assertUnchanged();
-      throw err;
-    }
+    const writer = await this.started();
+    await writer.editIndex(() => this.index);
+    await this.rewrite.commit();
     this.state = 'committed';
   }
 
@@ -330,9 +324,11 @@ export class ArchiveEditor implements Editor, LayoutReadTarget, IndexKeeper, Def
     this.writer ??= (async () => {
       const writer = await this.rewrite.start();
       const earlier = this.rewrite.earlier;
-      for (const blob of earlier?.storedBlobs() ?? []) {
-        if (!this.deleted.has(blob.digest)) await writer.push(blob, await earlier!.fetch(blob));
-      }
+      await this.rewrite.readingEarlier(async () => {
+        for (const blob of earlier?.storedBlobs() ?? []) {
+          if (!this.deleted.has(blob.digest)) await writer.push(blob, await earlier!.fetch(blob));
+        }
+      });
       return writer;
     })();
     return this.writer;

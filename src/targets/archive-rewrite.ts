@@ -114,6 +114,20 @@ export class ArchiveRewrite {
     this.committed = true;
   }
 
+  /**
+   * Run `copy`, which reads the earlier archive. An uncompressed one is read
+   * in place: another program rewriting it meanwhile makes it read as
+   * damaged, and what it then is is a concurrent change (LOCKED), not damage.
+   */
+  async readingEarlier<T>(copy: () => Promise<T>): Promise<T> {
+    try {
+      return await copy();
+    } catch (err) {
+      await this.assertUnchanged();
+      throw err;
+    }
+  }
+
   /** Drop the new archive (its temporary file); the old one stays as it was. */
   async abort(reason?: unknown): Promise<void> {
     if (!this.committed) await this.writer?.abort(reason);
@@ -134,8 +148,6 @@ export class ArchiveRewrite {
    * additions, and the second rename would silently drop the first's. (A
    * layout directory has its lock for this; an archive is one file, replaced
    * whole, so the check is on the file's identity just before the rename.)
-   * Also the better report of a failure while the old file was read: one
-   * rewritten in place by another program meanwhile reads as damaged.
    */
   async assertUnchanged(): Promise<void> {
     const { dest, file, seen } = this;

@@ -207,6 +207,35 @@ describe('archives that are not there, or not archives', () => {
   });
 });
 
+describe('archive specifics', () => {
+  it('blob delete --force leaves out a blob a listed manifest uses; verify then reports it missing', async () => {
+    const { dir, file } = await packed('tar');
+    const layer = E.single.layers[0]!;
+    await expectFailure(['blob', 'delete', `${file}@${layer}`], { exit: 1, code: 'IN_USE', unchanged: dir });
+    await expectSuccess(['blob', 'delete', `${file}@${layer}`, '--force'], { env });
+    expect(await blobsIn(file)).not.toContain(layer);
+    expect((await ocikit(['verify', file])).code).toBe(1);
+  });
+
+  it('manifest delete takes a referrer out of a fallback-tag index (regclient-style) and drops an emptied one', async () => {
+    const dir = await cases.dir();
+    const file = path.join(dir, 'fallback.tar');
+    await expectSuccess(['pack', fixture('referrers-fallback'), file], { env });
+    const fallbackTag = `sha256-${E.fallback.image.slice('sha256:'.length)}`;
+    const referrers = async () =>
+      (await expectJson<{ manifests: Array<{ digest: string }> }>(['referrers', `${file}@${E.fallback.image}`])).manifests.map((m) => m.digest).sort();
+    expect(await tagsOf(file)).toContain(fallbackTag);
+    const before = await referrers();
+    expect(before.length).toBeGreaterThan(0);
+    for (const [i, referrer] of before.entries()) {
+      await expectSuccess(['manifest', 'delete', `${file}@${referrer}`], { env });
+      expect(await referrers()).toEqual(before.slice(i + 1));
+    }
+    expect(await tagsOf(file)).not.toContain(fallbackTag);
+    await verifyOk(file);
+  });
+});
+
 describe('skopeo reads what an edit wrote', () => {
   it('a tag added to an archive is an image skopeo inspects', async () => {
     const { file } = await packed('tar');

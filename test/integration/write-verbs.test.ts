@@ -3,8 +3,9 @@
  * `manifest push`, `index create`, `tag`, `attach`, `untag`, `manifest
  * delete` and `blob delete`, run the same way against distribution 2.8 (no
  * referrers API: the sha256-<hex> fallback tag), against `ocikit serve
- * --writable` (referrers API, no deletes) and on a layout directory, then
- * read back through ocikit's own read verbs. Before issue 14 every one of
+ * --writable` (referrers API, no deletes), on a layout directory and on a
+ * layout archive (each verb rewrites it), then read back through ocikit's
+ * own read verbs. Before issue 14 every one of
  * them on a registry was a usage error (exit 2, "not a layout directory").
  */
 import { createHash } from 'node:crypto';
@@ -25,7 +26,7 @@ const IMAGE_CONFIG = 'application/vnd.oci.image.config.v1+json';
 const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const LAYER = 'application/vnd.oci.image.layer.v1.tar';
 
-type Kind = 'distribution' | 'serve' | 'layout';
+type Kind = 'distribution' | 'serve' | 'layout' | 'archive';
 
 interface Target {
   kind: Kind;
@@ -52,6 +53,8 @@ const targets: Record<Kind, () => Promise<Target>> = {
     await expectSuccess(['init', layout]);
     return { kind: 'layout', base: `oci:${layout}`, deletes: true };
   }),
+  // Created by the walk's first step (copy into a new archive); every later step rewrites it.
+  archive: once(async () => ({ kind: 'archive', base: `oci-archive:${path.join(await tmp(), 'walk.tar')}`, deletes: true })),
 };
 
 interface Digests {
@@ -109,7 +112,7 @@ function walk(kind: Kind) {
 const referrerDigests = async (ref: string) => (await expectJson<{ manifests: Array<{ digest: string }> }>(['referrers', ref])).manifests.map((m) => m.digest);
 const tagsOf = async (base: string) => (await expectSuccess(['tags', base])).stdout.split('\n').filter(Boolean);
 
-for (const kind of ['distribution', 'serve', 'layout'] as const) {
+for (const kind of ['distribution', 'serve', 'layout', 'archive'] as const) {
   describe(`write verbs on ${kind}`, { timeout: 60_000 }, () => {
     const w = walk(kind);
 
@@ -177,8 +180,8 @@ for (const kind of ['distribution', 'serve', 'layout'] as const) {
       expect(await referrerDigests(`${t.base}:v1`)).toEqual([]);
       const tree = await expectJson<{ referrers: unknown[] }>(['discover', `${t.base}:v1`]);
       expect(tree.referrers).toEqual([]);
-      // A registry no longer has it; a layout no longer lists it (its blob waits for gc).
-      if (kind === 'layout') expect((await expectJson<Array<{ digest: string }>>(['ls', t.base])).map((e) => e.digest)).not.toContain(artifact);
+      // A registry no longer has it; a layout or archive no longer lists it (its blob waits for gc, or stays in the archive).
+      if (kind === 'layout' || kind === 'archive') expect((await expectJson<Array<{ digest: string }>>(['ls', t.base])).map((e) => e.digest)).not.toContain(artifact);
       else await expectFailure(['manifest', 'fetch', `${t.base}@${artifact}`], { exit: 1, code: 'NOT_FOUND' });
       if (kind === 'distribution') {
         // The fallback tag stays, listing nothing: an empty listing answers as none does.
@@ -199,8 +202,8 @@ for (const kind of ['distribution', 'serve', 'layout'] as const) {
       }
       await expectSuccess(['manifest', 'delete', `${t.base}:doomed`]);
       await expectFailure(['resolve', `${t.base}:doomed`], { exit: 1, code: 'NOT_FOUND' });
-      // A registry no longer has it; a layout no longer lists it (its blob waits for gc).
-      if (kind === 'layout') expect((await expectJson<Array<{ digest: string }>>(['ls', t.base])).map((e) => e.digest)).not.toContain(digest);
+      // A registry no longer has it; a layout or archive no longer lists it (its blob waits for gc, or stays in the archive).
+      if (kind === 'layout' || kind === 'archive') expect((await expectJson<Array<{ digest: string }>>(['ls', t.base])).map((e) => e.digest)).not.toContain(digest);
       else await expectFailure(['resolve', `${t.base}@${digest}`], { exit: 1, code: 'NOT_FOUND' });
     });
 

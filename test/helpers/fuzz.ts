@@ -68,6 +68,7 @@ const CODES = {
   VERIFY_FAILED: true,
   LIMIT_EXCEEDED: true,
   TIMEOUT: true,
+  IN_USE: true,
   UNSAFE_LAYOUT: true,
 } satisfies Record<ErrorCode, true>;
 

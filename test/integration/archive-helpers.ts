@@ -10,6 +10,9 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import tarStream from 'tar-stream';
+import { expect } from 'vitest';
+import { ocikit, run } from '../helpers/cli.js';
+import { REF_NAME } from './_support.js';
 
 export interface TarSpec {
   name: string;
@@ -127,4 +130,50 @@ export async function blobNames(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const alg of await readdir(path.join(dir, 'blobs'))) for (const hex of await readdir(path.join(dir, 'blobs', alg))) out.push(`${alg}/${hex}`);
   return out.sort();
+}
+
+// ---- reading back what an archive edit wrote (archive-edit*.test.ts) ----
+
+/** Reproducible output of an edit: the `created` annotation of attach and every tar mtime. */
+export const EDIT_ENV = { SOURCE_DATE_EPOCH: '1700000000' };
+
+/** One member of the archive, as GNU tar extracts it (gzip detected by tar): what another reader gets. */
+export async function member(file: string, name: string): Promise<Buffer> {
+  const r = await run('tar', ['-xOf', file, name]);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdoutBytes;
+}
+
+export async function indexOf(file: string): Promise<{ manifests: Array<{ digest: string; annotations?: Record<string, string> }> }> {
+  return JSON.parse((await member(file, 'index.json')).toString('utf8'));
+}
+
+export async function tagsOf(file: string): Promise<string[]> {
+  return (await indexOf(file)).manifests
+    .map((m) => m.annotations?.[REF_NAME])
+    .filter((t): t is string => t !== undefined)
+    .sort();
+}
+
+export const blobName = (digest: string) => `blobs/${digest.replace(':', '/')}`;
+
+/** The blob digests an archive holds, listed or not, as GNU tar sees its entries (gzip detected by tar). */
+export async function blobsIn(file: string): Promise<string[]> {
+  const r = await run('tar', ['-tf', file]);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout
+    .split('\n')
+    .map((n) => /^(?:\.\/)?blobs\/(\w+)\/([0-9a-f]+)$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => `${m[1]}:${m[2]}`)
+    .sort();
+}
+
+export async function noTempFiles(dir: string): Promise<void> {
+  expect((await readdir(dir)).filter((f) => f.startsWith('.ocikit-'))).toEqual([]);
+}
+
+export async function verifyOk(file: string): Promise<void> {
+  const r = await ocikit(['verify', file]);
+  expect(r.code, r.stdout + r.stderr).toBe(0);
 }

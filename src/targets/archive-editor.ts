@@ -8,7 +8,8 @@
  *
  * What the new archive holds: every blob of the old one, in the order they
  * lay in it (so an edit of an archive ocikit wrote changes only what the
- * edit changes: a `tag` rewrites index.json and nothing else), then the
+ * edit changes: after a `tag` the entries are the same, in the same order,
+ * and only index.json's content differs), then the
  * blobs this edit stored, then the manifests it stored (children before
  * parents, as pack orders them), then index.json. A tag removed or a
  * manifest deleted leaves its blobs in the archive, as a layout directory
@@ -69,6 +70,8 @@ export class ArchiveEditor implements Editor, LayoutReadTarget, IndexKeeper, Def
   private readonly added = new Map<string, number>();
   /** Blobs of the old archive this edit leaves out. */
   private readonly deleted = new Set<string>();
+  /** The old archive's blob digests, looked up on every read. */
+  private earlierDigests?: Set<string>;
   private writer?: Promise<ArchiveWriter>;
   private referrersMap?: Promise<Map<string, Descriptor[]>>;
   private state: 'open' | 'committed' | 'closed' = 'open';
@@ -303,8 +306,6 @@ export class ArchiveEditor implements Editor, LayoutReadTarget, IndexKeeper, Def
     this.earlierDigests ??= new Set(this.rewrite.earlier?.blobDigests());
     return this.earlierDigests.has(digest) && !this.deleted.has(digest);
   }
-
-  private earlierDigests?: Set<string>;
 
   private notHere(digest: string): NotFoundError {
     return new NotFoundError(`blob ${digest} not found in ${this.description}`, { digest, path: this.rewrite.dest });

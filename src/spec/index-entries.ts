@@ -371,3 +371,15 @@ export function selectNamed(index: ImageIndex, ref: string, where = 'index.json'
 export function removeEntries(index: ImageIndex, digests: Set<string>): ImageIndex {
   return { ...index, manifests: index.manifests.filter((e) => !digests.has(e.digest)) };
 }
+
+/**
+ * A fallback-tag index (`sha256-<hex>`, listing the referrers of a subject,
+ * as regclient writes them into layouts) without `digest`, for a layout or
+ * archive whose manifest goes: undefined when it does not list it, null when
+ * nothing would be left (its entry goes too).
+ */
+export function fallbackListingWithout(doc: ImageIndex, digest: string): ImageIndex | null | undefined {
+  if (!doc || !Array.isArray(doc.manifests) || !doc.manifests.some((m) => m?.digest === digest)) return undefined;
+  const rest = doc.manifests.filter((m) => m?.digest !== digest);
+  return rest.length === 0 ? null : { ...doc, manifests: rest };
+}

@@ -32,14 +32,14 @@
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { NotFoundError, OcikitError } from '../errors.js';
+import { NotFoundError, OcikitError, isOcikitError } from '../errors.js';
 import { digestBytes } from '../digest/digest.js';
 import { DigestingStream } from '../digest/verify-stream.js';
 import { tempPathFor } from '../fs/atomic.js';
 import { trackTempFile, untrackTempFile } from '../fs/temp-files.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
-import { addEntry, entryRef, isFallbackTagEntry, nameRef, removeTag, setTag } from '../spec/index-entries.js';
+import { addEntry, entryRef, fallbackListingWithout, isFallbackTagEntry, nameRef, removeTag, setTag } from '../spec/index-entries.js';
 import { fetchManifest } from '../graph/content.js';
 import { buildReferrersMap, filterReferrers, lookupReferrers } from '../graph/referrers.js';
 import { isWalkable } from '../graph/successors.js';
@@ -341,11 +341,17 @@ export class ArchiveEditor implements Editor, LayoutReadTarget, IndexKeeper, Def
    * would be left.
    */
   private async fallbackIndexWithout(entry: Descriptor, digest: string): Promise<Descriptor | null | undefined> {
-    const doc = (await fetchManifest(this, stripTag(entry))).doc as ImageIndex;
-    if (!doc.manifests.some((m) => m.digest === digest)) return undefined;
-    const rest = doc.manifests.filter((m) => m.digest !== digest);
-    if (rest.length === 0) return null;
-    const bytes = Buffer.from(JSON.stringify({ ...doc, manifests: rest }));
+    let doc: ImageIndex;
+    try {
+      doc = (await fetchManifest(this, stripTag(entry))).doc as ImageIndex;
+    } catch (err) {
+      // Not an index: it lists nothing we could remove (verify reports it). A missing or damaged blob is an error to see.
+      if (isOcikitError(err, 'INVALID_MANIFEST')) return undefined;
+      throw err;
+    }
+    const rest = fallbackListingWithout(doc, digest);
+    if (!rest) return rest;
+    const bytes = Buffer.from(JSON.stringify(rest));
     const next: Descriptor = { ...entry, digest: digestBytes(bytes), size: bytes.length };
     await this.push(stripTag(next), bytes);
     return next;

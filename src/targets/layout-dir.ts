@@ -27,7 +27,7 @@ import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { checkOciLayoutFile } from '../spec/validate.js';
 import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
 import { buildReferrersMap, filterReferrers, lookupReferrers } from '../graph/referrers.js';
-import { addEntry, entryRef, isFallbackTagEntry, nameRef, removeTag, setTag } from '../spec/index-entries.js';
+import { addEntry, entryRef, fallbackListingWithout, isFallbackTagEntry, nameRef, removeTag, setTag } from '../spec/index-entries.js';
 import { defaultInIndex, resolveInIndex, tagsOf } from './index-resolve.js';
 import { abilities, type LayoutReadTarget, type ReferrersFilter, type UploadStore } from '../graph/target.js';
 import { entryClosures } from '../graph/closure.js';
@@ -511,10 +511,9 @@ export class LayoutDir implements UploadStore, LayoutReadTarget, FileListing, Ed
       if (err instanceof SyntaxError) return undefined;
       throw err;
     }
-    if (!doc || !Array.isArray(doc.manifests) || !doc.manifests.some((m) => m?.digest === digest)) return undefined;
-    const rest = doc.manifests.filter((m) => m?.digest !== digest);
-    if (rest.length === 0) return null;
-    const bytes = Buffer.from(JSON.stringify({ ...doc, manifests: rest }));
+    const rest = fallbackListingWithout(doc, digest);
+    if (!rest) return rest;
+    const bytes = Buffer.from(JSON.stringify(rest));
     const next: Descriptor = { ...entry, digest: digestBytes(bytes), size: bytes.length };
     await this.push(next, bytes);
     return next;

@@ -10,9 +10,10 @@
  * during start-up, in the middle of blob writes, around the index.json
  * update, and (the last sixth) after the command has finished.
  */
+import { expect } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -211,6 +212,8 @@ export interface CrashSuite {
   expectDone(c: CrashCase): Promise<void>;
   /** The command may create `dir` (it may not exist yet after an early kill). */
   createsDir?: boolean;
+  /** What a kill must leave, when the command writes something other than a layout directory (an archive); default: a sound layout at `dir`. */
+  expectSound?(c: CrashCase, context: string): Promise<void>;
   /** After a trial passed (remove its files). */
   cleanup?(c: CrashCase): Promise<void>;
 }
@@ -243,7 +246,8 @@ export async function runCrashTrials(suite: CrashSuite): Promise<string> {
       const { code } = await proc.exited;
       if (code !== 0) throw new Error(`${context}: the run that was not killed exited ${code}: ${proc.output().stderr}`);
     }
-    if (suite.createsDir) await expectSoundLayoutOrNotYetOne(c.dir, context);
+    if (suite.expectSound) await suite.expectSound(c, context);
+    else if (suite.createsDir) await expectSoundLayoutOrNotYetOne(c.dir, context);
     else await expectSoundLayout(c.dir, context);
     const start = performance.now();
     const rerun = await ocikit(c.args, { env: c.env ?? {} });
@@ -255,4 +259,29 @@ export async function runCrashTrials(suite: CrashSuite): Promise<string> {
     await suite.cleanup?.(c);
   }
   return tally.report(plan, duration);
+}
+
+/**
+ * Wait until `dir` holds a file whose name starts with `prefix`, then stop
+ * the process (SIGSTOP) and check the file is still there: the signal is
+ * then sure to arrive while the command is writing it, however busy the
+ * machine. The signal is sent, and SIGCONT lets the process handle it.
+ */
+export async function signalWhileWriting(proc: Spawned, dir: string, prefix: string, signal: NodeJS.Signals): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let ended = false;
+  void proc.exited.then(() => (ended = true));
+  for (;;) {
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(prefix));
+    if (names.length > 0) {
+      proc.child.kill('SIGSTOP');
+      const still = names.filter((n) => existsSync(path.join(dir, n)));
+      expect(still, `the temp file was gone before the signal; make the test data larger (${JSON.stringify(proc.output())})`).not.toEqual([]);
+      proc.child.kill(signal);
+      proc.child.kill('SIGCONT');
+      return;
+    }
+    if (ended || Date.now() > deadline) throw new Error(`no ${prefix} file appeared in ${dir}: ${JSON.stringify(proc.output())}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
 }

@@ -20,7 +20,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { caseDirs, ocikit, REPO_ROOT, tempDir, type JsonError } from '../helpers/cli.js';
-import { spawnOcikit, type Spawned } from '../helpers/crash.js';
+import { signalWhileWriting, spawnOcikit } from '../helpers/crash.js';
 import { codes, findingsFor, type VerifyJson } from '../helpers/audit-layouts.js';
 import { gnuTarOf, makeImageLayout } from './archive-helpers.js';
 
@@ -153,31 +153,6 @@ describe('the spool directory', () => {
 });
 
 describe('signals', () => {
-  /**
-   * Wait until `dir` holds a file whose name starts with `prefix`, then stop
-   * the process (SIGSTOP) and check the file is still there: the signal is
-   * then sure to arrive while the command is writing it, however busy the
-   * machine. The signal is sent, and SIGCONT lets the process handle it.
-   */
-  async function signalWhileWriting(proc: Spawned, dir: string, prefix: string, signal: NodeJS.Signals): Promise<void> {
-    const deadline = Date.now() + 30_000;
-    let ended = false;
-    void proc.exited.then(() => (ended = true));
-    for (;;) {
-      const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(prefix));
-      if (names.length > 0) {
-        proc.child.kill('SIGSTOP');
-        const still = names.filter((n) => existsSync(path.join(dir, n)));
-        expect(still, `the temp file was gone before the signal; make the test data larger (${JSON.stringify(proc.output())})`).not.toEqual([]);
-        proc.child.kill(signal);
-        proc.child.kill('SIGCONT');
-        return;
-      }
-      if (ended || Date.now() > deadline) throw new Error(`no ${prefix} file appeared in ${dir}: ${JSON.stringify(proc.output())}`);
-      await new Promise((r) => setTimeout(r, 2));
-    }
-  }
-
   /** One layout with a 256 MiB layer of zeros (its archive compresses to 256 KiB): long enough to write that a signal meets it. */
   let big: { layout: string; layer: string };
   beforeAll(async () => {

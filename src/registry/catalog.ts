@@ -4,6 +4,7 @@
  * the scope `registry:catalog:*`, not under any repository's.
  */
 import { OcikitError } from '../errors.js';
+import { isValidRepositoryName } from '../reference.js';
 import type { RegistryClient } from './client.js';
 import { listNames, type NamePage } from './name-list.js';
 
@@ -15,6 +16,7 @@ export function listCatalog(client: RegistryClient, page: NamePage = {}): AsyncG
       client,
       url: new URL('_catalog', client.rootUrl()),
       field: 'repositories',
+      valid: isValidRepositoryName,
       scopes: [CATALOG_SCOPE],
       what: `listing the repositories of ${client.host}`,
       notFound: () =>

@@ -28,6 +28,8 @@ export interface NameListing {
   url: URL;
   /** The JSON field of a page that holds the names: `tags` or `repositories`. */
   field: 'tags' | 'repositories';
+  /** The grammar every name must fit (tag, repository name). */
+  valid: (name: string) => boolean;
   scopes: string[];
   /** "listing tags of HOST/REPO", for messages. */
   what: string;
@@ -59,6 +61,15 @@ export async function* listNames(l: NameListing, page: NamePage = {}): AsyncGene
     const list = doc !== null && typeof doc === 'object' ? doc[l.field] : undefined;
     const names = Array.isArray(list) ? list.filter((t): t is string => typeof t === 'string') : [];
     walk.count(names.length);
+    // A name the listing's grammar refuses is an error, never printed: it would reach a terminal (escape sequences)
+    // and be used in URLs and index.json (`../x`); dropping it would pass the rest off as the whole list.
+    const bad = names.find((n) => !l.valid(n));
+    if (bad !== undefined) {
+      const shown = JSON.stringify(bad.length > 80 ? `${bad.slice(0, 77)}...` : bad);
+      throw new OcikitError('REGISTRY_ERROR', `${l.what}: the registry listed ${shown}, which is not a valid ${l.field === 'tags' ? 'tag' : 'repository name'}`, {
+        hint: 'the registry is broken or hostile; report it to its operator',
+      });
+    }
     for (const name of names) {
       // Registries that ignore `last` (distribution 2.8's tag list does) send the names before it too.
       if (seen.has(name) || (page.last !== undefined && name <= page.last)) continue;

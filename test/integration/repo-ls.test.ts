@@ -5,10 +5,11 @@
  * the archive packed from it; `repo tags` as `tags` with `--last` and `-n`.
  */
 import { describe, expect, it } from 'vitest';
+import http from 'node:http';
 import path from 'node:path';
 import { afterFile, FIXTURES, ocikit, type RunResult } from '../helpers/cli.js';
 import { once } from '../helpers/peers.js';
-import { startRegistry } from '../helpers/registry.js';
+import { closeServer, listen, startRegistry } from '../helpers/registry.js';
 import { expectFailure } from './_support.js';
 import { startServe, stopAllServers } from './serve-helpers.js';
 
@@ -120,5 +121,39 @@ describe('repo ls on serve, a layout directory and an archive', () => {
     const { dir } = await layout();
     await expectFailure(['repo', 'ls', `${dir}:v1`], { exit: 2, code: 'USAGE' });
     await expectFailure(['repo', 'ls', path.join(dir, 'missing')], { exit: 1 });
+  });
+});
+
+describe('a hostile registry\'s listings', () => {
+  /** A registry answering every GET with `answer(url)`; counts the catalog requests. */
+  async function fake(answer: (url: URL) => { headers?: Record<string, string>; body: unknown }): Promise<{ host: string; requests: () => number }> {
+    let requests = 0;
+    const server = http.createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname === '/v2/') return void res.writeHead(200).end('{}');
+      requests++;
+      const a = answer(url);
+      res.writeHead(200, { 'Content-Type': 'application/json', ...(a.headers ?? {}) }).end(JSON.stringify(a.body));
+    });
+    const port = await listen(server);
+    cleanups.push(() => closeServer(server));
+    return { host: `127.0.0.1:${port}`, requests: () => requests };
+  }
+
+  it('catalog pages whose next links go round in a loop: REGISTRY_ERROR, not an endless walk', async () => {
+    const reg = await fake((url) => {
+      const to = url.searchParams.get('last') === 'b' ? 'a' : 'b';
+      return { headers: { Link: `</v2/_catalog?n=1&last=${to}>; rel="next"` }, body: { repositories: [to] } };
+    });
+    await expectFailure(['repo', 'ls', reg.host], { exit: 1, code: 'REGISTRY_ERROR' });
+    expect(reg.requests()).toBe(3);
+  });
+
+  it('a repository name or a tag with a terminal escape is refused, not printed', async () => {
+    const repos = await fake(() => ({ body: { repositories: ['ok', 'evil\u001b]0;owned\u0007'] } }));
+    const err = await expectFailure(['repo', 'ls', repos.host], { exit: 1, code: 'REGISTRY_ERROR' });
+    expect(err.message).not.toContain('\u001b');
+    const tags = await fake(() => ({ body: { name: 'r/x', tags: ['v1', 'v2\u001b[2J'] } }));
+    await expectFailure(['repo', 'tags', `${tags.host}/r/x`], { exit: 1, code: 'REGISTRY_ERROR' });
   });
 });

@@ -12,7 +12,7 @@ const lsCmd = defineCommand<{ target: string; last?: string; n?: string }>({
   async handler(args, ctx) {
     const page = namePage(args);
     const names: string[] = [];
-    const host = registryArgument(args.target);
+    const host = ctx.args['oci-layout'] === true ? undefined : registryArgument(args.target);
     if (host !== undefined) {
       for await (const name of listRegistryRepositories(host, page, await registryOptions(ctx))) names.push(name);
     } else {
@@ -32,8 +32,9 @@ const lsCmd = defineCommand<{ target: string; last?: string; n?: string }>({
 
 /**
  * The registry host that `repo ls` is given, or undefined for a layout or
- * archive: a path that exists, and anything with a layout transport, is one;
- * a bare word is a host only by docker's rule (".", ":" or localhost).
+ * archive: a path that exists, anything with a layout transport, and with
+ * --oci-layout anything at all, is one; a bare word is a host only by
+ * docker's rule (".", ":" or localhost).
  */
 function registryArgument(input: string): string | undefined {
   if (/^(oci|oci-archive|docker-archive):/.test(input) && !/^[a-z-]+:\/\//.test(input)) return undefined;

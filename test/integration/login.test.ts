@@ -7,7 +7,7 @@
  * everything ocikit printed for the password and its Basic form.
  */
 import { describe, expect, it } from 'vitest';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterFile, FIXTURES, ocikit, type RunOptions, type RunResult } from '../helpers/cli.js';
@@ -125,6 +125,18 @@ describe('login and logout with docker config.json', () => {
     expect(loggedOut).toEqual({ ...original, auths: { 'other.example.com': { auth: b64('bob', 'bobs-own-secret') } } });
     await fails(['logout', reg.host, '--registry-config', config], 1, 'NOT_FOUND');
     await fails(['logout', reg.host, '--registry-config', path.join(await tmp(), 'missing.json')], 1, 'NOT_FOUND');
+  });
+
+  it('a symlinked config.json (dotfiles) is written where it points; the link stays', async () => {
+    const reg = await basic();
+    const dir = await tmp();
+    const real = path.join(dir, 'dotfiles-docker.json');
+    await writeFile(real, JSON.stringify({ psFormat: 'table' }));
+    const link = path.join(dir, 'config.json');
+    await symlink(real, link);
+    expect((await login(reg.host, link)).code).toBe(0);
+    expect((await lstat(link)).isSymbolicLink()).toBe(true);
+    expect(JSON.parse(await readFile(real, 'utf8'))).toEqual({ psFormat: 'table', auths: { [reg.host]: { auth: b64(USER, PASSWORD) } } });
   });
 
   it('a config that is not JSON is refused and left alone', async () => {

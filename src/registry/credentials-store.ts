@@ -27,10 +27,9 @@ import { OcikitError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import {
   callHelper,
+  credentialKey,
   defaultConfigPath,
-  DOCKER_HUB_SERVER_URL,
   helperProgram,
-  helperServerUrl,
   lookupKey,
   normalizeConfigKey,
   parseConfig,
@@ -59,7 +58,7 @@ export async function storeCredential(host: string, username: string, password: 
   const config = await readConfig(opts);
   const helper = helperFor(config.doc, host);
   if (helper !== undefined) {
-    const answer = await callHelper(helper, 'store', JSON.stringify({ ServerURL: helperServerUrl(host), Username: username, Secret: password }), host);
+    const answer = await callHelper(helper, 'store', JSON.stringify({ ServerURL: credentialKey(host), Username: username, Secret: password }), host);
     if (answer.code !== 0) {
       throw new OcikitError('IO_ERROR', `credential helper ${helperProgram(helper)} could not store the credentials for ${host} (exit status ${answer.code})`, {
         hint: 'check that the helper works: run it by hand with "list"',
@@ -71,7 +70,7 @@ export async function storeCredential(host: string, username: string, password: 
   }
   dropAuthEntries(config.doc, host);
   const auths = authsOf(config);
-  auths[authKey(host)] = { auth: Buffer.from(`${username}:${password}`).toString('base64') };
+  auths[credentialKey(host)] = { auth: Buffer.from(`${username}:${password}`).toString('base64') };
   await writeConfig(config);
   return { configFile: config.file, written: true };
 }
@@ -82,7 +81,7 @@ export async function eraseCredential(host: string, opts: CredentialOptions = {}
   const helper = helperFor(config.doc, host);
   let erased = false;
   if (helper !== undefined) {
-    const answer = await callHelper(helper, 'erase', helperServerUrl(host), host);
+    const answer = await callHelper(helper, 'erase', credentialKey(host), host);
     if (answer.code === 0) erased = true;
     else if (!saysNotFound(answer)) {
       throw new OcikitError('IO_ERROR', `credential helper ${helperProgram(helper)} could not erase the credentials for ${host} (exit status ${answer.code})`, {
@@ -99,11 +98,6 @@ export async function eraseCredential(host: string, opts: CredentialOptions = {}
     });
   }
   return { configFile: config.file, written, ...(helper !== undefined ? { helper } : {}) };
-}
-
-/** `auths` key for a registry: the host, or Docker Hub's v1 URL, as docker writes them. */
-export function authKey(host: string): string {
-  return normalizeConfigKey(host) === 'docker.io' ? DOCKER_HUB_SERVER_URL : host;
 }
 
 async function readConfig(opts: CredentialOptions): Promise<ConfigDoc> {

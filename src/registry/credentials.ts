@@ -151,7 +151,7 @@ function fromAuthEntry(entry: AuthEntry, host: string, where: string): Credentia
 /** Run `docker-credential-<name> get`; "not found" means anonymous. */
 async function runHelper(name: string, host: string): Promise<Credential | undefined> {
   const program = helperProgram(name);
-  const { code, stdout, stderr } = await callHelper(name, 'get', helperServerUrl(host), host);
+  const { code, stdout, stderr } = await callHelper(name, 'get', credentialKey(host), host);
   if (code !== 0) {
     if (saysNotFound({ code, stdout, stderr })) return undefined;
     throw new OcikitError('UNAUTHORIZED', `credential helper ${program} exited with status ${code} for ${host}`);
@@ -175,16 +175,16 @@ export function helperProgram(name: string): string {
 }
 
 /**
- * The server URL a credential helper files a registry's secret under: docker's
- * `https://index.docker.io/v1/` for Docker Hub, the host itself for any other
- * registry (what `docker login HOST` stores, so ocikit and docker find each other's).
+ * The server address docker files a registry's credentials under, as the
+ * `auths` key of config.json and as the ServerURL a helper is given: Docker
+ * Hub's historical `https://index.docker.io/v1/`, the host itself for any
+ * other registry. Using docker's keys, ocikit and docker find each other's.
  */
-export function helperServerUrl(host: string): string {
+export function credentialKey(host: string): string {
   return normalizeConfigKey(host) === 'docker.io' ? DOCKER_HUB_SERVER_URL : host;
 }
 
-/** The `auths` key docker writes for a registry (Docker Hub's is its historical v1 URL). */
-export const DOCKER_HUB_SERVER_URL = 'https://index.docker.io/v1/';
+const DOCKER_HUB_SERVER_URL = 'https://index.docker.io/v1/';
 
 export interface HelperAnswer {
   code: number | null;

@@ -4,8 +4,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseRegistryHost } from '../../src/spec/registry-host.js';
-import { authKey } from '../../src/registry/credentials-store.js';
-import { helperServerUrl, lookupCredential } from '../../src/registry/credentials.js';
+import { credentialKey, lookupCredential } from '../../src/registry/credentials.js';
 import { Secrets } from '../../src/registry/redact.js';
 
 describe('parseRegistryHost', () => {
@@ -31,11 +30,10 @@ describe('parseRegistryHost', () => {
 describe('where credentials are filed', () => {
   it('Docker Hub under https://index.docker.io/v1/ (config key and helper server URL), any other registry under its host', () => {
     for (const hub of ['docker.io', 'index.docker.io', 'registry-1.docker.io']) {
-      expect(authKey(hub)).toBe('https://index.docker.io/v1/');
-      expect(helperServerUrl(hub)).toBe('https://index.docker.io/v1/');
+      expect(credentialKey(hub)).toBe('https://index.docker.io/v1/');
     }
-    expect(authKey('127.0.0.1:5000')).toBe('127.0.0.1:5000');
-    expect(helperServerUrl('ghcr.io')).toBe('ghcr.io');
+    expect(credentialKey('127.0.0.1:5000')).toBe('127.0.0.1:5000');
+    expect(credentialKey('ghcr.io')).toBe('ghcr.io');
   });
 });
 

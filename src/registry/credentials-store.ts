@@ -113,8 +113,9 @@ async function readConfig(opts: CredentialOptions): Promise<ConfigDoc> {
     if (code === 'ENOENT') return { doc: {}, file: named, exists: false };
     throw new OcikitError('IO_ERROR', `cannot read registry config ${named}: ${code ?? (err as Error).message}`, { path: named, cause: err });
   }
-  // parseConfig never echoes the text (it holds credentials) and refuses anything but a JSON object.
-  const doc = parseConfig(text, file) as unknown as Record<string, unknown>;
+  // An empty file is an empty config, as docker reads it. parseConfig never echoes the text (it
+  // holds credentials) and refuses anything but a JSON object.
+  const doc = text.trim() === '' ? {} : (parseConfig(text, file) as unknown as Record<string, unknown>);
   return { doc, file, exists: true };
 }
 

@@ -121,6 +121,8 @@ describe('repo ls on serve, a layout directory and an archive', () => {
     const { dir } = await layout();
     await expectFailure(['repo', 'ls', `${dir}:v1`], { exit: 2, code: 'USAGE' });
     await expectFailure(['repo', 'ls', path.join(dir, 'missing')], { exit: 1 });
+    // A bare name.tar is an archive that is not there, not a registry host called "missing.tar".
+    await expectFailure(['repo', 'ls', 'missing.tar'], { exit: 1, code: 'NOT_FOUND', cwd: path.dirname(dir) });
   });
 });
 

@@ -1,6 +1,6 @@
 /** `repo ls REGISTRY|TARGET` and `repo tags REF` (the `tags` command under the name oras gives it). */
 import { existsSync } from 'node:fs';
-import { listLayoutRepositories, listRegistryRepositories, parseRegistryHost, UsageError } from '../../index.js';
+import { listLayoutRepositories, listRegistryRepositories, parseReference, parseRegistryHost, UsageError } from '../../index.js';
 import { defineCommand } from './command.js';
 import { registryOptions } from '../registry-options.js';
 import tags, { namePage, pagingOptions } from './tags.js';
@@ -12,7 +12,7 @@ const lsCmd = defineCommand<{ target: string; last?: string; n?: string }>({
   async handler(args, ctx) {
     const page = namePage(args);
     const names: string[] = [];
-    const host = ctx.args['oci-layout'] === true ? undefined : registryArgument(args.target);
+    const host = registryArgument(args.target, ctx.args['oci-layout'] === true);
     if (host !== undefined) {
       for await (const name of listRegistryRepositories(host, page, await registryOptions(ctx))) names.push(name);
     } else {
@@ -32,14 +32,21 @@ const lsCmd = defineCommand<{ target: string; last?: string; n?: string }>({
 
 /**
  * The registry host that `repo ls` is given, or undefined for a layout or
- * archive: a path that exists, anything with a layout transport, and with
- * --oci-layout anything at all, is one; a bare word is a host only by
- * docker's rule (".", ":" or localhost).
+ * archive: a path that exists, anything with a layout transport or that
+ * reads as a layout reference (`./x`, `x.tar`), and with --oci-layout
+ * anything at all, is one; a bare word is a host only by docker's rule
+ * (".", ":" or localhost).
  */
-function registryArgument(input: string): string | undefined {
-  if (/^(oci|oci-archive|docker-archive):/.test(input) && !/^[a-z-]+:\/\//.test(input)) return undefined;
-  if (existsSync(input)) return undefined;
-  return parseRegistryHost(input, { hostLike: true });
+function registryArgument(input: string, ociLayout: boolean): string | undefined {
+  if (ociLayout || /^(oci|oci-archive|docker-archive):/.test(input) || existsSync(input)) return undefined;
+  if (/^[a-z]+:\/\//i.test(input)) return parseRegistryHost(input);
+  let layout = false;
+  try {
+    layout = parseReference(input).kind !== 'registry';
+  } catch {
+    // Neither a layout nor a repository reference: a registry host alone, or nothing.
+  }
+  return layout ? undefined : parseRegistryHost(input, { hostLike: true });
 }
 
 export default defineCommand({

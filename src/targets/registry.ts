@@ -19,6 +19,7 @@ import { registryClient, type RegistryClient, type RegistryOptions } from '../re
 import { getManifest, headManifest, putManifest } from '../registry/manifests.js';
 import { addToFallbackTag, listReferrers, type ReferrersState } from '../registry/referrers.js';
 import { listTags } from '../registry/tags.js';
+import type { NamePage } from '../registry/name-list.js';
 import { rememberBlob, uploadBlob } from '../registry/upload.js';
 import { abilities, type ReferrersFilter, type WriteTarget } from '../graph/target.js';
 
@@ -97,8 +98,9 @@ export class RegistryTarget implements WriteTarget {
     return desc;
   }
 
-  tags(): AsyncIterable<string> {
-    return listTags(this.access, this.client.opts.pageSize);
+  /** `page`: start after a tag and ask for pages of a size (`repo tags --last T -n N`); the default is every tag. */
+  tags(page: NamePage = {}): AsyncIterable<string> {
+    return listTags(this.access, { last: page.last, pageSize: page.pageSize ?? this.client.opts.pageSize });
   }
 
   referrers(subject: Descriptor, filter?: ReferrersFilter): AsyncIterable<Descriptor> {

@@ -225,6 +225,14 @@ export function describeWriteVerbs(kind: Kind, scope: FileScope): void {
       expect((await expectSuccess(['resolve', `${t.base}:v1`])).stdout.trim()).toBe(image);
     });
 
+    it('usage errors before anything is sent: blob push to REF:TAG, blob delete without a digest, manifest delete naming no manifest (exit 2)', async () => {
+      const { t } = await w.seeded();
+      await expectFailure(['blob', 'push', `${t.base}:v1`, '-'], { exit: 2, code: 'USAGE', input: 'x' });
+      await expectFailure(['blob', 'delete', `${t.base}:v1`], { exit: 2, code: 'USAGE' });
+      await expectFailure(['manifest', 'delete', t.base], { exit: 2, code: 'USAGE' });
+      if (kind !== 'layout') await expectFailure(['tag', `${t.base}:v1`, 'other/repo:x'], { exit: 2, code: 'USAGE' });
+    });
+
     it('untag of a tag that is not there: NOT_FOUND, exit 1', async () => {
       const { t } = await w.seeded();
       await expectFailure(['untag', `${t.base}:never-was`], { exit: 1, code: 'NOT_FOUND' });

@@ -21,7 +21,7 @@ export { fetchDocument, fetchDocumentOrEmbedded, fetchManifest, fetchManifestOrE
 export { copyGraph, type CopyEvent, type CopyOptions, type CopyResult } from './graph/copy.js';
 export { successors } from './graph/successors.js';
 export { abilities, holdsLease, isLayoutTarget, keepsIndex, readsIndex, readsRanges, receivesUploads, retains, type Fetcher, type IndexKeeper, type IndexReader, type LayoutReadTarget, type Leased, type ReadTarget, type ReferrersFilter, type WriteTarget } from './graph/target.js';
-export { type Editor } from './graph/editor.js';
+export { type DeleteBlobOptions, type Editor } from './graph/editor.js';
 export { type RegistryOptions } from './registry/client.js';
 export { DEFAULT_LISTING_LIMITS, type ListingLimits } from './registry/listing.js';
 export { DEFAULT_TIMEOUT_MS, isLoopbackHost, type TransportOptions } from './registry/http.js';
@@ -29,7 +29,7 @@ export { DockerArchive } from './targets/docker-archive.js';
 export { LayoutArchive, type LayoutArchiveOptions } from './targets/layout-archive.js';
 export { LayoutDir } from './targets/layout-dir.js';
 export { MemoryTarget, type MemoryEvent } from './targets/memory.js';
-export { openLayoutDir, openReadTarget, openWriteTarget, resolveReference, type OpenOptions, type ResolveOptions } from './targets/open.js';
+export { openEditor, openLayoutDir, openReadTarget, openWriteTarget, resolveReference, type OpenOptions, type ResolveOptions } from './targets/open.js';
 export { RegistryTarget, type RegistryTargetOptions } from './targets/registry.js';
 export { writeArchiveFile, type ArchiveMergeResult } from './ops/archive-merge.js';
 export { attach, parseAnnotationFile, type AttachFile, type AttachOptions, type AttachResult } from './ops/attach.js';

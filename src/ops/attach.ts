@@ -1,8 +1,12 @@
 /**
- * `attach`: an OCI 1.1 artifact (image manifest with artifactType, the empty
- * config, one layer per file, and `subject`) stored in a layout and listed in
- * index.json untagged, with artifactType and annotations on the entry so that
- * other tools (oras, zot) see it. File content streams; it never sits in memory.
+ * `attach` (and `artifact push`): an OCI 1.1 artifact (image manifest with
+ * artifactType, the empty config or a given one, one layer per file, and
+ * `subject` when there is one) stored through an Editor: in a layout it is
+ * listed in index.json (untagged, with artifactType and annotations on the
+ * entry so that other tools, oras and zot, see it); in a registry the
+ * manifest PUT carries the subject, and the referrers fallback tag is kept
+ * where the registry does not process subjects. File content streams; it
+ * never sits in memory.
  */
 import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -10,13 +14,15 @@ import { OcikitError, UsageError, fromFsError } from '../errors.js';
 import { Annotation, EMPTY_DESCRIPTOR, EMPTY_JSON_BYTES, MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageManifest } from '../spec/types.js';
 import { isMediaTypeGrammar } from '../spec/validate.js';
-import type { LayoutDir } from '../targets/layout-dir.js';
+import type { Editor } from '../graph/editor.js';
 import { pushManifest } from './manifest-push.js';
 
 export interface AttachFile {
   path: string;
   /** Layer media type; default application/octet-stream. */
   mediaType?: string;
+  /** The layer's org.opencontainers.image.title: default the file's base name (attach); artifact push gives the path as written. */
+  title?: string;
 }
 
 export interface AttachOptions {
@@ -28,6 +34,10 @@ export interface AttachOptions {
   fileAnnotations?: Record<string, Record<string, string>>;
   /** Fixed creation time; default SOURCE_DATE_EPOCH, else now. */
   created?: Date;
+  /** A config file instead of the empty config (artifact push --config); its media type defaults to the image config's. */
+  config?: AttachFile;
+  /** Tag the artifact (artifact push REF:TAG); untagged, a layout lists it in index.json without a tag. */
+  tags?: string[];
 }
 
 export interface AttachResult {
@@ -35,12 +45,12 @@ export interface AttachResult {
   manifest: Buffer;
 }
 
-export async function attach(layout: LayoutDir, subject: Descriptor, opts: AttachOptions): Promise<AttachResult> {
+export async function attach(editor: Editor, subject: Descriptor | undefined, opts: AttachOptions): Promise<AttachResult> {
   if (!isMediaTypeGrammar(opts.artifactType)) {
     throw new UsageError(`invalid artifact type "${opts.artifactType}": it must be a media type such as application/spdx+json`);
   }
   const files = opts.files ?? [];
-  for (const f of files) {
+  for (const f of opts.config ? [...files, opts.config] : files) {
     if (f.mediaType !== undefined && !isMediaTypeGrammar(f.mediaType)) {
       throw new UsageError(`invalid media type "${f.mediaType}" for ${f.path}: write FILE:TYPE/SUBTYPE`);
     }
@@ -48,22 +58,27 @@ export async function attach(layout: LayoutDir, subject: Descriptor, opts: Attac
   }
   const titles = new Set<string>();
   for (const f of files) {
-    const title = path.basename(f.path);
+    const title = titleOf(f);
     if (titles.has(title)) throw new UsageError(`two files are named ${title}; each layer's title must be unique`);
     titles.add(title);
   }
 
   // Blobs first (config, layers), the manifest next, index.json last (design rule 2).
-  const config: Descriptor = { mediaType: EMPTY_DESCRIPTOR.mediaType, digest: EMPTY_DESCRIPTOR.digest, size: EMPTY_DESCRIPTOR.size };
-  await layout.push(config, EMPTY_JSON_BYTES);
+  const empty: Descriptor = { mediaType: EMPTY_DESCRIPTOR.mediaType, digest: EMPTY_DESCRIPTOR.digest, size: EMPTY_DESCRIPTOR.size };
+  let config = empty;
+  if (opts.config) config = await editor.pushStream(createReadStream(opts.config.path), opts.config.mediaType ?? MediaType.ImageConfig);
+  else await editor.push(empty, EMPTY_JSON_BYTES);
   const layers: Descriptor[] = [];
   for (const f of files) {
-    const stored = await layout.pushStream(createReadStream(f.path), f.mediaType ?? MediaType.OctetStream);
-    const title = path.basename(f.path);
+    const stored = await editor.pushStream(createReadStream(f.path), f.mediaType ?? MediaType.OctetStream);
+    const title = titleOf(f);
     const annotations = { ...(opts.fileAnnotations?.[f.path] ?? opts.fileAnnotations?.[title] ?? {}), [Annotation.Title]: title };
     layers.push({ ...stored, annotations });
   }
-  if (layers.length === 0) layers.push({ ...config });
+  if (layers.length === 0) {
+    if (opts.config) await editor.push(empty, EMPTY_JSON_BYTES);
+    layers.push({ ...empty });
+  }
 
   const manifest: ImageManifest = {
     schemaVersion: 2,
@@ -71,12 +86,16 @@ export async function attach(layout: LayoutDir, subject: Descriptor, opts: Attac
     artifactType: opts.artifactType,
     config,
     layers,
-    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    ...(subject ? { subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size } } : {}),
     annotations: { [Annotation.Created]: rfc3339(opts.created ?? defaultCreated()), ...(opts.annotations ?? {}) },
   };
   const bytes = Buffer.from(JSON.stringify(manifest));
-  const descriptor = await pushManifest(layout, bytes);
+  const descriptor = await pushManifest(editor, bytes, { tags: opts.tags ?? [] });
   return { descriptor, manifest: bytes };
+}
+
+function titleOf(f: AttachFile): string {
+  return f.title ?? path.basename(f.path);
 }
 
 /** SOURCE_DATE_EPOCH (reproducible builds) when set, else now. */

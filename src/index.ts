@@ -38,6 +38,9 @@ export { discover, flattenTree, referrersIndex, renderTree, type DiscoverOptions
 export { entryClosures, gc, liveContent, type GcResult } from './ops/gc.js';
 export { buildIndex, type CreateIndexOptions } from './ops/index-create.js';
 export { listEntries, type EntryRow } from './ops/list-entries.js';
+export { login, logout, type CredentialPlace } from './ops/login.js';
+export { listLayoutRepositories, listRegistryRepositories, listTagPage, type NamePage } from './ops/repositories.js';
+export { parseRegistryHost } from './spec/registry-host.js';
 export { pushManifest, type PushManifestOptions } from './ops/manifest-push.js';
 export { pack, type ArchiveResult, type PackOptions, type WriteArchiveOptions } from './ops/pack.js';
 export { pullImages, type PullOptions, type PullResult } from './ops/pull-images.js';

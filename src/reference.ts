@@ -163,8 +163,8 @@ function isValidPort(port: string): boolean {
   return /^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535;
 }
 
-/** The contract's test for "this first component names a registry". */
-function looksLikeHost(component: string): boolean {
+/** The contract's test for "this first component names a registry" (docker's rule). */
+export function looksLikeHost(component: string): boolean {
   return component.includes('.') || component.includes(':') || component === 'localhost';
 }
 

@@ -239,12 +239,22 @@ class Verifier {
   }
 
   /**
-   * index.json read as bytes where the target can (so one bad entry does not
-   * hide the others) and validated as an image index; its entries as found.
+   * index.json validated as an image index, and its entries as found. The
+   * target's own parse is used when it succeeds (one copy of a 50,000-entry
+   * index, and no second read of the file); when it fails, the bytes are read
+   * where the target can, so that one bad entry does not hide the others.
    */
   private async readIndexEntries(listing: FileListing | undefined): Promise<unknown[]> {
     let doc: unknown;
-    if (listing) {
+    let failure: unknown;
+    if (isLayoutTarget(this.target)) {
+      try {
+        doc = await this.target.readIndex();
+      } catch (err) {
+        failure = err;
+      }
+    }
+    if (doc === undefined && listing) {
       let bytes: Buffer | undefined;
       try {
         bytes = await listing.readLayoutFile('index.json', INDEX_JSON_LIMIT);
@@ -258,33 +268,13 @@ class Verifier {
       }
       doc = this.decode(bytes, 'index.json', FindingCode.InvalidLayout);
       if (doc === undefined) return [];
-    } else if (isLayoutTarget(this.target)) {
-      try {
-        doc = await this.target.readIndex();
-      } catch (err) {
-        this.add('error', codeOf(err, FindingCode.InvalidLayout), 'index.json', messageOf(err));
-        return [];
-      }
+    } else if (doc === undefined && failure !== undefined) {
+      this.add('error', codeOf(failure, FindingCode.InvalidLayout), 'index.json', messageOf(failure));
+      return [];
     }
     this.addProblems('index.json', checkManifestDocument(doc, MediaType.ImageIndex));
     const manifests = isObject(doc) ? doc['manifests'] : undefined;
-    if (!Array.isArray(manifests)) return [];
-    return listing ? ((await this.parsedEntries(manifests.length)) ?? manifests) : manifests;
-  }
-
-  /**
-   * The entries the layout target parsed and keeps anyway, when it could parse
-   * them all (then they are the ones just read as bytes): walking those rather
-   * than a second parse keeps one copy of a 50,000-entry index.json, not two.
-   */
-  private async parsedEntries(count: number): Promise<Descriptor[] | undefined> {
-    if (!isLayoutTarget(this.target)) return undefined;
-    try {
-      const entries = (await this.target.readIndex()).manifests;
-      return entries.length === count ? entries : undefined;
-    } catch {
-      return undefined;
-    }
+    return Array.isArray(manifests) ? manifests : [];
   }
 
   private checkDuplicateTags(entries: unknown[]): void {

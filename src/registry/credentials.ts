@@ -42,7 +42,7 @@ interface AuthEntry {
   identitytoken?: string;
 }
 
-interface DockerConfig {
+export interface DockerConfig {
   auths?: Record<string, AuthEntry>;
   credHelpers?: Record<string, string>;
   credsStore?: string;
@@ -88,12 +88,12 @@ async function find(host: string, opts: CredentialOptions): Promise<Credential |
   return fromConfig(parseConfig(text, file), host, file);
 }
 
-function defaultConfigPath(env: Record<string, string | undefined> = process.env): string {
+export function defaultConfigPath(env: Record<string, string | undefined> = process.env): string {
   const dir = env['DOCKER_CONFIG'] || path.join(env['HOME'] || homedir(), '.docker');
   return path.join(dir, 'config.json');
 }
 
-function parseConfig(text: string, where: string): DockerConfig {
+export function parseConfig(text: string, where: string): DockerConfig {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -114,8 +114,9 @@ export function normalizeConfigKey(key: string): string {
   return DOCKER_HUB_KEYS.includes(k) ? 'docker.io' : k;
 }
 
-function lookupKey<T>(map: Record<string, T> | undefined, host: string): T | undefined {
-  if (!map || typeof map !== 'object') return undefined;
+/** The value of `map` under the key that names `host`, in any spelling (normalizeConfigKey). */
+export function lookupKey<T>(map: Record<string, T> | undefined, host: string): T | undefined {
+  if (!map || typeof map !== 'object' || Array.isArray(map)) return undefined;
   const want = normalizeConfigKey(host);
   for (const [key, value] of Object.entries(map)) if (normalizeConfigKey(key) === want) return value;
   return undefined;
@@ -149,10 +150,57 @@ function fromAuthEntry(entry: AuthEntry, host: string, where: string): Credentia
 
 /** Run `docker-credential-<name> get`; "not found" means anonymous. */
 async function runHelper(name: string, host: string): Promise<Credential | undefined> {
+  const program = helperProgram(name);
+  const { code, stdout, stderr } = await callHelper(name, 'get', credentialKey(host), host);
+  if (code !== 0) {
+    if (saysNotFound({ code, stdout, stderr })) return undefined;
+    throw new OcikitError('UNAUTHORIZED', `credential helper ${program} exited with status ${code} for ${host}`);
+  }
+  let doc: { Username?: unknown; Secret?: unknown };
+  try {
+    doc = JSON.parse(stdout) as typeof doc;
+  } catch {
+    throw new OcikitError('UNAUTHORIZED', `credential helper ${program} printed something that is not JSON for ${host}`);
+  }
+  if (typeof doc.Secret !== 'string' || doc.Secret === '') return undefined;
+  // Docker's convention: the user name "<token>" marks an identity (refresh) token.
+  if (doc.Username === '<token>') return { identityToken: doc.Secret };
+  return { username: typeof doc.Username === 'string' ? doc.Username : '', password: doc.Secret };
+}
+
+/** The program a helper name stands for, refused unless it is a plain name (it is looked up on PATH). */
+export function helperProgram(name: string): string {
   if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new OcikitError('IO_ERROR', `credential helper name ${JSON.stringify(name)} is not a plain program name`);
-  const program = `docker-credential-${name}`;
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(program, ['get'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  return `docker-credential-${name}`;
+}
+
+/**
+ * The server address docker files a registry's credentials under, as the
+ * `auths` key of config.json and as the ServerURL a helper is given: Docker
+ * Hub's historical `https://index.docker.io/v1/`, the host itself for any
+ * other registry. Using docker's keys, ocikit and docker find each other's.
+ */
+export function credentialKey(host: string): string {
+  return normalizeConfigKey(host) === 'docker.io' ? DOCKER_HUB_SERVER_URL : host;
+}
+
+const DOCKER_HUB_SERVER_URL = 'https://index.docker.io/v1/';
+
+export interface HelperAnswer {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * One call of the docker credential-helper protocol: `docker-credential-<name>
+ * ACTION` with `input` on stdin (a server URL for get and erase, a JSON
+ * document for store), killed after 30 s. `host` is for messages.
+ */
+export function callHelper(name: string, action: 'get' | 'store' | 'erase', input: string, host: string): Promise<HelperAnswer> {
+  const program = helperProgram(name);
+  return new Promise<HelperAnswer>((resolve, reject) => {
+    const child = spawn(program, [action], { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const timer = setTimeout(() => child.kill('SIGKILL'), HELPER_TIMEOUT_MS);
@@ -171,21 +219,11 @@ async function runHelper(name: string, host: string): Promise<Credential | undef
       resolve({ code: c, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
     });
     child.stdin.on('error', () => undefined);
-    child.stdin.end(host);
+    child.stdin.end(input);
   });
-  if (code !== 0) {
-    const said = `${stdout}\n${stderr}`;
-    if (/not found|no credentials/i.test(said)) return undefined;
-    throw new OcikitError('UNAUTHORIZED', `credential helper ${program} exited with status ${code} for ${host}`);
-  }
-  let doc: { Username?: unknown; Secret?: unknown };
-  try {
-    doc = JSON.parse(stdout) as typeof doc;
-  } catch {
-    throw new OcikitError('UNAUTHORIZED', `credential helper ${program} printed something that is not JSON for ${host}`);
-  }
-  if (typeof doc.Secret !== 'string' || doc.Secret === '') return undefined;
-  // Docker's convention: the user name "<token>" marks an identity (refresh) token.
-  if (doc.Username === '<token>') return { identityToken: doc.Secret };
-  return { username: typeof doc.Username === 'string' ? doc.Username : '', password: doc.Secret };
+}
+
+/** What helpers print when they hold nothing for a server (docker's credentials.errCredentialsNotFound and kin). */
+export function saysNotFound(answer: HelperAnswer): boolean {
+  return /not found|no credentials/i.test(`${answer.stdout}\n${answer.stderr}`);
 }

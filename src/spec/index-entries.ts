@@ -216,10 +216,13 @@ export function applyNames(index: ImageIndex, edits: readonly NameEdit[]): Image
 /** Normalised index entries in slots, with maps from name and digest to slots, so that each edit costs O(1) (plus the entries it drops). */
 class NormalizedEntries {
   private readonly slots: Array<Descriptor | undefined>;
-  /** Name key (repository, tag) → slots holding it; each slot's key is kept so a drop need not parse annotations again. */
-  private readonly byName = new Map<string, Set<number>>();
+  /**
+   * Name key (repository, tag) → slots holding it (nearly always one: a small
+   * array, not a Set, since there is one per name and a layout may have
+   * 50,000); each slot's key is kept so a drop need not parse annotations again.
+   */
+  private readonly byName = new Map<string, number[]>();
   private readonly keys: Array<string | undefined> = [];
-  private readonly byDigestName = new Map<string, number>();
   private readonly untagged = new Map<string, number>();
   /** Live entries per digest, tagged or not (addEntry's "is it listed"). */
   private readonly count = new Map<string, number>();
@@ -235,8 +238,9 @@ class NormalizedEntries {
     const holders = this.byName.get(k);
     if (holders) {
       for (const slot of [...holders]) if (this.slots[slot]!.digest !== desc.digest) this.drop(slot);
+      // Whoever still holds the name has this digest: nothing to do.
+      if (holders.length > 0) return;
     }
-    if (this.byDigestName.has(`${desc.digest}\u0000${k}`)) return;
     const slot = this.untagged.get(desc.digest);
     if (slot !== undefined) {
       const e = this.slots[slot]!;
@@ -267,10 +271,9 @@ class NormalizedEntries {
       this.untagged.set(e.digest, slot);
       return;
     }
-    this.byDigestName.set(`${e.digest}\u0000${k}`, slot);
-    let holders = this.byName.get(k);
-    if (!holders) this.byName.set(k, (holders = new Set()));
-    holders.add(slot);
+    const holders = this.byName.get(k);
+    if (!holders) this.byName.set(k, [slot]);
+    else if (!holders.includes(slot)) holders.push(slot);
   }
 
   private drop(slot: number): void {
@@ -282,8 +285,8 @@ class NormalizedEntries {
       this.untagged.delete(e.digest);
       return;
     }
-    this.byDigestName.delete(`${e.digest}\u0000${k}`);
-    this.byName.get(k)!.delete(slot);
+    const holders = this.byName.get(k)!;
+    holders.splice(holders.indexOf(slot), 1);
   }
 }
 

@@ -14,8 +14,9 @@
  * (SOURCE_DATE_EPOCH, else 0). Order: `oci-layout`; the `blobs/` directories;
  * non-manifest blobs in the order they are pushed (the graph copy runs at
  * concurrency 1 for archives, which makes that order a function of the graph
- * alone); then manifests and indexes, held back until commit (they are small
- * and capped) and written children before parents in a depth-first order
+ * alone); then manifests and indexes, held back until commit (set aside in a
+ * scratch file beside the archive, so that memory holds only where each one
+ * is and which manifests it names) and written children before parents in a depth-first order
  * from index.json; `index.json` last. A reader can therefore stream the
  * archive in one pass and meet every blob before anything that points at it.
  * gzip output carries no name and mtime 0, and its OS byte is set to 255
@@ -28,6 +29,7 @@
  * (stdout), a failure leaves a truncated tar that readers refuse.
  */
 import { promises as fsp } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
@@ -36,10 +38,11 @@ import { parseDigest } from '../digest/digest.js';
 import { VerifyStream, sizeMismatch, verifiesFor, verifyBytes } from '../digest/verify-stream.js';
 import { FLUSH_EVERY, fsyncDir, tempPathFor } from '../fs/atomic.js';
 import { copyIfFileRange } from '../fs/file-range.js';
+import { ScratchFile, type ScratchPlace } from '../fs/scratch-file.js';
 import { removeLeftoverTempFiles, trackTempFile, untrackTempFile } from '../fs/temp-files.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
-import { parseManifestBytes, type ParsedManifest } from '../spec/validate.js';
+import { parseManifestBytes } from '../spec/validate.js';
 import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
 import { isWalkable, successors } from '../graph/successors.js';
 import { addEntry, nameRef, setTag } from '../spec/index-entries.js';
@@ -47,8 +50,16 @@ import { abilities, type ReadTarget, type WriteTarget } from '../graph/target.js
 import { compressor, type Compression } from '../archive/compression.js';
 import { FileSink, StreamSink, sinkForStream, type ByteSink } from '../fs/byte-sink.js';
 import { TAR_TRAILER, encodeTarHeader, paddingFor } from '../archive/tar-header.js';
+import { batched, jsonChunks } from '../util/json-chunks.js';
 
 const FILE_MODE = 0o644;
+
+/** A manifest held back: where its bytes are in the scratch file, and the manifests it names (written before it). */
+interface HeldManifest extends ScratchPlace {
+  children: readonly string[];
+}
+/** One array for the many manifests (images, artifacts) that name no other manifest. */
+const NO_CHILDREN: readonly string[] = Object.freeze([]);
 const DIR_MODE = 0o755;
 const OCI_LAYOUT_BYTES = Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' }));
 
@@ -96,7 +107,9 @@ export class ArchiveWriter implements WriteTarget {
   /** Digests already in the archive (or queued for it). */
   private readonly written = new Set<string>();
   private readonly excluded = new Set<string>();
-  private readonly manifests = new Map<string, { bytes: Buffer; parsed: ParsedManifest }>();
+  /** Manifests held back until commit: their bytes in the scratch file, their walkable children here. */
+  private readonly manifests = new Map<string, HeldManifest>();
+  private readonly scratch: ScratchFile;
   private readonly dirs = new Set<string>();
   private index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: [] };
 
@@ -112,6 +125,7 @@ export class ArchiveWriter implements WriteTarget {
     this.file = file;
     this.exclude = opts.exclude;
     this.mtime = opts.mtime ?? sourceDateEpoch();
+    this.scratch = new ScratchFile(file ? path.dirname(file.dest) : os.tmpdir());
     this.enqueue(() => this.writeEntry('oci-layout', OCI_LAYOUT_BYTES));
   }
 
@@ -176,7 +190,10 @@ export class ArchiveWriter implements WriteTarget {
         // Held back until commit, to be written children-first in a fixed order.
         const bytes = content instanceof Uint8Array ? Buffer.from(content) : await readAll(content, MAX_DOCUMENT_SIZE);
         verifyBytes(bytes, { digest: desc.digest, size: desc.size, source: `manifest for ${this.description}` });
-        this.manifests.set(desc.digest, { bytes, parsed: parseManifestBytes(bytes, desc.mediaType, `${desc.digest}`) });
+        const parsed = parseManifestBytes(bytes, desc.mediaType, `${desc.digest}`);
+        const children = successors(parsed).filter(isWalkable).map((c) => c.digest);
+        const place = await this.scratch.append(bytes);
+        this.manifests.set(desc.digest, { offset: place.offset, size: place.size, children: children.length > 0 ? children : NO_CHILDREN });
         return;
       }
       const source = content instanceof Uint8Array ? Readable.from([Buffer.from(content)]) : content;
@@ -237,7 +254,7 @@ export class ArchiveWriter implements WriteTarget {
 
   async fetch(desc: Descriptor): Promise<Readable> {
     const m = this.manifests.get(desc.digest);
-    if (m) return Readable.from([m.bytes]);
+    if (m) return Readable.from([await this.scratch.read(m)]);
     // Left out of a delta because the base has it: the base can still say what it is.
     if (this.excluded.has(desc.digest) && this.exclude) return this.exclude.fetch(desc);
     throw new OcikitError('UNSUPPORTED', `${this.description} is being written; its blobs cannot be read back`, { digest: desc.digest });
@@ -245,7 +262,7 @@ export class ArchiveWriter implements WriteTarget {
 
   async statBlob(digest: string): Promise<Descriptor> {
     const m = this.manifests.get(digest);
-    if (m) return { mediaType: MediaType.OctetStream, digest, size: m.bytes.length };
+    if (m) return { mediaType: MediaType.OctetStream, digest, size: m.size };
     throw new NotFoundError(`blob ${digest} cannot be read from ${this.description}`, { digest });
   }
 
@@ -261,13 +278,14 @@ export class ArchiveWriter implements WriteTarget {
       this.assertOpen();
       for (const digest of this.manifestOrder()) {
         const { algorithm, encoded } = parseDigest(digest);
-        const bytes = this.manifests.get(digest)!.bytes;
+        const held = this.manifests.get(digest)!;
         await this.enqueue(async () => {
+          const bytes = await this.scratch.read(held);
           await this.ensureDirs(algorithm);
           await this.writeEntry(`blobs/${algorithm}/${encoded}`, bytes);
         });
       }
-      await this.enqueue(() => this.writeEntry('index.json', Buffer.from(JSON.stringify(this.index))));
+      await this.enqueue(() => this.writeJsonEntry('index.json', this.index));
       await this.enqueue(async () => {
         await this.sink.write(TAR_TRAILER);
         await this.sink.end();
@@ -282,6 +300,7 @@ export class ArchiveWriter implements WriteTarget {
         await fsyncDir(path.dirname(this.file.dest));
       }
       this.state = 'committed';
+      await this.scratch.close();
     } catch (err) {
       await this.abort(err);
       throw err;
@@ -292,6 +311,7 @@ export class ArchiveWriter implements WriteTarget {
   async abort(reason?: unknown): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'aborted';
+    await this.scratch.close();
     this.failure ??= reason ?? new OcikitError('IO_ERROR', `writing ${this.description} was cancelled`);
     this.stopOutput?.(this.failure instanceof Error ? this.failure : undefined);
     if (this.file) {
@@ -360,6 +380,23 @@ export class ArchiveWriter implements WriteTarget {
     }
   }
 
+  /**
+   * A JSON document as an entry, written as it is serialized (the bytes of
+   * JSON.stringify, in pieces): index.json lists every entry, and at 50,000
+   * entries the whole text and its bytes were 20 MiB at once. The tar
+   * header needs the size first, so the pieces are produced twice: counted,
+   * then written.
+   */
+  private async writeJsonEntry(name: string, value: unknown): Promise<void> {
+    const pieces = () => batched(jsonChunks(value, { compact: true }), 64 * 1024);
+    let size = 0;
+    for (const piece of pieces()) size += Buffer.byteLength(piece);
+    const bytes = function* () {
+      for (const piece of pieces()) yield Buffer.from(piece);
+    };
+    await this.writeEntry(name, Readable.from(bytes(), { objectMode: false }), size);
+  }
+
   /** A blob's bytes, already verifying (see push): the fast range copy when the source is a local file. */
   private async writeContent(content: Readable, size: number): Promise<void> {
     if (await copyIfFileRange(content, (chunk) => this.sink.write(chunk, true))) return;
@@ -383,13 +420,13 @@ export class ArchiveWriter implements WriteTarget {
     const order: string[] = [];
     const seen = new Set<string>();
     const visit = (start: string) => {
-      const path: Array<{ digest: string; children: string[]; next: number }> = [];
+      const path: Array<{ digest: string; children: readonly string[]; next: number }> = [];
       const enter = (digest: string) => {
         if (seen.has(digest)) return;
         seen.add(digest);
         const m = this.manifests.get(digest);
         if (!m) return;
-        path.push({ digest, children: successors(m.parsed).filter(isWalkable).map((c) => c.digest), next: 0 });
+        path.push({ digest, children: m.children, next: 0 });
       };
       enter(start);
       while (path.length > 0) {

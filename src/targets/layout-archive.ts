@@ -25,7 +25,7 @@ import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { checkOciLayoutFile } from '../spec/validate.js';
 import { MAX_DOCUMENT_SIZE } from '../graph/content.js';
 import { buildReferrersMap, filterReferrers, lookupReferrers } from '../graph/referrers.js';
-import { INDEX_FILE, OCI_LAYOUT_FILE, parseIndexText } from './layout-dir.js';
+import { INDEX_FILE, indexText, OCI_LAYOUT_FILE, parseIndexText } from './layout-dir.js';
 import { defaultInIndex, resolveInIndex, tagsOf } from './index-resolve.js';
 import { abilities, type LayoutReadTarget, type ReferrersFilter } from '../graph/target.js';
 import { LAYOUT_FILE_LIMIT, type FileListing, type LayoutFileEntry } from './file-listing.js';
@@ -88,8 +88,7 @@ export class LayoutArchive implements LayoutReadTarget, FileListing, TrailingDat
 
     const indexEntry = tar.lookup(INDEX_FILE);
     if (!indexEntry) throw new OcikitError('INVALID_LAYOUT', `not an OCI layout archive: ${tar.path} has no index.json`, { path: tar.path });
-    const indexText = (await tar.readSmall(indexEntry, MAX_DOCUMENT_SIZE * 16, INDEX_FILE)).toString('utf8');
-    const index = parseIndexText(indexText, tar.path);
+    const index = parseIndexText(indexText(await tar.readSmall(indexEntry, MAX_DOCUMENT_SIZE * 16, INDEX_FILE), tar.path, tar.path), tar.path);
 
     const blobs = new Map<string, TarEntry>();
     for (const name of tar.names()) {

@@ -1,9 +1,11 @@
 /**
- * One repository of a registry as a target. Reads verify every byte; writes
- * go blob by blob (uploads, mounts) and manifest by manifest, and a manifest
- * with a subject also updates the referrers fallback tag when the registry
- * does not process subjects itself. What is known to be present is
- * remembered, so a push of many images sharing base layers asks once.
+ * One repository of a registry as a target, and the Editor of the write
+ * verbs there. Reads verify every byte; writes go blob by blob (uploads,
+ * mounts, streams of unknown digest) and manifest by manifest, and a
+ * manifest with a subject also updates the referrers fallback tag when the
+ * registry does not process subjects itself (a deleted one leaves it). What
+ * is known to be present is remembered, so a push of many images sharing
+ * base layers asks once.
  */
 import { Readable } from 'node:stream';
 import { NotFoundError } from '../errors.js';
@@ -20,6 +22,7 @@ import { getManifest, headManifest, putManifest } from '../registry/manifests.js
 import { addToFallbackTag, hasReferrersApi, listReferrers, removeFromFallbackTag, type ReferrersState } from '../registry/referrers.js';
 import { deleteBlobDigest, deleteManifestRef } from '../registry/delete.js';
 import { listTags } from '../registry/tags.js';
+import type { NamePage } from '../registry/name-list.js';
 import { rememberBlob, uploadBlob, uploadStream } from '../registry/upload.js';
 import { abilities, type ReferrersFilter } from '../graph/target.js';
 import type { Editor } from '../graph/editor.js';
@@ -99,8 +102,9 @@ export class RegistryTarget implements Editor {
     return desc;
   }
 
-  tags(): AsyncIterable<string> {
-    return listTags(this.access, this.client.opts.pageSize);
+  /** `page`: start after a tag and ask for pages of a size (`repo tags --last T -n N`); the default is every tag. */
+  tags(page: NamePage = {}): AsyncIterable<string> {
+    return listTags(this.access, { last: page.last, pageSize: page.pageSize ?? this.client.opts.pageSize });
   }
 
   referrers(subject: Descriptor, filter?: ReferrersFilter): AsyncIterable<Descriptor> {

@@ -233,8 +233,9 @@ async function startTokenServer(dir: string, users: Record<string, string>, expi
       return;
     }
     const access = url.searchParams.getAll('scope').flatMap((s) => {
-      const m = /^repository:([^:]+):(.+)$/.exec(s);
-      return m ? [{ type: 'repository', name: m[1]!, actions: m[2]!.split(',') }] : [];
+      // `registry:catalog:*` is the catalog's scope (repo ls); everything else is a repository's.
+      const m = /^(repository|registry):([^:]+):(.+)$/.exec(s);
+      return m ? [{ type: m[1]!, name: m[2]!, actions: m[3]!.split(',') }] : [];
     });
     const now = Math.floor(Date.now() / 1000);
     const header = { alg: 'RS256', typ: 'JWT', x5c: [certDer.toString('base64')] };

@@ -21,5 +21,7 @@ import pull from './pull.js';
 import verify from './verify.js';
 import inspect from './inspect.js';
 import diff from './diff.js';
+import repo from './repo.js';
+import { loginCommand, logoutCommand } from './login.js';
 
-export const commands: CommandSpec[] = [init, ls, tags, resolve, manifest, index, blob, tagCommand, untagCommand, attach, referrers, discover, gc, copy, pack, unpack, serve, push, pull, verify, inspect, diff];
+export const commands: CommandSpec[] = [init, ls, tags, resolve, manifest, index, blob, tagCommand, untagCommand, attach, referrers, discover, gc, copy, pack, unpack, serve, push, pull, verify, inspect, diff, repo, loginCommand, logoutCommand];

@@ -233,7 +233,8 @@ export function describeWriteVerbs(kind: Kind, scope: FileScope): void {
       await expectFailure(['blob', 'push', `${t.base}:v1`, '-'], { exit: 2, code: 'USAGE', input: 'x' });
       await expectFailure(['blob', 'delete', `${t.base}:v1`], { exit: 2, code: 'USAGE' });
       await expectFailure(['manifest', 'delete', t.base], { exit: 2, code: 'USAGE' });
-      if (kind !== 'layout') await expectFailure(['tag', `${t.base}:v1`, 'other/repo:x'], { exit: 2, code: 'USAGE' });
+      // Registry tags are plain tags; a layout or archive holds REPO:TAG names.
+      if (kind !== 'layout' && kind !== 'archive') await expectFailure(['tag', `${t.base}:v1`, 'other/repo:x'], { exit: 2, code: 'USAGE' });
     });
 
     it('untag of a tag that is not there: NOT_FOUND, exit 1', async () => {

@@ -29,10 +29,11 @@
  * deletion after a store in the same edit is refused (UNSUPPORTED). Every
  * verb does one or the other.
  */
-import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { NotFoundError, OcikitError, isOcikitError } from '../errors.js';
+import { NotFoundError, OcikitError, fromFsError, isOcikitError } from '../errors.js';
 import { digestBytes } from '../digest/digest.js';
 import { DigestingStream } from '../digest/verify-stream.js';
 import { tempPathFor } from '../fs/atomic.js';
@@ -158,17 +159,17 @@ export class ArchiveEditor implements Editor, LayoutReadTarget, IndexKeeper, Def
   // ---- stores: into the new file ----
 
   async push(desc: Descriptor, content: Readable | Uint8Array): Promise<void> {
+    // The content is ours to end whenever it is not stored: a stream left open holds its source.
+    const drop = () => void (content instanceof Uint8Array || content.destroy());
+    let writer: ArchiveWriter;
     try {
       this.assertOpen();
-      if (await this.exists(desc)) {
-        if (!(content instanceof Uint8Array)) content.destroy();
-        return;
-      }
+      if (await this.exists(desc)) return drop();
+      writer = await this.started();
     } catch (err) {
-      if (!(content instanceof Uint8Array)) content.destroy();
+      drop();
       throw err;
     }
-    const writer = await this.started();
     await writer.push(desc, content);
     this.added.set(desc.digest, desc.size);
     if (isWalkable(desc)) this.referrersMap = undefined;
@@ -189,8 +190,12 @@ export class ArchiveEditor implements Editor, LayoutReadTarget, IndexKeeper, Def
     const tmp = tempPathFor(this.rewrite.file);
     trackTempFile(tmp);
     try {
+      const fh = await fsp.open(tmp, 'wx', 0o600).catch((err: unknown) => {
+        content.destroy();
+        throw fromFsError(err, path.dirname(tmp), 'directory of the archive');
+      });
       const hasher = new DigestingStream('sha256');
-      await pipeline(content, hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
+      await pipeline(content, hasher, fh.createWriteStream());
       const desc: Descriptor = { mediaType, digest: hasher.digest, size: hasher.bytes };
       await this.push(desc, createReadStream(tmp));
       return desc;

@@ -167,6 +167,28 @@ describe('ArchiveEditor', () => {
     await noTempFiles(dir);
   });
 
+  it('a stream that fails while it is stored: the push fails, no temporary file is left, the archive is as it was', async () => {
+    const dir = await caseDir();
+    const file = path.join(dir, 'a.tar');
+    await makeArchive(file);
+    const before = await readFile(file);
+    const e = await ArchiveEditor.open(file);
+    try {
+      const failing = new Readable({
+        read() {
+          this.push(Buffer.alloc(64 * 1024, 1));
+          this.destroy(Object.assign(new Error('input went away'), { code: 'EIO' }));
+        },
+      });
+      await expect(e.pushStream(failing)).rejects.toThrow();
+      await noTempFiles(dir);
+    } finally {
+      await e.close();
+    }
+    expect((await readFile(file)).equals(before)).toBe(true);
+    await noTempFiles(dir);
+  });
+
   it('untag removes the name and keeps the blobs; a missing tag is NOT_FOUND and nothing changes', async () => {
     const dir = await caseDir();
     const file = path.join(dir, 'a.tar');

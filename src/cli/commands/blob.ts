@@ -51,7 +51,7 @@ const pushCmd = defineCommand<{ target: string; file: string; 'media-type'?: str
 const deleteCmd = defineCommand<{ ref: string; force?: boolean }>({
   command: 'delete <ref>',
   describe:
-    `delete a blob (REF@DIGEST) from a layout or a registry. A layout refuses while a manifest listed in index.json uses it (--force to delete anyway); registries often refuse blob deletes, and the error says what they answered; ${ARCHIVE_REWRITTEN}, without the blob`,
+    `delete a blob (REF@DIGEST) from a layout, an archive or a registry. A layout or an archive refuses while a manifest listed in index.json uses it (--force to delete anyway); registries often refuse blob deletes, and the error says what they answered; ${ARCHIVE_REWRITTEN}, without the blob`,
   builder: (y) => y.option('force', { type: 'boolean', describe: 'layouts and archives: delete even when a listed manifest still uses the blob' }),
   async handler(args, ctx) {
     const ref = ctx.ref(args.ref);

@@ -8,9 +8,9 @@
  * umoci reading what an edit wrote. The verbs themselves: archive-edit.test.ts.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterFile, caseDirs, jsonDocument, run, type JsonError } from '../helpers/cli.js';
+import { afterFile, caseDirs, isRoot, jsonDocument, NOBODY, run, type JsonError } from '../helpers/cli.js';
 import { signalWhileWriting, spawnOcikit } from '../helpers/crash.js';
 import { once, peer, requireTool } from '../helpers/peers.js';
 import { blobFile, expectFailure, expectJson, expectSuccess, fixture, loadExpected, type Expected } from './_support.js';
@@ -72,6 +72,25 @@ describe('archives that are not there, or not archives', () => {
     await writeFile(file, 'my notes\n'.repeat(100));
     await expectFailure(['blob', 'push', `oci-archive:${file}`, file], { exit: 1, code: 'INVALID_LAYOUT', unchanged: dir });
     await expectFailure(['tag', `oci-archive:${file}:v1`, 'x'], { exit: 1, code: 'INVALID_LAYOUT', unchanged: dir });
+  });
+});
+
+describe('an archive in a directory that cannot be written', () => {
+  // As root every directory is writable: the commands then run as an unprivileged user.
+  const unprivileged = isRoot() ? { user: NOBODY } : {};
+
+  it('blob push and tag fail with one clear IO_ERROR line, and the archive is left as it was', async () => {
+    const { dir, file } = await packed('tar');
+    const blob = path.join(dir, 'blob.txt');
+    await writeFile(blob, 'content');
+    await chmod(base, 0o755);
+    await chmod(dir, 0o555);
+    try {
+      await expectFailure(['blob', 'push', file, blob], { exit: 1, code: 'IO_ERROR', unchanged: dir, ...unprivileged });
+      await expectFailure(['tag', `${file}:v1`, 'x'], { exit: 1, code: 'IO_ERROR', unchanged: dir, ...unprivileged });
+    } finally {
+      await chmod(dir, 0o755);
+    }
   });
 });
 

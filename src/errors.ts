@@ -93,8 +93,8 @@ export function isOcikitError(err: unknown, code?: ErrorCode): err is OcikitErro
   return err instanceof OcikitError && (code === undefined || err.code === code);
 }
 
-/** Turn a Node.js filesystem error into a typed one that names the path. */
-export function fromFsError(err: unknown, path: string, what: string): OcikitError {
+/** Turn a Node.js filesystem error into a typed one that names the path (`doing`: what was refused, for a permission error). */
+export function fromFsError(err: unknown, path: string, what: string, doing: 'reading' | 'writing to' = 'reading'): OcikitError {
   const e = err as NodeJS.ErrnoException;
   if (err instanceof OcikitError) return err;
   switch (e?.code) {
@@ -102,7 +102,7 @@ export function fromFsError(err: unknown, path: string, what: string): OcikitErr
       return new NotFoundError(`${what} not found: ${path}`, { path, cause: err });
     case 'EACCES':
     case 'EPERM':
-      return new OcikitError('IO_ERROR', `permission denied reading ${what}: ${path}`, { path, cause: err });
+      return new OcikitError('IO_ERROR', `permission denied ${doing} ${what}: ${path}`, { path, cause: err });
     case 'EISDIR':
       return new OcikitError('UNSAFE_BLOB_PATH', `${what} is a directory, expected a file: ${path}`, { path, cause: err });
     default:

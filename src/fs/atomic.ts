@@ -5,6 +5,7 @@
  * crash. A failure at any point removes the temp file: nothing half-written
  * is ever visible under the final name.
  */
+import { fromFsError } from '../errors.js';
 import { FileSink } from './byte-sink.js';
 import { copyIfFileRange } from './file-range.js';
 import { batched } from '../util/json-chunks.js';
@@ -85,7 +86,9 @@ async function writeFileAtomicWith(
 ): Promise<void> {
   trackTempFile(tmp);
   try {
-    const fh = await fsp.open(tmp, 'wx', mode ?? 0o644);
+    const fh = await fsp.open(tmp, 'wx', mode ?? 0o644).catch((err: unknown) => {
+      throw fromFsError(err, path.dirname(tmp), 'the directory', 'writing to');
+    });
     try {
       await fill(fh);
       await fh.sync();

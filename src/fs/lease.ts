@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { fromFsError } from '../errors.js';
 import { HOST_TAG, HOST_TAG_PATTERN, isProcessAlive } from './host-process.js';
 import { LEASE_DIR, checkOwnDir } from './layout-own-dirs.js';
 import { readRegularFile } from './safe-open.js';
@@ -87,7 +88,7 @@ export class WriteLease {
         await fsp.appendFile(this.current, `${digest}\n`);
         return;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 10) throw err;
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 10) throw fromFsError(err, this.dir, 'the lease directory', 'writing to');
       }
     }
   }

@@ -192,7 +192,7 @@ export class ArchiveEditor implements Editor, LayoutReadTarget, IndexKeeper, Def
     try {
       const fh = await fsp.open(tmp, 'wx', 0o600).catch((err: unknown) => {
         content.destroy();
-        throw fromFsError(err, path.dirname(tmp), 'directory of the archive');
+        throw fromFsError(err, path.dirname(tmp), 'the directory of the archive', 'writing to');
       });
       const hasher = new DigestingStream('sha256');
       await pipeline(content, hasher, fh.createWriteStream());

@@ -147,7 +147,7 @@ export class ArchiveWriter implements WriteTarget {
       handle = await fsp.open(tmp, 'wx', FILE_MODE);
     } catch (err) {
       untrackTempFile(tmp);
-      throw fromFsError(err, path.dirname(dest), 'directory for the archive');
+      throw fromFsError(err, path.dirname(dest), 'the directory of the archive', 'writing to');
     }
     const description = `archive ${dest}`;
     const compression = opts.compression ?? 'none';

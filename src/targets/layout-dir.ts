@@ -336,7 +336,11 @@ export class LayoutDir implements UploadStore, LayoutReadTarget, FileListing, Ed
     const tmp = tempPathFor(path.join(this.dir, 'x'), this.dir);
     trackTempFile(tmp);
     try {
-      await pipeline(content, hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
+      const fh = await fsp.open(tmp, 'wx', 0o644).catch((err: unknown) => {
+        content.destroy();
+        throw fromFsError(err, this.dir, 'the layout', 'writing to');
+      });
+      await pipeline(content, hasher, fh.createWriteStream());
       await fsyncFile(tmp);
       const desc = { mediaType, digest: hasher.digest, size: hasher.bytes };
       await this.lease.add(desc.digest);

@@ -258,6 +258,27 @@ describe.concurrent('unreadable files', () => {
   });
 });
 
+describe.concurrent('layouts that cannot be written', () => {
+  // As root every directory is writable: the commands run as an unprivileged user then.
+  const unprivileged = isRoot() ? { user: NOBODY } : {};
+
+  it('blob push, manifest push and attach fail with one IO_ERROR line naming what could not be written, and change nothing', async () => {
+    const si = await copy();
+    const file = outside('manifest.json');
+    await writeFile(file, await readFile(blobFile(si, E.single.image)));
+    const dirs = [si, path.join(si, 'blobs'), path.join(si, 'blobs', 'sha256')];
+    for (const d of dirs) await chmod(d, 0o555);
+    try {
+      for (const args of [['blob', 'push', si, file], ['manifest', 'push', `${si}:v9`, file], ['attach', `${si}:v1`, '--artifact-type', 'application/json', file]]) {
+        const err = await expectFailure(args, { exit: 1, code: 'IO_ERROR', unchanged: si, ...unprivileged });
+        expect(err.path?.startsWith(si), err.message).toBe(true);
+      }
+    } finally {
+      for (const d of dirs) await chmod(d, 0o755);
+    }
+  });
+});
+
 describe.concurrent('usage errors exit 2', () => {
   it.each([
     ['an unknown command', ['frobnicate']],

@@ -8,7 +8,7 @@
  * descriptor and refuse blob paths that are symlinks, directories or devices.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { isUtf8 } from 'node:buffer';
 import path from 'node:path';

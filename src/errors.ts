@@ -29,7 +29,11 @@ export type ErrorCode =
   /** A peer stopped answering (connect, idle read or write) within the allowed time. */
   | 'TIMEOUT'
   /** A layout whose own directories (blobs, temp, lease) are symlinks or leave the layout. */
-  | 'UNSAFE_LAYOUT';
+  | 'UNSAFE_LAYOUT'
+  /** A path taken from content (a layer's title) that is absolute, climbs out with `..`, or would pass through a symlink. */
+  | 'UNSAFE_PATH'
+  /** A file is in the way and the command does not replace files unless told to (`artifact pull --overwrite`). */
+  | 'ALREADY_EXISTS';
 
 export interface ErrorFacts {
   cause?: unknown;

@@ -1,31 +1,39 @@
 /**
- * `attach`: an OCI 1.1 artifact (image manifest with artifactType, the empty
- * config, one layer per file, and `subject`) stored in a layout and listed in
- * index.json untagged, with artifactType and annotations on the entry so that
- * other tools (oras, zot) see it. File content streams; it never sits in memory.
+ * `attach` and `artifact push`: an OCI 1.1 artifact (image manifest with
+ * artifactType, a config (the empty one unless given), one layer per file,
+ * and a `subject` when there is one) stored in a target and, in a layout,
+ * listed in index.json (under its tags, or untagged) with artifactType and
+ * annotations on the entry so that other tools (oras, zot) see it. File
+ * content streams; it never sits in memory.
  */
 import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { OcikitError, UsageError, fromFsError } from '../errors.js';
+import type { Editor } from '../graph/editor.js';
 import { Annotation, EMPTY_DESCRIPTOR, EMPTY_JSON_BYTES, MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageManifest } from '../spec/types.js';
 import { isMediaTypeGrammar } from '../spec/validate.js';
-import type { LayoutDir } from '../targets/layout-dir.js';
-import { pushManifest } from './manifest-push.js';
+import { pushManifest, type ManifestStore } from './manifest-push.js';
 
 export interface AttachFile {
   path: string;
-  /** Layer media type; default application/octet-stream. */
+  /** Layer media type; default application/octet-stream (a config: application/vnd.unknown.config.v1+json, as oras). */
   mediaType?: string;
+  /** The layer's org.opencontainers.image.title; default the file's base name (attach). artifact push gives the path. */
+  title?: string;
 }
 
 export interface AttachOptions {
   artifactType: string;
   files?: AttachFile[];
+  /** The config blob; default the empty descriptor (application/vnd.oci.empty.v1+json). */
+  config?: AttachFile;
   /** Annotations on the manifest. */
   annotations?: Record<string, string>;
-  /** Per-file annotations, keyed by the file's title (base name) or by the path as given. */
+  /** Per-file annotations, keyed by the file's title or by the path as given. */
   fileAnnotations?: Record<string, Record<string, string>>;
+  /** Tags to point at the artifact (REPO:TAG in a layout of several repositories); without any, a layout lists it untagged. */
+  tags?: string[];
   /** Fixed creation time; default SOURCE_DATE_EPOCH, else now. */
   created?: Date;
 }
@@ -35,12 +43,20 @@ export interface AttachResult {
   manifest: Buffer;
 }
 
-export async function attach(layout: LayoutDir, subject: Descriptor, opts: AttachOptions): Promise<AttachResult> {
+/** What storing an artifact needs of a target: a layout directory, or any Editor. */
+export type ArtifactStore = ManifestStore & Pick<Editor, 'pushStream'>;
+
+/** Default media type of a config given as a file, as oras writes it. */
+const UNKNOWN_CONFIG = 'application/vnd.unknown.config.v1+json';
+
+export async function attach(store: ArtifactStore, subject: Descriptor | undefined, opts: AttachOptions): Promise<AttachResult> {
   if (!isMediaTypeGrammar(opts.artifactType)) {
     throw new UsageError(`invalid artifact type "${opts.artifactType}": it must be a media type such as application/spdx+json`);
   }
   const files = opts.files ?? [];
-  for (const f of files) {
+  const titleOf = (f: AttachFile) => f.title ?? path.basename(f.path);
+  // Everything is checked before the first blob is stored: a bad last file must not leave the first ones behind.
+  for (const f of [...files, ...(opts.config ? [opts.config] : [])]) {
     if (f.mediaType !== undefined && !isMediaTypeGrammar(f.mediaType)) {
       throw new UsageError(`invalid media type "${f.mediaType}" for ${f.path}: write FILE:TYPE/SUBTYPE`);
     }
@@ -48,22 +64,23 @@ export async function attach(layout: LayoutDir, subject: Descriptor, opts: Attac
   }
   const titles = new Set<string>();
   for (const f of files) {
-    const title = path.basename(f.path);
+    const title = titleOf(f);
     if (titles.has(title)) throw new UsageError(`two files are named ${title}; each layer's title must be unique`);
     titles.add(title);
   }
 
-  // Blobs first (config, layers), the manifest next, index.json last (design rule 2).
-  const config: Descriptor = { mediaType: EMPTY_DESCRIPTOR.mediaType, digest: EMPTY_DESCRIPTOR.digest, size: EMPTY_DESCRIPTOR.size };
-  await layout.push(config, EMPTY_JSON_BYTES);
+  // Blobs first (config, layers), the manifest next, names last (design rule 2).
+  const empty: Descriptor = { mediaType: EMPTY_DESCRIPTOR.mediaType, digest: EMPTY_DESCRIPTOR.digest, size: EMPTY_DESCRIPTOR.size };
+  const config = opts.config ? await store.pushStream(createReadStream(opts.config.path), opts.config.mediaType ?? UNKNOWN_CONFIG) : empty;
+  if (!opts.config || files.length === 0) await store.push(empty, EMPTY_JSON_BYTES);
   const layers: Descriptor[] = [];
   for (const f of files) {
-    const stored = await layout.pushStream(createReadStream(f.path), f.mediaType ?? MediaType.OctetStream);
-    const title = path.basename(f.path);
+    const stored = await store.pushStream(createReadStream(f.path), f.mediaType ?? MediaType.OctetStream);
+    const title = titleOf(f);
     const annotations = { ...(opts.fileAnnotations?.[f.path] ?? opts.fileAnnotations?.[title] ?? {}), [Annotation.Title]: title };
     layers.push({ ...stored, annotations });
   }
-  if (layers.length === 0) layers.push({ ...config });
+  if (layers.length === 0) layers.push({ ...empty });
 
   const manifest: ImageManifest = {
     schemaVersion: 2,
@@ -71,11 +88,11 @@ export async function attach(layout: LayoutDir, subject: Descriptor, opts: Attac
     artifactType: opts.artifactType,
     config,
     layers,
-    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    ...(subject ? { subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size } } : {}),
     annotations: { [Annotation.Created]: rfc3339(opts.created ?? defaultCreated()), ...(opts.annotations ?? {}) },
   };
   const bytes = Buffer.from(JSON.stringify(manifest));
-  const descriptor = await pushManifest(layout, bytes);
+  const descriptor = await pushManifest(store, bytes, { tags: opts.tags });
   return { descriptor, manifest: bytes };
 }
 
@@ -99,9 +116,9 @@ async function assertRegularFile(file: string): Promise<void> {
   try {
     st = await fsp.stat(file);
   } catch (err) {
-    throw fromFsError(err, file, 'file to attach');
+    throw fromFsError(err, file, 'file');
   }
-  if (!st.isFile()) throw new OcikitError('USAGE', `cannot attach ${file}: it is not a regular file`, { path: file });
+  if (!st.isFile()) throw new OcikitError('USAGE', `cannot store ${file} as a blob: it is not a regular file`, { path: file });
 }
 
 /**

@@ -5,7 +5,10 @@ import type { Descriptor } from '../spec/types.js';
 import { effectiveArtifactType, parseManifestBytes } from '../spec/validate.js';
 import { MAX_DOCUMENT_SIZE } from '../graph/content.js';
 import { successors } from '../graph/successors.js';
-import type { UploadStore } from '../graph/target.js';
+import type { Editor } from '../graph/editor.js';
+
+/** What storing a manifest needs of a target: a layout directory, or any Editor. */
+export type ManifestStore = Pick<Editor, 'description' | 'push' | 'retain' | 'tag' | 'addEntry'>;
 
 export interface PushManifestOptions {
   /** Media type to store under; defaults to the document's own `mediaType` (or what its shape says). */
@@ -22,7 +25,7 @@ export interface PushManifestOptions {
  * its tags, or untagged. Refuses a manifest whose config, layers or children
  * are not stored yet, so index.json never points at missing content.
  */
-export async function pushManifest(layout: UploadStore, bytes: Uint8Array, opts: PushManifestOptions = {}): Promise<Descriptor> {
+export async function pushManifest(layout: ManifestStore, bytes: Uint8Array, opts: PushManifestOptions = {}): Promise<Descriptor> {
   if (bytes.length > MAX_DOCUMENT_SIZE) {
     throw new OcikitError('MANIFEST_TOO_LARGE', `manifest${opts.source ? ` ${opts.source}` : ''} is ${bytes.length} bytes; the limit is ${MAX_DOCUMENT_SIZE}`, { actual: bytes.length, expected: MAX_DOCUMENT_SIZE });
   }

@@ -9,6 +9,7 @@ import index from './index-create.js';
 import blob from './blob.js';
 import { tagCommand, untagCommand } from './tag.js';
 import attach from './attach.js';
+import artifact from './artifact.js';
 import referrers from './referrers.js';
 import discover from './discover.js';
 import gc from './gc.js';
@@ -22,4 +23,4 @@ import verify from './verify.js';
 import inspect from './inspect.js';
 import diff from './diff.js';
 
-export const commands: CommandSpec[] = [init, ls, tags, resolve, manifest, index, blob, tagCommand, untagCommand, attach, referrers, discover, gc, copy, pack, unpack, serve, push, pull, verify, inspect, diff];
+export const commands: CommandSpec[] = [init, ls, tags, resolve, manifest, index, blob, tagCommand, untagCommand, attach, artifact, referrers, discover, gc, copy, pack, unpack, serve, push, pull, verify, inspect, diff];

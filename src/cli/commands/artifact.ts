@@ -6,6 +6,7 @@ import {
   isValidDigest,
   isValidTag,
   layoutName,
+  openWholeSource,
   pullArtifactFiles,
   resolveReference,
   UsageError,
@@ -103,9 +104,16 @@ const pullCmd = defineCommand<PullArgs>({
   async handler(args, ctx) {
     const platform = ctx.platform(args.platform);
     if (args.o === '') throw new UsageError('-o needs a directory');
-    const { ref, target } = await ctx.openRead(args.ref);
-    const desc = await resolveReference(target, ref, { platform });
-    const result = await pullArtifactFiles(target, desc, args.o, { include: args.include?.map(String), overwrite: args.overwrite === true });
+    const ref = ctx.ref(args.ref);
+    // A compressed archive is read whole, spooled beside the output directory (the disk the user chose for the data).
+    const target = ref.kind === 'layout-archive' ? await openWholeSource(ref, path.dirname(path.resolve(args.o))) : (await ctx.openRead(args.ref)).target;
+    let result;
+    try {
+      const desc = await resolveReference(target, ref, { platform });
+      result = await pullArtifactFiles(target, desc, args.o, { include: args.include?.map(String), overwrite: args.overwrite === true });
+    } finally {
+      await target.close?.();
+    }
     for (const layer of result.untitled) ctx.out.warn(`skipped layer ${layer.digest}: it has no title (org.opencontainers.image.title) to name a file by`);
     const files = result.files.map((f) => ({ title: f.title, path: f.path, mediaType: f.descriptor.mediaType, digest: f.descriptor.digest, size: f.descriptor.size }));
     ctx.out.result({ manifest: result.manifest, files, untitled: result.untitled, excluded: result.excluded }, (r) => r.files.map((f) => f.path).join('\n'));

@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { afterFile, ocikit, snapshotTree, type RunOptions } from '../helpers/cli.js';
 import { EMPTY, OCI_MANIFEST, editIndex, sha256, storeAt, storeBlob, storeJson, tagged, type Desc } from '../helpers/audit-layouts.js';
 import { once } from '../helpers/peers.js';
+import { schemaAvailable, validateAgainstSchema } from '../helpers/schema.js';
 import { startRegistry } from '../helpers/registry.js';
 import { expectFailure, expectJson, expectSuccess, readIndexJson } from './_support.js';
 import { startServe, stopAllServers } from './serve-helpers.js';
@@ -122,6 +123,16 @@ describe('artifact push and pull on a layout directory', () => {
     expect(m.layers.map((l) => l.annotations?.[TITLE])).toEqual(['docs/.hidden', 'docs/a.md', 'docs/sub/b.md', 'c.txt', 'd.txt', 'e.json']);
     expect(m.layers.map((l) => l.mediaType)).toEqual([...Array(5).fill('application/octet-stream'), 'application/json']);
     for (const l of m.layers) expect(l.digest).toBe(sha256(FILES[l.annotations![TITLE]!]!));
+    if (schemaAvailable) expect(validateAgainstSchema('manifest', m)).toEqual([]);
+  });
+
+  it('without files: one empty layer, as oras does', async () => {
+    const layout = await newLayout();
+    await push(`${layout}:marker`, ['--artifact-type', TYPE]);
+    const m = await manifestOf(`${layout}:marker`);
+    expect(m.layers).toEqual([EMPTY]);
+    expect(m.config).toEqual(EMPTY);
+    if (schemaAvailable) expect(validateAgainstSchema('manifest', m)).toEqual([]);
   });
 
   it('names the artifact by the tag of REF', async () => {
@@ -187,6 +198,7 @@ describe('artifact push and pull on a layout directory', () => {
     expect(m.subject).toEqual({ mediaType: OCI_MANIFEST, digest: image.digest, size: image.size });
     expect(m.config).toEqual({ mediaType: 'application/vnd.example.config+json', digest: sha256(FILES['d.txt']!), size: FILES['d.txt']!.length });
     expect(sha256(await readFile(exported))).toBe(desc.digest);
+    if (schemaAvailable) expect(validateAgainstSchema('manifest', m)).toEqual([]);
     const referrers = await expectJson<{ manifests: Desc[] }>(['referrers', `${layout}:v1`]);
     expect(referrers.manifests.map((d) => d.digest)).toEqual([desc.digest]);
     // A full reference to the same layout is the same subject; another layout's is refused.

@@ -28,6 +28,8 @@ export type ErrorCode =
   | 'LIMIT_EXCEEDED'
   /** A peer stopped answering (connect, idle read or write) within the allowed time. */
   | 'TIMEOUT'
+  /** Content still needed by something listed (a blob a listed manifest reaches): refused unless forced. */
+  | 'IN_USE'
   /** A layout whose own directories (blobs, temp, lease) are symlinks or leave the layout. */
   | 'UNSAFE_LAYOUT'
   /** A path taken from content (a layer's title) that is absolute, climbs out with `..`, or would pass through a symlink. */

@@ -8,6 +8,8 @@ import {
   openReadTarget,
   openWriteTarget,
   openLayoutDir,
+  openEditor,
+  type Editor,
   parseReference,
   parsePlatform,
   type Platform,
@@ -42,8 +44,8 @@ export function isUsageOrigin(err: unknown): boolean {
 export class Context {
   readonly args: GlobalArgs;
   readonly out: Output;
-  /** Layouts opened for writing: their write leases are released when the command ends. */
-  private readonly opened: Leased[] = [];
+  /** Targets opened for writing: layouts' write leases are released, archive edits not committed dropped, when the command ends. */
+  private readonly opened: Array<Pick<Leased, 'close'>> = [];
 
   constructor(args: GlobalArgs, streams: { stdout?: NodeJS.WritableStream; stderr?: NodeJS.WritableStream } = {}) {
     this.args = args;
@@ -78,6 +80,18 @@ export class Context {
     const layout = await openLayoutDir(ref, { create });
     this.opened.push(layout);
     return { ref, layout };
+  }
+
+  /**
+   * The Editor of a write verb's target (layout directory, registry; an
+   * archive once it can be edited). The handler calls `editor.commit()` once
+   * its edit is complete; close() runs whatever happens.
+   */
+  async openEditor(input: string): Promise<{ ref: Reference; editor: Editor }> {
+    const ref = this.ref(input);
+    const editor = await openEditor(ref, await this.registryOpen(ref));
+    this.opened.push(editor);
+    return { ref, editor };
   }
 
   async close(): Promise<void> {

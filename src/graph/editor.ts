@@ -16,6 +16,11 @@ import type { Readable } from 'node:stream';
 import type { Descriptor } from '../spec/types.js';
 import type { ReadTarget, WriteTarget } from './target.js';
 
+export interface DeleteBlobOptions {
+  /** Remove the blob even though a listed manifest still needs it (that manifest is then incomplete until the blob is stored again). */
+  force?: boolean;
+}
+
 export interface Editor extends ReadTarget, WriteTarget {
   /** Store content whose digest is not known in advance (blob push, a file of an artifact): hashed as it is stored. */
   pushStream(content: Readable, mediaType?: string): Promise<Descriptor>;
@@ -40,8 +45,12 @@ export interface Editor extends ReadTarget, WriteTarget {
    * is used.
    */
   deleteManifest(desc: Descriptor): Promise<void>;
-  /** Remove a blob. */
-  deleteBlob(desc: Descriptor): Promise<void>;
+  /**
+   * Remove a blob. A layout refuses (IN_USE) while a manifest listed in its
+   * index.json still reaches the blob, unless `force`; a registry decides for
+   * itself (many refuse blob deletion: UNSUPPORTED with their answer).
+   */
+  deleteBlob(desc: Descriptor, opts?: DeleteBlobOptions): Promise<void>;
   /** Make the edit durable: an archive is written and renamed into place; other kinds are already done. */
   commit(): Promise<void>;
   /** Release what the edit holds; an archive edit not committed is dropped and the old archive kept. */

@@ -1,41 +1,48 @@
 /**
- * `attach` and `artifact push`: an OCI 1.1 artifact (image manifest with
- * artifactType, a config (the empty one unless given), one layer per file,
- * and a `subject` when there is one) stored in a target and, in a layout,
- * listed in index.json (under its tags, or untagged) with artifactType and
- * annotations on the entry so that other tools (oras, zot) see it. File
- * content streams; it never sits in memory.
+ * `attach` (and `artifact push`): an OCI 1.1 artifact (image manifest with
+ * artifactType, the empty config or a given one, one layer per file, and
+ * `subject` when there is one) stored through an Editor: in a layout it is
+ * listed in index.json (untagged, with artifactType and annotations on the
+ * entry so that other tools, oras and zot, see it); in a registry the
+ * manifest PUT carries the subject, and the referrers fallback tag is kept
+ * where the registry does not process subjects. File content streams; it
+ * never sits in memory.
  */
 import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { OcikitError, UsageError, fromFsError } from '../errors.js';
-import type { Editor } from '../graph/editor.js';
 import { Annotation, EMPTY_DESCRIPTOR, EMPTY_JSON_BYTES, MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageManifest } from '../spec/types.js';
 import { isMediaTypeGrammar } from '../spec/validate.js';
-import { pushManifest, type ManifestStore } from './manifest-push.js';
+import type { Editor } from '../graph/editor.js';
+import { pushManifest } from './manifest-push.js';
 
 export interface AttachFile {
   path: string;
-  /** Layer media type; default application/octet-stream (a config: application/vnd.unknown.config.v1+json, as oras). */
+  /** Layer media type; default application/octet-stream. */
   mediaType?: string;
-  /** The layer's org.opencontainers.image.title; default the file's base name (attach). artifact push gives the path. */
+  /** The layer's org.opencontainers.image.title: default the file's base name (attach); artifact push gives the path as written. */
   title?: string;
 }
 
 export interface AttachOptions {
   artifactType: string;
   files?: AttachFile[];
-  /** The config blob; default the empty descriptor (application/vnd.oci.empty.v1+json). */
-  config?: AttachFile;
   /** Annotations on the manifest. */
   annotations?: Record<string, string>;
-  /** Per-file annotations, keyed by the file's title or by the path as given. */
+  /** Per-file annotations, keyed by the file's title (base name) or by the path as given. */
   fileAnnotations?: Record<string, Record<string, string>>;
-  /** Tags to point at the artifact (REPO:TAG in a layout of several repositories); without any, a layout lists it untagged. */
-  tags?: string[];
   /** Fixed creation time; default SOURCE_DATE_EPOCH, else now. */
   created?: Date;
+  /**
+   * A config file instead of the empty config (artifact push --config). Its
+   * media type defaults to oras's application/vnd.unknown.config.v1+json: an
+   * artifact's config is not an image config, and calling it one would have
+   * verify check it as one.
+   */
+  config?: AttachFile;
+  /** Tag the artifact (artifact push REF:TAG); untagged, a layout lists it in index.json without a tag. */
+  tags?: string[];
 }
 
 export interface AttachResult {
@@ -43,20 +50,15 @@ export interface AttachResult {
   manifest: Buffer;
 }
 
-/** What storing an artifact needs of a target: a layout directory, or any Editor. */
-export type ArtifactStore = ManifestStore & Pick<Editor, 'pushStream'>;
-
-/** Default media type of a config given as a file, as oras writes it. */
+/** The config media type oras writes for a config file given without one. */
 const UNKNOWN_CONFIG = 'application/vnd.unknown.config.v1+json';
 
-export async function attach(store: ArtifactStore, subject: Descriptor | undefined, opts: AttachOptions): Promise<AttachResult> {
+export async function attach(editor: Editor, subject: Descriptor | undefined, opts: AttachOptions): Promise<AttachResult> {
   if (!isMediaTypeGrammar(opts.artifactType)) {
     throw new UsageError(`invalid artifact type "${opts.artifactType}": it must be a media type such as application/spdx+json`);
   }
   const files = opts.files ?? [];
-  const titleOf = (f: AttachFile) => f.title ?? path.basename(f.path);
-  // Everything is checked before the first blob is stored: a bad last file must not leave the first ones behind.
-  for (const f of [...files, ...(opts.config ? [opts.config] : [])]) {
+  for (const f of opts.config ? [...files, opts.config] : files) {
     if (f.mediaType !== undefined && !isMediaTypeGrammar(f.mediaType)) {
       throw new UsageError(`invalid media type "${f.mediaType}" for ${f.path}: write FILE:TYPE/SUBTYPE`);
     }
@@ -69,18 +71,22 @@ export async function attach(store: ArtifactStore, subject: Descriptor | undefin
     titles.add(title);
   }
 
-  // Blobs first (config, layers), the manifest next, names last (design rule 2).
+  // Blobs first (config, layers), the manifest next, index.json last (design rule 2).
   const empty: Descriptor = { mediaType: EMPTY_DESCRIPTOR.mediaType, digest: EMPTY_DESCRIPTOR.digest, size: EMPTY_DESCRIPTOR.size };
-  const config = opts.config ? await store.pushStream(createReadStream(opts.config.path), opts.config.mediaType ?? UNKNOWN_CONFIG) : empty;
-  if (!opts.config || files.length === 0) await store.push(empty, EMPTY_JSON_BYTES);
+  let config = empty;
+  if (opts.config) config = await editor.pushStream(createReadStream(opts.config.path), opts.config.mediaType ?? UNKNOWN_CONFIG);
+  else await editor.push(empty, EMPTY_JSON_BYTES);
   const layers: Descriptor[] = [];
   for (const f of files) {
-    const stored = await store.pushStream(createReadStream(f.path), f.mediaType ?? MediaType.OctetStream);
+    const stored = await editor.pushStream(createReadStream(f.path), f.mediaType ?? MediaType.OctetStream);
     const title = titleOf(f);
     const annotations = { ...(opts.fileAnnotations?.[f.path] ?? opts.fileAnnotations?.[title] ?? {}), [Annotation.Title]: title };
     layers.push({ ...stored, annotations });
   }
-  if (layers.length === 0) layers.push({ ...empty });
+  if (layers.length === 0) {
+    if (opts.config) await editor.push(empty, EMPTY_JSON_BYTES);
+    layers.push({ ...empty });
+  }
 
   const manifest: ImageManifest = {
     schemaVersion: 2,
@@ -92,8 +98,12 @@ export async function attach(store: ArtifactStore, subject: Descriptor | undefin
     annotations: { [Annotation.Created]: rfc3339(opts.created ?? defaultCreated()), ...(opts.annotations ?? {}) },
   };
   const bytes = Buffer.from(JSON.stringify(manifest));
-  const descriptor = await pushManifest(store, bytes, { tags: opts.tags });
+  const descriptor = await pushManifest(editor, bytes, { tags: opts.tags ?? [] });
   return { descriptor, manifest: bytes };
+}
+
+function titleOf(f: AttachFile): string {
+  return f.title ?? path.basename(f.path);
 }
 
 /** SOURCE_DATE_EPOCH (reproducible builds) when set, else now. */
@@ -116,9 +126,9 @@ async function assertRegularFile(file: string): Promise<void> {
   try {
     st = await fsp.stat(file);
   } catch (err) {
-    throw fromFsError(err, file, 'file');
+    throw fromFsError(err, file, 'file to attach');
   }
-  if (!st.isFile()) throw new OcikitError('USAGE', `cannot store ${file} as a blob: it is not a regular file`, { path: file });
+  if (!st.isFile()) throw new OcikitError('USAGE', `cannot attach ${file}: it is not a regular file`, { path: file });
 }
 
 /**

@@ -12,17 +12,16 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { OcikitError, isOcikitError } from '../errors.js';
 import { isValidDigest, SUPPORTED_ALGORITHMS } from '../digest/digest.js';
 import type { Descriptor } from '../spec/types.js';
 import { tempPathFor } from '../fs/atomic.js';
 import { readLiveLeases } from '../fs/lease.js';
 import { isLeftoverTempFile } from '../fs/temp-files.js';
 import type { LayoutDir } from '../targets/layout-dir.js';
-import type { ReadTarget } from '../graph/target.js';
 import { removeEntries, tagOf } from '../spec/index-entries.js';
-import { fetchManifest } from '../graph/content.js';
-import { isWalkable, successors } from '../graph/successors.js';
+import { entryClosures, type EntryClosure } from '../graph/closure.js';
+
+export { entryClosures, type EntryClosure };
 
 export interface GcResult {
   dryRun: boolean;
@@ -100,12 +99,6 @@ async function removeBlobs(layout: LayoutDir, doomed: Array<{ digest: string; si
   return removed;
 }
 
-/** What one index.json entry keeps alive: every digest it reaches, and the subject it hangs on (artifacts). */
-export interface EntryClosure {
-  subject?: string;
-  closure: Set<string>;
-}
-
 export interface LiveContent {
   /** Digests of every blob and manifest a live entry reaches. */
   live: Set<string>;
@@ -139,57 +132,6 @@ export function liveContent(entries: readonly Descriptor[], closures: ReadonlyMa
     }
   }
   return { live, liveEntries, removedEntries: entries.filter((e) => !liveEntries.has(e.digest)) };
-}
-
-/** The closure of every entry, read from `target` (any readable target: a layout, a MemoryTarget). */
-export async function entryClosures(target: ReadTarget, entries: readonly Descriptor[]): Promise<Map<string, EntryClosure>> {
-  const closures = new Map<string, EntryClosure>();
-  for (const entry of entries) {
-    if (!closures.has(entry.digest)) closures.set(entry.digest, await closureOf(target, entry));
-  }
-  return closures;
-}
-
-/** Every digest an entry reaches (itself, children, configs, layers) and its subject. Missing children are skipped (delta layouts). */
-async function closureOf(layout: ReadTarget, entry: Descriptor): Promise<EntryClosure> {
-  const closure = new Set<string>();
-  let subject: string | undefined;
-  const stack: Descriptor[] = [entry];
-  while (stack.length > 0) {
-    const desc = stack.pop()!;
-    if (closure.has(desc.digest)) continue;
-    closure.add(desc.digest);
-    if (!isWalkable(desc) || !(await isStored(layout, desc.digest))) continue;
-    let m;
-    try {
-      m = await fetchManifest(layout, desc);
-    } catch (err) {
-      throw new OcikitError('INVALID_MANIFEST', `gc stopped: cannot read manifest ${desc.digest} (${(err as Error).message}); nothing was removed`, {
-        digest: desc.digest,
-        cause: err,
-        hint: 'run ocikit verify to see what is damaged',
-      });
-    }
-    if (desc === entry && m.doc.subject) subject = m.doc.subject.digest;
-    stack.push(...successors(m));
-  }
-  return { subject, closure };
-}
-
-/**
- * Whether a blob file is there at all. Only a missing file means "not stored"
- * (a delta layout); one that is present with the wrong size, or is not a
- * regular file, is damaged, and fetchManifest then says so. (`exists()` would
- * answer false for a truncated manifest, and gc would delete what it needs.)
- */
-async function isStored(layout: ReadTarget, digest: string): Promise<boolean> {
-  try {
-    await layout.statBlob(digest);
-    return true;
-  } catch (err) {
-    if (isOcikitError(err, 'NOT_FOUND')) return false;
-    return true;
-  }
 }
 
 async function listBlobs(layout: LayoutDir): Promise<Array<{ digest: string; size: number }>> {

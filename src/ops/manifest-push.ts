@@ -7,8 +7,8 @@ import { MAX_DOCUMENT_SIZE } from '../graph/content.js';
 import { successors } from '../graph/successors.js';
 import type { Editor } from '../graph/editor.js';
 
-/** What storing a manifest needs of a target: a layout directory, or any Editor. */
-export type ManifestStore = Pick<Editor, 'description' | 'push' | 'retain' | 'tag' | 'addEntry'>;
+/** What storing a manifest needs of an Editor; serve --writable's layout (an UploadStore) has it too. */
+export type ManifestStore = Pick<Editor, 'description' | 'retain' | 'push' | 'tag' | 'addEntry'>;
 
 export interface PushManifestOptions {
   /** Media type to store under; defaults to the document's own `mediaType` (or what its shape says). */
@@ -21,9 +21,9 @@ export interface PushManifestOptions {
 }
 
 /**
- * Validate and store a manifest in a layout, then list it in index.json: under
- * its tags, or untagged. Refuses a manifest whose config, layers or children
- * are not stored yet, so index.json never points at missing content.
+ * Validate and store a manifest, then name it: under its tags, or (a layout)
+ * listed in index.json untagged. Refuses a manifest whose config, layers or
+ * children are not stored yet, so nothing ever points at missing content.
  */
 export async function pushManifest(layout: ManifestStore, bytes: Uint8Array, opts: PushManifestOptions = {}): Promise<Descriptor> {
   if (bytes.length > MAX_DOCUMENT_SIZE) {

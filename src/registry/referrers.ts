@@ -86,15 +86,43 @@ async function* fromFallbackTag(r: RepoAccess, digest: string, filter: Referrers
   }
 }
 
+/**
+ * Whether the registry answers the referrers API, asked once per repository
+ * (with `subject` as the probe) and remembered in `state`.
+ */
+export async function hasReferrersApi(r: RepoAccess, subject: Descriptor, state: ReferrersState): Promise<boolean> {
+  if (state.api === undefined) state.api = (await referrersApi(r, subject, undefined)) !== undefined;
+  return state.api;
+}
+
+/** Add `referrer` to the referrers index of `subjectDigest` (fallback tag schema). */
+export function addToFallbackTag(r: RepoAccess, subjectDigest: string, referrer: Descriptor): Promise<void> {
+  return editFallbackTag(r, subjectDigest, (manifests) =>
+    manifests.some((d) => isDescriptor(d) && d.digest === referrer.digest) ? undefined : [...manifests, listed(referrer)],
+  );
+}
+
+/**
+ * Remove `referrerDigest` from the referrers index of `subjectDigest`. An
+ * index left empty is stored empty: the tag is the registry's to delete,
+ * and an empty listing answers the same as none.
+ */
+export function removeFromFallbackTag(r: RepoAccess, subjectDigest: string, referrerDigest: string): Promise<void> {
+  return editFallbackTag(r, subjectDigest, (manifests) => {
+    const rest = manifests.filter((d) => !(isDescriptor(d) && d.digest === referrerDigest));
+    return rest.length === manifests.length ? undefined : rest;
+  });
+}
+
 /** Serializes fallback-tag updates per registry repository and tag within this process. */
 const updateQueues = new Map<string, Promise<unknown>>();
 
-/** Add `referrer` to the referrers index of `subjectDigest` (fallback tag schema). */
-export async function addToFallbackTag(r: RepoAccess, subjectDigest: string, referrer: Descriptor): Promise<void> {
+/** One read-modify-write of a fallback tag; `edit` returns the new list, or undefined for no change. */
+async function editFallbackTag(r: RepoAccess, subjectDigest: string, edit: FallbackEdit): Promise<void> {
   const tag = fallbackTagFor(subjectDigest);
   const key = `${r.client.host}/${r.repository}:${tag}`;
   const previous = updateQueues.get(key) ?? Promise.resolve();
-  const run = previous.catch(() => undefined).then(() => updateFallbackTag(r, tag, referrer));
+  const run = previous.catch(() => undefined).then(() => updateFallbackTag(r, tag, edit));
   updateQueues.set(key, run);
   try {
     await run;
@@ -103,13 +131,16 @@ export async function addToFallbackTag(r: RepoAccess, subjectDigest: string, ref
   }
 }
 
-async function updateFallbackTag(r: RepoAccess, tag: string, referrer: Descriptor): Promise<void> {
+type FallbackEdit = (manifests: Descriptor[]) => Descriptor[] | undefined;
+
+async function updateFallbackTag(r: RepoAccess, tag: string, edit: FallbackEdit): Promise<void> {
   const what = `updating referrers tag ${tag} in ${r.description}`;
   for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
     const current = await getManifest(r, tag);
     const index: ImageIndex = current ? parseIndex(current.bytes.toString('utf8'), what) : { schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: [] };
-    if (index.manifests.some((d) => isDescriptor(d) && d.digest === referrer.digest)) return;
-    const next: ImageIndex = { ...index, schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: [...index.manifests, listed(referrer)] };
+    const manifests = edit(index.manifests);
+    if (manifests === undefined) return;
+    const next: ImageIndex = { ...index, schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests };
     const res = await putManifest(r, tag, MediaType.ImageIndex, Buffer.from(JSON.stringify(next)), { ifMatch: current?.etag, what });
     if (res.status !== 412) return;
     // Someone else updated it between our read and write: read again.

@@ -26,7 +26,7 @@
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { OcikitError } from '../errors.js';
-import { VerifyStream, verifiesFor } from '../digest/verify-stream.js';
+import { DigestingStream, VerifyStream, verifiesFor } from '../digest/verify-stream.js';
 import type { Descriptor } from '../spec/types.js';
 import { headerValue } from './client.js';
 import { drain, type HttpResponse } from './http.js';
@@ -69,20 +69,10 @@ export async function uploadBlob(r: RepoAccess, desc: Descriptor, content: Reada
     const chunkSize = small ? Infinity : r.client.chunkSize;
     // What the closing PUT carries: nothing after a streamed PATCH, else the last chunk (or the whole blob).
     let last: Buffer[] = [];
-    if (chunkSize === undefined) location = await patchStream(r, location, stream, desc, what);
+    if (chunkSize === undefined) location = await patchStream(r, location, stream, desc.size, what);
     else ({ location, last } = await patchChunks(r, location, stream, chunkSize, what));
     // The content ended cleanly: VerifyStream checked digest and size. Close the upload.
-    const put = await r.client.request({
-      method: 'PUT',
-      url: withDigest(location, desc.digest),
-      headers: { 'Content-Type': 'application/octet-stream' },
-      body: last,
-      scopes: r.scopes,
-      what,
-    });
-    if (put.status !== 201 && put.status !== 204) await r.client.fail(put, what);
-    drain(put.body);
-    checkDigestHeader(put, desc.digest, what);
+    await closeUpload(r, location, desc.digest, last, what);
   } catch (err) {
     await cancel(r, location);
     source.destroy();
@@ -93,16 +83,69 @@ export async function uploadBlob(r: RepoAccess, desc: Descriptor, content: Reada
 }
 
 /**
- * The whole blob in one PATCH whose body is the verifying stream. The
+ * Content whose digest is not known in advance (`blob push` of stdin, a file
+ * of an artifact): hashed as it streams in one PATCH of unknown length
+ * (chunked transfer encoding, as docker push sends layers), and the upload
+ * closed with the digest that came out. Memory stays flat in blob size, the
+ * content is read once, and nothing is spooled to disk. Returns the
+ * descriptor stored.
+ */
+export async function uploadStream(r: RepoAccess, content: Readable, mediaType: string): Promise<Descriptor> {
+  const what = `pushing a blob to ${r.description}`;
+  const hasher = new DigestingStream('sha256');
+  content.on('error', (err) => hasher.destroy(err));
+  const stream = content.pipe(hasher);
+  stream.on('error', () => undefined);
+  let location: URL;
+  try {
+    location = await startUpload(r, what);
+  } catch (err) {
+    content.destroy();
+    stream.destroy();
+    throw err;
+  }
+  try {
+    location = await patchStream(r, location, stream, undefined, what);
+    const desc: Descriptor = { mediaType, digest: hasher.digest, size: hasher.bytes };
+    await closeUpload(r, location, desc.digest, [], `pushing blob ${desc.digest} to ${r.description}`);
+    remember(r, desc.digest);
+    return desc;
+  } catch (err) {
+    await cancel(r, location);
+    content.destroy();
+    stream.destroy();
+    throw err;
+  }
+}
+
+/** The closing `PUT ?digest=` of an upload, with what is left to send (nothing after a streamed PATCH). */
+async function closeUpload(r: RepoAccess, location: URL, digest: string, last: Buffer[], what: string): Promise<void> {
+  const put = await r.client.request({
+    method: 'PUT',
+    url: withDigest(location, digest),
+    headers: { 'Content-Type': 'application/octet-stream' },
+    body: last,
+    scopes: r.scopes,
+    what,
+  });
+  if (put.status !== 201 && put.status !== 204) await r.client.fail(put, what);
+  drain(put.body);
+  checkDigestHeader(put, digest, what);
+}
+
+/**
+ * The whole blob in one PATCH whose body is the verifying (or hashing)
+ * stream; of unknown `size`, it goes with chunked transfer encoding. The
  * registry's 202 proves it read every byte, not that the bytes match: the
  * verifier's verdict comes at the end of the stream, possibly after the
  * answer, so it is awaited before the upload may be closed.
  */
-async function patchStream(r: RepoAccess, location: URL, stream: Readable, desc: Descriptor, what: string): Promise<URL> {
+async function patchStream(r: RepoAccess, location: URL, stream: Readable, size: number | undefined, what: string): Promise<URL> {
   const verified = finished(stream);
   verified.catch(() => undefined);
-  const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Content-Length': String(desc.size) };
-  if (desc.size > 0) headers['Content-Range'] = `0-${desc.size - 1}`;
+  const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
+  if (size !== undefined) headers['Content-Length'] = String(size);
+  if (size !== undefined && size > 0) headers['Content-Range'] = `0-${size - 1}`;
   const res = await r.client.request({ method: 'PATCH', url: location, headers, body: stream, scopes: r.scopes, what });
   if (res.status !== 202) {
     // Refused before reading it all: stop the source, so nothing waits for a reader that left.

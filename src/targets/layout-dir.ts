@@ -13,23 +13,25 @@ import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { OcikitError, NotFoundError, fromFsError } from '../errors.js';
-import { isDigestGrammar, parseDigest } from '../digest/digest.js';
+import { digestBytes, isDigestGrammar, parseDigest } from '../digest/digest.js';
 import { DigestingStream, VerifyStream, sizeMismatch, verifiesFor, verifyBytes } from '../digest/verify-stream.js';
 import { fsyncDir, fsyncFile, streamToFileAtomic, tempPathFor, writeFileAtomic } from '../fs/atomic.js';
 import { trackTempFile, untrackTempFile } from '../fs/temp-files.js';
 import { withLock, type HeldLock } from '../fs/lock.js';
 import { VerifiedFileRange } from '../fs/file-range.js';
 import { openRegularFile, readSmallRegularFileSync, readRegularFile } from '../fs/safe-open.js';
-import { WriteLease } from '../fs/lease.js';
+import { readLiveLeases, WriteLease } from '../fs/lease.js';
 import { assertOwnDirsSafe } from '../fs/layout-own-dirs.js';
 import { internMediaType, MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { checkOciLayoutFile } from '../spec/validate.js';
 import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
 import { buildReferrersMap, filterReferrers, lookupReferrers } from '../graph/referrers.js';
-import { addEntry, nameRef, removeTag, setTag } from '../spec/index-entries.js';
+import { addEntry, entryRef, isFallbackTagEntry, nameRef, removeTag, setTag } from '../spec/index-entries.js';
 import { defaultInIndex, resolveInIndex, tagsOf } from './index-resolve.js';
 import { abilities, type LayoutReadTarget, type ReferrersFilter, type UploadStore } from '../graph/target.js';
+import { entryClosures } from '../graph/closure.js';
+import type { DeleteBlobOptions, Editor } from '../graph/editor.js';
 import { readLayoutDirFile, walkDirectory, type FileListing, type LayoutFileEntry } from './file-listing.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
@@ -41,7 +43,7 @@ const SYNC_READ_LIMIT = 256 * 1024;
 /** `oci-layout` holds one short JSON object; anything bigger is not one. */
 const SMALL_FILE_LIMIT = 64 * 1024;
 
-export class LayoutDir implements UploadStore, LayoutReadTarget, FileListing {
+export class LayoutDir implements UploadStore, LayoutReadTarget, FileListing, Editor {
   readonly dir: string;
   readonly description: string;
 
@@ -461,6 +463,106 @@ export class LayoutDir implements UploadStore, LayoutReadTarget, FileListing {
     if (!(await this.exists(desc))) throw new NotFoundError(`cannot list ${desc.digest}: it is not stored in ${this.description}`, { digest: desc.digest });
     await this.updateIndex(async (index) => (await this.requireStored(desc, 'list'), addEntry(index, desc)));
   }
+
+  /**
+   * Remove a manifest from index.json: every entry with its digest (each of
+   * its tags), and its line in any fallback-tag index (`sha256-<hex>`, as
+   * regclient writes them) that lists it as a referrer. Such an index is
+   * rewritten as a new blob, stored before index.json points at it; one left
+   * empty loses its entry. Blobs stay until gc. NOT_FOUND when index.json
+   * neither lists the manifest nor lists it as a referrer.
+   */
+  async deleteManifest(desc: Descriptor): Promise<void> {
+    let changed = false;
+    await this.updateIndex(async (index) => {
+      const manifests: Descriptor[] = [];
+      for (const e of index.manifests) {
+        if (e.digest === desc.digest) continue;
+        if (!isFallbackTagEntry(e)) {
+          manifests.push(e);
+          continue;
+        }
+        const rewritten = await this.fallbackIndexWithout(e, desc.digest);
+        if (rewritten === null) continue;
+        manifests.push(rewritten ?? e);
+      }
+      changed = manifests.length !== index.manifests.length || manifests.some((e, i) => e !== index.manifests[i]);
+      return changed ? { ...index, manifests } : undefined;
+    });
+    if (!changed) {
+      const stored = await this.exists(desc);
+      throw new NotFoundError(`manifest ${desc.digest} is not listed in ${this.dir}/index.json${stored ? ' (it is stored, reached through an index that lists it)' : ''}`, {
+        digest: desc.digest,
+        hint: stored ? 'delete the index that lists it instead' : undefined,
+      });
+    }
+  }
+
+  /**
+   * The fallback-tag entry `entry` rewritten without `digest`: undefined when
+   * its index does not list it, null when nothing would be left.
+   */
+  private async fallbackIndexWithout(entry: Descriptor, digest: string): Promise<Descriptor | null | undefined> {
+    let doc: ImageIndex;
+    try {
+      doc = JSON.parse((await this.fetchBytes(entry)).toString('utf8')) as ImageIndex;
+    } catch (err) {
+      // Not JSON: it lists nothing we could remove (verify reports it). A missing or damaged blob is an error to see.
+      if (err instanceof SyntaxError) return undefined;
+      throw err;
+    }
+    if (!doc || !Array.isArray(doc.manifests) || !doc.manifests.some((m) => m?.digest === digest)) return undefined;
+    const rest = doc.manifests.filter((m) => m?.digest !== digest);
+    if (rest.length === 0) return null;
+    const bytes = Buffer.from(JSON.stringify({ ...doc, manifests: rest }));
+    const next: Descriptor = { ...entry, digest: digestBytes(bytes), size: bytes.length };
+    await this.push(next, bytes);
+    return next;
+  }
+
+  /**
+   * Remove a blob file, under the lock. Refused (IN_USE, nothing removed)
+   * while a manifest listed in index.json reaches it (itself included) or a
+   * running ocikit process has leased it to rely on it, unless `force`:
+   * `blob delete` is for stray or unwanted content; what is listed goes with
+   * `manifest delete`/`untag` and then gc, which never breaks an image.
+   */
+  async deleteBlob(desc: Descriptor, opts: DeleteBlobOptions = {}): Promise<void> {
+    await this.statBlob(desc.digest);
+    await this.exclusive(async (lock) => {
+      if (!opts.force) await this.refuseInUse(desc.digest);
+      // Decided under the lock; one that lost it since writes nothing.
+      await lock.confirm();
+      const file = this.blobPath(desc.digest);
+      try {
+        await fsp.unlink(file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`blob ${desc.digest} not found in ${this.description}`, { digest: desc.digest, path: file });
+        throw fromFsError(err, file, 'blob');
+      }
+      await fsyncDir(path.dirname(file));
+    });
+  }
+
+  private async refuseInUse(digest: string): Promise<void> {
+    const index = await this.readIndex();
+    const closures = await entryClosures(this, index.manifests, 'blob delete stopped');
+    const users = index.manifests.filter((e) => closures.get(e.digest)!.closure.has(digest));
+    const hint = 'remove what lists it first (ocikit manifest delete, ocikit untag), or pass --force';
+    if (users.length > 0) {
+      const names = users.slice(0, 3).map((e) => entryRef(e) ?? e.digest);
+      throw new OcikitError('IN_USE', `blob ${digest} is used by ${users.length} manifest(s) listed in ${this.dir}/index.json: ${names.join(', ')}${users.length > 3 ? ', ...' : ''}`, {
+        digest,
+        hint,
+      });
+    }
+    if ((await readLiveLeases(this.dir, true)).has(digest)) {
+      throw new OcikitError('IN_USE', `blob ${digest} in ${this.dir} is held by another running ocikit process that is about to list it`, { digest, hint });
+    }
+  }
+
+  /** Edits of a layout are durable as they are made. */
+  async commit(): Promise<void> {}
 
   async *tags(): AsyncIterable<string> {
     yield* tagsOf(await this.readIndex());

@@ -14,6 +14,7 @@ import { DockerArchive } from './docker-archive.js';
 import { RegistryTarget } from './registry.js';
 import type { RegistryOptions } from '../registry/client.js';
 import { resolvesDefault, type ReadTarget, type WriteTarget } from '../graph/target.js';
+import type { Editor } from '../graph/editor.js';
 
 export interface OpenOptions {
   /** For a layout directory that does not exist yet: create it (destinations of copy, attach into a new dir...). */
@@ -58,6 +59,26 @@ export async function openWriteTarget(ref: Reference, opts: OpenOptions = {}): P
       return RegistryTarget.open(ref.registry!, ref.repository!, { writable: true, registry: opts.registry });
     default:
       throw unsupportedKind(ref, 'writing to');
+  }
+}
+
+/**
+ * The Editor for a reference (every write verb: attach, blob push, manifest
+ * push, index create, tag, untag, manifest delete, blob delete): a layout
+ * directory edited in place under its lock, or a registry repository.
+ */
+export async function openEditor(ref: Reference, opts: OpenOptions = {}): Promise<Editor> {
+  switch (ref.kind) {
+    case 'layout-dir':
+      return opts.create ? LayoutDir.init(ref.path!) : LayoutDir.open(ref.path!);
+    case 'registry':
+      return RegistryTarget.open(ref.registry!, ref.repository!, { writable: true, registry: opts.registry });
+    case 'layout-archive':
+      throw new OcikitError('UNSUPPORTED', `${ref.original} is an archive; this command cannot change archives in this build`, {
+        hint: 'unpack it (ocikit unpack ARCHIVE DIR), change the directory, and pack it again',
+      });
+    default:
+      throw unsupportedKind(ref, 'changing');
   }
 }
 

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { NotFoundError } from '../errors.js';
 import { digestBytes } from '../digest/digest.js';
 import { IntegrityError } from '../errors.js';
-import { isManifestMediaType } from '../spec/media-types.js';
+import { isManifestMediaType, MediaType } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
 import { effectiveArtifactType, parseManifestBytes } from '../spec/validate.js';
 import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
@@ -17,10 +17,12 @@ import { repositoryScope } from '../registry/auth.js';
 import { fetchBlob, headBlob, statBlob, type RepoAccess } from '../registry/blobs.js';
 import { registryClient, type RegistryClient, type RegistryOptions } from '../registry/client.js';
 import { getManifest, headManifest, putManifest } from '../registry/manifests.js';
-import { addToFallbackTag, listReferrers, type ReferrersState } from '../registry/referrers.js';
+import { addToFallbackTag, hasReferrersApi, listReferrers, removeFromFallbackTag, type ReferrersState } from '../registry/referrers.js';
+import { deleteBlobDigest, deleteManifestRef } from '../registry/delete.js';
 import { listTags } from '../registry/tags.js';
-import { rememberBlob, uploadBlob } from '../registry/upload.js';
-import { abilities, type ReferrersFilter, type WriteTarget } from '../graph/target.js';
+import { rememberBlob, uploadBlob, uploadStream } from '../registry/upload.js';
+import { abilities, type ReferrersFilter } from '../graph/target.js';
+import type { Editor } from '../graph/editor.js';
 
 export interface RegistryTargetOptions {
   /** Ask for push access too (a destination). Reads on a writable target use the same token. */
@@ -31,7 +33,7 @@ export interface RegistryTargetOptions {
 /** Manifests kept in memory for tag() and repeated reads; capped by total size. */
 const MANIFEST_CACHE_BYTES = 32 * 1024 * 1024;
 
-export class RegistryTarget implements WriteTarget {
+export class RegistryTarget implements Editor {
   readonly description: string;
   /** A repository keeps no index.json: names are tags only, set one by one. */
   readonly abilities = abilities();
@@ -159,6 +161,65 @@ export class RegistryTarget implements WriteTarget {
     await putManifest(this.access, ref, entry.mediaType, entry.bytes, { what: `tagging ${desc.digest} as ${ref} in ${this.access.description}` });
   }
 
+  /** A blob of unknown digest, hashed while it streams to the registry (registry/upload.ts uploadStream). */
+  async pushStream(content: Readable, mediaType: string = MediaType.OctetStream): Promise<Descriptor> {
+    const desc = await uploadStream(this.access, content, mediaType);
+    this.present.add(desc.digest);
+    return desc;
+  }
+
+  /** A registry keeps what it stores for as long as nobody deletes it: nothing to hold beyond asking. */
+  retain(desc: Descriptor): Promise<boolean> {
+    return this.exists(desc);
+  }
+
+  /** A manifest pushed by digest is listed by the registry itself. */
+  async addEntry(): Promise<void> {}
+
+  /** DELETE of the tag (registries that allow it); returns what it named. */
+  async untag(name: string): Promise<Descriptor[]> {
+    const desc = await this.resolve(name);
+    await deleteManifestRef(this.access, name);
+    return [desc];
+  }
+
+  /**
+   * DELETE by digest (the registry drops every tag of it). A referrer is also
+   * taken out of its subject's fallback tag when the registry has no
+   * referrers API. The manifest goes first: registries often refuse deletes,
+   * and a refusal must leave the listing of a referrer that stays; if the
+   * listing update then fails, the error says so and a listed digest that
+   * answers 404 is what clients see, not a referrer silently unlisted.
+   */
+  async deleteManifest(desc: Descriptor): Promise<void> {
+    const got = await getManifest(this.access, desc.digest);
+    if (!got) throw new NotFoundError(`manifest ${desc.digest} not found in ${this.description}`, { digest: desc.digest, status: 404 });
+    const subject = subjectOf(got.bytes);
+    await deleteManifestRef(this.access, desc.digest);
+    this.forget(desc.digest);
+    if (subject && !(await hasReferrersApi(this.access, subject, this.referrersState))) {
+      await removeFromFallbackTag(this.access, subject.digest, desc.digest);
+    }
+  }
+
+  /** DELETE of the blob; the registry decides whether it allows that (many do not). */
+  async deleteBlob(desc: Descriptor): Promise<void> {
+    await deleteBlobDigest(this.access, desc.digest);
+    this.forget(desc.digest);
+  }
+
+  /** Every change went to the registry as it was made. */
+  async commit(): Promise<void> {}
+
+  private forget(digest: string): void {
+    this.present.delete(digest);
+    const cached = this.manifests.get(digest);
+    if (cached) {
+      this.manifests.delete(digest);
+      this.manifestBytes -= cached.bytes.length;
+    }
+  }
+
   async close(): Promise<void> {
     // Connections are shared by every target on this registry and idle ones do not keep the process alive.
   }
@@ -172,5 +233,16 @@ export class RegistryTarget implements WriteTarget {
     }
     this.manifests.set(digest, { bytes, mediaType });
     this.manifestBytes += bytes.length;
+  }
+}
+
+/** The subject a manifest names, if it is JSON with one; anything else has no referrers listing to keep. */
+function subjectOf(bytes: Buffer): Descriptor | undefined {
+  try {
+    const doc = JSON.parse(bytes.toString('utf8')) as { subject?: Descriptor };
+    const s = doc?.subject;
+    return s && typeof s.digest === 'string' && typeof s.mediaType === 'string' && typeof s.size === 'number' ? s : undefined;
+  } catch {
+    return undefined;
   }
 }

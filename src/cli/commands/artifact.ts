@@ -43,9 +43,9 @@ const pushCmd = defineCommand<PushArgs>({
       .option('config', { type: 'string', describe: 'FILE[:MEDIATYPE] as the config blob (default: the empty descriptor)' })
       .option('export-manifest', { type: 'string', describe: 'also write the artifact manifest to FILE' }),
   async handler(args, ctx) {
-    const { ref, layout } = await ctx.openLayout(args.ref);
+    const { ref, editor } = await ctx.openEditor(args.ref);
     if (ref.digest) throw new UsageError('artifact push takes REF with a tag or none, not a digest: the digest is computed');
-    const subject = args.subject === undefined ? undefined : await resolveSubject(ctx, ref, layout, args.subject);
+    const subject = args.subject === undefined ? undefined : await resolveSubject(ctx, ref, editor, args.subject);
     const { annotations, fileAnnotations } = await annotationsFromArgs(args.annotation, args['annotation-file']);
     const files = await collectArtifactFiles((args.files ?? []).map(String).map(parseFileArg));
     const config = args.config === undefined ? undefined : parseFileArg(args.config);
@@ -53,7 +53,8 @@ const pushCmd = defineCommand<PushArgs>({
     // Checked before pushing: failing after it would leave the artifact stored and a re-run would store it again.
     if (exportTo) await checkOutputFile(exportTo, 'the artifact manifest');
     const tags = ref.tag ? [layoutName(ref)!] : [];
-    const result = await attach(layout, subject, { artifactType: args['artifact-type'], files, config, annotations, fileAnnotations, tags });
+    const result = await attach(editor, subject, { artifactType: args['artifact-type'], files, config, annotations, fileAnnotations, tags });
+    await editor.commit();
     if (exportTo) await writeOutputFile(exportTo, result.manifest, 'the artifact manifest');
     ctx.out.result(result.descriptor, (d) => d.digest);
   },

@@ -14,7 +14,8 @@ interface Args {
 
 export default defineCommand<Args>({
   command: 'attach <ref> [files..]',
-  describe: 'attach an artifact (SBOM, signature, attestation...) to the manifest REF names; each FILE[:MEDIATYPE] becomes a layer',
+  describe:
+    'attach an artifact (SBOM, signature, attestation...) to the manifest REF names, in a layout or a registry; each FILE[:MEDIATYPE] becomes a layer titled by its base name. A registry without the referrers API gets the sha256-<hex> fallback tag',
   builder: (y) =>
     y
       .option('artifact-type', { type: 'string', demandOption: true, describe: 'artifact type, e.g. application/spdx+json' })
@@ -23,14 +24,16 @@ export default defineCommand<Args>({
       .option('export-manifest', { type: 'string', describe: 'also write the artifact manifest to FILE' })
       .option('platform', { type: 'string', describe: 'when REF is an index, attach to its manifest for OS/ARCH[/VARIANT]' }),
   async handler(args, ctx) {
-    const { ref, layout } = await ctx.openLayout(args.ref);
-    const subject = await resolveReference(layout, ref, { platform: ctx.platform(args.platform) });
+    const platform = ctx.platform(args.platform); // a bad --platform is a usage error before anything is opened
+    const { ref, editor } = await ctx.openEditor(args.ref);
+    const subject = await resolveReference(editor, ref, { platform });
     const { annotations, fileAnnotations } = await annotationsFromArgs(args.annotation, args['annotation-file']);
     const files = (args.files ?? []).map(String).map(parseFileArg);
     const exportTo = args['export-manifest'];
     // Checked before attaching: failing after it would leave the artifact attached, and a re-run would attach it twice.
     if (exportTo) await checkOutputFile(exportTo, 'the artifact manifest');
-    const result = await attach(layout, subject, { artifactType: args['artifact-type'], files, annotations, fileAnnotations });
+    const result = await attach(editor, subject, { artifactType: args['artifact-type'], files, annotations, fileAnnotations });
+    await editor.commit();
     if (exportTo) await writeOutputFile(exportTo, result.manifest, 'the artifact manifest');
     ctx.out.result(result.descriptor, (d) => d.digest);
   },

@@ -36,19 +36,37 @@ const fetchCmd = defineCommand<{ ref: string; output?: string; o?: string }>({
 
 const pushCmd = defineCommand<{ target: string; file: string; 'media-type'?: string }>({
   command: 'push <target> <file>',
-  describe: 'store FILE (or - for stdin) as a blob; prints its digest and size',
+  describe: 'store FILE (or - for stdin) as a blob in a layout or a registry repository, hashed as it streams; prints its digest and size',
   builder: (y) => y.option('media-type', { type: 'string', describe: 'media type for the printed descriptor' }),
   async handler(args, ctx) {
-    const { ref, layout } = await ctx.openLayout(args.target);
-    if (ref.tag || ref.digest) throw new UsageError('blob push takes a layout without :TAG or @DIGEST: the digest is computed');
-    const desc = await layout.pushStream(await ctx.openInput(args.file), args['media-type']);
+    const ref = ctx.ref(args.target);
+    if (ref.tag || ref.digest) throw new UsageError('blob push takes a layout or repository without :TAG or @DIGEST: the digest is computed');
+    const { editor } = await ctx.openEditor(args.target);
+    const desc = await editor.pushStream(await ctx.openInput(args.file), args['media-type']);
+    await editor.commit();
     ctx.out.result(desc, (d) => `${d.digest} ${d.size}`);
+  },
+});
+
+const deleteCmd = defineCommand<{ ref: string; force?: boolean }>({
+  command: 'delete <ref>',
+  describe:
+    'delete a blob (REF@DIGEST) from a layout or a registry. A layout refuses while a manifest listed in index.json uses it (--force to delete anyway); registries often refuse blob deletes, and the error says what they answered',
+  builder: (y) => y.option('force', { type: 'boolean', describe: 'layouts: delete even when a listed manifest still uses the blob' }),
+  async handler(args, ctx) {
+    const ref = ctx.ref(args.ref);
+    if (!ref.digest) throw new UsageError('blob delete needs a digest: write REF@sha256:<hex>');
+    const { editor } = await ctx.openEditor(args.ref);
+    const desc = await editor.statBlob(ref.digest);
+    await editor.deleteBlob(desc, { force: args.force === true });
+    await editor.commit();
+    ctx.out.result({ digest: desc.digest, size: desc.size }, (d) => `deleted ${d.digest}`);
   },
 });
 
 export default defineCommand({
   command: 'blob',
-  describe: 'fetch and push blobs',
+  describe: 'fetch, push and delete blobs',
   async handler() {},
-  subcommands: [fetchCmd, pushCmd],
+  subcommands: [fetchCmd, pushCmd, deleteCmd],
 });

@@ -1,4 +1,5 @@
-import { buildIndex, layoutName, pushManifest, resolveReference, UsageError, type Descriptor } from '../../index.js';
+import { buildIndex, layoutName, pushManifest, resolveReference, UsageError, type Descriptor, type Reference } from '../../index.js';
+import type { Context } from '../context.js';
 import { parseAnnotations } from './annotations.js';
 import { defineCommand } from './command.js';
 
@@ -11,34 +12,36 @@ interface Args {
 
 const createCmd = defineCommand<Args>({
   command: 'create <ref> <sources..>',
-  describe: 'build an image index from manifests in the same layout (each SOURCE a TAG or @DIGEST)',
+  describe: 'build an image index from manifests in the same layout or registry repository (each SOURCE a TAG or @DIGEST)',
   builder: (y) =>
     y
       .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE annotation on the index' })
       .option('artifact-type', { type: 'string', describe: 'artifactType of the index' }),
   async handler(args, ctx) {
-    const { ref, layout } = await ctx.openLayout(args.ref);
+    const { ref, editor } = await ctx.openEditor(args.ref);
     if (ref.digest) throw new UsageError('index create takes a tag or no selector for the new index, not a digest');
     const sources: Descriptor[] = [];
-    for (const s of args.sources) {
-      const sourceRef = ctx.ref(sourceToReference(ref.path!, s));
-      if (sourceRef.kind !== 'layout-dir' || sourceRef.path !== ref.path) {
-        throw new UsageError(`source ${s} must be a TAG or @DIGEST in ${ref.path}`);
-      }
-      sources.push(await resolveReference(layout, sourceRef));
-    }
-    const bytes = await buildIndex(layout, sources, { annotations: parseAnnotations(args.annotation), artifactType: args['artifact-type'] });
-    const desc = await pushManifest(layout, bytes, { tags: ref.tag ? [layoutName(ref)!] : [] });
+    for (const s of args.sources) sources.push(await resolveReference(editor, sourceReference(ctx, ref, String(s))));
+    const bytes = await buildIndex(editor, sources, { annotations: parseAnnotations(args.annotation), artifactType: args['artifact-type'] });
+    const desc = await pushManifest(editor, bytes, { tags: ref.tag ? [layoutName(ref)!] : [] });
+    await editor.commit();
     ctx.out.result(desc, (d) => d.digest);
   },
 });
 
-/** Sources are written as a tag, `@digest` or a bare digest, relative to the layout. */
-function sourceToReference(layoutPath: string, s: string): string {
-  if (s.startsWith('oci:')) return s;
-  if (s.startsWith('@')) return `oci:${layoutPath}${s}`;
-  if (/^sha(256|512):/.test(s)) return `oci:${layoutPath}@${s}`;
-  return `oci:${layoutPath}:${s}`;
+/**
+ * A source is written as a tag, `@digest` or a bare digest, relative to the
+ * target (or, in a layout, as `oci:PATH...` of that same layout): it must
+ * name a manifest the new index's target holds.
+ */
+function sourceReference(ctx: Context, target: Reference, s: string): Reference {
+  const where = target.kind === 'registry' ? `${target.registry}/${target.repository}` : target.path!;
+  const selector = s.startsWith('@') ? s : /^sha(256|512):/.test(s) ? `@${s}` : `:${s}`;
+  const written = target.kind === 'registry' ? `${where}${selector}` : s.startsWith('oci:') ? s : `oci:${where}${selector}`;
+  const ref = ctx.ref(written);
+  const same = target.kind === 'registry' ? ref.kind === 'registry' && ref.registry === target.registry && ref.repository === target.repository : ref.kind === 'layout-dir' && ref.path === target.path;
+  if (!same || (!ref.tag && !ref.digest)) throw new UsageError(`source ${s} must be a TAG or @DIGEST in ${where}`);
+  return ref;
 }
 
 export default defineCommand({

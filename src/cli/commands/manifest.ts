@@ -62,23 +62,39 @@ const fetchConfigCmd = defineCommand<FetchArgs>({
 
 const pushCmd = defineCommand<{ ref: string; file: string; 'media-type'?: string }>({
   command: 'push <ref> <file>',
-  describe: 'store a manifest or index from FILE (or - for stdin); tag it if REF has a tag',
+  describe: 'store a manifest or index from FILE (or - for stdin) in a layout or a registry; tag it if REF has a tag',
   builder: (y) => y.option('media-type', { type: 'string', describe: "the manifest's media type (default: its mediaType field)" }),
   async handler(args, ctx) {
-    const { ref, layout } = await ctx.openLayout(args.ref);
+    const ref = ctx.ref(args.ref);
     if (ref.digest) throw new UsageError('manifest push takes a tag or no selector, not a digest: the digest is computed');
     const bytes = await ctx.readInput(args.file, MAX_DOCUMENT_SIZE);
     const source = args.file === '-' ? 'from stdin' : `from ${args.file}`;
-    const desc = await pushManifest(layout, bytes, { mediaType: args['media-type'], tags: ref.tag ? [layoutName(ref)!] : [], source });
+    const { editor } = await ctx.openEditor(args.ref);
+    const desc = await pushManifest(editor, bytes, { mediaType: args['media-type'], tags: ref.tag ? [layoutName(ref)!] : [], source });
+    await editor.commit();
     ctx.out.result(desc, (d) => d.digest);
+  },
+});
+
+const deleteCmd = defineCommand<{ ref: string }>({
+  command: 'delete <ref>',
+  describe:
+    'delete the manifest REF names. A tag is resolved to its digest and the digest deleted, as oras does: on a registry that removes every tag of it; a layout drops every index.json entry of it (blobs stay until gc). A referrer also leaves its subject\'s sha256-<hex> fallback tag',
+  async handler(args, ctx) {
+    const { ref, editor } = await ctx.openEditor(args.ref);
+    if (!ref.tag && !ref.digest && !ref.dockerName) throw new UsageError(`${args.ref} names no manifest; add :TAG or @DIGEST`);
+    const desc = await resolveReference(editor, ref);
+    await editor.deleteManifest(desc);
+    await editor.commit();
+    ctx.out.result({ digest: desc.digest, mediaType: desc.mediaType, size: desc.size }, (d) => `deleted ${d.digest}`);
   },
 });
 
 export default defineCommand({
   command: 'manifest',
-  describe: 'fetch, fetch-config and push manifests',
+  describe: 'fetch, fetch-config, push and delete manifests',
   async handler() {},
-  subcommands: [fetchCmd, fetchConfigCmd, pushCmd],
+  subcommands: [fetchCmd, fetchConfigCmd, pushCmd, deleteCmd],
 });
 
 /** JSON documents print as stored (exact bytes) unless --pretty; --output json always prints one JSON document. */

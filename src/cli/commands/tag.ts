@@ -3,29 +3,35 @@ import { defineCommand } from './command.js';
 
 export const tagCommand = defineCommand<{ ref: string; tags: string[] }>({
   command: 'tag <ref> <tags..>',
-  describe: 'add tags to the manifest REF names',
+  describe: 'add tags to the manifest REF names (on a registry: the manifest PUT again under each tag, no blob traffic)',
   async handler(args, ctx) {
-    const { ref, layout } = await ctx.openLayout(args.ref);
+    const ref = ctx.ref(args.ref);
     for (const t of args.tags) {
-      // TAG, or REPO:TAG to tag in one repository of the layout.
-      if (!isValidTag(String(t)) && parseNameRef(String(t)) === undefined) {
+      // TAG, or REPO:TAG to tag in one repository of a layout; a registry repository takes plain tags.
+      if (isValidTag(String(t))) continue;
+      if (ref.kind === 'registry') throw new UsageError(`invalid tag "${t}": use letters, digits, _ . - (up to 128, not starting with . or -)`);
+      if (parseNameRef(String(t)) === undefined) {
         throw new UsageError(`invalid tag "${t}": use letters, digits, _ . - (up to 128, not starting with . or -), or REPO:TAG`);
       }
     }
-    const desc = await resolveReference(layout, ref);
-    for (const t of args.tags) await layout.tag(desc, String(t));
+    const { editor } = await ctx.openEditor(args.ref);
+    const desc = await resolveReference(editor, ref);
+    for (const t of args.tags) await editor.tag(desc, String(t));
+    await editor.commit();
     ctx.out.result({ digest: desc.digest, tags: args.tags.map(String) }, (r) => r.tags.map((t) => `tagged ${r.digest} as ${t}`).join('\n'));
   },
 });
 
 export const untagCommand = defineCommand<{ ref: string }>({
   command: 'untag <ref>',
-  describe: 'remove a tag; its content and referrers stay until gc',
+  describe: 'remove a tag; in a layout its content and referrers stay until gc; a registry deletes the tag where it allows that (DELETE by tag), and its refusal is an error',
   async handler(args, ctx) {
-    const { ref, layout } = await ctx.openLayout(args.ref);
+    const ref = ctx.ref(args.ref);
     if (!ref.tag || ref.digest) throw new UsageError('untag needs REF:TAG');
+    const { editor } = await ctx.openEditor(args.ref);
     const name = layoutName(ref)!;
-    const removed = await layout.untag(name);
+    const removed = await editor.untag(name);
+    await editor.commit();
     ctx.out.result({ tag: name, digests: removed.map((d) => d.digest) }, (r) => `untagged ${r.tag}`);
   },
 });

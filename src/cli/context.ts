@@ -87,9 +87,9 @@ export class Context {
    * archive once it can be edited). The handler calls `editor.commit()` once
    * its edit is complete; close() runs whatever happens.
    */
-  async openEditor(input: string): Promise<{ ref: Reference; editor: Editor }> {
+  async openEditor(input: string, opts: { createArchive?: boolean } = {}): Promise<{ ref: Reference; editor: Editor }> {
     const ref = this.ref(input);
-    const editor = await openEditor(ref, await this.registryOpen(ref));
+    const editor = await openEditor(ref, { ...opts, ...(await this.registryOpen(ref)) });
     this.opened.push(editor);
     return { ref, editor };
   }

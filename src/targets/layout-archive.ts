@@ -110,6 +110,16 @@ export class LayoutArchive implements LayoutReadTarget, FileListing, TrailingDat
     return [...this.blobs.keys()];
   }
 
+  /**
+   * Every blob the archive holds, in the order its entries lie in the tar:
+   * an archive rewritten by an edit keeps the order it had (archive-editor.ts).
+   */
+  storedBlobs(): Descriptor[] {
+    return [...this.blobs]
+      .sort(([, a], [, b]) => a.offset - b.offset)
+      .map(([digest, entry]) => ({ mediaType: MediaType.OctetStream, digest, size: entry.size }));
+  }
+
   private entryFor(digest: string): TarEntry {
     const entry = this.blobs.get(digest);
     if (!entry) throw new NotFoundError(`blob ${digest} not found in ${this.description}`, { digest, path: this.path });

@@ -10,6 +10,7 @@ import type { ImageIndex } from '../spec/types.js';
 import { fetchDocumentOrEmbedded, fetchManifestOrEmbedded } from '../graph/content.js';
 import { LayoutDir } from './layout-dir.js';
 import { LayoutArchive } from './layout-archive.js';
+import { ArchiveEditor } from './archive-editor.js';
 import { DockerArchive } from './docker-archive.js';
 import { RegistryTarget } from './registry.js';
 import type { RegistryOptions } from '../registry/client.js';
@@ -29,6 +30,13 @@ export interface OpenOptions {
   spoolDir?: string;
   /** Registries: TLS, credentials, retries, debug log (the CLI's global flags). */
   registry?: RegistryOptions;
+  /**
+   * openEditor on an archive that does not exist (or an empty file): start a
+   * new one instead of NOT_FOUND (blob push, manifest push, artifact push,
+   * as oras creates its --oci-layout). Nothing is written unless the edit
+   * commits.
+   */
+  createArchive?: boolean;
 }
 
 export async function openReadTarget(ref: Reference, opts: OpenOptions = {}): Promise<ReadTarget> {
@@ -74,9 +82,8 @@ export async function openEditor(ref: Reference, opts: OpenOptions = {}): Promis
     case 'registry':
       return RegistryTarget.open(ref.registry!, ref.repository!, { writable: true, registry: opts.registry });
     case 'layout-archive':
-      throw new OcikitError('UNSUPPORTED', `${ref.original} is an archive; this command cannot change archives in this build`, {
-        hint: 'unpack it (ocikit unpack ARCHIVE DIR), change the directory, and pack it again',
-      });
+      // Rewritten whole: a new archive beside the old one, renamed over it on commit.
+      return ArchiveEditor.open(ref.path!, { create: opts.createArchive });
     default:
       throw unsupportedKind(ref, 'changing');
   }

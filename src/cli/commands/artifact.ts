@@ -17,7 +17,7 @@ import {
 } from '../../index.js';
 import type { Context } from '../context.js';
 import { annotationsFromArgs, parseFileArg } from './annotations.js';
-import { defineCommand } from './command.js';
+import { ARCHIVE_REWRITTEN, defineCommand } from './command.js';
 
 interface PushArgs {
   ref: string;
@@ -32,8 +32,7 @@ interface PushArgs {
 
 const pushCmd = defineCommand<PushArgs>({
   command: 'push <ref> [files..]',
-  describe:
-    'store files as an artifact (oras push): each FILE[:MEDIATYPE] a layer titled by its path as given; a directory adds each file under it (one layer per file, not a tar as oras makes), a quoted glob its matching files in sorted order',
+  describe: `store files as an artifact (oras push) in a layout, an archive or a registry repository: each FILE[:MEDIATYPE] a layer titled by its path as given; a directory adds each file under it (one layer per file, not a tar as oras makes), a quoted glob its matching files in sorted order; ${ARCHIVE_REWRITTEN}`,
   builder: (y) =>
     y
       .option('artifact-type', { type: 'string', demandOption: true, describe: 'artifact type, e.g. application/vnd.example.docs' })

@@ -1,6 +1,6 @@
 import { attach, checkOutputFile, resolveReference, writeOutputFile } from '../../index.js';
 import { annotationsFromArgs, parseFileArg } from './annotations.js';
-import { defineCommand } from './command.js';
+import { ARCHIVE_REWRITTEN, defineCommand } from './command.js';
 
 interface Args {
   ref: string;
@@ -15,7 +15,7 @@ interface Args {
 export default defineCommand<Args>({
   command: 'attach <ref> [files..]',
   describe:
-    'attach an artifact (SBOM, signature, attestation...) to the manifest REF names, in a layout or a registry; each FILE[:MEDIATYPE] becomes a layer titled by its base name. A registry without the referrers API gets the sha256-<hex> fallback tag',
+    `attach an artifact (SBOM, signature, attestation...) to the manifest REF names, in a layout or a registry; each FILE[:MEDIATYPE] becomes a layer titled by its base name. A registry without the referrers API gets the sha256-<hex> fallback tag; ${ARCHIVE_REWRITTEN}`,
   builder: (y) =>
     y
       .option('artifact-type', { type: 'string', demandOption: true, describe: 'artifact type, e.g. application/spdx+json' })

@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import { checkOutputFile, outputFileError, streamToFileAtomic, UsageError } from '../../index.js';
-import { defineCommand } from './command.js';
+import { ARCHIVE_REWRITTEN, defineCommand } from './command.js';
 
 const fetchCmd = defineCommand<{ ref: string; output?: string; o?: string }>({
   command: 'fetch <ref>',
@@ -36,12 +36,12 @@ const fetchCmd = defineCommand<{ ref: string; output?: string; o?: string }>({
 
 const pushCmd = defineCommand<{ target: string; file: string; 'media-type'?: string }>({
   command: 'push <target> <file>',
-  describe: 'store FILE (or - for stdin) as a blob in a layout or a registry repository, hashed as it streams; prints its digest and size',
+  describe: `store FILE (or - for stdin) as a blob in a layout, an archive or a registry repository, hashed as it streams; prints its digest and size; ${ARCHIVE_REWRITTEN} (a missing one is created)`,
   builder: (y) => y.option('media-type', { type: 'string', describe: 'media type for the printed descriptor' }),
   async handler(args, ctx) {
     const ref = ctx.ref(args.target);
     if (ref.tag || ref.digest) throw new UsageError('blob push takes a layout or repository without :TAG or @DIGEST: the digest is computed');
-    const { editor } = await ctx.openEditor(args.target);
+    const { editor } = await ctx.openEditor(args.target, { createArchive: true });
     const desc = await editor.pushStream(await ctx.openInput(args.file), args['media-type']);
     await editor.commit();
     ctx.out.result(desc, (d) => `${d.digest} ${d.size}`);
@@ -51,8 +51,8 @@ const pushCmd = defineCommand<{ target: string; file: string; 'media-type'?: str
 const deleteCmd = defineCommand<{ ref: string; force?: boolean }>({
   command: 'delete <ref>',
   describe:
-    'delete a blob (REF@DIGEST) from a layout or a registry. A layout refuses while a manifest listed in index.json uses it (--force to delete anyway); registries often refuse blob deletes, and the error says what they answered',
-  builder: (y) => y.option('force', { type: 'boolean', describe: 'layouts: delete even when a listed manifest still uses the blob' }),
+    `delete a blob (REF@DIGEST) from a layout or a registry. A layout refuses while a manifest listed in index.json uses it (--force to delete anyway); registries often refuse blob deletes, and the error says what they answered; ${ARCHIVE_REWRITTEN}, without the blob`,
+  builder: (y) => y.option('force', { type: 'boolean', describe: 'layouts and archives: delete even when a listed manifest still uses the blob' }),
   async handler(args, ctx) {
     const ref = ctx.ref(args.ref);
     if (!ref.digest) throw new UsageError('blob delete needs a digest: write REF@sha256:<hex>');

@@ -18,3 +18,9 @@ export interface CommandSpec<A = Record<string, unknown>> {
 export function defineCommand<A>(spec: CommandSpec<A>): CommandSpec {
   return spec as unknown as CommandSpec;
 }
+
+/**
+ * What the help of every write verb says of archives: an archive is one
+ * file, so a change to it is a new archive replacing the old one.
+ */
+export const ARCHIVE_REWRITTEN = 'an archive (oci-archive:FILE) is rewritten: a new archive, every blob and entry of the old one kept, renamed over it once complete';

@@ -1,7 +1,7 @@
 import { buildIndex, layoutName, pushManifest, resolveReference, UsageError, type Descriptor, type Reference } from '../../index.js';
 import type { Context } from '../context.js';
 import { parseAnnotations } from './annotations.js';
-import { defineCommand } from './command.js';
+import { ARCHIVE_REWRITTEN, defineCommand } from './command.js';
 
 interface Args {
   ref: string;
@@ -12,7 +12,7 @@ interface Args {
 
 const createCmd = defineCommand<Args>({
   command: 'create <ref> <sources..>',
-  describe: 'build an image index from manifests in the same layout or registry repository (each SOURCE a TAG or @DIGEST)',
+  describe: `build an image index from manifests in the same layout, archive or registry repository (each SOURCE a TAG or @DIGEST); ${ARCHIVE_REWRITTEN}`,
   builder: (y) =>
     y
       .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE annotation on the index' })

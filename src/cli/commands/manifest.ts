@@ -10,7 +10,7 @@ import {
   type ImageManifest,
 } from '../../index.js';
 import type { Context } from '../context.js';
-import { defineCommand } from './command.js';
+import { ARCHIVE_REWRITTEN, defineCommand } from './command.js';
 
 const platformOption = { type: 'string', describe: 'resolve through an index: OS/ARCH[/VARIANT]' } as const;
 
@@ -62,14 +62,14 @@ const fetchConfigCmd = defineCommand<FetchArgs>({
 
 const pushCmd = defineCommand<{ ref: string; file: string; 'media-type'?: string }>({
   command: 'push <ref> <file>',
-  describe: 'store a manifest or index from FILE (or - for stdin) in a layout or a registry; tag it if REF has a tag',
+  describe: `store a manifest or index from FILE (or - for stdin) in a layout, an archive or a registry; tag it if REF has a tag; ${ARCHIVE_REWRITTEN} (a missing one is created)`,
   builder: (y) => y.option('media-type', { type: 'string', describe: "the manifest's media type (default: its mediaType field)" }),
   async handler(args, ctx) {
     const ref = ctx.ref(args.ref);
     if (ref.digest) throw new UsageError('manifest push takes a tag or no selector, not a digest: the digest is computed');
     const bytes = await ctx.readInput(args.file, MAX_DOCUMENT_SIZE);
     const source = args.file === '-' ? 'from stdin' : `from ${args.file}`;
-    const { editor } = await ctx.openEditor(args.ref);
+    const { editor } = await ctx.openEditor(args.ref, { createArchive: true });
     const desc = await pushManifest(editor, bytes, { mediaType: args['media-type'], tags: ref.tag ? [layoutName(ref)!] : [], source });
     await editor.commit();
     ctx.out.result(desc, (d) => d.digest);
@@ -79,7 +79,7 @@ const pushCmd = defineCommand<{ ref: string; file: string; 'media-type'?: string
 const deleteCmd = defineCommand<{ ref: string }>({
   command: 'delete <ref>',
   describe:
-    'delete the manifest REF names. A tag is resolved to its digest and the digest deleted, as oras does: on a registry that removes every tag of it; a layout drops every index.json entry of it (blobs stay until gc). A referrer also leaves its subject\'s sha256-<hex> fallback tag',
+    `delete the manifest REF names. A tag is resolved to its digest and the digest deleted, as oras does: on a registry that removes every tag of it; a layout drops every index.json entry of it (blobs stay until gc). A referrer also leaves its subject's sha256-<hex> fallback tag; ${ARCHIVE_REWRITTEN} (its blobs stay in it)`,
   async handler(args, ctx) {
     const { ref, editor } = await ctx.openEditor(args.ref);
     if (!ref.tag && !ref.digest && !ref.dockerName) throw new UsageError(`${args.ref} names no manifest; add :TAG or @DIGEST`);

@@ -1,9 +1,9 @@
 import { isValidTag, layoutName, parseNameRef, resolveReference, UsageError } from '../../index.js';
-import { defineCommand } from './command.js';
+import { ARCHIVE_REWRITTEN, defineCommand } from './command.js';
 
 export const tagCommand = defineCommand<{ ref: string; tags: string[] }>({
   command: 'tag <ref> <tags..>',
-  describe: 'add tags to the manifest REF names (on a registry: the manifest PUT again under each tag, no blob traffic)',
+  describe: `add tags to the manifest REF names (on a registry: the manifest PUT again under each tag, no blob traffic); ${ARCHIVE_REWRITTEN}`,
   async handler(args, ctx) {
     const ref = ctx.ref(args.ref);
     for (const t of args.tags) {
@@ -24,7 +24,7 @@ export const tagCommand = defineCommand<{ ref: string; tags: string[] }>({
 
 export const untagCommand = defineCommand<{ ref: string }>({
   command: 'untag <ref>',
-  describe: 'remove a tag; in a layout its content and referrers stay until gc; a registry deletes the tag where it allows that (DELETE by tag), and its refusal is an error',
+  describe: `remove a tag; in a layout its content and referrers stay until gc; a registry deletes the tag where it allows that (DELETE by tag), and its refusal is an error; ${ARCHIVE_REWRITTEN} (the image stays in it, unlisted)`,
   async handler(args, ctx) {
     const ref = ctx.ref(args.ref);
     if (!ref.tag || ref.digest) throw new UsageError('untag needs REF:TAG');

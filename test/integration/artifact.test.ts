@@ -1,110 +1,26 @@
 /**
  * `ocikit artifact push` and `ocikit artifact pull` through the built CLI:
  * files (directories walked, globs expanded) stored as an artifact titled by
- * path and written back to DIR/<title>; every refusal (hostile titles, paths
- * through links, files in the way, corrupt layers, bad command lines) with
- * its code and exit status, and nothing written where it must not be.
+ * path and written back to DIR/<title>, on a layout directory (the shape of
+ * what is written) and as a round trip on every target kind: a new and an
+ * existing compressed archive, distribution 2.8 (fallback tag) and `ocikit
+ * serve --writable` (referrers API). The refusals are in
+ * artifact-refusals.test.ts.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { afterFile, ocikit, snapshotTree, type RunOptions } from '../helpers/cli.js';
-import { EMPTY, OCI_MANIFEST, editIndex, sha256, storeAt, storeBlob, storeJson, tagged, type Desc } from '../helpers/audit-layouts.js';
+import { describe, expect, it } from 'vitest';
+import { EMPTY, OCI_MANIFEST, sha256, type Desc } from '../helpers/audit-layouts.js';
 import { once } from '../helpers/peers.js';
-import { schemaAvailable, validateAgainstSchema } from '../helpers/schema.js';
 import { startRegistry } from '../helpers/registry.js';
+import { schemaAvailable, validateAgainstSchema } from '../helpers/schema.js';
 import { expectFailure, expectJson, expectSuccess, readIndexJson } from './_support.js';
+import { FILES, TITLE, TYPE, artifactSuite, filesUnder, manifestOf } from './artifact-helpers.js';
 import { startServe, stopAllServers } from './serve-helpers.js';
 
-const TITLE = 'org.opencontainers.image.title';
-/** 2024-01-01T00:00:00Z: a fixed SOURCE_DATE_EPOCH makes artifact push reproducible. */
-const EPOCH = { SOURCE_DATE_EPOCH: '1704067200' };
-const TYPE = 'application/vnd.example.docs';
-
-interface Manifest {
-  artifactType: string;
-  config: Desc;
-  layers: Desc[];
-  subject?: Desc;
-  annotations: Record<string, string>;
-}
-interface PullJson {
-  manifest: Desc;
-  files: Array<{ title: string; path: string; digest: string; size: number }>;
-  untitled: Desc[];
-  excluded: number;
-}
-
-const { cleanups, tmp } = afterFile();
+const { cleanups, tmp, inWork, newLayout, push, pull, pullInto } = artifactSuite();
 cleanups.push(stopAllServers);
-
-/** The files every push test starts from, in a working directory of their own (titles are paths relative to it). */
-const FILES: Record<string, string> = {
-  'docs/a.md': '# a\n',
-  'docs/sub/b.md': '# b\n',
-  'docs/.hidden': 'dot file\n',
-  'c.txt': 'c\n',
-  'd.txt': 'd\n',
-  'e.json': '{"e":true}\n',
-};
-
-let work: string;
-
-beforeAll(async () => {
-  work = await tmp();
-  for (const [rel, text] of Object.entries(FILES)) {
-    await mkdir(path.dirname(path.join(work, rel)), { recursive: true });
-    await writeFile(path.join(work, rel), text);
-  }
-});
-
-/** A new empty layout in a directory of its own; returns its path. */
-async function newLayout(): Promise<string> {
-  const layout = path.join(await tmp(), 'layout');
-  await expectSuccess(['init', layout]);
-  return layout;
-}
-
-const inWork = (opts: RunOptions = {}): RunOptions => ({ cwd: work, env: EPOCH, ...opts });
-
-async function push(ref: string, args: string[], opts: RunOptions = {}): Promise<Desc> {
-  return expectJson<Desc>(['artifact', 'push', ref, ...args], inWork(opts));
-}
-
-async function pull(ref: string, dir: string, args: string[] = []): Promise<PullJson> {
-  return expectJson<PullJson>(['artifact', 'pull', ref, '-o', dir, ...args]);
-}
-
-async function manifestOf(ref: string): Promise<Manifest> {
-  return JSON.parse((await expectSuccess(['manifest', 'fetch', ref])).stdout) as Manifest;
-}
-
-/** Every file under `dir` with its text, by relative path. */
-async function filesUnder(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!e.isFile()) continue;
-    const abs = path.join(e.parentPath, e.name);
-    out[path.relative(dir, abs)] = await readFile(abs, 'utf8');
-  }
-  return out;
-}
-
-/** Store a hand-made artifact (layers with these titles, or none) in `layout` under `tag`. */
-async function craft(layout: string, tag: string, layers: Array<{ text: string; title?: string; storedAs?: string }>): Promise<Desc> {
-  const descs: Desc[] = [];
-  for (const l of layers) {
-    const d = await storeBlob(layout, l.text);
-    // storedAs: other bytes of the same size on disk under this layer's digest (a corrupt blob).
-    if (l.storedAs !== undefined) await storeAt(layout, d.digest, l.storedAs);
-    descs.push(l.title === undefined ? d : { ...d, annotations: { [TITLE]: l.title } });
-  }
-  await storeBlob(layout, '{}', EMPTY.mediaType);
-  const m = await storeJson(layout, { schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: TYPE, config: EMPTY, layers: descs }, OCI_MANIFEST);
-  await editIndex(layout, (i) => void i.manifests.push(tagged(m, tag)));
-  return m;
-}
 
 describe('artifact push and pull on a layout directory', () => {
   const pushed = once(async () => {
@@ -208,163 +124,63 @@ describe('artifact push and pull on a layout directory', () => {
   });
 });
 
-/** Pull REF into a fresh directory; returns it. */
-async function pullInto(ref: string, args: string[] = []): Promise<string> {
-  const out = path.join(await tmp(), 'out');
-  await pull(ref, out, args);
-  return out;
+
+/** The targets the round trip runs on: a reference prefix under which `:TAG` and `@DIGEST` may follow. */
+const TARGETS: Array<[string, () => Promise<string>]> = [
+  ['a layout directory', async () => newLayout()],
+  ['a new archive (.tar)', async () => path.join(await tmp(), 'new.tar')],
+  ['an existing compressed archive (.tar.gz)', async () => {
+    const archive = path.join(await tmp(), 'old.tar.gz');
+    const layout = await newLayout();
+    await push(`${layout}:old`, ['d.txt', '--artifact-type', TYPE]);
+    await expectSuccess(['pack', `${layout}:old`, archive]);
+    return archive;
+  }],
+  ['distribution 2.8 (no referrers API: fallback tag)', async () => `${(await registry()).host}/docs/artifact`],
+  ['ocikit serve --writable (referrers API)', async () => {
+    const layout = await newLayout();
+    const server = await startServe([layout, '--writable']);
+    return `${server.host}/${path.basename(layout)}`;
+  }],
+];
+
+const registry = once(async () => {
+  const reg = await startRegistry();
+  cleanups.push(reg.stop);
+  return reg;
+});
+
+/** The digests `ocikit referrers` lists for TAG (a compressed archive, which referrers reads only in place, unpacked first). */
+async function referrerDigests(target: string, tag: string): Promise<string[]> {
+  let where = target;
+  if (target.endsWith('.gz')) {
+    where = path.join(await tmp(), 'unpacked');
+    await expectSuccess(['unpack', target, where]);
+  }
+  return (await expectJson<{ manifests: Desc[] }>(['referrers', `${where}:${tag}`])).manifests.map((d) => d.digest);
 }
 
-/**
- * A layout where an artifact push has just succeeded: a refusal that follows
- * is then the command refusing its input, not a command that does not exist
- * (which also exits 2).
- */
-async function pushedOnce(): Promise<string> {
-  const layout = await newLayout();
-  await push(`${layout}:v0`, ['c.txt', '--artifact-type', TYPE]);
-  return layout;
-}
-
-describe('artifact push: bad input gets one clear line, the right exit status, and the layout is untouched', () => {
-  it.each([
-    ['missing --artifact-type', ['c.txt'], 2, 'USAGE'],
-    ['a pattern that matches nothing', ['nothing-*.txt', '--artifact-type', TYPE], 2, 'USAGE'],
-    ['an absolute path (it would become the title)', [path.join('/', 'etc', 'hostname'), '--artifact-type', TYPE], 2, 'USAGE'],
-    ['a path with ..', ['docs/../c.txt', '--artifact-type', TYPE], 2, 'USAGE'],
-    ['the same title twice', ['c.txt', './c.txt', '--artifact-type', TYPE], 2, 'USAGE'],
-    ['a bad media type', ['c.txt:not a type/x', '--artifact-type', TYPE], 2, 'USAGE'],
-    ['a file that does not exist', ['c.txt', 'nosuch.txt', '--artifact-type', TYPE], 1, 'NOT_FOUND'],
-    ['a subject that does not exist', ['c.txt', '--artifact-type', TYPE, '--subject', 'nosuch'], 1, 'NOT_FOUND'],
-  ] as const)('%s', async (_what, args, exit, code) => {
-    const layout = await pushedOnce();
-    await expectFailure(['artifact', 'push', `${layout}:v1`, ...args], { ...inWork(), exit, code, unchanged: layout });
+describe.each(TARGETS)('artifact push, then pull, on %s', (_kind, makeTarget) => {
+  const pushed = once(async () => {
+    const target = await makeTarget();
+    const image = await push(`${target}:v1`, ['docs', '*.txt', 'e.json', '--artifact-type', TYPE]);
+    const sbom = await push(`${target}:sbom`, ['e.json:application/spdx+json', '--artifact-type', 'application/spdx+json', '--subject', 'v1']);
+    return { target, image, sbom };
   });
 
-  it('a file that does not exist fails as it does for attach (exit 1, NOT_FOUND)', async () => {
-    const layout = await pushedOnce();
-    await expectFailure(['attach', `${layout}:v0`, 'nosuch.txt', '--artifact-type', TYPE], { ...inWork(), exit: 1, code: 'NOT_FOUND', unchanged: layout });
-  });
-
-  it('a symbolic link inside a directory to push is refused (exit 2), not followed', async () => {
-    const dir = await tmp();
-    await mkdir(path.join(dir, 'tree'));
-    await writeFile(path.join(dir, 'tree', 'ok.txt'), 'ok');
-    await symlink('/etc/passwd', path.join(dir, 'tree', 'passwd'));
-    const layout = await pushedOnce();
-    await expectFailure(['artifact', 'push', layout, 'tree', '--artifact-type', TYPE], { cwd: dir, exit: 2, code: 'USAGE', unchanged: layout });
-  });
-});
-
-describe('artifact pull: hostile titles and paths through links are refused, nothing is written outside DIR', () => {
-  it.each([['../escaped'], ['a/../../escaped'], ['ABS/escaped'], ['..\\escaped'], ['a/\0/x'], ['a/']])('title %j: exit 1, UNSAFE_PATH, DIR not even created', async (title) => {
-    const root = await tmp();
-    const layout = await newLayout();
-    const t = title.replace('ABS', root);
-    await craft(layout, 'v1', [{ text: 'harmless', title: 'ok.txt' }, { text: 'evil', title: t }]);
-    const before = await snapshotTree(root);
-    await expectFailure(['artifact', 'pull', `${layout}:v1`, '-o', path.join(root, 'sub', 'out')], { exit: 1, code: 'UNSAFE_PATH' });
-    expect(await snapshotTree(root)).toEqual(before);
-  });
-
-  it('a title through a symbolic link in DIR (DIR/a -> elsewhere, title a/passwd) is refused; elsewhere stays empty', async () => {
-    const root = await tmp();
-    const elsewhere = path.join(root, 'elsewhere');
-    const out = path.join(root, 'out');
-    await mkdir(elsewhere);
-    await mkdir(out);
-    await symlink(elsewhere, path.join(out, 'a'));
-    const layout = await newLayout();
-    await craft(layout, 'v1', [{ text: 'root::0:0::/:/bin/sh\n', title: 'a/passwd' }]);
-    await expectFailure(['artifact', 'pull', `${layout}:v1`, '-o', out, '--overwrite'], { exit: 1, code: 'UNSAFE_PATH', unchanged: root });
-    expect(await readdir(elsewhere)).toEqual([]);
-  });
-
-  it('a title that names an existing symbolic link is not written through, even with --overwrite', async () => {
-    const root = await tmp();
-    const victim = path.join(root, 'victim.txt');
-    const out = path.join(root, 'out');
-    await writeFile(victim, 'precious\n');
-    await mkdir(out);
-    await symlink(victim, path.join(out, 'notes.txt'));
-    const layout = await newLayout();
-    await craft(layout, 'v1', [{ text: 'overwritten', title: 'notes.txt' }]);
-    await expectFailure(['artifact', 'pull', `${layout}:v1`, '-o', out, '--overwrite'], { exit: 1, code: 'UNSAFE_PATH', unchanged: root });
-  });
-
-  it('two layers with the same title, or a title that is the directory of another, are refused before anything is written', async () => {
-    for (const titles of [['x.txt', './x.txt'], ['a', 'a/b']]) {
-      const layout = await newLayout();
-      await craft(layout, 'v1', titles.map((title, i) => ({ text: `layer ${i}`, title })));
-      const out = path.join(await tmp(), 'out');
-      await expectFailure(['artifact', 'pull', `${layout}:v1`, '-o', out], { exit: 1, code: 'AMBIGUOUS' });
-      expect(existsSync(out)).toBe(false);
-    }
-  });
-});
-
-describe('artifact pull: verification and untitled layers', () => {
-  it('a layer whose bytes do not match its digest: exit 1, no file at DIR/<title> and no temp file left', async () => {
-    const layout = await newLayout();
-    await craft(layout, 'v1', [{ text: 'the real content', title: 'data/file.bin', storedAs: 'THE REAL CONTENT' }]);
-    const out = await tmp();
-    await expectFailure(['artifact', 'pull', `${layout}:v1`, '-o', out], { exit: 1, code: 'DIGEST_MISMATCH' });
-    expect(await readdir(path.join(out, 'data'))).toEqual([]);
-  });
-
-  it('a layer without a title is skipped with a warning on stderr; the others are written', async () => {
-    const layout = await newLayout();
-    await craft(layout, 'v1', [{ text: 'no title' }, { text: 'titled', title: 't.txt' }]);
+  it('pulls the files back by title, byte for byte; by digest with --include, only the matching ones', async () => {
+    const { target, image } = await pushed();
     const out = path.join(await tmp(), 'out');
-    const r = await ocikit(['artifact', 'pull', `${layout}:v1`, '-o', out]);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/^ocikit: warning: .*sha256:/);
-    expect(r.stdout.trim()).toBe(path.join(out, 't.txt'));
-    expect(await filesUnder(out)).toEqual({ 't.txt': 'titled' });
-  });
-
-  it('-o is required (exit 2)', async () => {
-    const layout = await newLayout();
-    await craft(layout, 'v1', [{ text: 'x', title: 'x' }]);
-    await pullInto(`${layout}:v1`);
-    await expectFailure(['artifact', 'pull', `${layout}:v1`], { exit: 2, code: 'USAGE' });
-  });
-});
-
-/** A layout with the pushed artifact tagged v1, made once for the other targets. */
-const source = once(async () => {
-  const layout = await newLayout();
-  const desc = await push(`${layout}:v1`, ['docs', '*.txt', 'e.json', '--artifact-type', TYPE]);
-  return { layout, desc };
-});
-
-describe('artifact pull from other targets', () => {
-  it.each(['a.tar', 'a.tar.gz'])('a layout archive (%s), read in place or spooled', async (name) => {
-    const { layout, desc } = await source();
-    const archive = path.join(await tmp(), name);
-    await expectSuccess(['pack', `${layout}:v1`, archive]);
-    const out = path.join(await tmp(), 'out');
-    const r = await pull(`${archive}:v1`, out);
-    expect(r.manifest.digest).toBe(desc.digest);
+    const r = await pull(`${target}:v1`, out);
+    expect(r.manifest.digest).toBe(image.digest);
     expect(await filesUnder(out)).toEqual(FILES);
-    // Nothing spooled is left beside the output directory.
-    expect((await readdir(path.dirname(archive))).filter((n) => n.startsWith('.ocikit-'))).toEqual([]);
+    const some = await pull(`${target}@${image.digest}`, await tmp(), ['--include', '*.txt']);
+    expect(some.files.map((f) => f.title)).toEqual(['c.txt', 'd.txt']);
   });
 
-  it('a registry (distribution 2.8)', async () => {
-    const { layout, desc } = await source();
-    const reg = await startRegistry();
-    cleanups.push(reg.stop);
-    await expectSuccess(['copy', `${layout}:v1`, `${reg.host}/docs/artifact:v1`]);
-    const out = await pullInto(`${reg.host}/docs/artifact:v1`);
-    expect(await filesUnder(out)).toEqual(FILES);
-    expect((await pull(`${reg.host}/docs/artifact@${desc.digest}`, await tmp(), ['--include', '*.txt'])).files.map((f) => f.title)).toEqual(['c.txt', 'd.txt']);
-  });
-
-  it('ocikit serve', async () => {
-    const { layout } = await source();
-    const server = await startServe([layout]);
-    const out = await pullInto(`${server.host}/${path.basename(layout)}:v1`);
-    expect(await filesUnder(out)).toEqual(FILES);
+  it('--subject makes a referrer that referrers lists and that pulls by its own tag', async () => {
+    const { target, sbom } = await pushed();
+    expect(await referrerDigests(target, 'v1')).toEqual([sbom.digest]);
+    expect(await filesUnder(await pullInto(`${target}:sbom`))).toEqual({ 'e.json': FILES['e.json'] });
   });
 });

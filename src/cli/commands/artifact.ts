@@ -42,7 +42,8 @@ const pushCmd = defineCommand<PushArgs>({
       .option('config', { type: 'string', describe: 'FILE[:MEDIATYPE] as the config blob (default: the empty descriptor)' })
       .option('export-manifest', { type: 'string', describe: 'also write the artifact manifest to FILE' }),
   async handler(args, ctx) {
-    const { ref, editor } = await ctx.openEditor(args.ref);
+    // Like blob push and manifest push, it may start a new archive (oras push creates its --oci-layout too).
+    const { ref, editor } = await ctx.openEditor(args.ref, { createArchive: true });
     if (ref.digest) throw new UsageError('artifact push takes REF with a tag or none, not a digest: the digest is computed');
     const subject = args.subject === undefined ? undefined : await resolveSubject(ctx, ref, editor, args.subject);
     const { annotations, fileAnnotations } = await annotationsFromArgs(args.annotation, args['annotation-file']);

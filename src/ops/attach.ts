@@ -13,6 +13,7 @@ import path from 'node:path';
 import { OcikitError, UsageError, fromFsError } from '../errors.js';
 import { Annotation, EMPTY_DESCRIPTOR, EMPTY_JSON_BYTES, MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageManifest } from '../spec/types.js';
+import { titlePathProblem } from '../spec/title-path.js';
 import { isMediaTypeGrammar } from '../spec/validate.js';
 import type { Editor } from '../graph/editor.js';
 import { pushManifest } from './manifest-push.js';
@@ -67,6 +68,9 @@ export async function attach(editor: Editor, subject: Descriptor | undefined, op
   const titles = new Set<string>();
   for (const f of files) {
     const title = titleOf(f);
+    // What ocikit writes, its artifact pull must be able to read back: a base name with a backslash would not be.
+    const problem = titlePathProblem(title);
+    if (problem) throw new UsageError(`cannot use ${JSON.stringify(title)} as the title of ${f.path}: ${problem}`, { path: f.path });
     if (titles.has(title)) throw new UsageError(`two files are named ${title}; each layer's title must be unique`);
     titles.add(title);
   }

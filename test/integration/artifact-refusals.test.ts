@@ -58,6 +58,17 @@ describe('artifact push: bad input gets one clear line, the right exit status, a
   });
 });
 
+describe('titles that artifact pull would refuse are not written by attach or artifact push either', () => {
+  it('a file whose name holds a backslash: exit 2, the layout untouched', async () => {
+    const dir = await tmp();
+    await writeFile(path.join(dir, 'a\\b.txt'), 'windows would read this as a\\b.txt');
+    const layout = await pushedOnce();
+    for (const cmd of [['attach', `${layout}:v0`], ['artifact', 'push', layout]]) {
+      await expectFailure([...cmd, 'a\\b.txt', '--artifact-type', TYPE], { cwd: dir, exit: 2, code: 'USAGE', unchanged: layout });
+    }
+  });
+});
+
 describe('artifact pull: hostile titles and paths through links are refused, nothing is written outside DIR', () => {
   it.each([['../escaped'], ['a/../../escaped'], ['ABS/escaped'], ['..\\escaped'], ['a/\0/x'], ['a/']])('title %j: exit 1, UNSAFE_PATH, DIR not even created', async (title) => {
     const root = await tmp();

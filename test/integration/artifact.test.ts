@@ -96,6 +96,16 @@ describe('artifact push and pull on a layout directory', () => {
     expect(await filesUnder(out)).toEqual(FILES);
   });
 
+  it('--annotation-file: $manifest on the manifest (flags win), the others on the layer of that title', async () => {
+    const layout = await newLayout();
+    const file = path.join(await tmp(), 'annotations.json');
+    await writeFile(file, JSON.stringify({ $manifest: { 'org.example.k': 'file', 'org.example.only': 'file' }, 'docs/a.md': { 'org.example.layer': 'a' } }));
+    await push(`${layout}:v1`, ['docs', '--artifact-type', TYPE, '--annotation-file', file, '--annotation', 'org.example.k=flag']);
+    const m = await manifestOf(`${layout}:v1`);
+    expect(m.annotations).toMatchObject({ 'org.example.k': 'flag', 'org.example.only': 'file' });
+    expect(m.layers.map((l) => l.annotations)).toEqual([{ [TITLE]: 'docs/.hidden' }, { 'org.example.layer': 'a', [TITLE]: 'docs/a.md' }, { [TITLE]: 'docs/sub/b.md' }]);
+  });
+
   it('without a tag and without a subject, the artifact is listed untagged in index.json', async () => {
     const layout = await newLayout();
     const desc = await push(layout, ['c.txt', '--artifact-type', TYPE]);

@@ -62,8 +62,13 @@ async function isDeadLease(m: RegExpExecArray, file: string, now: number): Promi
 }
 
 export class WriteLease {
-  private file?: string;
+  private current?: string;
   private readonly dir: string;
+
+  /** This lease's file, once something was leased (readLiveLeases can leave it out). */
+  get file(): string | undefined {
+    return this.current;
+  }
 
   constructor(layoutDir: string) {
     this.dir = path.join(layoutDir, LEASE_DIR);
@@ -71,7 +76,7 @@ export class WriteLease {
 
   /** Record `digest` (call before the blob becomes visible under its final name). */
   async add(digest: string): Promise<void> {
-    if (!this.file) this.file = path.join(this.dir, `${process.pid}-${HOST_TAG}-${randomBytes(6).toString('hex')}.lease`);
+    if (!this.current) this.current = path.join(this.dir, `${process.pid}-${HOST_TAG}-${randomBytes(6).toString('hex')}.lease`);
     // Another process's release() may remove the (empty) lease directory between our mkdir and
     // our write, or even inside our mkdir (a recursive mkdir that meets EEXIST looks again, finds
     // nothing and fails with ENOENT: seen under load in test/interop/concurrent-tags); then make it
@@ -79,7 +84,7 @@ export class WriteLease {
     for (let attempt = 0; ; attempt++) {
       try {
         await fsp.mkdir(this.dir, { recursive: true });
-        await fsp.appendFile(this.file, `${digest}\n`);
+        await fsp.appendFile(this.current, `${digest}\n`);
         return;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 10) throw err;
@@ -89,9 +94,9 @@ export class WriteLease {
 
   /** Drop the lease, and the lease directory when it is empty, so a finished command leaves the layout as it found it. */
   async release(): Promise<void> {
-    if (!this.file) return;
-    const file = this.file;
-    this.file = undefined;
+    if (!this.current) return;
+    const file = this.current;
+    this.current = undefined;
     await fsp.rm(file, { force: true });
     await fsp.rmdir(this.dir).catch(() => undefined); // ENOTEMPTY: another process holds a lease
   }
@@ -104,7 +109,7 @@ export class WriteLease {
  * only regular files of the lease name forms count: a lease is read without
  * following a symlink, and removing one unlinks that name, never a target.
  */
-export async function readLiveLeases(layoutDir: string, dryRun = false): Promise<Set<string>> {
+export async function readLiveLeases(layoutDir: string, dryRun = false, except?: WriteLease): Promise<Set<string>> {
   const out = new Set<string>();
   if (!(await checkOwnDir(layoutDir, LEASE_DIR))) return out;
   const dir = path.join(layoutDir, LEASE_DIR);
@@ -120,6 +125,7 @@ export async function readLiveLeases(layoutDir: string, dryRun = false): Promise
     const m = LEASE_NAME.exec(entry.name);
     if (!m || !entry.isFile()) continue;
     const file = path.join(dir, entry.name);
+    if (except !== undefined && file === except.file) continue;
     const dead = await isDeadLease(m, file, now);
     if (dead === undefined) continue;
     if (dead) {

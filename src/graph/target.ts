@@ -201,6 +201,10 @@ export interface UploadStore extends WriteTarget, Retainer {
   commitVerifiedFile(file: string, desc: Descriptor): Promise<void>;
   updateIndex(edit: (index: ImageIndex) => ImageIndex | undefined | Promise<ImageIndex | undefined>): Promise<ImageIndex>;
   addEntry(desc: Descriptor): Promise<void>;
+  /** Drop index.json entries of a manifest (those `listed` picks), as the Editor's deleteManifest does. */
+  deleteManifest(desc: Descriptor, opts?: { listed?: (entry: Descriptor) => boolean }): Promise<void>;
+  /** Remove a blob nothing listed reaches (IN_USE otherwise, unless `force`). */
+  deleteBlob(desc: Descriptor, opts?: { force?: boolean }): Promise<void>;
 }
 
 export function receivesUploads<T extends Target>(t: T): t is T & UploadStore {

@@ -19,7 +19,7 @@ import type { UploadStore } from '../graph/target.js';
 import { RegistryHttpError, toHttpError, type RegistryErrorEntry } from './errors.js';
 import { readBody } from './http-util.js';
 import { requireRepository, type HandlerContext } from './pull.js';
-import { applyNames } from '../spec/index-entries.js';
+import { applyNames, entryImageName, entryName } from '../spec/index-entries.js';
 import { digestParam } from './router.js';
 import { parseChunkRange, sessionHeaders, type UploadSessions } from './uploads.js';
 
@@ -181,6 +181,60 @@ export async function handleManifestPut(req: IncomingMessage, res: ServerRespons
   const digest = ref.digest ?? desc.digest;
   // OCI-Subject tells the client the referrers API will list this manifest: it must not maintain a fallback tag.
   created(res, `/v2/${name}/manifests/${digest}`, digest, subject !== undefined ? { 'OCI-Subject': subject } : {});
+}
+
+/**
+ * `DELETE /v2/<name>/manifests/<tag|digest>`. A layout serves many
+ * repositories from one index.json, so a delete is scoped to repository
+ * `name`: by tag, that tag's entry; by digest, every entry of the digest in
+ * `name` and the entries no repository owns (referrers listed untagged),
+ * plus its line in a fallback-tag index (LayoutDir.deleteManifest). The
+ * manifest's blob then goes too when nothing listed reaches it any more, so
+ * that it is gone by digest as on any registry; otherwise (another
+ * repository still has it) it stays. 202 when done, 404 when `name` does
+ * not list it.
+ */
+export async function handleManifestDelete(res: ServerResponse, ctx: WriteContext, name: string, ref: { tag?: string; digest?: string }): Promise<void> {
+  await requireRepository(ctx, name);
+  const inRepository = (e: Descriptor) => {
+    const n = entryName(e);
+    return (n.repository === undefined && n.tag === undefined) || entryImageName(e, ctx.defaultRepository).repository === name;
+  };
+  try {
+    if (ref.tag !== undefined) {
+      const tag = ref.tag;
+      let found = false;
+      await ctx.layout.updateIndex((index) => {
+        const manifests = index.manifests.filter((e) => !(inRepository(e) && entryName(e).tag === tag));
+        found = manifests.length !== index.manifests.length;
+        return found ? { ...index, manifests } : undefined;
+      });
+      if (!found) throw new RegistryHttpError(404, 'MANIFEST_UNKNOWN', `tag ${tag} not found in repository ${name}`, { detail: { tag } });
+    } else {
+      const desc = await ctx.layout.statBlob(ref.digest!);
+      await ctx.layout.deleteManifest(desc, { listed: inRepository });
+      try {
+        await ctx.layout.deleteBlob(desc);
+      } catch (err) {
+        if (!isOcikitError(err, 'IN_USE')) throw err;
+      }
+    }
+  } catch (err) {
+    throw toHttpError(err, 'manifest');
+  }
+  accepted(res, 202, {});
+}
+
+/** `DELETE /v2/<name>/blobs/<digest>`: blobs are shared by every repository of the layout; one a listed manifest still reaches is refused (409 DENIED). */
+export async function handleBlobDelete(res: ServerResponse, ctx: WriteContext, name: string, digest: string): Promise<void> {
+  await requireRepository(ctx, name);
+  try {
+    await ctx.layout.deleteBlob(await ctx.layout.statBlob(digest));
+  } catch (err) {
+    if (isOcikitError(err, 'IN_USE')) throw new RegistryHttpError(409, 'DENIED', err.message, { detail: { digest }, cause: err });
+    throw toHttpError(err, 'blob');
+  }
+  accepted(res, 202, {});
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

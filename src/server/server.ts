@@ -24,7 +24,7 @@ import { isLayoutTarget, receivesUploads, type ReadTarget } from '../graph/targe
 import { limiter } from '../util/limit.js';
 import { RegistryHttpError, sendError, toHttpError } from './errors.js';
 import { handleBase, handleBlobGet, handleCatalog, handleManifestGet, handleReferrers, handleTagsList, type HandlerContext } from './pull.js';
-import { handleManifestPut, handleUploadCancel, handleUploadChunk, handleUploadFinish, handleUploadStart, handleUploadStatus, type WriteContext } from './push.js';
+import { handleBlobDelete, handleManifestDelete, handleManifestPut, handleUploadCancel, handleUploadChunk, handleUploadFinish, handleUploadStart, handleUploadStatus, type WriteContext } from './push.js';
 import { defaultRepositoryName } from './repositories.js';
 import { parseRequestTarget, type Route } from './router.js';
 import { DEFAULT_STALL_LIMIT, type StallLimit } from './stall-guard.js';
@@ -248,8 +248,10 @@ async function dispatch(req: IncomingMessage, res: ServerResponse, ctx: HandlerC
     case 'referrers':
       return handleReferrers(req, res, ctx, route.name, route.digest, query);
     case 'manifest':
+      if (method === 'DELETE') return handleManifestDelete(res, write!, route.name, route);
       return method === 'PUT' ? handleManifestPut(req, res, write!, route.name, route) : handleManifestGet(req, res, ctx, route.name, route);
     case 'blob':
+      if (method === 'DELETE') return handleBlobDelete(res, write!, route.name, route.digest);
       return handleBlobGet(req, res, ctx, route.name, route.digest);
     case 'uploads':
       return handleUploadStart(req, res, write!, route.name, query);
@@ -267,11 +269,13 @@ async function dispatch(req: IncomingMessage, res: ServerResponse, ctx: HandlerC
   }
 }
 
-/** Methods each endpoint answers. Deleting manifests and blobs is not offered: a layout loses content through `ocikit untag` and `gc`. */
+/** Methods each endpoint answers; deletes only with --writable (handleManifestDelete, handleBlobDelete). */
 function methodsFor(route: Route, writable: boolean): string[] {
   switch (route.kind) {
     case 'manifest':
-      return writable ? ['GET', 'HEAD', 'PUT'] : ['GET', 'HEAD'];
+      return writable ? ['GET', 'HEAD', 'PUT', 'DELETE'] : ['GET', 'HEAD'];
+    case 'blob':
+      return writable ? ['GET', 'HEAD', 'DELETE'] : ['GET', 'HEAD'];
     case 'uploads':
       return writable ? ['POST'] : [];
     case 'upload':

@@ -471,14 +471,20 @@ export class LayoutDir implements UploadStore, LayoutReadTarget, FileListing, Ed
    * rewritten as a new blob, stored before index.json points at it; one left
    * empty loses its entry. Blobs stay until gc. NOT_FOUND when index.json
    * neither lists the manifest nor lists it as a referrer.
+   *
+   * `opts.listed` narrows which entries of the digest go (serve deletes in
+   * one repository of the layout); the fallback listings are rewritten only
+   * when no entry of the digest is left.
    */
-  async deleteManifest(desc: Descriptor): Promise<void> {
+  async deleteManifest(desc: Descriptor, opts: { listed?: (entry: Descriptor) => boolean } = {}): Promise<void> {
+    const doomed = (e: Descriptor) => e.digest === desc.digest && (opts.listed?.(e) ?? true);
     let changed = false;
     await this.updateIndex(async (index) => {
+      const kept = index.manifests.filter((e) => !doomed(e));
+      const stillListed = kept.some((e) => e.digest === desc.digest);
       const manifests: Descriptor[] = [];
-      for (const e of index.manifests) {
-        if (e.digest === desc.digest) continue;
-        if (!isFallbackTagEntry(e)) {
+      for (const e of kept) {
+        if (stillListed || !isFallbackTagEntry(e)) {
           manifests.push(e);
           continue;
         }
@@ -556,7 +562,8 @@ export class LayoutDir implements UploadStore, LayoutReadTarget, FileListing, Ed
         hint,
       });
     }
-    if ((await readLiveLeases(this.dir, true)).has(digest)) {
+    // This process's own leases do not count: it is the one asking (serve holds a lease on everything pushed to it).
+    if ((await readLiveLeases(this.dir, true, this.lease)).has(digest)) {
       throw new OcikitError('IN_USE', `blob ${digest} in ${this.dir} is held by another running ocikit process that is about to list it`, { digest, hint });
     }
   }

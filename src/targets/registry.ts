@@ -1,9 +1,11 @@
 /**
- * One repository of a registry as a target. Reads verify every byte; writes
- * go blob by blob (uploads, mounts) and manifest by manifest, and a manifest
- * with a subject also updates the referrers fallback tag when the registry
- * does not process subjects itself. What is known to be present is
- * remembered, so a push of many images sharing base layers asks once.
+ * One repository of a registry as a target, and the Editor of the write
+ * verbs there. Reads verify every byte; writes go blob by blob (uploads,
+ * mounts, streams of unknown digest) and manifest by manifest, and a
+ * manifest with a subject also updates the referrers fallback tag when the
+ * registry does not process subjects itself (a deleted one leaves it). What
+ * is known to be present is remembered, so a push of many images sharing
+ * base layers asks once.
  */
 import { Readable } from 'node:stream';
 import { NotFoundError } from '../errors.js';

@@ -12,6 +12,8 @@
  * another; when a later one fails, the files written before it stay (they
  * were verified).
  */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import picomatch from 'picomatch';
 import { NotFoundError, OcikitError } from '../errors.js';
 import { streamToFileAtomic } from '../fs/atomic.js';
@@ -22,8 +24,6 @@ import type { Fetcher } from '../graph/target.js';
 import { Annotation } from '../spec/media-types.js';
 import { titleConflict, titleFilePath, titlePathProblem } from '../spec/title-path.js';
 import type { Descriptor, ImageManifest, LegacyArtifactManifest } from '../spec/types.js';
-import { promises as fsp } from 'node:fs';
-import path from 'node:path';
 
 export interface ArtifactPullOptions {
   /** Glob patterns (micromatch syntax; `*` also matches names starting with a dot) matched against titles: only matching layers are written. */

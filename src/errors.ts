@@ -31,7 +31,11 @@ export type ErrorCode =
   /** Content still needed by something listed (a blob a listed manifest reaches): refused unless forced. */
   | 'IN_USE'
   /** A layout whose own directories (blobs, temp, lease) are symlinks or leave the layout. */
-  | 'UNSAFE_LAYOUT';
+  | 'UNSAFE_LAYOUT'
+  /** A path taken from content (a layer's title) that is absolute, climbs out with `..`, or would pass through a symlink. */
+  | 'UNSAFE_PATH'
+  /** A file is in the way and the command does not replace files unless told to (`artifact pull --overwrite`). */
+  | 'ALREADY_EXISTS';
 
 export interface ErrorFacts {
   cause?: unknown;

@@ -33,6 +33,8 @@ export { openEditor, openLayoutDir, openReadTarget, openWriteTarget, resolveRefe
 export { RegistryTarget, type RegistryTargetOptions } from './targets/registry.js';
 export { writeArchiveFile, type ArchiveMergeResult } from './ops/archive-merge.js';
 export { attach, parseAnnotationFile, type AttachFile, type AttachOptions, type AttachResult } from './ops/attach.js';
+export { collectArtifactFiles, type FileArgument } from './ops/artifact-files.js';
+export { pullArtifactFiles, type ArtifactPullOptions, type ArtifactPullResult, type PulledFile } from './ops/artifact-pull.js';
 export { copyReference, openWholeSource, type CopyReferenceOptions, type CopyReferenceResult } from './ops/copy.js';
 export { discover, flattenTree, referrersIndex, renderTree, type DiscoverOptions } from './ops/discover.js';
 export { entryClosures, gc, liveContent, type GcResult } from './ops/gc.js';
@@ -41,7 +43,7 @@ export { listEntries, type EntryRow } from './ops/list-entries.js';
 export { login, logout, type CredentialPlace } from './ops/login.js';
 export { listLayoutRepositories, listRegistryRepositories, listTagPage, type NamePage } from './ops/repositories.js';
 export { parseRegistryHost } from './spec/registry-host.js';
-export { pushManifest, type PushManifestOptions } from './ops/manifest-push.js';
+export { pushManifest, type ManifestStore, type PushManifestOptions } from './ops/manifest-push.js';
 export { pack, type ArchiveResult, type PackOptions, type WriteArchiveOptions } from './ops/pack.js';
 export { pullImages, type PullOptions, type PullResult } from './ops/pull-images.js';
 export { pushLayout, type PushLayoutOptions, type PushLayoutResult } from './ops/push-layout.js';

@@ -115,7 +115,7 @@ export async function streamToFileAtomic(
   source: Readable,
   checks: Transform[],
   dest: string,
-  opts: { tmpDir?: string; mode?: number } = {},
+  opts: { tmpDir?: string; mode?: number } & AtomicWriteOptions = {},
 ): Promise<void> {
   try {
     await writeFileAtomicWith(tempPathFor(dest, opts.tmpDir), dest, opts.mode, async (fh) => {
@@ -127,7 +127,7 @@ export async function streamToFileAtomic(
         await pipeline([source, ...checks, sink.asWritable(WRITE_BUFFER)]);
       }
       await sink.end();
-    });
+    }, opts.beforeRename);
   } catch (err) {
     source.destroy();
     throw err;

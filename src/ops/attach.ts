@@ -13,6 +13,7 @@ import path from 'node:path';
 import { OcikitError, UsageError, fromFsError } from '../errors.js';
 import { Annotation, EMPTY_DESCRIPTOR, EMPTY_JSON_BYTES, MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageManifest } from '../spec/types.js';
+import { titlePathProblem } from '../spec/title-path.js';
 import { isMediaTypeGrammar } from '../spec/validate.js';
 import type { Editor } from '../graph/editor.js';
 import { pushManifest } from './manifest-push.js';
@@ -34,7 +35,12 @@ export interface AttachOptions {
   fileAnnotations?: Record<string, Record<string, string>>;
   /** Fixed creation time; default SOURCE_DATE_EPOCH, else now. */
   created?: Date;
-  /** A config file instead of the empty config (artifact push --config); its media type defaults to the image config's. */
+  /**
+   * A config file instead of the empty config (artifact push --config). Its
+   * media type defaults to oras's application/vnd.unknown.config.v1+json: an
+   * artifact's config is not an image config, and calling it one would have
+   * verify check it as one.
+   */
   config?: AttachFile;
   /** Tag the artifact (artifact push REF:TAG); untagged, a layout lists it in index.json without a tag. */
   tags?: string[];
@@ -44,6 +50,9 @@ export interface AttachResult {
   descriptor: Descriptor;
   manifest: Buffer;
 }
+
+/** The config media type oras writes for a config file given without one. */
+const UNKNOWN_CONFIG = 'application/vnd.unknown.config.v1+json';
 
 export async function attach(editor: Editor, subject: Descriptor | undefined, opts: AttachOptions): Promise<AttachResult> {
   if (!isMediaTypeGrammar(opts.artifactType)) {
@@ -59,6 +68,9 @@ export async function attach(editor: Editor, subject: Descriptor | undefined, op
   const titles = new Set<string>();
   for (const f of files) {
     const title = titleOf(f);
+    // What ocikit writes, its artifact pull must be able to read back: a base name with a backslash would not be.
+    const problem = titlePathProblem(title);
+    if (problem) throw new UsageError(`cannot use ${JSON.stringify(title)} as the title of ${f.path}: ${problem}`, { path: f.path });
     if (titles.has(title)) throw new UsageError(`two files are named ${title}; each layer's title must be unique`);
     titles.add(title);
   }
@@ -66,7 +78,7 @@ export async function attach(editor: Editor, subject: Descriptor | undefined, op
   // Blobs first (config, layers), the manifest next, index.json last (design rule 2).
   const empty: Descriptor = { mediaType: EMPTY_DESCRIPTOR.mediaType, digest: EMPTY_DESCRIPTOR.digest, size: EMPTY_DESCRIPTOR.size };
   let config = empty;
-  if (opts.config) config = await editor.pushStream(createReadStream(opts.config.path), opts.config.mediaType ?? MediaType.ImageConfig);
+  if (opts.config) config = await editor.pushStream(createReadStream(opts.config.path), opts.config.mediaType ?? UNKNOWN_CONFIG);
   else await editor.push(empty, EMPTY_JSON_BYTES);
   const layers: Descriptor[] = [];
   for (const f of files) {

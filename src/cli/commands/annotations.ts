@@ -1,4 +1,5 @@
-import { UsageError } from '../../index.js';
+import { readFile } from 'node:fs/promises';
+import { fromFsError, parseAnnotationFile, UsageError } from '../../index.js';
 
 /**
  * `--annotation KEY=VALUE` flags as a map; a flag without `=` is a usage
@@ -13,4 +14,30 @@ export function parseAnnotations(flags: string[] | undefined): Record<string, st
     out[f.slice(0, eq)] = f.slice(eq + 1);
   }
   return out;
+}
+
+/**
+ * `--annotation` flags and an oras-style `--annotation-file` together (attach,
+ * artifact push): the manifest's annotations (flags win over the file's
+ * `$manifest`) and the per-file ones.
+ */
+export async function annotationsFromArgs(
+  flags: string[] | undefined,
+  file: string | undefined,
+): Promise<{ annotations: Record<string, string>; fileAnnotations: Record<string, Record<string, string>> }> {
+  const annotations = parseAnnotations(flags);
+  if (!file) return { annotations, fileAnnotations: {} };
+  const text = await readFile(file, 'utf8').catch((err) => {
+    throw fromFsError(err, file, 'annotation file');
+  });
+  const parsed = parseAnnotationFile(text, file);
+  return { annotations: Object.assign(annotations, { ...parsed.manifest, ...annotations }), fileAnnotations: parsed.files };
+}
+
+/** `FILE[:MEDIATYPE]`, split at the last `:` only when what follows looks like a media type (paths may hold `:`). */
+export function parseFileArg(arg: string): { path: string; mediaType?: string } {
+  const i = arg.lastIndexOf(':');
+  if (i > 0 && arg.slice(i + 1).includes('/')) return { path: arg.slice(0, i), mediaType: arg.slice(i + 1) };
+  if (arg.length === 0) throw new UsageError('empty file name');
+  return { path: arg };
 }

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { attach, checkOutputFile, parseAnnotationFile, resolveReference, fromFsError, UsageError, writeOutputFile, type AttachFile } from '../../index.js';
-import { parseAnnotations } from './annotations.js';
+import { attach, checkOutputFile, resolveReference, writeOutputFile } from '../../index.js';
+import { annotationsFromArgs, parseFileArg } from './annotations.js';
 import { ARCHIVE_REWRITTEN, defineCommand } from './command.js';
 
 interface Args {
@@ -28,17 +27,7 @@ export default defineCommand<Args>({
     const platform = ctx.platform(args.platform); // a bad --platform is a usage error before anything is opened
     const { ref, editor } = await ctx.openEditor(args.ref);
     const subject = await resolveReference(editor, ref, { platform });
-    const annotations = parseAnnotations(args.annotation);
-    let fileAnnotations: Record<string, Record<string, string>> = {};
-    if (args['annotation-file']) {
-      const file = args['annotation-file'];
-      const text = await readFile(file, 'utf8').catch((err) => {
-        throw fromFsError(err, file, 'annotation file');
-      });
-      const parsed = parseAnnotationFile(text, file);
-      Object.assign(annotations, { ...parsed.manifest, ...annotations });
-      fileAnnotations = parsed.files;
-    }
+    const { annotations, fileAnnotations } = await annotationsFromArgs(args.annotation, args['annotation-file']);
     const files = (args.files ?? []).map(String).map(parseFileArg);
     const exportTo = args['export-manifest'];
     // Checked before attaching: failing after it would leave the artifact attached, and a re-run would attach it twice.
@@ -49,11 +38,3 @@ export default defineCommand<Args>({
     ctx.out.result(result.descriptor, (d) => d.digest);
   },
 });
-
-/** `FILE[:MEDIATYPE]`, split at the last `:` only when what follows looks like a media type (paths may hold `:`). */
-function parseFileArg(arg: string): AttachFile {
-  const i = arg.lastIndexOf(':');
-  if (i > 0 && arg.slice(i + 1).includes('/')) return { path: arg.slice(0, i), mediaType: arg.slice(i + 1) };
-  if (arg.length === 0) throw new UsageError('empty file name');
-  return { path: arg };
-}

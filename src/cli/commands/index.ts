@@ -9,6 +9,7 @@ import index from './index-create.js';
 import blob from './blob.js';
 import { tagCommand, untagCommand } from './tag.js';
 import attach from './attach.js';
+import artifact from './artifact.js';
 import referrers from './referrers.js';
 import discover from './discover.js';
 import gc from './gc.js';
@@ -24,4 +25,4 @@ import diff from './diff.js';
 import repo from './repo.js';
 import { loginCommand, logoutCommand } from './login.js';
 
-export const commands: CommandSpec[] = [init, ls, tags, resolve, manifest, index, blob, tagCommand, untagCommand, attach, referrers, discover, gc, copy, pack, unpack, serve, push, pull, verify, inspect, diff, repo, loginCommand, logoutCommand];
+export const commands: CommandSpec[] = [init, ls, tags, resolve, manifest, index, blob, tagCommand, untagCommand, attach, artifact, referrers, discover, gc, copy, pack, unpack, serve, push, pull, verify, inspect, diff, repo, loginCommand, logoutCommand];

@@ -11,12 +11,16 @@
  * form serves through an API, so a layout and a registry copy of it differ
  * there without differing in content. Their listings count as referrers.
  */
+import { mapBounded } from '../util/limit.js';
 import { Annotation } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
 import { isFallbackTagEntry } from '../spec/index-entries.js';
 import type { ReadTarget } from '../graph/target.js';
 import { Catalog, platformOf, type ConfigSummary, type ManifestInfo, type ManifestKind } from './catalog.js';
 import { formatBytes, oneLine, plural } from './format.js';
+
+/** Images read again at once to compare their configs (as many as the catalog reads manifests). */
+const CONFIG_READS = 16;
 
 export interface ManifestRef {
   digest: string;
@@ -112,6 +116,9 @@ async function diffSides(sa: Side, sb: Side): Promise<DiffReport> {
     referrers: diffReferrers(sa, sb),
     configs: [],
   };
+  // The images to compare configs of, in report order; read again a few at a time (a registry's
+  // round trips add up when many tags moved).
+  const pairs: Array<{ tag: string; platform: string; from: string; to: string }> = [];
   for (const [tag, digestA] of sa.tags) {
     const digestB = sb.tags.get(tag);
     if (digestB === undefined || digestB === digestA) continue;
@@ -124,12 +131,13 @@ async function diffSides(sa: Side, sb: Side): Promise<DiffReport> {
       if (to === undefined) changes.removed.push(p);
       else if (to !== from) {
         changes.changed.push({ platform: p, from, to });
-        const c = diffConfigs(tag, p, from, to, await sa.config(from), await sb.config(to));
-        if (c) report.configs.push(c);
+        pairs.push({ tag, platform: p, from, to });
       }
     }
     if (changes.added.length + changes.removed.length + changes.changed.length > 0) report.platforms.push(changes);
   }
+  const configs = await mapBounded(pairs, CONFIG_READS, async (x) => diffConfigs(x.tag, x.platform, x.from, x.to, await sa.config(x.from), await sb.config(x.to)));
+  for (const c of configs) if (c) report.configs.push(c);
   report.identical =
     report.tags.added.length + report.tags.removed.length + report.tags.moved.length === 0 &&
     report.manifests.added.length + report.manifests.removed.length === 0 &&

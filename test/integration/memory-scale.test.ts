@@ -1,7 +1,8 @@
 /**
  * Memory at scale (issue 16, point 15): ls, verify and inspect of a layout of
- * 25,000 manifests finish inside a V8 old space of a few dozen megabytes and
- * print one valid JSON document. A cap on the heap is a hard, deterministic
+ * 25,000 manifests (and of the same layout as a tar, read in place), and diff,
+ * finish inside a V8 old space of a few dozen megabytes and print one valid
+ * JSON document. A cap on the heap is a hard, deterministic
  * limit (unlike a peak RSS, which depends on when the collector runs): a
  * command that holds every document, a whole tree of nodes or its JSON text
  * at once dies of it (exit 134). Each cap sits between what the command needs

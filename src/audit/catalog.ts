@@ -68,6 +68,12 @@ export interface CatalogOptions {
    * for 50,000 images they are megabytes (default true).
    */
   runtimeConfig?: boolean;
+  /**
+   * Keep of each image config only its digest, media type, size and platform
+   * (default false): diff compares configs only where a tag moved, and reads
+   * those again with Catalog.describe.
+   */
+  platformOnly?: boolean;
 }
 
 const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.ImageConfig, MediaType.DockerConfig]);
@@ -80,6 +86,7 @@ export class Catalog {
     readonly target: ReadTarget,
     readonly roots: AuditRoot[],
     private readonly runtimeConfig: boolean,
+    private readonly platformOnly = false,
   ) {}
 
   static async load(target: ReadTarget, opts: CatalogOptions = {}): Promise<Catalog> {
@@ -87,15 +94,20 @@ export class Catalog {
     if (!opts.roots && isLayoutTarget(target)) {
       // Walking every index.json entry reaches every manifest a layout's referrers can come
       // from, so one walk finds both: each manifest is read once and no document is kept.
-      const catalog = new Catalog(target, await listRoots(target), opts.runtimeConfig ?? true);
+      const catalog = new Catalog(target, await listRoots(target), opts.runtimeConfig ?? true, opts.platformOnly);
       await catalog.walkLayout(await target.readIndex(), concurrency);
       return catalog;
     }
     // The referrers walk and the catalog's own walk read the same manifests: read each once.
     const cached = withDocumentCache(target);
-    const catalog = new Catalog(cached, opts.roots ?? (await listRoots(cached)), opts.runtimeConfig ?? true);
+    const catalog = new Catalog(cached, opts.roots ?? (await listRoots(cached)), opts.runtimeConfig ?? true, opts.platformOnly);
     await catalog.walk(concurrency);
     return catalog;
+  }
+
+  /** One manifest summarized as a catalog keeps it, its image config in full (runtime config included). */
+  static describe(target: ReadTarget, desc: Descriptor): Promise<ManifestInfo> {
+    return new Catalog(target, [], true).readManifest(desc);
   }
 
   get(digest: string): ManifestInfo | undefined {
@@ -104,6 +116,17 @@ export class Catalog {
 
   referrersOf(digest: string): Descriptor[] {
     return this.referrerLists.get(digest) ?? [];
+  }
+
+  /**
+   * Every manifest, each forgotten as it is handed over: for a reader that
+   * keeps its own summary of them (diff), so that the two are never whole at once.
+   */
+  *take(): Generator<ManifestInfo> {
+    for (const [digest, info] of this.manifests) {
+      this.manifests.delete(digest);
+      yield info;
+    }
   }
 
   private async walk(concurrency: number): Promise<void> {
@@ -245,6 +268,7 @@ export class Catalog {
     if (typeof doc.os === 'string' && typeof doc.architecture === 'string') {
       summary.platform = this.intern(formatPlatform({ os: doc.os, architecture: doc.architecture, ...(typeof doc.variant === 'string' ? { variant: doc.variant } : {}) }));
     }
+    if (this.platformOnly) return summary;
     // Interned: builds made reproducible all say the same time (often 1970-01-01T00:00:00Z).
     if (typeof doc.created === 'string') summary.created = this.intern(doc.created);
     if (typeof doc.author === 'string') summary.author = doc.author;

@@ -11,12 +11,16 @@
  * form serves through an API, so a layout and a registry copy of it differ
  * there without differing in content. Their listings count as referrers.
  */
+import { mapBounded } from '../util/limit.js';
 import { Annotation } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
 import { isFallbackTagEntry } from '../spec/index-entries.js';
 import type { ReadTarget } from '../graph/target.js';
 import { Catalog, platformOf, type ConfigSummary, type ManifestInfo, type ManifestKind } from './catalog.js';
 import { formatBytes, oneLine, plural } from './format.js';
+
+/** Images read again at once to compare their configs (as many as the catalog reads manifests). */
+const CONFIG_READS = 16;
 
 export interface ManifestRef {
   digest: string;
@@ -89,27 +93,32 @@ export interface DiffReport {
 }
 
 export async function diffTargets(a: ReadTarget, b: ReadTarget): Promise<DiffReport> {
-  const [ca, cb] = await Promise.all([Catalog.load(a), Catalog.load(b)]);
-  return diffCatalogs(ca, cb);
+  // One side at a time, each reduced to what the comparison needs before the next is read: two
+  // whole catalogs of 50,000 manifests at once were about 300 MiB. Configs are kept as their
+  // platform only; the few images whose tag moved are read again when their configs are compared.
+  const sa = new Side(a, await Catalog.load(a, { platformOnly: true }));
+  const sb = new Side(b, await Catalog.load(b, { platformOnly: true }));
+  return diffSides(sa, sb);
 }
 
-function diffCatalogs(a: Catalog, b: Catalog): DiffReport {
-  const sa = new Side(a);
-  const sb = new Side(b);
+async function diffSides(sa: Side, sb: Side): Promise<DiffReport> {
   const report: DiffReport = {
-    a: a.target.description,
-    b: b.target.description,
+    a: sa.target.description,
+    b: sb.target.description,
     identical: false,
     tags: diffTags(sa.tags, sb.tags),
     manifests: {
-      added: [...sb.refs.values()].filter((m) => !sa.refs.has(m.digest)),
-      removed: [...sa.refs.values()].filter((m) => !sb.refs.has(m.digest)),
+      added: sb.missingFrom(sa),
+      removed: sa.missingFrom(sb),
     },
     platforms: [],
     layers: diffLayers(sa.layers, sb.layers),
     referrers: diffReferrers(sa, sb),
     configs: [],
   };
+  // The images to compare configs of, in report order; read again a few at a time (a registry's
+  // round trips add up when many tags moved).
+  const pairs: Array<{ tag: string; platform: string; from: string; to: string }> = [];
   for (const [tag, digestA] of sa.tags) {
     const digestB = sb.tags.get(tag);
     if (digestB === undefined || digestB === digestA) continue;
@@ -122,12 +131,13 @@ function diffCatalogs(a: Catalog, b: Catalog): DiffReport {
       if (to === undefined) changes.removed.push(p);
       else if (to !== from) {
         changes.changed.push({ platform: p, from, to });
-        const c = diffConfigs(tag, p, from, to, sa.get(from)?.config, sb.get(to)?.config);
-        if (c) report.configs.push(c);
+        pairs.push({ tag, platform: p, from, to });
       }
     }
     if (changes.added.length + changes.removed.length + changes.changed.length > 0) report.platforms.push(changes);
   }
+  const configs = await mapBounded(pairs, CONFIG_READS, async (x) => diffConfigs(x.tag, x.platform, x.from, x.to, await sa.config(x.from), await sb.config(x.to)));
+  for (const c of configs) if (c) report.configs.push(c);
   report.identical =
     report.tags.added.length + report.tags.removed.length + report.tags.moved.length === 0 &&
     report.manifests.added.length + report.manifests.removed.length === 0 &&
@@ -137,59 +147,135 @@ function diffCatalogs(a: Catalog, b: Catalog): DiffReport {
   return report;
 }
 
-/** One side of a diff: its catalog, indexed the ways the comparison needs. */
+/**
+ * What one side keeps of a manifest: how the report names it, and what a
+ * moved tag's comparison needs. One object of one shape per manifest (every
+ * field set at construction), since a side may keep 50,000 of them; the
+ * report's ManifestRef is made only for the manifests it lists.
+ */
+class Known {
+  constructor(
+    readonly digest: string,
+    readonly mediaType: string,
+    readonly kind: ManifestKind,
+    readonly size: number,
+    /** The platform the report shows: an index's word for it, else the config's. */
+    readonly platform: string | undefined,
+    readonly artifactType: string | undefined,
+    /** An image's platform as its config states it. */
+    readonly configPlatform: string | undefined,
+    /** An index's image members: [platform ("" if none), digest], the first per platform. */
+    readonly images: Array<[string, string]> | undefined,
+  ) {}
+
+  ref(): ManifestRef {
+    const r: ManifestRef = { digest: this.digest, mediaType: this.mediaType, kind: this.kind };
+    if (this.platform) r.platform = this.platform;
+    if (this.artifactType) r.artifactType = this.artifactType;
+    return r;
+  }
+}
+
+/**
+ * One side of a diff: what the comparison needs of its catalog, and no
+ * more, so that the catalog can be dropped before the other side is read.
+ */
 class Side {
   readonly tags = new Map<string, string>();
-  readonly refs = new Map<string, ManifestRef>();
   readonly layers = new Map<string, DiffBlob>();
-  private readonly platforms = new Map<string, string>();
+  /** subject -> its referrers, as the report names them. */
+  readonly referrers = new Map<string, ManifestRef[]>();
+  private readonly known = new Map<string, Known>();
+  /** Descriptors that embed their manifest in `data`: the target may not have it to read again. */
+  private readonly embedded = new Map<string, Descriptor>();
 
-  constructor(readonly catalog: Catalog) {
+  /** `target` is the one the catalog was read from, not the catalog's own view of it, which may hold a document cache. */
+  constructor(
+    readonly target: ReadTarget,
+    catalog: Catalog,
+  ) {
     // Fallback-tag indexes (`sha256-<hex>`) are how a registry without the referrers API, or a layout
     // written by regclient, lists referrers: bookkeeping whose content is compared as referrers instead.
     const bookkeeping = new Set<string>();
     for (const r of catalog.roots) {
+      if (r.descriptor.data !== undefined) this.embedded.set(r.descriptor.digest, r.descriptor);
       if (r.tag !== undefined && isFallbackTagEntry({ ...r.descriptor, annotations: { [Annotation.RefName]: r.tag } })) bookkeeping.add(r.descriptor.digest);
       else if (r.tag !== undefined) this.tags.set(r.tag, r.descriptor.digest);
     }
+    // Referrer lists are named once every manifest is known.
+    const referrerLists: Array<[string, Descriptor[]]> = [];
+    for (const digest of catalog.manifests.keys()) {
+      const list = catalog.referrersOf(digest);
+      if (list.length > 0) referrerLists.push([digest, list]);
+    }
     // The platform an index says a child is for wins over what the child's config says.
+    const platforms = new Map<string, string>();
+    const members = new Map<string, Array<[string, string]>>();
     for (const m of catalog.manifests.values()) {
       for (const c of m.children ?? []) {
         const p = platformOf(c, catalog.get(c.digest));
-        if (p) this.platforms.set(c.digest, p);
+        if (p) platforms.set(c.digest, p);
+        if (c.data !== undefined) this.embedded.set(c.digest, c);
       }
+      if (m.kind === 'index' && !bookkeeping.has(m.digest)) members.set(m.digest, imageMembers(catalog, m));
     }
-    for (const m of catalog.manifests.values()) {
+    // Each manifest's summary is dropped as soon as what the comparison needs of it is kept.
+    for (const m of catalog.take()) {
       if (bookkeeping.has(m.digest)) continue;
-      const ref: ManifestRef = { digest: m.digest, mediaType: m.mediaType, kind: m.kind };
-      const platform = this.platforms.get(m.digest) ?? m.config?.platform;
-      if (platform) ref.platform = platform;
-      if (m.artifactType) ref.artifactType = m.artifactType;
-      this.refs.set(m.digest, ref);
+      const platform = platforms.get(m.digest) ?? m.config?.platform;
+      const configPlatform = m.kind === 'image' ? m.config?.platform : undefined;
+      this.known.set(m.digest, new Known(m.digest, m.mediaType, m.kind, m.size, platform, m.artifactType, configPlatform, members.get(m.digest)));
       if (m.kind === 'image') for (const l of m.layers ?? []) this.layers.set(l.digest, { digest: l.digest, mediaType: l.mediaType, size: l.size });
     }
+    for (const [digest, list] of referrerLists) this.referrers.set(digest, list.map((d) => this.refOf(d)));
   }
 
-  get(digest: string): ManifestInfo | undefined {
-    return this.catalog.get(digest);
+  has(digest: string): boolean {
+    return this.known.has(digest);
+  }
+
+  /** The manifests the other side lacks (bookkeeping aside), in the order the catalog read them. */
+  missingFrom(other: Side): ManifestRef[] {
+    const out: ManifestRef[] = [];
+    for (const [digest, k] of this.known) if (!other.has(digest)) out.push(k.ref());
+    return out;
+  }
+
+  private refOf(d: Descriptor): ManifestRef {
+    const known = this.known.get(d.digest);
+    if (known) return known.ref();
+    const r: ManifestRef = { digest: d.digest, mediaType: d.mediaType, kind: 'artifact' };
+    if (d.artifactType) r.artifactType = d.artifactType;
+    return r;
   }
 
   /** platform -> image digest under a root: an index's platform children, or the image itself. */
   imagesByPlatform(digest: string): Map<string, string> {
-    const out = new Map<string, string>();
-    const info = this.get(digest);
-    if (info?.kind === 'index') {
-      for (const c of info.children ?? []) {
-        const child = this.get(c.digest);
-        if (child?.kind !== 'image') continue;
-        const p = platformOf(c, child) ?? '';
-        if (!out.has(p)) out.set(p, c.digest);
-      }
-    } else if (info?.kind === 'image') {
-      out.set(info.config?.platform ?? '', digest);
-    }
-    return out;
+    const k = this.known.get(digest);
+    if (k?.images) return new Map(k.images);
+    if (k?.kind === 'image') return new Map([[k.configPlatform ?? '', digest]]);
+    return new Map();
   }
+
+  /** An image's config in full, read again (only images whose tag moved get here). */
+  async config(digest: string): Promise<ConfigSummary | undefined> {
+    const k = this.known.get(digest);
+    if (!k) return undefined;
+    const desc = this.embedded.get(digest) ?? { mediaType: k.mediaType, digest, size: k.size };
+    return (await Catalog.describe(this.target, desc)).config;
+  }
+}
+
+/** An index's image members by platform, the first per platform (what a moved tag compares). */
+function imageMembers(catalog: Catalog, index: ManifestInfo): Array<[string, string]> {
+  const out = new Map<string, string>();
+  for (const c of index.children ?? []) {
+    const child = catalog.get(c.digest);
+    if (child?.kind !== 'image') continue;
+    const p = platformOf(c, child) ?? '';
+    if (!out.has(p)) out.set(p, c.digest);
+  }
+  return [...out];
 }
 
 function diffTags(a: Map<string, string>, b: Map<string, string>): DiffReport['tags'] {
@@ -211,22 +297,15 @@ function diffLayers(a: Map<string, DiffBlob>, b: Map<string, DiffBlob>): DiffRep
 }
 
 function diffReferrers(a: Side, b: Side): ReferrerChanges[] {
-  const subjects = new Set([...a.catalog.manifests.keys(), ...b.catalog.manifests.keys()]);
+  const subjects = new Set([...a.referrers.keys(), ...b.referrers.keys()]);
   const out: ReferrerChanges[] = [];
-  const refOf = (side: Side, d: Descriptor): ManifestRef => {
-    const known = side.refs.get(d.digest);
-    if (known) return known;
-    const r: ManifestRef = { digest: d.digest, mediaType: d.mediaType, kind: 'artifact' };
-    if (d.artifactType) r.artifactType = d.artifactType;
-    return r;
-  };
   for (const subject of subjects) {
-    const ra = a.catalog.referrersOf(subject);
-    const rb = b.catalog.referrersOf(subject);
-    const inA = new Set(ra.map((d) => d.digest));
-    const inB = new Set(rb.map((d) => d.digest));
-    const added = rb.filter((d) => !inA.has(d.digest)).map((d) => refOf(b, d));
-    const removed = ra.filter((d) => !inB.has(d.digest)).map((d) => refOf(a, d));
+    const ra = a.referrers.get(subject) ?? [];
+    const rb = b.referrers.get(subject) ?? [];
+    const inA = new Set(ra.map((r) => r.digest));
+    const inB = new Set(rb.map((r) => r.digest));
+    const added = rb.filter((r) => !inA.has(r.digest));
+    const removed = ra.filter((r) => !inB.has(r.digest));
     if (added.length + removed.length > 0) out.push({ subject, added, removed });
   }
   return out.sort((x, y) => (x.subject < y.subject ? -1 : x.subject > y.subject ? 1 : 0));

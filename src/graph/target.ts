@@ -117,6 +117,11 @@ function declares(t: Target, ability: Ability): boolean {
 
 /** A target with an index.json to read: a layout directory or archive. */
 export interface IndexReader extends Target {
+  /**
+   * The index, read-only: a target hands the same parse to every caller
+   * while it is current (a copy per call of 50,000 entries was megabytes
+   * each time); the edits in spec/index-entries.ts build new objects.
+   */
   readIndex(): Promise<ImageIndex>;
 }
 

@@ -110,7 +110,7 @@ export class DockerArchive implements LayoutReadTarget, TrailingDataSource {
 
   async readIndex(): Promise<ImageIndex> {
     if (this.layout) return this.layout.readIndex();
-    return structuredClone((await this.convert()).index);
+    return (await this.convert()).index;
   }
 
   async fetch(desc: Descriptor): Promise<Readable> {

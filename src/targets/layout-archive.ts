@@ -46,16 +46,13 @@ export class LayoutArchive implements LayoutReadTarget, FileListing, TrailingDat
   readonly abilities = abilities('read-index', 'default-image', 'list-files', 'trailing-data');
   private readonly tar: TarIndex;
   private readonly index: ImageIndex;
-  /** digest -> the tar entry holding it. */
-  private readonly blobs: Map<string, TarEntry>;
   private referrersMap?: Promise<Map<string, Descriptor[]>>;
 
-  private constructor(tar: TarIndex, index: ImageIndex, blobs: Map<string, TarEntry>) {
+  private constructor(tar: TarIndex, index: ImageIndex) {
     this.tar = tar;
     this.path = tar.path;
     this.description = `archive ${tar.path}`;
     this.index = index;
-    this.blobs = blobs;
   }
 
   static async open(file: string, opts: LayoutArchiveOptions = {}): Promise<LayoutArchive> {
@@ -90,23 +87,36 @@ export class LayoutArchive implements LayoutReadTarget, FileListing, TrailingDat
     if (!indexEntry) throw new OcikitError('INVALID_LAYOUT', `not an OCI layout archive: ${tar.path} has no index.json`, { path: tar.path });
     const index = parseIndexText(indexText(await tar.readSmall(indexEntry, MAX_DOCUMENT_SIZE * 16, INDEX_FILE), tar.path, tar.path), tar.path);
 
-    const blobs = new Map<string, TarEntry>();
-    for (const name of tar.names()) {
-      const m = BLOB_ENTRY.exec(name);
-      if (!m) continue;
-      const entry = tar.lookup(name);
-      if (entry) blobs.set(`${m[1]}:${m[2]}`, entry);
-    }
-    return new LayoutArchive(tar, index, blobs);
+    // A blob stored as a link must lead to a file inside the archive: refused now, not when read.
+    for (const name of tar.names()) if (BLOB_ENTRY.test(name)) tar.lookup(name);
+    return new LayoutArchive(tar, index);
   }
 
+  /** The archive cannot change under us: one parse serves every caller (read-only, see IndexReader). */
   async readIndex(): Promise<ImageIndex> {
-    return structuredClone(this.index);
+    return this.index;
   }
 
   /** Digests of every blob the archive holds (for unpack, verify and delta checks). */
   blobDigests(): string[] {
-    return [...this.blobs.keys()];
+    const out: string[] = [];
+    for (const name of this.tar.names()) {
+      const m = BLOB_ENTRY.exec(name);
+      if (m && this.tar.lookup(name)) out.push(`${m[1]}:${m[2]}`);
+    }
+    return out;
+  }
+
+  /**
+   * The file holding a blob, found by its entry name when asked: the tar's
+   * own table already has every entry, and a second map by digest was
+   * 100,000 keys for a layout of 50,000 manifests. A digest that does not
+   * make a blob entry name (`..`, `/`) names no blob.
+   */
+  private blobEntry(digest: string): TarEntry | undefined {
+    const colon = digest.indexOf(':');
+    const name = `blobs/${digest.slice(0, colon)}/${digest.slice(colon + 1)}`;
+    return colon > 0 && BLOB_ENTRY.test(name) ? this.tar.lookup(name) : undefined;
   }
 
   /**
@@ -120,7 +130,7 @@ export class LayoutArchive implements LayoutReadTarget, FileListing, TrailingDat
   }
 
   private entryFor(digest: string): TarEntry {
-    const entry = this.blobs.get(digest);
+    const entry = this.blobEntry(digest);
     if (!entry) throw new NotFoundError(`blob ${digest} not found in ${this.description}`, { digest, path: this.path });
     return entry;
   }
@@ -140,7 +150,7 @@ export class LayoutArchive implements LayoutReadTarget, FileListing, TrailingDat
   }
 
   async exists(desc: Descriptor): Promise<boolean> {
-    return this.blobs.get(desc.digest)?.size === desc.size;
+    return this.blobEntry(desc.digest)?.size === desc.size;
   }
 
   async statBlob(digest: string): Promise<Descriptor> {

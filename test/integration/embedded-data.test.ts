@@ -226,3 +226,27 @@ describe('a missing layer whose data does not match', () => {
     await expectFailure(['pack', dir, path.join(work.dir, `packed-${n}.tar`)], { exit: 1, code: 'INVALID_MANIFEST' });
   });
 });
+
+describe('diff of images stored only as data', () => {
+  /** Tag `app`: an index whose one child manifest is only embedded; its config sets ENV N=`n`. */
+  async function embeddedChildWithEnv(env: string): Promise<string> {
+    const dir = await newLayout();
+    const configBytes = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: [`N=${env}`] }, rootfs: { type: 'layers', diff_ids: [sha256(LAYER_BYTES)] } }));
+    const config = await storeBlob(dir, configBytes, OCI_CONFIG);
+    const layer = await storeBlob(dir, LAYER_BYTES, LAYER);
+    const child = embedded(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [layer] })), OCI_MANIFEST);
+    const index = await storeBlob(dir, JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ ...child, platform: { architecture: 'amd64', os: 'linux' } }] }), OCI_INDEX);
+    await tagRoot(dir, index);
+    return dir;
+  }
+
+  // diff keeps a platform per image and reads the configs of the images whose tag moved again
+  // afterwards: an image that exists only as its index's `data` must be read from there again.
+  it('compares their configs', async () => {
+    const r = await expectJson<{ configs: Array<{ tag: string; env?: { changed: Record<string, { from: string; to: string }> } }> }>(
+      ['diff', await embeddedChildWithEnv('1'), await embeddedChildWithEnv('2')],
+    );
+    expect(r.configs).toHaveLength(1);
+    expect(r.configs[0]!.env?.changed).toEqual({ N: { from: '1', to: '2' } });
+  });
+});

@@ -70,10 +70,16 @@ export async function writeFileAtomic(dest: string, data: Uint8Array | string, m
  * gathered into writes of 64 KiB (bigger batches live long enough to be
  * promoted to V8's old generation, which then grows with garbage).
  */
-export async function writeChunksAtomic(dest: string, pieces: Iterable<string>, mode = 0o644): Promise<void> {
-  await writeFileAtomicWith(tempPathFor(dest), dest, mode, async (fh) => {
-    for (const chunk of batched(pieces, 64 * 1024)) await fh.write(chunk);
-  });
+export async function writeChunksAtomic(dest: string, pieces: Iterable<string>, mode = 0o644, opts: AtomicWriteOptions = {}): Promise<void> {
+  await writeFileAtomicWith(
+    tempPathFor(dest),
+    dest,
+    mode,
+    async (fh) => {
+      for (const chunk of batched(pieces, 64 * 1024)) await fh.write(chunk);
+    },
+    opts.beforeRename,
+  );
 }
 
 /** Fill a new temp file through its handle, fsync it and rename it to `dest`; on failure nothing is left. */

@@ -124,9 +124,10 @@ export class LayoutArchive implements LayoutReadTarget, FileListing, TrailingDat
    * an archive rewritten by an edit keeps the order it had (archive-editor.ts).
    */
   storedBlobs(): Descriptor[] {
-    return [...this.blobs]
-      .sort(([, a], [, b]) => a.offset - b.offset)
-      .map(([digest, entry]) => ({ mediaType: MediaType.OctetStream, digest, size: entry.size }));
+    return this.blobDigests()
+      .map((digest) => ({ digest, entry: this.blobEntry(digest)! }))
+      .sort((a, b) => a.entry.offset - b.entry.offset)
+      .map(({ digest, entry }) => ({ mediaType: MediaType.OctetStream, digest, size: entry.size }));
   }
 
   private entryFor(digest: string): TarEntry {

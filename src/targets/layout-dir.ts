@@ -16,7 +16,8 @@ import { Readable } from 'node:stream';
 import { OcikitError, NotFoundError, fromFsError } from '../errors.js';
 import { digestBytes, isDigestGrammar, parseDigest } from '../digest/digest.js';
 import { DigestingStream, VerifyStream, sizeMismatch, verifiesFor, verifyBytes } from '../digest/verify-stream.js';
-import { fsyncDir, fsyncFile, streamToFileAtomic, tempPathFor, writeFileAtomic } from '../fs/atomic.js';
+import { fsyncDir, fsyncFile, streamToFileAtomic, tempPathFor, writeChunksAtomic, writeFileAtomic } from '../fs/atomic.js';
+import { jsonChunks } from '../util/json-chunks.js';
 import { trackTempFile, untrackTempFile } from '../fs/temp-files.js';
 import { withLock, type HeldLock } from '../fs/lock.js';
 import { VerifiedFileRange } from '../fs/file-range.js';
@@ -232,7 +233,9 @@ export class LayoutDir implements UploadStore, LayoutReadTarget, FileListing, Ed
    * fails with LOCKED, instead of overwriting the update of whoever took over.
    */
   async writeIndexLocked(next: ImageIndex, lock: HeldLock): Promise<void> {
-    await writeFileAtomic(path.join(this.dir, INDEX_FILE), JSON.stringify(next), undefined, { beforeRename: () => lock.confirm() });
+    // Written as it is serialized (the bytes JSON.stringify gives): at 50,000 entries the whole
+    // text and its bytes at once were 20 MiB on top of the index itself.
+    await writeChunksAtomic(path.join(this.dir, INDEX_FILE), jsonChunks(next, { compact: true }), undefined, { beforeRename: () => lock.confirm() });
     this.referrersCache = undefined;
   }
 

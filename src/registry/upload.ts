@@ -193,7 +193,7 @@ async function patchChunks(r: RepoAccess, location: URL, stream: Readable, chunk
  */
 async function tryMount(r: RepoAccess, desc: Descriptor, what: string): Promise<URL | null | undefined> {
   const homes = r.client.blobHomes.get(desc.digest);
-  const from = homes ? [...homes].find((h) => h !== r.repository) : undefined;
+  const from = homes?.find((h) => h !== r.repository);
   if (!from) return undefined;
   const url = r.client.url(r.repository, `blobs/uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from)}`);
   let res: HttpResponse;
@@ -266,9 +266,9 @@ function checkDigestHeader(res: HttpResponse, digest: string, what: string): voi
 }
 
 function remember(r: RepoAccess, digest: string): void {
-  let homes = r.client.blobHomes.get(digest);
-  if (!homes) r.client.blobHomes.set(digest, (homes = new Set()));
-  homes.add(r.repository);
+  const homes = r.client.blobHomes.get(digest);
+  if (!homes) r.client.blobHomes.set(digest, [r.repository]);
+  else if (!homes.includes(r.repository)) homes.push(r.repository);
 }
 
 /** Note that `repository` holds `digest` (a HEAD found it), for later mounts. */

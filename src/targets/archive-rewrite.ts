@@ -110,7 +110,7 @@ export class ArchiveRewrite {
   /** Finish the new archive and rename it over the old one, unless another writer replaced the old one meanwhile (LOCKED). */
   async commit(): Promise<void> {
     if (!this.writer) throw new OcikitError('IO_ERROR', `nothing was written for ${this.dest}`);
-    await this.writer.commit({ beforeRename: () => this.assertUnchanged() });
+    await this.writer.commit({ beforeRename: () => this.assertUnchanged(), lockPath: path.join(path.dirname(this.file), `.${path.basename(this.file)}.ocikit-lock`) });
     this.committed = true;
   }
 
@@ -147,7 +147,10 @@ export class ArchiveRewrite {
    * writes to one archive at once would otherwise each keep only their own
    * additions, and the second rename would silently drop the first's. (A
    * layout directory has its lock for this; an archive is one file, replaced
-   * whole, so the check is on the file's identity just before the rename.)
+   * whole, so the check is on the file's identity just before the rename,
+   * and the check and the rename are made under a lock beside the archive,
+   * `.<name>.ocikit-lock`, held for those two steps only: two writers that
+   * both passed the check before either renamed lost the first's edit.)
    */
   async assertUnchanged(): Promise<void> {
     const { dest, file, seen } = this;

@@ -39,6 +39,7 @@ import { VerifyStream, sizeMismatch, verifiesFor, verifyBytes } from '../digest/
 import { FLUSH_EVERY, fsyncDir, tempPathFor } from '../fs/atomic.js';
 import { copyIfFileRange } from '../fs/file-range.js';
 import { ScratchFile, type ScratchPlace } from '../fs/scratch-file.js';
+import { withLock } from '../fs/lock.js';
 import { removeLeftoverTempFiles, trackTempFile, untrackTempFile } from '../fs/temp-files.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
@@ -271,9 +272,10 @@ export class ArchiveWriter implements WriteTarget {
   /**
    * Write the held-back manifests and index.json, end the tar, and move the
    * file into place; `beforeRename` may still refuse (a merge checks that
-   * nobody replaced the archive it read meanwhile).
+   * nobody replaced the archive it read meanwhile). With `lockPath`, that
+   * check and the rename run under that lock (fs/lock.ts), held for them alone.
    */
-  async commit(opts: { beforeRename?: () => Promise<void> } = {}): Promise<void> {
+  async commit(opts: { beforeRename?: () => Promise<void>; lockPath?: string } = {}): Promise<void> {
     try {
       this.assertOpen();
       for (const digest of this.manifestOrder()) {
@@ -294,8 +296,16 @@ export class ArchiveWriter implements WriteTarget {
       if (this.file) {
         await this.file.handle.sync();
         await this.file.handle.close();
-        await opts.beforeRename?.();
-        await fsp.rename(this.file.tmp, this.file.dest);
+        const file = this.file;
+        const replace = async () => {
+          await opts.beforeRename?.();
+          await fsp.rename(file.tmp, file.dest);
+        };
+        // The check before the rename and the rename are one step for every writer holding the
+        // same lock: without it, two writers could both pass the check, and the second rename
+        // would drop the first's archive unseen.
+        if (opts.lockPath) await withLock(opts.lockPath, async (lock) => (await lock.confirm(), await replace()));
+        else await replace();
         untrackTempFile(this.file.tmp);
         await fsyncDir(path.dirname(this.file.dest));
       }

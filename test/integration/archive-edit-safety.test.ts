@@ -14,7 +14,7 @@ import { afterFile, caseDirs, isRoot, jsonDocument, NOBODY, run, type JsonError 
 import { signalWhileWriting, spawnOcikit } from '../helpers/crash.js';
 import { once, peer, requireTool } from '../helpers/peers.js';
 import { blobFile, expectFailure, expectJson, expectSuccess, fixture, loadExpected, type Expected } from './_support.js';
-import { blobsIn, EDIT_ENV, makeImageLayout, sha256Of, tagsOf } from './archive-helpers.js';
+import { blobsIn, EDIT_ENV, makeImageLayout, packedFixture, sha256Of, tagsOf } from './archive-helpers.js';
 
 const { tmp } = afterFile();
 let base = '';
@@ -27,13 +27,7 @@ beforeAll(async () => {
   E = await loadExpected();
 });
 
-/** fixtures/single-image (tag v1) packed into a fresh case directory as a.tar or a.tar.gz. */
-async function packed(ext: string): Promise<{ dir: string; file: string }> {
-  const dir = await cases.dir();
-  const file = path.join(dir, `a.${ext}`);
-  await expectSuccess(['pack', fixture('single-image'), file], { env });
-  return { dir, file };
-}
+const packed = (ext: string) => packedFixture(cases.dir, ext);
 
 describe('archives that are not there, or not archives', () => {
   it('tag and attach on a missing archive: NOT_FOUND, nothing created; blob push and manifest push create one', async () => {

@@ -12,7 +12,7 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterFile, caseDirs, ocikit } from '../helpers/cli.js';
 import { expectFailure, expectJson, expectSuccess, fixture, loadExpected, type Expected } from './_support.js';
-import { blobName, blobsIn, EDIT_ENV, indexOf, member, noTempFiles, sha256Of, tagsOf, verifyOk } from './archive-helpers.js';
+import { blobName, blobsIn, EDIT_ENV, indexOf, member, noTempFiles, packedFixture, sha256Of, tagsOf, verifyOk } from './archive-helpers.js';
 
 const { tmp } = afterFile();
 let base = '';
@@ -25,13 +25,7 @@ beforeAll(async () => {
   E = await loadExpected();
 });
 
-/** fixtures/single-image (tag v1) packed into a fresh case directory as a.tar or a.tar.gz. */
-async function packed(ext: string): Promise<{ dir: string; file: string }> {
-  const dir = await cases.dir();
-  const file = path.join(dir, `a.${ext}`);
-  await expectSuccess(['pack', fixture('single-image'), file], { env });
-  return { dir, file };
-}
+const packed = (ext: string) => packedFixture(cases.dir, ext);
 
 for (const ext of ['tar', 'tar.gz']) {
   describe(`write verbs on a .${ext} archive`, () => {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import tarStream from 'tar-stream';
 import { expect } from 'vitest';
 import { ocikit, run } from '../helpers/cli.js';
-import { REF_NAME } from './_support.js';
+import { expectSuccess, fixture, REF_NAME } from './_support.js';
 
 export interface TarSpec {
   name: string;
@@ -176,4 +176,12 @@ export async function noTempFiles(dir: string): Promise<void> {
 export async function verifyOk(file: string): Promise<void> {
   const r = await ocikit(['verify', file]);
   expect(r.code, r.stdout + r.stderr).toBe(0);
+}
+
+/** fixtures/single-image (tag v1) packed into a fresh case directory (from `newDir`) as a.tar or a.tar.gz. */
+export async function packedFixture(newDir: () => Promise<string>, ext: string): Promise<{ dir: string; file: string }> {
+  const dir = await newDir();
+  const file = path.join(dir, `a.${ext}`);
+  await expectSuccess(['pack', fixture('single-image'), file], { env: EDIT_ENV });
+  return { dir, file };
 }

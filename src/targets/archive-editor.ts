@@ -107,8 +107,9 @@ export class ArchiveEditor implements Editor, LayoutReadTarget, IndexKeeper, Def
 
   // ---- reads: the archive as edited so far ----
 
+  /** The index as edited so far: read-only and shared, as every IndexReader's (edits replace it, never change it). */
   async readIndex(): Promise<ImageIndex> {
-    return structuredClone(this.index);
+    return this.index;
   }
 
   async resolve(ref: string): Promise<Descriptor> {

@@ -302,6 +302,34 @@ describe('ArchiveEditor', () => {
     await expect(edit(file, (e) => e.deleteBlob(stray))).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('two edits committed at the same moment: one lands, the other is LOCKED (never both, which would lose the first)', async () => {
+    for (let round = 0; round < 5; round++) {
+      const dir = await caseDir();
+      const file = path.join(dir, 'a.tar');
+      await makeArchive(file);
+      const editors = [await ArchiveEditor.open(file), await ArchiveEditor.open(file)];
+      try {
+        for (const [i, e] of editors.entries()) await e.tag(await e.resolve('1'), `edit-${i}`);
+        // Both checks used to run before either rename: both "succeeded" and the second erased the first.
+        const outcomes = await Promise.allSettled(editors.map((e) => e.commit()));
+        const landed = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [`edit-${i}`] : []));
+        expect(landed).toHaveLength(1);
+        for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toMatchObject({ code: 'LOCKED' });
+        const archive = await LayoutArchive.open(file);
+        try {
+          const tags: string[] = [];
+          for await (const t of archive.tags()) tags.push(t);
+          expect(tags).toContain(landed[0]);
+        } finally {
+          await archive.close();
+        }
+      } finally {
+        for (const e of editors) await e.close();
+      }
+      await noTempFiles(dir);
+    }
+  });
+
   for (const how of ['renamed over it (another ocikit)', 'rewritten in place (another program)'] as const) {
     it(`another writer changing the archive meanwhile, ${how}: LOCKED, and its file is kept`, async () => {
       const dir = await caseDir();

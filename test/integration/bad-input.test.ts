@@ -106,6 +106,11 @@ describe.concurrent('not a layout, or a broken one', () => {
     ['has no manifests array', (si: string) => writeFile(path.join(si, 'index.json'), '{"schemaVersion":2,"manifests":{}}')],
     ['has an entry without digest', (si: string) => writeFile(path.join(si, 'index.json'), '{"schemaVersion":2,"manifests":[{"mediaType":"a/b","size":1}]}')],
     ['has an entry with digest "x"', (si: string) => writeFile(path.join(si, 'index.json'), '{"schemaVersion":2,"manifests":[{"mediaType":"a/b","digest":"x","size":1}]}')],
+    // Read as text it would name another tag (U+FFFD) than the bytes say.
+    ['is not UTF-8', async (si: string) => {
+      const text = await readFile(path.join(si, 'index.json'));
+      await writeFile(path.join(si, 'index.json'), Buffer.from(text.toString('latin1').replace('"v1"', '"v\u00ff"'), 'latin1'));
+    }],
     ['has an entry of size -1', (si: string) => writeFile(path.join(si, 'index.json'), `{"schemaVersion":2,"manifests":[{"mediaType":"a/b","digest":"${E.single.image}","size":-1}]}`)],
   ])('index.json %s', async (_what, breakIt) => {
     const si = await copy();

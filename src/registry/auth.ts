@@ -173,12 +173,17 @@ export class Authenticator {
       drain(res.body);
       throw new OcikitError('REGISTRY_ERROR', `token server ${url.host} answered ${res.status} for ${scopes.join(' ') || this.host}`, { status: res.status });
     }
-    let doc: { token?: unknown; access_token?: unknown; expires_in?: unknown; issued_at?: unknown };
+    let parsed: unknown;
     try {
-      doc = JSON.parse((await readBody(res.body, MAX_TOKEN_RESPONSE)).toString('utf8')) as typeof doc;
+      parsed = JSON.parse((await readBody(res.body, MAX_TOKEN_RESPONSE)).toString('utf8'));
     } catch {
       throw new OcikitError('REGISTRY_ERROR', `token server ${url.host} answered with something that is not JSON`);
     }
+    // `null`, a number or an array is JSON too, and has no token to read (the fuzz test found `null`).
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new OcikitError('REGISTRY_ERROR', `token server ${url.host} answered with JSON that is not an object`);
+    }
+    const doc = parsed as { token?: unknown; access_token?: unknown; expires_in?: unknown; issued_at?: unknown };
     const token = typeof doc.token === 'string' && doc.token !== '' ? doc.token : typeof doc.access_token === 'string' ? doc.access_token : '';
     if (token === '') throw new OcikitError('REGISTRY_ERROR', `token server ${url.host} answered without a token`);
     this.transport.secrets.add(token);

@@ -156,12 +156,17 @@ async function runHelper(name: string, host: string): Promise<Credential | undef
     if (saysNotFound({ code, stdout, stderr })) return undefined;
     throw new OcikitError('UNAUTHORIZED', `credential helper ${program} exited with status ${code} for ${host}`);
   }
-  let doc: { Username?: unknown; Secret?: unknown };
+  let parsed: unknown;
   try {
-    doc = JSON.parse(stdout) as typeof doc;
+    parsed = JSON.parse(stdout);
   } catch {
     throw new OcikitError('UNAUTHORIZED', `credential helper ${program} printed something that is not JSON for ${host}`);
   }
+  // `null` or an array is JSON too, with no credentials in it: as a token server's answer, refused, not read.
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new OcikitError('UNAUTHORIZED', `credential helper ${program} printed JSON that is not an object for ${host}`);
+  }
+  const doc = parsed as { Username?: unknown; Secret?: unknown };
   if (typeof doc.Secret !== 'string' || doc.Secret === '') return undefined;
   // Docker's convention: the user name "<token>" marks an identity (refresh) token.
   if (doc.Username === '<token>') return { identityToken: doc.Secret };

@@ -147,8 +147,16 @@ export async function startServer(target: ReadTarget, opts: ServeOptions = {}): 
     // While shutting down, every answer ends its connection so close() is not held up by keep-alive.
     if (stopping) res.setHeader('Connection', 'close');
     let failure: Error | undefined;
+    let clientGone = false;
     dispatch(req, res, base, write)
       .catch((err: unknown) => {
+        // The client cut its own request (an upload's body aborted): nobody is there to answer,
+        // and it is not a server failure (it was answered 500 and reported as one).
+        if (err instanceof Error && isDisconnect(err) && (req.destroyed || req.socket.destroyed)) {
+          clientGone = true;
+          res.destroy();
+          return;
+        }
         const httpErr = toHttpError(err, 'other');
         if (httpErr.status >= 500 || res.headersSent) failure = err instanceof Error ? err : new Error(String(err));
         sendError(res, req.method, httpErr);
@@ -156,7 +164,7 @@ export async function startServer(target: ReadTarget, opts: ServeOptions = {}): 
       .finally(() => {
         const report = () => {
           // A stream cut because the socket closed is the client's doing, not a server failure to report as one.
-          const clientClosed = !res.writableFinished && (res.destroyed || req.socket.destroyed) && (failure === undefined || isDisconnect(failure));
+          const clientClosed = clientGone || (!res.writableFinished && (res.destroyed || req.socket.destroyed) && (failure === undefined || isDisconnect(failure)));
           opts.onRequest?.({ method: req.method ?? '?', path: req.url ?? '', status: res.statusCode, ms: Date.now() - started, ...(clientClosed ? { clientClosed } : failure ? { error: failure } : {}) });
         };
         if (res.writableFinished || res.destroyed) report();

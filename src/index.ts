@@ -49,7 +49,7 @@ export { pullImages, type PullOptions, type PullResult } from './ops/pull-images
 export { pushLayout, type PushLayoutOptions, type PushLayoutResult } from './ops/push-layout.js';
 export { summaryLine, type TransferStats } from './ops/transfer-stats.js';
 export { unpack, type UnpackOptions, type UnpackResult } from './ops/unpack.js';
-export { diffTargets, renderDiffText, type DiffReport } from './audit/diff.js';
+export { diffTargets, renderDiffText, type DiffReport, type DiffSource } from './audit/diff.js';
 export { FindingCode, type Finding, type Severity } from './audit/findings.js';
 export { formatBytes } from './audit/format.js';
 export { renderInspectHtml, writeInspectHtml } from './audit/html.js';

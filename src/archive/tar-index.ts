@@ -14,13 +14,14 @@ import { OcikitError } from '../errors.js';
 import type { ArchiveFile } from './archive-file.js';
 import { normalizeEntryName, scanTar, unsafeEntry, type ScanOptions, type TarEntry } from './tar-scan.js';
 import { trailingDataInFile, type TrailingData } from './tar-end.js';
+import { EntryTable } from './entry-table.js';
 
 const MAX_LINK_HOPS = 32;
 const COMPARE_CHUNK = 1024 * 1024;
 
 export class TarIndex {
   readonly file: ArchiveFile;
-  private readonly entries = new Map<string, TarEntry>();
+  private readonly entries = new EntryTable();
   /** Resolved (archive-relative, normalized) target of each link. */
   private readonly linkTargets = new Map<string, string>();
   /** What follows the end-of-archive marker and its padding (archive/tar-end.ts). */
@@ -48,7 +49,7 @@ export class TarIndex {
         if (entry.type === 'file' && entry.size > 0) duplicates.push([prior, entry]);
         continue;
       }
-      index.entries.set(entry.name, entry);
+      index.entries.add(entry);
       if (entry.type === 'symlink' || entry.type === 'hardlink') index.linkTargets.set(entry.name, resolveLinkTarget(file.path, entry));
     }
     for (const [a, b] of duplicates) {
@@ -64,8 +65,8 @@ export class TarIndex {
   }
 
   /** Every entry name, in archive order. */
-  names(): IterableIterator<string> {
-    return this.entries.keys();
+  names(): Iterable<string> {
+    return this.entries.names();
   }
 
   /** The entry stored under `name` itself (a link stays a link). */

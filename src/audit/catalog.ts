@@ -54,6 +54,8 @@ export interface ManifestInfo {
   config?: ConfigSummary;
   /** Layers of an image or artifact; `blobs` of a legacy artifact. */
   layers?: Descriptor[];
+  /** An image's platform as its config states it, kept instead of `config` by a platformOnly catalog. */
+  configPlatform?: string;
   problem?: string;
 }
 
@@ -69,9 +71,10 @@ export interface CatalogOptions {
    */
   runtimeConfig?: boolean;
   /**
-   * Keep of each image config only its digest, media type, size and platform
-   * (default false): diff compares configs only where a tag moved, and reads
-   * those again with Catalog.describe.
+   * Keep of each image config only its platform, as `configPlatform`, and no
+   * annotations or subject (default false): what diff needs. Diff compares
+   * configs only where a tag moved, and reads those again with
+   * Catalog.describe; at 50,000 images the config summaries alone were 6 MiB.
    */
   platformOnly?: boolean;
 }
@@ -198,8 +201,10 @@ export class Catalog {
     onRead?.(m);
     const doc = m.doc;
     info.mediaType = this.intern(m.mediaType);
-    if (doc.annotations && Object.keys(doc.annotations).length > 0) info.annotations = { ...doc.annotations };
-    if (doc.subject) info.subject = doc.subject;
+    if (!this.platformOnly) {
+      if (doc.annotations && Object.keys(doc.annotations).length > 0) info.annotations = { ...doc.annotations };
+      if (doc.subject) info.subject = doc.subject;
+    }
     const artifactType = effectiveArtifactType(doc);
     if (m.kind === 'index') {
       info.kind = 'index';
@@ -218,7 +223,13 @@ export class Catalog {
     const isImage = IMAGE_CONFIG_TYPES.has(manifest.config.mediaType) && manifest.artifactType === undefined;
     info.kind = isImage ? 'image' : 'artifact';
     if (!isImage && artifactType) info.artifactType = artifactType;
+    if (isImage && this.platformOnly) {
+      const platform = (await this.readConfig(manifest.config)).platform;
+      if (platform) info.configPlatform = platform;
+      return info;
+    }
     // An artifact's config is usually the empty descriptor: named, not read.
+    if (this.platformOnly) return info;
     info.config = isImage
       ? await this.readConfig(manifest.config)
       : { digest: this.intern(manifest.config.digest), mediaType: this.intern(manifest.config.mediaType), size: manifest.config.size };
@@ -332,7 +343,7 @@ function withDocumentCache<T extends ReadTarget>(target: T): T {
 /** The platform an image is for: what its index entry says, else what its config says. */
 export function platformOf(desc: Descriptor, info: ManifestInfo | undefined): string | undefined {
   if (desc.platform && typeof desc.platform.os === 'string' && typeof desc.platform.architecture === 'string') return formatPlatform(desc.platform);
-  return info?.config?.platform;
+  return info?.config?.platform ?? info?.configPlatform;
 }
 
 /** A value from a config as text: strings as they are, anything else as its JSON. */

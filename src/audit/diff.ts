@@ -11,6 +11,7 @@
  * form serves through an API, so a layout and a registry copy of it differ
  * there without differing in content. Their listings count as referrers.
  */
+import { DigestIndex } from '../util/digest-index.js';
 import { mapBounded } from '../util/limit.js';
 import { Annotation } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
@@ -92,21 +93,43 @@ export interface DiffReport {
   configs: ConfigChanges[];
 }
 
-export async function diffTargets(a: ReadTarget, b: ReadTarget): Promise<DiffReport> {
+/**
+ * A side of a diff given as a way to open it: diffTargets opens it, reduces
+ * it to what the comparison needs and closes it before the other side is
+ * opened, so that the two targets' own state (a parsed index.json, an
+ * archive's table of contents) is never held at once. It is opened again
+ * only when tags moved and their images' configs are compared.
+ */
+export type DiffSource = ReadTarget | (() => Promise<ReadTarget>);
+
+export async function diffTargets(a: DiffSource, b: DiffSource): Promise<DiffReport> {
   // One side at a time, each reduced to what the comparison needs before the next is read: two
   // whole catalogs of 50,000 manifests at once were about 300 MiB. Configs are kept as their
   // platform only; the few images whose tag moved are read again when their configs are compared.
-  const sa = new Side(a, await Catalog.load(a, { platformOnly: true }));
-  const sb = new Side(b, await Catalog.load(b, { platformOnly: true }));
-  return diffSides(sa, sb);
+  const sa = await withSource(a, async (t) => new Side(t.description, await Catalog.load(t, { platformOnly: true })));
+  const sb = await withSource(b, async (t) => new Side(t.description, await Catalog.load(t, { platformOnly: true })));
+  return diffSides(sa, sb, (fn) => withSource(a, (ta) => withSource(b, (tb) => fn(ta, tb))));
 }
 
-async function diffSides(sa: Side, sb: Side): Promise<DiffReport> {
+/** Run fn on the source's target, closing it afterwards when diffTargets opened it. */
+async function withSource<T>(source: DiffSource, fn: (t: ReadTarget) => Promise<T>): Promise<T> {
+  if (typeof source !== 'function') return fn(source);
+  const target = await source();
+  try {
+    return await fn(target);
+  } finally {
+    await target.close?.();
+  }
+}
+
+type BothOpen = <T>(fn: (a: ReadTarget, b: ReadTarget) => Promise<T>) => Promise<T>;
+
+async function diffSides(sa: Side, sb: Side, bothOpen: BothOpen): Promise<DiffReport> {
   const report: DiffReport = {
-    a: sa.target.description,
-    b: sb.target.description,
+    a: sa.description,
+    b: sb.description,
     identical: false,
-    tags: diffTags(sa.tags, sb.tags),
+    tags: diffTags(sa, sb),
     manifests: {
       added: sb.missingFrom(sa),
       removed: sa.missingFrom(sb),
@@ -119,9 +142,12 @@ async function diffSides(sa: Side, sb: Side): Promise<DiffReport> {
   // The images to compare configs of, in report order; read again a few at a time (a registry's
   // round trips add up when many tags moved).
   const pairs: Array<{ tag: string; platform: string; from: string; to: string }> = [];
-  for (const [tag, digestA] of sa.tags) {
-    const digestB = sb.tags.get(tag);
-    if (digestB === undefined || digestB === digestA) continue;
+  for (const [tag, numberA] of sa.tags) {
+    const numberB = sb.tags.get(tag);
+    if (numberB === undefined) continue;
+    const digestA = sa.digestOf(numberA);
+    const digestB = sb.digestOf(numberB);
+    if (digestB === digestA) continue;
     const pa = sa.imagesByPlatform(digestA);
     const pb = sb.imagesByPlatform(digestB);
     const changes: PlatformChanges = { tag, added: [], removed: [], changed: [] };
@@ -136,8 +162,12 @@ async function diffSides(sa: Side, sb: Side): Promise<DiffReport> {
     }
     if (changes.added.length + changes.removed.length + changes.changed.length > 0) report.platforms.push(changes);
   }
-  const configs = await mapBounded(pairs, CONFIG_READS, async (x) => diffConfigs(x.tag, x.platform, x.from, x.to, await sa.config(x.from), await sb.config(x.to)));
-  for (const c of configs) if (c) report.configs.push(c);
+  if (pairs.length > 0) {
+    const configs = await bothOpen((ta, tb) =>
+      mapBounded(pairs, CONFIG_READS, async (x) => diffConfigs(x.tag, x.platform, x.from, x.to, await sa.config(ta, x.from), await sb.config(tb, x.to))),
+    );
+    for (const c of configs) if (c) report.configs.push(c);
+  }
   report.identical =
     report.tags.added.length + report.tags.removed.length + report.tags.moved.length === 0 &&
     report.manifests.added.length + report.manifests.removed.length === 0 &&
@@ -148,50 +178,37 @@ async function diffSides(sa: Side, sb: Side): Promise<DiffReport> {
 }
 
 /**
- * What one side keeps of a manifest: how the report names it, and what a
- * moved tag's comparison needs. One object of one shape per manifest (every
- * field set at construction), since a side may keep 50,000 of them; the
- * report's ManifestRef is made only for the manifests it lists.
- */
-class Known {
-  constructor(
-    readonly digest: string,
-    readonly mediaType: string,
-    readonly kind: ManifestKind,
-    readonly size: number,
-    /** The platform the report shows: an index's word for it, else the config's. */
-    readonly platform: string | undefined,
-    readonly artifactType: string | undefined,
-    /** An image's platform as its config states it. */
-    readonly configPlatform: string | undefined,
-    /** An index's image members: [platform ("" if none), digest], the first per platform. */
-    readonly images: Array<[string, string]> | undefined,
-  ) {}
-
-  ref(): ManifestRef {
-    const r: ManifestRef = { digest: this.digest, mediaType: this.mediaType, kind: this.kind };
-    if (this.platform) r.platform = this.platform;
-    if (this.artifactType) r.artifactType = this.artifactType;
-    return r;
-  }
-}
-
-/**
  * One side of a diff: what the comparison needs of its catalog, and no
  * more, so that the catalog can be dropped before the other side is read.
+ * A side may keep 50,000 manifests while the other side's catalog is read,
+ * so what it keeps per manifest is a number (DigestIndex) and a slot in a
+ * few columns, not an object and a digest string each.
  */
 class Side {
-  readonly tags = new Map<string, string>();
+  /** tag -> number of the digest it points to. */
+  readonly tags = new Map<string, number>();
   readonly layers = new Map<string, DiffBlob>();
   /** subject -> its referrers, as the report names them. */
   readonly referrers = new Map<string, ManifestRef[]>();
-  private readonly known = new Map<string, Known>();
+  private readonly digests = new DigestIndex();
+  /** Numbers of the manifests kept, in the order the catalog read them. */
+  private readonly order: number[] = [];
+  // Columns by digest number; `kind` is undefined for a digest that is not a kept manifest.
+  private readonly kind: Array<ManifestKind | undefined> = [];
+  private readonly mediaType: Array<string | undefined> = [];
+  private readonly size: Array<number | undefined> = [];
+  /** The platform the report shows: an index's word for it, else the config's. */
+  private readonly platform: Array<string | undefined> = [];
+  private readonly artifactType: Array<string | undefined> = [];
+  /** An image's platform as its config states it. */
+  private readonly configPlatform: Array<string | undefined> = [];
+  /** An index's image members: [platform ("" if none), digest], the first per platform. */
+  private readonly images = new Map<number, Array<[string, string]>>();
   /** Descriptors that embed their manifest in `data`: the target may not have it to read again. */
   private readonly embedded = new Map<string, Descriptor>();
 
-  /** `target` is the one the catalog was read from, not the catalog's own view of it, which may hold a document cache. */
   constructor(
-    readonly target: ReadTarget,
+    readonly description: string,
     catalog: Catalog,
   ) {
     // Fallback-tag indexes (`sha256-<hex>`) are how a registry without the referrers API, or a layout
@@ -200,7 +217,7 @@ class Side {
     for (const r of catalog.roots) {
       if (r.descriptor.data !== undefined) this.embedded.set(r.descriptor.digest, r.descriptor);
       if (r.tag !== undefined && isFallbackTagEntry({ ...r.descriptor, annotations: { [Annotation.RefName]: r.tag } })) bookkeeping.add(r.descriptor.digest);
-      else if (r.tag !== undefined) this.tags.set(r.tag, r.descriptor.digest);
+      else if (r.tag !== undefined) this.tags.set(r.tag, this.number(r.descriptor.digest));
     }
     // Referrer lists are named once every manifest is known.
     const referrerLists: Array<[string, Descriptor[]]> = [];
@@ -208,42 +225,83 @@ class Side {
       const list = catalog.referrersOf(digest);
       if (list.length > 0) referrerLists.push([digest, list]);
     }
-    // The platform an index says a child is for wins over what the child's config says.
-    const platforms = new Map<string, string>();
-    const members = new Map<string, Array<[string, string]>>();
+    // The platform an index says a child is for wins over what the child's config says: noted in
+    // the columns first, before each manifest's summary is taken.
     for (const m of catalog.manifests.values()) {
       for (const c of m.children ?? []) {
         const p = platformOf(c, catalog.get(c.digest));
-        if (p) platforms.set(c.digest, p);
+        if (p) this.platform[this.number(c.digest)] = p;
         if (c.data !== undefined) this.embedded.set(c.digest, c);
       }
-      if (m.kind === 'index' && !bookkeeping.has(m.digest)) members.set(m.digest, imageMembers(catalog, m));
+      if (m.kind === 'index' && !bookkeeping.has(m.digest)) this.images.set(this.number(m.digest), imageMembers(catalog, m));
     }
     // Each manifest's summary is dropped as soon as what the comparison needs of it is kept.
     for (const m of catalog.take()) {
       if (bookkeeping.has(m.digest)) continue;
-      const platform = platforms.get(m.digest) ?? m.config?.platform;
-      const configPlatform = m.kind === 'image' ? m.config?.platform : undefined;
-      this.known.set(m.digest, new Known(m.digest, m.mediaType, m.kind, m.size, platform, m.artifactType, configPlatform, members.get(m.digest)));
+      const n = this.number(m.digest);
+      this.order.push(n);
+      this.kind[n] = m.kind;
+      this.mediaType[n] = m.mediaType;
+      this.size[n] = m.size;
+      this.platform[n] ??= m.configPlatform;
+      this.artifactType[n] = m.artifactType;
+      if (m.kind === 'image') this.configPlatform[n] = m.configPlatform;
       if (m.kind === 'image') for (const l of m.layers ?? []) this.layers.set(l.digest, { digest: l.digest, mediaType: l.mediaType, size: l.size });
     }
     for (const [digest, list] of referrerLists) this.referrers.set(digest, list.map((d) => this.refOf(d)));
   }
 
+  /** The number of a digest, with an empty slot in every column when it is new. */
+  private number(digest: string): number {
+    const n = this.digests.add(digest);
+    while (this.kind.length <= n) {
+      this.kind.push(undefined);
+      this.mediaType.push(undefined);
+      this.size.push(undefined);
+      this.platform.push(undefined);
+      this.artifactType.push(undefined);
+      this.configPlatform.push(undefined);
+    }
+    return n;
+  }
+
+  /** The kept manifest numbered n, or undefined. */
+  private keptNumber(digest: string): number | undefined {
+    const n = this.digests.get(digest);
+    return n !== undefined && this.kind[n] !== undefined ? n : undefined;
+  }
+
+  /** The digest a tag's number stands for. */
+  digestOf(n: number): string {
+    return this.digests.digest(n);
+  }
+
   has(digest: string): boolean {
-    return this.known.has(digest);
+    return this.keptNumber(digest) !== undefined;
   }
 
   /** The manifests the other side lacks (bookkeeping aside), in the order the catalog read them. */
   missingFrom(other: Side): ManifestRef[] {
     const out: ManifestRef[] = [];
-    for (const [digest, k] of this.known) if (!other.has(digest)) out.push(k.ref());
+    for (const n of this.order) {
+      const digest = this.digests.digest(n);
+      if (!other.has(digest)) out.push(this.ref(n, digest));
+    }
     return out;
   }
 
+  private ref(n: number, digest: string): ManifestRef {
+    const r: ManifestRef = { digest, mediaType: this.mediaType[n]!, kind: this.kind[n]! };
+    const platform = this.platform[n];
+    const artifactType = this.artifactType[n];
+    if (platform) r.platform = platform;
+    if (artifactType) r.artifactType = artifactType;
+    return r;
+  }
+
   private refOf(d: Descriptor): ManifestRef {
-    const known = this.known.get(d.digest);
-    if (known) return known.ref();
+    const n = this.keptNumber(d.digest);
+    if (n !== undefined) return this.ref(n, d.digest);
     const r: ManifestRef = { digest: d.digest, mediaType: d.mediaType, kind: 'artifact' };
     if (d.artifactType) r.artifactType = d.artifactType;
     return r;
@@ -251,18 +309,23 @@ class Side {
 
   /** platform -> image digest under a root: an index's platform children, or the image itself. */
   imagesByPlatform(digest: string): Map<string, string> {
-    const k = this.known.get(digest);
-    if (k?.images) return new Map(k.images);
-    if (k?.kind === 'image') return new Map([[k.configPlatform ?? '', digest]]);
+    const n = this.keptNumber(digest);
+    if (n === undefined) return new Map();
+    const images = this.images.get(n);
+    if (images) return new Map(images);
+    if (this.kind[n] === 'image') return new Map([[this.configPlatform[n] ?? '', digest]]);
     return new Map();
   }
 
-  /** An image's config in full, read again (only images whose tag moved get here). */
-  async config(digest: string): Promise<ConfigSummary | undefined> {
-    const k = this.known.get(digest);
-    if (!k) return undefined;
-    const desc = this.embedded.get(digest) ?? { mediaType: k.mediaType, digest, size: k.size };
-    return (await Catalog.describe(this.target, desc)).config;
+  /**
+   * An image's config in full, read again from the side's target (only images whose tag moved
+   * get here); `target` is the side's own, not a catalog's view of it, which may hold a cache.
+   */
+  async config(target: ReadTarget, digest: string): Promise<ConfigSummary | undefined> {
+    const n = this.keptNumber(digest);
+    if (n === undefined) return undefined;
+    const desc = this.embedded.get(digest) ?? { mediaType: this.mediaType[n]!, digest, size: this.size[n]! };
+    return (await Catalog.describe(target, desc)).config;
   }
 }
 
@@ -278,13 +341,14 @@ function imageMembers(catalog: Catalog, index: ManifestInfo): Array<[string, str
   return [...out];
 }
 
-function diffTags(a: Map<string, string>, b: Map<string, string>): DiffReport['tags'] {
+function diffTags(a: Side, b: Side): DiffReport['tags'] {
   const out: DiffReport['tags'] = { added: [], removed: [], moved: [] };
-  for (const [tag, digest] of b) if (!a.has(tag)) out.added.push({ tag, digest });
-  for (const [tag, digest] of a) {
-    const to = b.get(tag);
+  for (const [tag, n] of b.tags) if (!a.tags.has(tag)) out.added.push({ tag, digest: b.digestOf(n) });
+  for (const [tag, n] of a.tags) {
+    const digest = a.digestOf(n);
+    const to = b.tags.get(tag);
     if (to === undefined) out.removed.push({ tag, digest });
-    else if (to !== digest) out.moved.push({ tag, from: digest, to });
+    else if (b.digestOf(to) !== digest) out.moved.push({ tag, from: digest, to: b.digestOf(to) });
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import { diffTargets, renderDiffText } from '../../index.js';
 import { defineCommand } from './command.js';
-import { withAuditTarget } from './verify.js';
+import { openAuditTarget } from './verify.js';
 
 export default defineCommand<{ a: string; b: string }>({
   command: 'diff <a> <b>',
@@ -8,7 +8,12 @@ export default defineCommand<{ a: string; b: string }>({
   async handler(args, ctx) {
     const refA = ctx.ref(args.a);
     const refB = ctx.ref(args.b);
-    const report = await withAuditTarget(ctx, refA, (a) => withAuditTarget(ctx, refB, (b) => diffTargets(a, b)));
+    // Each side is opened only while it is read (and again if configs are compared), never both
+    // at once: two targets' own state (parsed index.json, an archive's table) do not add up.
+    const report = await diffTargets(
+      () => openAuditTarget(ctx, refA),
+      () => openAuditTarget(ctx, refB),
+    );
     ctx.out.result(report, renderDiffText);
   },
 });

@@ -45,12 +45,17 @@ export default defineCommand<Args>({
  * a temporary file rather than refused.
  */
 export async function withAuditTarget<T>(ctx: Context, ref: Reference, fn: (target: ReadTarget) => Promise<T>): Promise<T> {
-  const target = await openReadTarget(ref, { wholeArchive: true, registry: ref.kind === 'registry' ? await registryOptions(ctx) : undefined });
+  const target = await openAuditTarget(ctx, ref);
   try {
     return await fn(target);
   } finally {
     await target.close?.();
   }
+}
+
+/** A target opened for an audit: an archive is read whole (its table of contents is needed). */
+export async function openAuditTarget(ctx: Context, ref: Reference): Promise<ReadTarget> {
+  return openReadTarget(ref, { wholeArchive: true, registry: ref.kind === 'registry' ? await registryOptions(ctx) : undefined });
 }
 
 /** A target that cannot even be opened (no oci-layout, index.json not JSON, unsafe archive): a report with that one error. */

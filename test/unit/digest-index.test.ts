@@ -1,0 +1,61 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { DigestIndex } from '../../src/util/digest-index.js';
+import { EntryTable } from '../../src/archive/entry-table.js';
+
+const sha = (i: number) => `sha256:${createHash('sha256').update(String(i)).digest('hex')}`;
+
+describe('DigestIndex', () => {
+  it('numbers digests in the order first added, past several growths, and gives each back', () => {
+    const index = new DigestIndex();
+    for (let i = 0; i < 20_000; i++) expect(index.add(sha(i))).toBe(i);
+    // Adding again returns the same number.
+    expect(index.add(sha(7))).toBe(7);
+    expect(index.size).toBe(20_000);
+    for (let i = 0; i < 20_000; i += 997) {
+      expect(index.get(sha(i))).toBe(i);
+      expect(index.digest(i)).toBe(sha(i));
+    }
+    expect(index.get(sha(20_000))).toBeUndefined();
+    expect(index.has(sha(19_999))).toBe(true);
+  });
+
+  it('keeps digests of other forms (sha512, upper case) by their text, in the same numbering', () => {
+    const index = new DigestIndex();
+    const upper = `sha256:${'AB'.repeat(32)}`;
+    const sha512 = `sha512:${'c'.repeat(128)}`;
+    expect(index.add(sha(1))).toBe(0);
+    expect(index.add(upper)).toBe(1);
+    expect(index.add(sha512)).toBe(2);
+    expect(index.add(sha(2))).toBe(3);
+    expect(index.get(upper)).toBe(1);
+    expect(index.get(upper.toLowerCase())).toBeUndefined();
+    expect(index.digest(1)).toBe(upper);
+    expect(index.digest(2)).toBe(sha512);
+    expect(index.digest(3)).toBe(sha(2));
+  });
+});
+
+describe('EntryTable', () => {
+  it('gives back every entry by name, blob names compactly, and every name in archive order', () => {
+    const table = new EntryTable();
+    const names: string[] = [];
+    const add = (name: string, type: 'file' | 'directory' | 'symlink', i: number) => {
+      table.add({ name, type, offset: 512 * (i + 1), size: i * 3, headerOffset: 512 * i, ...(type === 'symlink' ? { linkname: 'x' } : {}) });
+      names.push(name);
+    };
+    add('oci-layout', 'file', 0);
+    add('blobs', 'directory', 1);
+    for (let i = 0; i < 3000; i++) add(`blobs/sha256/${sha(i).slice(7)}`, 'file', i + 2);
+    add('index.json', 'file', 3002);
+    // A blob name that is a link stays a link.
+    add(`blobs/sha256/${sha(5000).slice(7)}`, 'symlink', 3003);
+    expect([...table.names()]).toEqual(names);
+    const blob = table.get(`blobs/sha256/${sha(10).slice(7)}`)!;
+    expect(blob).toEqual({ name: `blobs/sha256/${sha(10).slice(7)}`, type: 'file', offset: 512 * 13, size: 36, headerOffset: 512 * 12 });
+    expect(table.get('index.json')?.offset).toBe(512 * 3003);
+    expect(table.get(`blobs/sha256/${sha(5000).slice(7)}`)?.type).toBe('symlink');
+    expect(table.has(`blobs/sha256/${sha(3001).slice(7)}`)).toBe(false);
+    expect(table.has('blobs/sha256/nothex')).toBe(false);
+  });
+});

@@ -1,20 +1,22 @@
 import { once } from 'node:events';
 import { batched, jsonChunks } from '../index.js';
+import type { Format } from './format.js';
 
 /**
  * Where results go: stdout carries results (exactly one JSON document with
- * --output json), stderr carries warnings and errors. Nothing else in the CLI
+ * --format json), stderr carries warnings and errors. Nothing else in the CLI
  * writes to the process streams directly, so tests can capture everything.
  */
 export interface OutputOptions {
-  json: boolean;
+  /** The one output format of the command (cli/format.ts decides it). */
+  format: Format;
   quiet: boolean;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
 }
 
 export class Output {
-  readonly json: boolean;
+  readonly format: Format;
   readonly quiet: boolean;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
@@ -22,13 +24,18 @@ export class Output {
   wroteResult = false;
 
   constructor(opts: OutputOptions) {
-    this.json = opts.json;
+    this.format = opts.format;
     this.quiet = opts.quiet;
     this.stdout = opts.stdout ?? process.stdout;
     this.stderr = opts.stderr ?? process.stderr;
   }
 
-  /** Print a result: as JSON with --output json, else through `text`. */
+  /** Whether stdout carries one JSON document (--format json, --json). */
+  get json(): boolean {
+    return this.format === 'json';
+  }
+
+  /** Print a result: as JSON with --format json, else through `text`. */
   result<T>(value: T, text: (v: T) => string): void {
     this.wroteResult = true;
     if (this.json) this.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -61,13 +68,14 @@ export class Output {
     this.stdout.write(bytes);
   }
 
-  /** A line of information for people (suppressed by --quiet and with --output json to keep stdout clean). */
+  /** A line of information for people, on stderr (summaries, what was written where); --quiet drops it. */
   info(line: string): void {
     if (!this.quiet) this.stderr.write(`${line}\n`);
   }
 
+  /** A warning that is not an error (the command still succeeds): --quiet drops it too, as it promises results only. */
   warn(line: string): void {
-    this.stderr.write(`ocikit: warning: ${line}\n`);
+    if (!this.quiet) this.stderr.write(`ocikit: warning: ${line}\n`);
   }
 }
 

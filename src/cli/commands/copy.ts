@@ -14,6 +14,10 @@ interface CopyArgs {
 
 export default defineCommand<CopyArgs>({
   command: 'copy <src> <dst>',
+  examples: [
+    ['$0 copy ./layout:v1 localhost:5000/app:v1 -r', 'copy an image and its referrers to a registry'],
+    ['$0 copy docker-archive:saved.tar oci:./layout:v1', 'a docker save archive into a layout, tagged v1'],
+  ],
   describe: 'copy an image (or --all-tags) between layouts and archives; -r brings referrers along',
   builder: (y) =>
     y

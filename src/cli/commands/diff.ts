@@ -4,6 +4,10 @@ import { withAuditTarget } from './verify.js';
 
 export default defineCommand<{ a: string; b: string }>({
   command: 'diff <a> <b>',
+  examples: [
+    ['$0 diff ./old ./new', 'what changed from one layout to the other'],
+    ['$0 diff old.tar ./layout:v1 --exit-code', 'exit 1 if they differ, as git diff --exit-code'],
+  ],
   describe: 'what changed from A to B: tags, manifests, platforms, layers, referrers, configs (any two targets)',
   async handler(args, ctx) {
     const refA = ctx.ref(args.a);

@@ -3,6 +3,10 @@ import { defineCommand } from './command.js';
 
 export default defineCommand<{ dir: string; 'dry-run'?: boolean }>({
   command: 'gc <dir>',
+  examples: [
+    ['$0 gc ./layout --dry-run', 'list the blobs nothing reachable uses'],
+    ['$0 gc ./layout', 'delete them'],
+  ],
   describe: 'delete blobs nothing reachable uses; referrers of live manifests are live',
   builder: (y) => y.option('dry-run', { type: 'boolean', describe: 'list what would go; free nothing' }),
   async handler(args, ctx) {

@@ -4,6 +4,10 @@ import { defineCommand } from './command.js';
 
 export default defineCommand<{ target: string }>({
   command: 'ls <target>',
+  examples: [
+    ['$0 ls ./layout', 'list every entry of a layout (a short table on a terminal)'],
+    ['$0 ls image.tar --no-trunc', 'full digests and columns, even on a terminal'],
+  ],
   describe: 'list every entry of index.json (or every tag of a repository)',
   async handler(args, ctx) {
     const { target } = await ctx.openRead(args.target);

@@ -15,6 +15,10 @@ interface PackArgs {
 
 export default defineCommand<PackArgs>({
   command: 'pack <src> <archive>',
+  examples: [
+    ['$0 pack ./layout image.tar.gz', 'the whole layout as a compressed archive'],
+    ['$0 pack ./layout - --tag v1 | ssh host ocikit unpack - /srv/layout', 'one tag, streamed to another machine'],
+  ],
   describe: 'write a layout archive (.tar, .tar.gz/.tgz, or - for stdout) from a layout, archive or docker archive',
   builder: (y) =>
     y

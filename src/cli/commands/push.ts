@@ -22,6 +22,10 @@ interface PushArgs {
 
 export default defineCommand<PushArgs>({
   command: 'push <src> <dest>',
+  examples: [
+    ['$0 push ./layout localhost:5000/app', 'every entry of a layout to one repository'],
+    ['$0 push image.tar registry.example.com --tag v1', 'entries tagged v1 to the repositories their names say'],
+  ],
   describe: 'push every entry of a layout or archive (and their referrers) to REGISTRY/REPO, or to REGISTRY by io.containerd.image.name',
   builder: (y) =>
     y

@@ -16,6 +16,10 @@ interface ServeArgs {
 
 export default defineCommand<ServeArgs>({
   command: 'serve <target>',
+  examples: [
+    ['$0 serve ./layout --addr 127.0.0.1:5000', 'serve a layout read-only on port 5000'],
+    ['$0 serve ./layout --writable --addr 127.0.0.1:0', 'accept pushes, on a free port (printed)'],
+  ],
   describe: 'serve a layout directory or archive as an OCI registry (distribution-spec v1.1, referrers API included)',
   handlesSignals: true,
   builder: (y) =>

@@ -11,6 +11,10 @@ interface UnpackArgs {
 
 export default defineCommand<UnpackArgs>({
   command: 'unpack <archive> <dir>',
+  examples: [
+    ['$0 unpack image.tar ./layout', 'an archive into a new (or existing) layout'],
+    ['$0 unpack image.tar.gz ./layout --platform linux/amd64', 'only the amd64 images'],
+  ],
   describe: 'write an archive into a layout directory (a new one, or merged into an existing layout)',
   builder: (y) =>
     y

@@ -45,6 +45,8 @@ export function isUsageOrigin(err: unknown): boolean {
 export class Context {
   readonly args: GlobalArgs;
   readonly out: Output;
+  /** A status to exit with although nothing failed (`diff --exit-code` when the targets differ), as git diff does: no error line. */
+  exitStatus = 0;
   /** Targets opened for writing: layouts' write leases are released, archive edits not committed dropped, when the command ends. */
   private readonly opened: Array<Pick<Leased, 'close'>> = [];
 

@@ -159,6 +159,7 @@ export async function main(argv: string[], opts: RunOptions = {}): Promise<numbe
   try {
     await withCompletionShell(argv, () => buildParser(argv.map((a) => (a === '-' ? DASH : a)), opts, pending, contexts, seen).parseAsync());
     await Promise.all(pending);
+    status = Math.max(0, ...contexts.map((c) => c.exitStatus));
   } catch (err) {
     status = exitCodeFor(err);
     // A usage error names the help of the command it is about (`hint: ocikit blob fetch --help`) unless it has a better hint.

@@ -77,6 +77,11 @@ export class Output {
   warn(line: string): void {
     if (!this.quiet) this.stderr.write(`ocikit: warning: ${line}\n`);
   }
+
+  /** An error that does not end the command (serve: one request failed): printed even with --quiet. */
+  error(line: string): void {
+    this.stderr.write(`ocikit: ${line}\n`);
+  }
 }
 
 function* withNewline(pieces: Iterable<string>): Generator<string> {
@@ -93,15 +98,50 @@ export function table(headers: string[], rows: string[][]): string {
   return [...tableLines(headers, rows, (r) => r)].join('\n');
 }
 
+/** How a table is fitted into a terminal: its width, and the columns (by index) that may be cut with "…". */
+export interface TableFit {
+  width: number;
+  shrink: number[];
+}
+
 /**
  * The lines of an aligned text table of `items`. Cells are made twice (once
  * to measure the columns, once to print them) rather than kept: for a
  * listing of tens of thousands of rows, the cells would outweigh the items.
+ * With `fit`, the widest cuttable columns are narrowed until a line fits the
+ * terminal (none below its header's width), and cells cut to them end in "…".
  */
-export function* tableLines<T>(headers: string[], items: readonly T[], cells: (item: T) => string[]): Generator<string> {
+export function* tableLines<T>(headers: string[], items: readonly T[], cells: (item: T) => string[], fit?: TableFit): Generator<string> {
   const widths = headers.map((h) => h.length);
   for (const item of items) cells(item).forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  const line = (row: string[]) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  if (fit) narrow(widths, headers, fit);
+  const cut = (c: string, i: number) => (fit && c.length > widths[i]! ? `${c.slice(0, Math.max(widths[i]! - 1, 0))}…` : c);
+  const line = (row: string[]) => row.map((c, i) => (i === row.length - 1 ? cut(c, i) : cut(c, i).padEnd(widths[i]!))).join('  ').trimEnd();
   yield line(headers);
   for (const item of items) yield line(cells(item));
+}
+
+function narrow(widths: number[], headers: string[], fit: TableFit): void {
+  const total = () => widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1);
+  while (total() > fit.width) {
+    // One character at a time off the widest column that can still give one.
+    const candidates = fit.shrink.filter((i) => widths[i]! > Math.max(headers[i]!.length, 4));
+    if (candidates.length === 0) return;
+    const widest = candidates.reduce((a, b) => (widths[b]! > widths[a]! ? b : a));
+    widths[widest]! -= 1;
+  }
+}
+
+/**
+ * The width to fit text tables into: only when stdout is a terminal (a pipe
+ * or a file gets full rows). `COLUMNS`, when set, wins over the terminal's
+ * own size (as for ls(1) -w), which also lets tests under a pseudo-terminal
+ * choose it.
+ */
+export function terminalWidth(stdout: NodeJS.WritableStream): number | undefined {
+  const tty = stdout as NodeJS.WriteStream;
+  if (tty.isTTY !== true) return undefined;
+  const env = Number(process.env.COLUMNS);
+  if (Number.isInteger(env) && env > 0) return env;
+  return tty.columns && tty.columns > 0 ? tty.columns : 80;
 }

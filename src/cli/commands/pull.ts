@@ -61,7 +61,9 @@ export default defineCommand<PullArgs>({
     } finally {
       progress.stop();
     }
-    ctx.out.result(result, (r) => [...r.images.map((i) => `${i.reference} ${i.digest}`), summaryLine('pulled', r), ...(r.merged ? [mergeLine(dstRef.path!, r as ArchiveMergeResult)] : [])].join('\n'));
+    // -q: the images pulled, without the transfer summary.
+    const quiet = ctx.out.quiet;
+    ctx.out.result(result, (r) => [...r.images.map((i) => `${i.reference} ${i.digest}`), ...(quiet ? [] : [summaryLine('pulled', r)]), ...(r.merged && !quiet ? [mergeLine(dstRef.path!, r as ArchiveMergeResult)] : [])].join('\n'));
   },
 });
 

@@ -50,7 +50,8 @@ export default defineCommand<PushArgs>({
       } finally {
         progress.stop();
       }
-      ctx.out.result(result, (r) => [...r.images.map((i) => `${i.reference} ${i.digest}`), summaryLine('pushed', r)].join('\n'));
+      // -q: the images pushed, without the transfer summary.
+      ctx.out.result(result, (r) => [...r.images.map((i) => `${i.reference} ${i.digest}`), ...(ctx.out.quiet ? [] : [summaryLine('pushed', r)])].join('\n'));
     } finally {
       await src.close?.();
     }

@@ -52,7 +52,7 @@ export default defineCommand<ServeArgs>({
       ...limits,
       onRequest: (e) => {
         if (args.debug) ctx.out.info(`${e.method} ${e.path} ${e.clientClosed ? `${e.status}, connection closed before the response was complete` : e.status} ${e.ms}ms`);
-        if (e.error) ctx.out.warn(`${e.method} ${e.path} → ${e.status}: ${e.error.message}`);
+        if (e.error) ctx.out.error(`${e.method} ${e.path} → ${e.status}: ${e.error.message}`);
       },
     });
     // One line on stdout, so scripts (and tests) can read the bound port; everything else goes to stderr.

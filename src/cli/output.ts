@@ -125,7 +125,8 @@ function narrow(widths: number[], headers: string[], fit: TableFit): void {
   const total = () => widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1);
   while (total() > fit.width) {
     // One character at a time off the widest column that can still give one.
-    const candidates = fit.shrink.filter((i) => widths[i]! > Math.max(headers[i]!.length, 4));
+    // Down to 6 characters, header included ("MEDIA…"): a cut column still says what it holds.
+    const candidates = fit.shrink.filter((i) => widths[i]! > Math.min(headers[i]!.length, 6));
     if (candidates.length === 0) return;
     const widest = candidates.reduce((a, b) => (widths[b]! > widths[a]! ? b : a));
     widths[widest]! -= 1;

@@ -34,14 +34,19 @@ export function usageErrorFor(message: string, argv: readonly string[], seen: Co
     const flag = unknown[0]!;
     const near = closest(flag.replace(/^-+/, ''), [...seen.flags].filter((f) => f.length > 1 && !/[A-Z]/.test(f)));
     const more = unknown.length > 1 ? ` (and ${unknown.slice(1).join(', ')})` : '';
-    return new UsageError(`unknown option ${flag}${more}${near ? `; did you mean --${near}?` : ''}`, { hint });
+    // The facts carry the flag as typed and the one probably meant, for scripts and tests (the JSON error document).
+    return new UsageError(`unknown option ${flag}${more}${near ? `; did you mean --${near}?` : ''}`, { hint, actual: flag, ...(near ? { expected: `--${near}` } : {}) });
   }
   const group = seen.spec?.subcommands ?? (seen.path.length === 0 ? commands : undefined);
   const words = positionals(argv, seen);
   if (group && (/^Unknown (argument|command)s?: /.test(message) || /^Did you mean /.test(message))) {
     const word = words[seen.path.length] ?? '';
     const near = closest(word, group.map(commandName));
-    return new UsageError(`unknown command "${[...seen.path, word].join(' ')}"${near ? `; did you mean ${[...seen.path, near].join(' ')}?` : ''}`, { hint });
+    return new UsageError(`unknown command "${[...seen.path, word].join(' ')}"${near ? `; did you mean ${[...seen.path, near].join(' ')}?` : ''}`, {
+      hint,
+      actual: word,
+      ...(near ? { expected: near } : {}),
+    });
   }
   const name = seen.path.join(' ');
   const args = seen.spec ? declaredPositionals(seen.spec) : [];

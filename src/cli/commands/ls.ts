@@ -28,27 +28,31 @@ export default defineCommand<{ target: string; trunc?: boolean }>({
 const HEADERS = ['REPOSITORY', 'TAG', 'DIGEST', 'MEDIA TYPE', 'ARTIFACT TYPE', 'PLATFORMS', 'SUBJECT', 'SIZE'];
 /** Columns that may be cut to fit a terminal: repository, media type, artifact type, platforms (never tag, digests or size). */
 const CUTTABLE = [0, 3, 4, 5];
+/** Columns shown on a terminal even when empty: tag, digest, size. */
+const KEPT = [1, 2, 7];
 
-/** Full rows, or with `width` (a terminal) short digests and cut columns, as docker images does. */
+/**
+ * Full rows, or with `width` (a terminal) as docker images does: short
+ * digests, columns nobody filled (all "-") left out, the others cut to fit.
+ */
 function renderRows(rows: EntryRow[], width: number | undefined): Iterable<string> {
   if (rows.length === 0) return ['(no entries)'];
   const digest = width === undefined ? (d: string) => d : shortDigest;
-  const fit: TableFit | undefined = width === undefined ? undefined : { width, shrink: CUTTABLE };
-  return tableLines(
-    HEADERS,
-    rows,
-    (r) => [
-      r.repository ?? '-',
-      r.tag ?? '-',
-      digest(r.digest),
-      width === undefined ? r.mediaType : shortMediaType(r.mediaType),
-      r.artifactType ?? '-',
-      r.platforms.join(',') || '-',
-      r.subject ? digest(r.subject) : '-',
-      r.problem ? `${formatBytes(r.size)} (unreadable: ${r.problem})` : formatBytes(r.size),
-    ],
-    fit,
-  );
+  const cells = (r: EntryRow): string[] => [
+    r.repository ?? '-',
+    r.tag ?? '-',
+    digest(r.digest),
+    width === undefined ? r.mediaType : shortMediaType(r.mediaType),
+    r.artifactType ?? '-',
+    r.platforms.join(',') || '-',
+    r.subject ? digest(r.subject) : '-',
+    r.problem ? `${formatBytes(r.size)} (unreadable: ${r.problem})` : formatBytes(r.size),
+  ];
+  if (width === undefined) return tableLines(HEADERS, rows, cells);
+  const shown = HEADERS.map((_, i) => i).filter((i) => KEPT.includes(i) || rows.some((r) => cells(r)[i] !== '-'));
+  const pick = <T>(all: T[]): T[] => shown.map((i) => all[i]!);
+  const fit: TableFit = { width, shrink: shown.flatMap((i, at) => (CUTTABLE.includes(i) ? [at] : [])) };
+  return tableLines(pick(HEADERS), rows, (r) => pick(cells(r)), fit);
 }
 
 /** `oci.image.manifest.v1+json` for application/vnd.oci.image.manifest.v1+json: the part that tells media types apart. */

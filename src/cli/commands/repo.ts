@@ -61,5 +61,14 @@ export default defineCommand({
   ],
   describe: 'list repositories (repo ls) and their tags (repo tags)',
   async handler() {},
-  subcommands: [lsCmd, tags],
+  subcommands: [
+    lsCmd,
+    {
+      ...tags,
+      examples: [
+        ['$0 repo tags localhost:5000/app', 'the tags of a repository, one per line'],
+        ['$0 repo tags ./layout --json', 'the tags of a layout, as a JSON array'],
+      ],
+    },
+  ],
 });

@@ -41,13 +41,13 @@ try {
   for (const n of sizes) {
     const dir = path.join(root, `layout-${n}`);
     const manifests = makeLayout(dir, n);
-    const inspectRun = await best(['inspect', dir, '--output', 'json']);
+    const inspectRun = await best(['inspect', dir, '--format', 'json']);
     const text = (await best(['inspect', dir])).seconds;
     const verifyRun = await best(['verify', dir]);
     const [inspect, verify] = [inspectRun.seconds, verifyRun.seconds];
     rows.push({ n, manifests, inspect, text, verify, inspectRss: inspectRun.peakMiB, verifyRss: verifyRun.peakMiB });
     say(
-      `${String(n).padStart(6)} images (${manifests} manifests): inspect --output json ${inspect.toFixed(2)} s, inspect (text) ${text.toFixed(2)} s, verify ${verify.toFixed(2)} s`,
+      `${String(n).padStart(6)} images (${manifests} manifests): inspect --format json ${inspect.toFixed(2)} s, inspect (text) ${text.toFixed(2)} s, verify ${verify.toFixed(2)} s`,
     );
   }
   const base = rows[0];
@@ -68,11 +68,11 @@ try {
   const rssRows = [];
   for (const [name, argv] of [
     ['ls', ['ls', big]],
-    ['ls --output json', ['ls', big, '--output', 'json']],
+    ['ls --format json', ['ls', big, '--format', 'json']],
     ['verify', ['verify', big]],
-    ['verify --output json', ['verify', big, '--output', 'json']],
+    ['verify --format json', ['verify', big, '--format', 'json']],
     ['inspect', ['inspect', big]],
-    ['inspect --output json', ['inspect', big, '--output', 'json']],
+    ['inspect --format json', ['inspect', big, '--format', 'json']],
     ['inspect --html', ['inspect', big, '--html', html]],
   ]) {
     const run = await measure(process.execPath, [BIN, ...argv]);
@@ -80,7 +80,7 @@ try {
     rssRows.push(row({ name: `${name}, ${bigManifests} manifests (peak RSS)`, ocikit_s: run.seconds, ocikit_rss_mib: run.peakMiB, note: 'one run' }));
   }
   emit([
-    row({ name: `inspect --output json, ${last.manifests} manifests`, ocikit_s: last.inspect, ocikit_rss_mib: last.inspectRss, note: 'best of 2' }),
+    row({ name: `inspect --format json, ${last.manifests} manifests`, ocikit_s: last.inspect, ocikit_rss_mib: last.inspectRss, note: 'best of 2' }),
     row({ name: `verify, ${last.manifests} manifests`, ocikit_s: last.verify, ocikit_rss_mib: last.verifyRss, note: 'best of 2' }),
     ...rssRows,
   ]);

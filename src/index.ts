@@ -51,7 +51,7 @@ export { summaryLine, type TransferStats } from './ops/transfer-stats.js';
 export { unpack, type UnpackOptions, type UnpackResult } from './ops/unpack.js';
 export { diffTargets, renderDiffText, type DiffReport, type DiffSource } from './audit/diff.js';
 export { FindingCode, type Finding, type Severity } from './audit/findings.js';
-export { formatBytes } from './audit/format.js';
+export { formatBytes } from './util/byte-size.js';
 export { renderInspectHtml, writeInspectHtml } from './audit/html.js';
 export { inspectTextLines, renderInspectText } from './audit/inspect-text.js';
 export { compactVerification, verifyForInspection, inspectJson, inspectTarget, openInspection, type InspectOptions, type InspectReport, type InspectSummary } from './audit/inspect.js';

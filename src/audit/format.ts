@@ -1,18 +1,6 @@
 /** Small formatting helpers shared by the audit renderers. */
 
-/** 1536 -> "1.5 KiB"; exact bytes under 1 KiB. */
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n)) return String(n);
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
-}
+export { formatBytes } from '../util/byte-size.js';
 
 /** `k=v, k2=v2`, sorted by key, for one-line display of labels and annotations. */
 export function formatPairs(map: Record<string, string> | undefined): string {

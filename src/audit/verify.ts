@@ -40,7 +40,7 @@ import { tagOf } from '../spec/index-entries.js';
 import { isLayoutTarget, type ReadTarget } from '../graph/target.js';
 import { WorkQueue, limiter } from '../util/limit.js';
 import { countFindings, FindingCode, formatFinding, sortFindings, type Finding, type FindingCounts, type Severity } from './findings.js';
-import { plural } from './format.js';
+import { formatBytes, plural } from './format.js';
 import { classifyLayoutPath } from './layout-paths.js';
 
 export interface VerifyOptions {
@@ -110,7 +110,7 @@ export function* verifyTextLines(report: VerifyReport): Generator<string, void, 
   for (const f of report.findings) yield formatFinding(f);
   const s = report.summary;
   const verdict = report.ok ? 'OK' : 'FAILED';
-  yield `${verdict}: ${report.target}: ${plural(s.manifests, 'manifest')}, ${plural(s.blobs, 'blob')} (${s.bytes} bytes) verified; ` +
+  yield `${verdict}: ${report.target}: ${plural(s.manifests, 'manifest')}, ${plural(s.blobs, 'blob')} (${formatBytes(s.bytes)}) verified; ` +
     `${plural(s.errors, 'error')}, ${plural(s.warnings, 'warning')}, ${plural(s.notes, 'note')}`;
 }
 

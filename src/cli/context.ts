@@ -25,9 +25,10 @@ import { registryOptions, type RegistryFlags } from './registry-options.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { Output } from './output.js';
+import type { Format } from './format.js';
 
 export interface GlobalArgs extends RegistryFlags {
-  output?: string;
+  format?: string;
   json?: boolean;
   quiet?: boolean;
   progress?: boolean;
@@ -44,12 +45,15 @@ export function isUsageOrigin(err: unknown): boolean {
 export class Context {
   readonly args: GlobalArgs;
   readonly out: Output;
+  /** A status to exit with although nothing failed (`diff --exit-code` when the targets differ), as git diff does: no error line. */
+  exitStatus = 0;
   /** Targets opened for writing: layouts' write leases are released, archive edits not committed dropped, when the command ends. */
   private readonly opened: Array<Pick<Leased, 'close'>> = [];
 
-  constructor(args: GlobalArgs, streams: { stdout?: NodeJS.WritableStream; stderr?: NodeJS.WritableStream } = {}) {
+  /** `format` is the command's output format, chosen once from the flags (cli/format.ts). */
+  constructor(args: GlobalArgs, streams: { stdout?: NodeJS.WritableStream; stderr?: NodeJS.WritableStream } = {}, format: Format = 'text') {
     this.args = args;
-    this.out = new Output({ json: args.output === 'json' || args.json === true, quiet: args.quiet === true, ...streams });
+    this.out = new Output({ format, quiet: args.quiet === true, ...streams });
   }
 
   ref(input: string): Reference {

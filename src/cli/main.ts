@@ -2,13 +2,15 @@
  * The ocikit command line: yargs wiring, global flags, and the one place
  * where typed errors become exit statuses (0 ok, 1 failed, 2 usage).
  */
-import { readFileSync } from 'node:fs';
-import yargs, { type Argv } from 'yargs';
+import yargs, { type Argv, type Options } from 'yargs';
 import { OcikitError, UsageError } from '../index.js';
 import { Context, isUsageOrigin, type GlobalArgs } from './context.js';
 import { commands } from './commands/index.js';
 import type { CommandSpec } from './commands/command.js';
 import { exitOnSignalsRemovingTempFiles } from './signals.js';
+import { version } from './version.js';
+import { chooseFormat, DEFAULT_FORMATS } from './format.js';
+import { commandName, helpHint, usageErrorFor, type CommandSeen } from './usage.js';
 
 const USAGE_CODES = new Set(['USAGE', 'INVALID_REFERENCE']);
 
@@ -20,10 +22,7 @@ const USAGE_CODES = new Set(['USAGE', 'INVALID_REFERENCE']);
  */
 const DASH = '\u2063ocikit-stdin\u2063';
 
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
+export { version };
 
 function exitCodeFor(err: unknown): number {
   return err instanceof OcikitError && (USAGE_CODES.has(err.code) || isUsageOrigin(err)) ? 2 : 1;
@@ -34,31 +33,39 @@ export interface RunOptions {
   stderr?: NodeJS.WritableStream;
 }
 
+/** Global options, in the order help lists them (after the command's own). */
+const GLOBAL_OPTIONS: Record<string, Options> = {
+  format: { type: 'string', requiresArg: true, describe: 'output format: text or json (discover also tree, table)' },
+  json: { type: 'boolean', describe: 'alias of --format json' },
+  quiet: { alias: 'q', type: 'boolean', describe: 'print only results: no summaries, no warnings (errors still)' },
+  progress: { type: 'boolean', default: true, describe: 'progress on stderr when it is a TTY (--no-progress turns it off)' },
+  debug: { type: 'boolean', describe: 'stack traces and request logs (never credentials)' },
+  'oci-layout': { type: 'boolean', describe: 'treat a bare reference as a layout directory' },
+  'plain-http': { type: 'boolean', describe: 'talk plain HTTP to registries' },
+  insecure: { type: 'boolean', describe: 'skip TLS verification' },
+  'ca-file': { type: 'string', describe: 'trust this CA certificate file' },
+  username: { alias: 'u', type: 'string', describe: 'registry user name' },
+  'password-stdin': { type: 'boolean', describe: 'read the registry password from stdin' },
+  'registry-config': { type: 'string', describe: 'docker config.json with credentials' },
+  timeout: { type: 'string', describe: 'registries: give up on a connection silent for SECONDS (default 30)' },
+  retries: { type: 'string', describe: 'registries: retries of a failed request (default 4)' },
+};
+
 /** Build the parser. Handlers register their work in `pending` so main can await it and map errors. */
-function buildParser(argv: string[], opts: RunOptions, pending: Array<Promise<void>>, contexts: Context[]): Argv {
+function buildParser(argv: string[], opts: RunOptions, pending: Array<Promise<void>>, contexts: Context[], seen: CommandSeen): Argv {
   let parser: Argv = yargs(argv)
     .scriptName('ocikit')
+    // yargs' own words are matched in cli/usage.ts and replaced: keep them in English whatever LANG says.
+    .locale('en')
     .usage('$0 <command> [options]\n\nOffline OCI image layouts: archives, artifacts with subjects, referrers, registry transfer.')
-    .option('output', { type: 'string', describe: 'output format: json or text (discover: tree, table, json)' })
-    .option('json', { type: 'boolean', describe: 'alias of --output json' })
-    .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only results' })
-    .option('progress', { type: 'boolean', default: true, describe: 'progress on stderr when it is a TTY (--no-progress turns it off)' })
-    .option('debug', { type: 'boolean', describe: 'stack traces and request logs (never credentials)' })
-    .option('oci-layout', { type: 'boolean', describe: 'treat a bare reference as a layout directory' })
-    .option('plain-http', { type: 'boolean', describe: 'talk plain HTTP to registries' })
-    .option('insecure', { type: 'boolean', describe: 'skip TLS verification' })
-    .option('ca-file', { type: 'string', describe: 'trust this CA certificate file' })
-    .option('username', { alias: 'u', type: 'string', describe: 'registry user name' })
-    .option('password-stdin', { type: 'boolean', describe: 'read the registry password from stdin' })
-    .option('registry-config', { type: 'string', describe: 'docker config.json with credentials' })
-    .option('timeout', { type: 'string', describe: 'registries: give up on a connection silent for SECONDS (default 30)' })
-    .option('retries', { type: 'string', describe: 'registries: retries of a failed request (default 4)' })
-    .group(['output', 'json', 'quiet', 'progress', 'debug', 'oci-layout', 'plain-http', 'insecure', 'ca-file', 'username', 'password-stdin', 'registry-config', 'timeout', 'retries'], 'Global options:')
+    .options(GLOBAL_OPTIONS)
+    .group([...Object.keys(GLOBAL_OPTIONS), 'help', 'version'], 'Global options:')
     // Tags such as 10 or 007, and layout directories named 2024, are strings, not numbers.
     .parserConfiguration({ 'parse-numbers': false, 'parse-positional-numbers': false })
     .strict()
-    .demandCommand(1, 'say which command to run; see ocikit --help')
+    .demandCommand(1, 'say which command to run')
     .recommendCommands()
+    .completion('completion', 'print a shell completion script: bash (default) or zsh (ocikit completion zsh)')
     .version(version())
     .help()
     .alias('help', 'h')
@@ -66,41 +73,78 @@ function buildParser(argv: string[], opts: RunOptions, pending: Array<Promise<vo
     .exitProcess(false)
     .fail((msg, err) => {
       if (err instanceof OcikitError) throw err;
-      const text = restoreDash(msg ?? err?.message ?? 'invalid command line');
-      // yargs says only "Did you mean X?" for a mistyped command; name the word it did not know.
-      const suggestion = /^Did you mean (.+)\?$/.exec(text);
-      if (suggestion) throw new UsageError(`unknown command "${unknownCommandWord(argv)}"`, { hint: `did you mean ${suggestion[1]}? (see ocikit --help)` });
-      throw new UsageError(text);
+      throw usageErrorFor(restoreDash(msg ?? err?.message ?? 'invalid command line'), argv.map(restoreDash), seen, commands);
     });
-  const register = (y: Argv, cmd: CommandSpec): Argv =>
+  seen.flags = knownFlags(parser);
+  const register = (y: Argv, cmd: CommandSpec, parents: string[]): Argv =>
     y.command({
       command: cmd.command,
       describe: cmd.describe,
       builder: (sub: Argv) => {
+        const path = [...parents, commandName(cmd)];
+        const before = new Set(Object.keys(declared(sub).key));
         let b = cmd.builder ? cmd.builder(sub) : sub;
+        // The command's own options first in its help, the global ones after them.
+        const own = Object.keys(declared(b).key).filter((k) => !before.has(k) && !isAliasKey(b, k));
+        if (own.length > 0) b = b.group(own, 'Options:');
+        // Elsewhere `--output json` is the old spelling of --format json (cli/format.ts).
+        if (!own.includes('output') && !cmd.subcommands) b = b.option('output', { type: 'string', hidden: true });
+        for (const [line, what] of cmd.examples ?? []) b = b.example(line, what);
         if (cmd.subcommands) {
-          for (const child of cmd.subcommands) b = register(b, child);
-          b = b.demandCommand(1, `say which: ${cmd.subcommands.map((c) => c.command.split(' ')[0]).join(', ')}`);
+          for (const child of cmd.subcommands) b = register(b, child, path);
+          b = b.demandCommand(1, `${path.join(' ')} needs a subcommand: ${cmd.subcommands.map(commandName).join(', ')}`);
         }
+        Object.assign(seen, { path, spec: cmd, flags: knownFlags(b), valued: valuedFlags(b) });
         return b;
       },
       handler: (parsed: Record<string, unknown>) => {
         if (cmd.subcommands) return;
         const args = restoreDashes(parsed);
-        if (Array.isArray(args.output)) throw new UsageError(`--output is given ${args.output.length} times; give it once`);
-        const formats = cmd.outputFormats ?? ['json', 'text'];
-        if (typeof args.output === 'string' && !formats.includes(args.output)) {
-          throw new UsageError(`--output takes ${formats.join(', ')}; got "${args.output}"`);
-        }
-        const ctx = new Context(args as GlobalArgs, opts);
+        const choice = chooseFormat(args, cmd.formats ?? DEFAULT_FORMATS, cmd.outputIsPath === true, seen.path.join(' '));
+        const ctx = new Context(args as GlobalArgs, opts, choice.format);
         contexts.push(ctx);
+        if (choice.deprecation) ctx.out.warn(choice.deprecation);
         if (opts.stdout === undefined && !cmd.handlesSignals) exitOnSignalsRemovingTempFiles(opts.stderr ?? process.stderr);
         pending.push(cmd.handler(args, ctx).finally(() => ctx.close()));
       },
     });
-  for (const cmd of commands) parser = register(parser, cmd);
+  for (const cmd of commands) parser = register(parser, cmd, []);
   skipHelpCache(parser);
   return parser;
+}
+
+/** What yargs has been told of the options so far (its getOptions(), missing from its typings). */
+interface DeclaredOptions {
+  key: Record<string, unknown>;
+  alias: Record<string, string[]>;
+  string: string[];
+  number: string[];
+  array: string[];
+}
+
+function declared(y: Argv): DeclaredOptions {
+  return (y as unknown as { getOptions(): DeclaredOptions }).getOptions();
+}
+
+/** Every flag name the parser knows at this point, aliases and yargs' camelCase forms included. */
+function knownFlags(y: Argv): Set<string> {
+  const o = declared(y);
+  const names = new Set<string>([...Object.keys(o.key), 'help', 'h', 'version']);
+  for (const [k, aliases] of Object.entries(o.alias)) for (const n of [k, ...aliases]) names.add(n);
+  return names;
+}
+
+function valuedFlags(y: Argv): Set<string> {
+  const o = declared(y);
+  const valued = new Set<string>([...o.string, ...o.number, ...o.array]);
+  for (const [k, aliases] of Object.entries(o.alias)) if (valued.has(k)) aliases.forEach((a) => valued.add(a));
+  return valued;
+}
+
+/** `-o` declared with alias `output` adds both as keys; only the one declared first is a key of its own. */
+function isAliasKey(y: Argv, key: string): boolean {
+  const o = declared(y);
+  return Object.entries(o.alias).some(([k, aliases]) => k !== key && aliases.includes(key) && Object.keys(o.key).indexOf(k) < Object.keys(o.key).indexOf(key));
 }
 
 /** Run the CLI; returns the exit status (and sets process.exitCode when run from the shim). */
@@ -109,18 +153,23 @@ export async function main(argv: string[], opts: RunOptions = {}): Promise<numbe
   const debug = argv.includes('--debug');
   const pending: Array<Promise<void>> = [];
   const contexts: Context[] = [];
+  const seen: CommandSeen = { path: [], flags: new Set(), valued: new Set(Object.keys(GLOBAL_OPTIONS).filter((k) => GLOBAL_OPTIONS[k]!.type === 'string')) };
   if (opts.stdout === undefined) endQuietlyWhenStdoutCloses();
   let status = 0;
   try {
-    await buildParser(argv.map((a) => (a === '-' ? DASH : a)), opts, pending, contexts).parseAsync();
+    await withCompletionShell(argv, () => buildParser(argv.map((a) => (a === '-' ? DASH : a)), opts, pending, contexts, seen).parseAsync());
     await Promise.all(pending);
+    status = Math.max(0, ...contexts.map((c) => c.exitStatus));
   } catch (err) {
     status = exitCodeFor(err);
-    reportError(err, stderr, debug);
-    // With --output json, stdout still carries one document: the error, with its stable code,
+    // A usage error names the help of the command it is about (`hint: ocikit blob fetch --help`) unless it has a better hint.
+    const hint = err instanceof OcikitError ? (err.hint ?? (status === 2 ? helpHint(seen.path) : undefined)) : undefined;
+    reportError(err, hint, stderr, debug);
+    // With --format json, stdout still carries one document: the error, with its stable code,
     // unless the command already printed its result (ls lists what it could read, then fails).
-    if (wantsJson(argv) && !contexts.some((c) => c.out.wroteResult)) {
-      (opts.stdout ?? process.stdout).write(`${JSON.stringify({ error: errorFacts(err, status) }, null, 2)}\n`);
+    const json = contexts.length > 0 ? contexts.some((c) => c.out.json) : wantsJson(argv);
+    if (json && !contexts.some((c) => c.out.wroteResult)) {
+      (opts.stdout ?? process.stdout).write(`${JSON.stringify({ error: errorFacts(err, status, hint) }, null, 2)}\n`);
     }
   }
   if (opts.stdout === undefined) process.exitCode = status;
@@ -143,11 +192,10 @@ function endQuietlyWhenStdoutCloses(): void {
   });
 }
 
-function reportError(err: unknown, stderr: NodeJS.WritableStream, debug: boolean): void {
+function reportError(err: unknown, hint: string | undefined, stderr: NodeJS.WritableStream, debug: boolean): void {
   const message = err instanceof Error ? err.message : String(err);
   stderr.write(`ocikit: ${oneLine(message)}\n`);
-  if (err instanceof OcikitError && err.hint) stderr.write(`hint: ${oneLine(err.hint)}\n`);
-  if (err instanceof OcikitError && err.code === 'USAGE' && !err.hint) stderr.write('hint: see ocikit --help\n');
+  if (hint) stderr.write(`hint: ${oneLine(hint)}\n`);
   if (debug && err instanceof Error && err.stack) stderr.write(`${err.stack}\n`);
 }
 
@@ -163,14 +211,6 @@ function skipHelpCache(parser: Argv): void {
   if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
 }
 
-/** The first word of argv that is neither a flag nor the name of a command or subcommand. */
-function unknownCommandWord(argv: string[]): string {
-  const names = new Set<string>();
-  const collect = (cmds: CommandSpec[]) => cmds.forEach((c) => (names.add(c.command.split(' ')[0]!), collect(c.subcommands ?? [])));
-  collect(commands);
-  return argv.find((a) => !a.startsWith('-') && !names.has(a)) ?? '';
-}
-
 function restoreDash(s: string): string {
   return s.split(DASH).join('-');
 }
@@ -180,19 +220,46 @@ function restoreDashes(args: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(args).map(([k, v]) => [k, fix(v)]));
 }
 
-/** Whether the command line asks for JSON output, read from argv itself so that it also holds when parsing failed. */
+/**
+ * Whether the command line asks for JSON output when parsing failed before
+ * any command could decide (cli/format.ts decides otherwise): read from argv
+ * itself, old spelling `--output json` included.
+ */
 function wantsJson(argv: string[]): boolean {
   const end = argv.indexOf('--');
   const flags = end >= 0 ? argv.slice(0, end) : argv;
-  return flags.some((a, i) => a === '--json' || a === '--json=true' || a === '--output=json' || (a === '--output' && flags[i + 1] === 'json'));
+  return flags.some(
+    (a, i) => a === '--json' || a === '--json=true' || a === '--format=json' || a === '--output=json' || ((a === '--format' || a === '--output') && flags[i + 1] === 'json'),
+  );
 }
 
-function errorFacts(err: unknown, exitCode: number): Record<string, unknown> {
+function errorFacts(err: unknown, exitCode: number, hint: string | undefined): Record<string, unknown> {
   const facts: Record<string, unknown> = { code: err instanceof OcikitError ? err.code : 'INTERNAL', message: oneLine(err instanceof Error ? err.message : String(err)), exitCode };
+  if (hint !== undefined) facts.hint = hint;
   if (err instanceof OcikitError) {
-    for (const k of ['hint', 'path', 'digest', 'expected', 'actual'] as const) if (err[k] !== undefined) facts[k] = err[k];
+    for (const k of ['path', 'digest', 'expected', 'actual'] as const) if (err[k] !== undefined) facts[k] = err[k];
   }
   return facts;
+}
+
+/**
+ * `ocikit completion zsh`: yargs picks the script by $SHELL, so the shell
+ * named on the command line is put there while the script is printed.
+ */
+async function withCompletionShell<T>(argv: string[], run: () => Promise<T>): Promise<T> {
+  if (argv[0] !== 'completion' || argv.length > 2) return run();
+  const shell = argv[1] ?? 'bash';
+  if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`completion scripts exist for bash and zsh, not "${shell}"`, { hint: 'ocikit --help' });
+  argv.splice(1);
+  const saved = { SHELL: process.env.SHELL, ZSH_NAME: process.env.ZSH_NAME };
+  process.env.SHELL = `/bin/${shell}`;
+  delete process.env.ZSH_NAME;
+  try {
+    return await run();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
 }
 
 function oneLine(s: string): string {

@@ -70,8 +70,14 @@ export async function pushLayout(src: LayoutReadTarget, registry: string, reposi
     return t;
   };
   const stats = emptyStats();
-  const onEvent = (e: CopyEvent) => {
-    countEvent(stats, e);
+  // Two tags of one digest are two roots, each transferring the same manifest and blobs (side by
+  // side, both may upload): each object is counted once per repository, so the summary says what moved.
+  const counted = new Set<string>();
+  const eventsOf = (repo: string) => (e: CopyEvent) => {
+    if ((e.type === 'done' || e.type === 'skip') && !counted.has(`${repo}@${e.descriptor.digest}`)) {
+      counted.add(`${repo}@${e.descriptor.digest}`);
+      countEvent(stats, e);
+    }
     opts.onEvent?.(e);
   };
   const referrersSeen = new Set<string>();
@@ -84,7 +90,7 @@ export async function pushLayout(src: LayoutReadTarget, registry: string, reposi
         const dst = targetFor(job.repository);
         const desc = stripName(job.entry);
         // The one transfer: a repository keeps no index, so naming is the tag (an untagged root stays by digest).
-        const r = await transfer(src, dst, [{ descriptor: desc, tags: job.tag !== undefined ? [job.tag] : [] }], { limit: blobSlots, referrers: opts.referrers !== false, onEvent });
+        const r = await transfer(src, dst, [{ descriptor: desc, tags: job.tag !== undefined ? [job.tag] : [] }], { limit: blobSlots, referrers: opts.referrers !== false, onEvent: eventsOf(job.repository) });
         for (const d of r.referrers) referrersSeen.add(`${job.repository}@${d.digest}`);
         images.push({ reference: `${registry}/${job.repository}${job.tag !== undefined ? `:${job.tag}` : `@${desc.digest}`}`, digest: desc.digest, mediaType: desc.mediaType });
       }),

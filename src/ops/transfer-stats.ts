@@ -1,6 +1,7 @@
 /** Counting what a push or pull moved, from the graph copy's events, for progress and the summary line. */
 import type { CopyEvent } from '../graph/copy.js';
 import { isWalkable } from '../graph/successors.js';
+import { formatBytes } from '../util/byte-size.js';
 
 export interface TransferStats {
   blobs: number;
@@ -27,17 +28,6 @@ export function countEvent(stats: TransferStats, e: CopyEvent): void {
       stats.bytes += e.descriptor.size;
     }
   }
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
 /** `pushed 12 blobs (1.1 GiB, 9 skipped), 4 manifests, 3 referrers` */

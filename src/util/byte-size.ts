@@ -13,3 +13,22 @@ export function parseByteSize(text: string): number | undefined {
   const n = Number(m[1]) * UNITS[m[2]!.toUpperCase()]!;
   return Number.isSafeInteger(n) ? n : undefined;
 }
+
+/**
+ * The one way sizes are written for people (text output of every command,
+ * progress, reports): `512 B`, `1.5 KiB`, `150.0 MiB`, always one decimal
+ * above a KiB so that columns of sizes line up and a size read twice never
+ * changes shape. JSON carries exact byte counts instead.
+ */
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  if (Math.abs(n) < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}

@@ -87,9 +87,9 @@ export interface VerifyJson {
   blobs: Array<{ digest: string; size: number; status: string; referenced: boolean }>;
 }
 
-/** `ocikit verify --output json ...`: the exit status and the parsed report. */
+/** `ocikit verify --format json ...`: the exit status and the parsed report. */
 export async function verifyJson(args: string[]): Promise<{ code: number; report: VerifyJson; stderr: string }> {
-  const r = await ocikit(['verify', ...args, '--output', 'json']);
+  const r = await ocikit(['verify', ...args, '--format', 'json']);
   let report: VerifyJson;
   try {
     report = JSON.parse(r.stdout) as VerifyJson;

@@ -128,12 +128,12 @@ export async function snapshotTree(root: string): Promise<Record<string, string>
   return out;
 }
 
-/** The one JSON document a `--output json` run printed on stdout (JSON.parse refuses two). */
+/** The one JSON document a `--format json` run printed on stdout (JSON.parse refuses two). */
 export function jsonDocument<T = unknown>(r: RunResult): T {
   return JSON.parse(r.stdout) as T;
 }
 
-/** The error document `--output json` prints on stdout when a command fails. */
+/** The error document `--format json` prints on stdout when a command fails. */
 export interface JsonError {
   error: { code: string; message: string; exitCode: number; hint?: string; digest?: string; path?: string };
 }

@@ -48,13 +48,13 @@ export interface FailureExpectation extends RunOptions {
 }
 
 /**
- * Run a command that must fail: with --output json, so that the error's code
+ * Run a command that must fail: with --format json, so that the error's code
  * can be checked from the one JSON document on stdout, while stderr carries
  * the one-line message people read.
  */
 export async function expectFailure(args: string[], opts: FailureExpectation): Promise<JsonError['error']> {
   const before = opts.unchanged ? await snapshotTree(opts.unchanged) : undefined;
-  const r = await ocikit([...args, '--output', 'json'], opts);
+  const r = await ocikit([...args, '--format', 'json'], opts);
   expect(r.code, `exit status of ocikit ${args.join(' ')}; stderr: ${r.stderr}`).toBe(opts.exit);
   expectOneErrorLine(r.stderr);
   let error: JsonError['error'];
@@ -76,9 +76,9 @@ export async function expectSuccess(args: string[], opts: RunOptions = {}): Prom
   return r;
 }
 
-/** Run with --output json; it must succeed and print exactly one JSON document. */
+/** Run with --format json; it must succeed and print exactly one JSON document. */
 export async function expectJson<T = unknown>(args: string[], opts: RunOptions = {}): Promise<T> {
-  const r = await expectSuccess([...args, '--output', 'json'], opts);
+  const r = await expectSuccess([...args, '--format', 'json'], opts);
   return jsonDocument<T>(r);
 }
 

@@ -136,7 +136,7 @@ describe('an archive rewrite interrupted or raced', () => {
 
   it('two edits at once: each one either lands or fails with LOCKED; no success is lost', async () => {
     const { file } = await bigCopy();
-    const procs = ['one', 'two'].map((t) => ({ tag: t, proc: spawnOcikit(['tag', `${file}:v1`, t, '--output', 'json'], env) }));
+    const procs = ['one', 'two'].map((t) => ({ tag: t, proc: spawnOcikit(['tag', `${file}:v1`, t, '--format', 'json'], env) }));
     const landed: string[] = [];
     for (const { tag, proc } of procs) {
       const { code } = await proc.exited;

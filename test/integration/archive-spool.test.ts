@@ -59,7 +59,7 @@ async function packedLayout(dir: string, layerBytes = 4096): Promise<string> {
 }
 
 async function verifyWith(target: string, env: Record<string, string>): Promise<{ code: number; report: VerifyJson; stderr: string }> {
-  const r = await ocikit(['verify', target, '--output', 'json'], { env });
+  const r = await ocikit(['verify', target, '--format', 'json'], { env });
   return { code: r.code, report: JSON.parse(r.stdout) as VerifyJson, stderr: r.stderr };
 }
 
@@ -126,7 +126,7 @@ describe('the spool limit', () => {
     await mkdir(tmpdir);
     const env = { TMPDIR: tmpdir, OCIKIT_SPOOL_LIMIT: '1M' };
     // unpack spools beside its destination, verify in TMPDIR.
-    const r = await ocikit(['unpack', gz, path.join(dir, 'out'), '--output', 'json'], { env });
+    const r = await ocikit(['unpack', gz, path.join(dir, 'out'), '--format', 'json'], { env });
     expect(r.code, r.stderr).toBe(1);
     expect((JSON.parse(r.stdout) as JsonError).error.code).toBe('LIMIT_EXCEEDED');
     expect(existsSync(path.join(dir, 'out'))).toBe(false);
@@ -146,7 +146,7 @@ describe('the spool directory', () => {
   it('one that cannot be written is an IO_ERROR about it, not a missing archive', async () => {
     const dir = await cases.dir();
     const gz = await gzipTo(path.join(dir, 'image.tar.gz'), [await readFile(await packedLayout(dir))]);
-    const r = await ocikit(['verify', gz, '--output', 'json'], { env: { TMPDIR: path.join(dir, 'absent') } });
+    const r = await ocikit(['verify', gz, '--format', 'json'], { env: { TMPDIR: path.join(dir, 'absent') } });
     expect(r.code, r.stderr).toBe(1);
     expect((JSON.parse(r.stdout) as JsonError).error).toMatchObject({ code: 'IO_ERROR', path: path.join(dir, 'absent') });
   });
@@ -237,7 +237,7 @@ describe('what a SIGKILL left', () => {
     const dead = tempName('tmp', await deadPid());
     const foreign = `.ocikit-tmp-${await deadPid()}-0123abcd-0123456789ab`;
     for (const n of [dead, foreign]) await writeFile(path.join(layout, n), 'half a blob');
-    const r = await ocikit(['gc', layout, '--output', 'json']);
+    const r = await ocikit(['gc', layout, '--format', 'json']);
     expect(r.code, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as { removedTempFiles: string[] }).removedTempFiles).toEqual([dead]);
     expect(await ocikitFiles(layout)).toEqual([foreign]);

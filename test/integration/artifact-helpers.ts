@@ -1,7 +1,7 @@
 /**
  * Helpers of the `artifact push` / `artifact pull` tests: a working directory
  * of files to push (titles are paths relative to it), push and pull through
- * the built CLI with --output json, and hand-made artifacts stored directly
+ * the built CLI with --format json, and hand-made artifacts stored directly
  * in a layout (hostile titles, corrupt layers) that ocikit would never write.
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';

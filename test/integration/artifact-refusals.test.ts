@@ -135,7 +135,7 @@ describe('artifact pull: verification and untitled layers', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stdout.trim()).toBe(path.join(out, 't.txt'));
     expect(await filesUnder(out)).toEqual({ 't.txt': 'titled' });
-    const again = await ocikit(['artifact', 'pull', `${layout}:v1`, '-o', out, '--overwrite', '--output', 'json']);
+    const again = await ocikit(['artifact', 'pull', `${layout}:v1`, '-o', out, '--overwrite', '--format', 'json']);
     expect(again.code, again.stderr).toBe(0);
     const doc = JSON.parse(again.stdout) as { untitled: Array<{ digest: string }>; files: unknown[] };
     expect(doc.untitled).toHaveLength(1);

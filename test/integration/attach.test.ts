@@ -49,7 +49,7 @@ async function manifestOf(layout: string, digest: string): Promise<ArtifactManif
   return JSON.parse((await readBlob(layout, digest)).toString('utf8')) as ArtifactManifest;
 }
 
-/** attach with --output json; returns the descriptor it prints. */
+/** attach with --format json; returns the descriptor it prints. */
 async function attachJson(args: string[], env: Record<string, string> = EPOCH): Promise<Descriptor> {
   return expectJson<Descriptor>(['attach', ...args], { env });
 }
@@ -162,7 +162,7 @@ describe.concurrent('attach: the artifact manifest', () => {
     if (schemaAvailable) expect(validateAgainstSchema('manifest', m)).toEqual([]);
   });
 
-  it('is listed in index.json untagged, with artifactType and the manifest annotations on the entry; --output json prints that descriptor', async () => {
+  it('is listed in index.json untagged, with artifactType and the manifest annotations on the entry; --format json prints that descriptor', async () => {
     const desc = await attachJson([`oci:${layout}:v1`, '--artifact-type', 'application/vnd.example.entry', '--annotation', 'com.example.k=v']);
     const entries = (await readIndexJson(layout)).manifests.filter((m) => m.digest === desc.digest);
     expect(entries).toEqual([{ mediaType: MANIFEST, digest: desc.digest, size: desc.size, artifactType: 'application/vnd.example.entry', annotations: { [CREATED]: '2024-01-01T00:00:00Z', 'com.example.k': 'v' } }]);

@@ -3,7 +3,7 @@
  * blobs, unsafe blob paths, unreadable files, bad references and usage
  * errors. Every case must fail with a non-zero exit status, print one
  * `ocikit: ...` line (and at most a `hint:` line), carry the right error code
- * in the --output json error document, and leave the layout exactly as it
+ * in the --format json error document, and leave the layout exactly as it
  * was: every file, directory and mode (snapshotTree before and after).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -161,7 +161,7 @@ describe.concurrent('corrupt content', () => {
     const m = await copy();
     await flipByte(blobFile(m, E.single.image), 100);
     const before = await snapshotTree(m);
-    const r = await ocikit(['ls', m, '--output', 'json']);
+    const r = await ocikit(['ls', m, '--format', 'json']);
     expect(r.code).toBe(1);
     expectOneErrorLine(r.stderr);
     const rows = jsonDocument<Array<{ tag: string; problemCode?: string }>>(r);
@@ -219,7 +219,7 @@ describe.concurrent('unsafe blob paths', () => {
     await expectFailure(['manifest', 'fetch', `${si}:v1`], { exit: 1, code: 'UNSAFE_BLOB_PATH', unchanged: si });
     await expectFailure(['blob', 'fetch', `${si}@${E.single.layers[1]}`, '-o', outside('link')], { exit: 1, code: 'UNSAFE_BLOB_PATH', unchanged: si });
     // ls prints its rows (the one JSON document) before failing, so the code is in the row.
-    const r = await ocikit(['ls', si, '--output', 'json']);
+    const r = await ocikit(['ls', si, '--format', 'json']);
     expect(r.code).toBe(1);
     expectOneErrorLine(r.stderr);
     expect(jsonDocument<Array<{ problemCode?: string }>>(r)[0]!.problemCode).toBe('UNSAFE_BLOB_PATH');
@@ -298,8 +298,8 @@ describe.concurrent('usage errors exit 2', () => {
     expect(['USAGE', 'INVALID_REFERENCE', 'INVALID_DIGEST']).toContain(err.code);
   });
 
-  it('the error line is the same without --output json, and nothing goes to stdout', async () => {
-    for (const args of [['frobnicate'], ['tags', 'oci:/tmp/x', '--output', 'yaml']]) {
+  it('the error line is the same without --format json, and nothing goes to stdout', async () => {
+    for (const args of [['frobnicate'], ['tags', 'oci:/tmp/x', '--format', 'yaml']]) {
       const r = await ocikit(args);
       expect(r.code).toBe(2);
       expect(r.stdout).toBe('');

@@ -58,7 +58,7 @@ describe.concurrent('blob fetch', () => {
     expect(await readFile(`${big}.err`, 'utf8')).toBe('');
   });
 
-  it('with --output json and -o FILE prints the descriptor; to stdout it is a usage error', async () => {
+  it('with --format json and -o FILE prints the descriptor; to stdout it is a usage error', async () => {
     const out = path.join(tmp.dir, 'config.json');
     const desc = await expectJson(['blob', 'fetch', `${fixture('single-image')}@${E.single.config}`, '-o', out]);
     expect(desc).toEqual({ mediaType: 'application/octet-stream', digest: E.single.config, size: 719, path: out });

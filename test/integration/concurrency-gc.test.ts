@@ -44,7 +44,7 @@ describe('gc and a writer that reuses blobs already stored', () => {
       const result = await copyGraph(await LayoutDir.open(image.dir), dst, image.manifest);
       expect(result.bytesCopied).toBe(0);
       // Before the fix gc deleted all of them here: the copy had looked with exists() only.
-      const gc = JSON.parse(await ok(['gc', target, '--output', 'json'])) as { removedBlobs: unknown[] };
+      const gc = JSON.parse(await ok(['gc', target, '--format', 'json'])) as { removedBlobs: unknown[] };
       expect(gc.removedBlobs).toEqual([]);
       await dst.tag(image.manifest, 'again');
     } finally {
@@ -53,12 +53,12 @@ describe('gc and a writer that reuses blobs already stored', () => {
     expect(await blobProblems(target, image.manifest)).toEqual([]);
     expect((await ocikit(['verify', target])).code).toBe(0);
     // Once the writer is done its lease is gone, and a tagged image is live anyway.
-    expect((JSON.parse(await ok(['gc', target, '--output', 'json'])) as { removedBlobs: unknown[] }).removedBlobs).toEqual([]);
+    expect((JSON.parse(await ok(['gc', target, '--format', 'json'])) as { removedBlobs: unknown[] }).removedBlobs).toEqual([]);
   });
 
   it('without a writer, the same blobs are garbage (the test above is not vacuous)', async () => {
     const { image, target } = await layoutWithUntaggedImage();
-    const gc = JSON.parse(await ok(['gc', target, '--output', 'json'])) as { removedBlobs: unknown[] };
+    const gc = JSON.parse(await ok(['gc', target, '--format', 'json'])) as { removedBlobs: unknown[] };
     expect(gc.removedBlobs).toHaveLength(1 + image.blobs.length);
   });
 

@@ -112,7 +112,7 @@ describe('many writers on one layout at once', () => {
 
       const serve = await startServe([target, '--writable', '--repo', 'target']);
       const jobs: Job[] = [
-        ...files.map((f, i) => ({ name: `attach-${i}`, args: ['attach', `oci:${target}:base`, '--artifact-type', `application/vnd.test.c${i}+json`, `${f}:application/json`, '--output', 'json'] })),
+        ...files.map((f, i) => ({ name: `attach-${i}`, args: ['attach', `oci:${target}:base`, '--artifact-type', `application/vnd.test.c${i}+json`, `${f}:application/json`, '--format', 'json'] })),
         ...Array.from({ length: TAGS }, (_, i) => ({ name: `tag-${i}`, args: ['tag', `oci:${target}:base`, `t-${i}`] })),
         ...copies.map((img) => ({ name: img.tag, args: ['copy', `oci:${img.dir}:${img.tag}`, `oci:${target}:${img.tag}`] })),
         ...revived.map((img) => ({ name: img.tag, args: ['copy', `oci:${img.dir}:${img.tag}`, `oci:${target}:${img.tag}`] })),

@@ -24,7 +24,7 @@ let expected: Awaited<ReturnType<typeof expectedDigests>>;
 let work: { dir: string; cleanup: () => Promise<void> };
 
 async function diffJson(a: string, b: string): Promise<DiffJson> {
-  const r = await ocikit(['diff', a, b, '--output', 'json']);
+  const r = await ocikit(['diff', a, b, '--format', 'json']);
   if (r.code !== 0) throw new Error(`diff exited ${r.code}: ${r.stderr}`);
   return JSON.parse(r.stdout) as DiffJson;
 }

@@ -160,7 +160,7 @@ describe('gc: when a subject goes', () => {
     expect(left).not.toContain(onV2);
     for (const d of [...Object.keys(single.blobs), onV1, 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a']) expect(left).toContain(d);
     for (const d of [single.config, ...single.layers]) await ocikitOk(['blob', 'fetch', `oci:${layout}@${d}`, '-o', path.join(path.dirname(file), d.slice(7))]);
-    expect((await ocikitOk(['referrers', `oci:${layout}:v1`, '--output', 'json'])).stdout).toContain(onV1);
+    expect((await ocikitOk(['referrers', `oci:${layout}:v1`, '--format', 'json'])).stdout).toContain(onV1);
   });
 });
 
@@ -204,7 +204,7 @@ describe('gc and other processes', () => {
     await mkdir(lock);
     const refresh = keepFresh(lock);
     try {
-      const running = ocikit(['gc', layout, '--output', 'json'], { timeoutMs: 30_000 });
+      const running = ocikit(['gc', layout, '--format', 'json'], { timeoutMs: 30_000 });
       let finished = false;
       void running.then(() => (finished = true));
       await new Promise((r) => setTimeout(r, 2_500));
@@ -242,7 +242,7 @@ describe('gc and other processes', () => {
     // Kept fresh throughout, so only the owner check can explain a takeover.
     const refresh = keepFresh(lock);
     try {
-      const running = ocikit(['gc', layout, '--output', 'json'], { timeoutMs: 30_000 });
+      const running = ocikit(['gc', layout, '--format', 'json'], { timeoutMs: 30_000 });
       let finished = false;
       void running.then(() => (finished = true));
       await new Promise((r) => setTimeout(r, 2_000));

@@ -39,7 +39,7 @@ const { fixture: copy } = caseDirs(() => work.dir);
 const e = (fixture: string, key: string) => expected[fixture]![key] as string;
 
 async function inspectJson(args: string[]): Promise<Report> {
-  const r = await ocikit(['inspect', ...args, '--output', 'json']);
+  const r = await ocikit(['inspect', ...args, '--format', 'json']);
   if (r.code !== 0) throw new Error(`inspect exited ${r.code}: ${r.stderr}`);
   return JSON.parse(r.stdout) as Report;
 }

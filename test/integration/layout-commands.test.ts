@@ -97,7 +97,7 @@ describe.concurrent('ls', () => {
     expect(lines[0]).toMatch(/^REPOSITORY\s+TAG\s+DIGEST\s+MEDIA TYPE/);
     expect(lines).toHaveLength(2);
     // No repository: "-" in the REPOSITORY column.
-    expect(lines[1]).toMatch(new RegExp(`^-\\s+v1\\s+${E.single.image}\\s+application/vnd.oci.image.manifest.v1\\+json\\s+-\\s+linux/amd64\\s+-\\s+${E.single.imageSize}$`));
+    expect(lines[1]).toMatch(new RegExp(`^-\\s+v1\\s+${E.single.image}\\s+application/vnd.oci.image.manifest.v1\\+json\\s+-\\s+linux/amd64\\s+-\\s+${E.single.imageSize} B$`));
 
     const rows = await expectJson<Row[]>(['ls', fixture('single-image')]);
     expect(rows).toEqual([

@@ -52,9 +52,9 @@ describe('many tags under the layout lock', () => {
     const archive = await archiveWithTags(8_000);
     const layout = await layoutCopy();
     const started = Date.now();
-    const unpacking = ocikit(['unpack', archive, layout, '--output', 'json'], { timeoutMs: 60_000 });
+    const unpacking = ocikit(['unpack', archive, layout, '--format', 'json'], { timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 150));
-    const tagging = ocikit(['tag', `oci:${layout}:v1`, 'side', '--output', 'json'], { timeoutMs: 60_000 });
+    const tagging = ocikit(['tag', `oci:${layout}:v1`, 'side', '--format', 'json'], { timeoutMs: 60_000 });
     const [unpacked, tagged] = await Promise.all([unpacking, tagging]);
     expect(unpacked.code, unpacked.stderr).toBe(0);
     expect(tagged.code, tagged.stderr).toBe(0);
@@ -84,13 +84,13 @@ describe('many tags under the layout lock', () => {
       clearTimeout(deadline);
       child.kill('SIGKILL');
     }
-    const verified = await ocikit(['verify', layout, '--output', 'json']);
+    const verified = await ocikit(['verify', layout, '--format', 'json']);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
     // index.json is the old one or the complete new one, never something between.
     expect([1, 100_001]).toContain((await tagsOf(layout)).length);
     // A lock the interrupted unpack may have left names a dead owner: taken over at once.
     const started = Date.now();
-    const tagged = await ocikit(['tag', `oci:${layout}:v1`, 'after', '--output', 'json'], { timeoutMs: 30_000 });
+    const tagged = await ocikit(['tag', `oci:${layout}:v1`, 'after', '--format', 'json'], { timeoutMs: 30_000 });
     expect(tagged.code, tagged.stderr).toBe(0);
     expect(Date.now() - started).toBeLessThan(5_000);
   });
@@ -106,7 +106,7 @@ describe('many tags under the layout lock', () => {
     }, 300);
     try {
       const started = Date.now();
-      const tagged = await ocikit(['tag', `oci:${layout}:v1`, 'taken', '--output', 'json'], { timeoutMs: 30_000 });
+      const tagged = await ocikit(['tag', `oci:${layout}:v1`, 'taken', '--format', 'json'], { timeoutMs: 30_000 });
       expect(tagged.code, tagged.stderr).toBe(0);
       expect(Date.now() - started).toBeLessThan(5_000);
     } finally {

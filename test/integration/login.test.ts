@@ -35,9 +35,9 @@ async function ok(args: string[], opts: RunOptions = {}): Promise<RunResult> {
   if (res.code !== 0) throw new Error(`ocikit ${args.join(' ')} exited ${res.code}: ${res.stderr.slice(-2000)}`);
   return res;
 }
-/** A run that must fail with `exit` and the error code `code` (read from the --output json error document). */
+/** A run that must fail with `exit` and the error code `code` (read from the --format json error document). */
 async function fails(args: string[], exit: 1 | 2, code: string, opts: RunOptions = {}): Promise<void> {
-  const res = await run([...args, '--output', 'json'], opts);
+  const res = await run([...args, '--format', 'json'], opts);
   expect(res.code, res.stderr).toBe(exit);
   expect((JSON.parse(res.stdout) as { error: { code: string } }).error.code, res.stderr).toBe(code);
 }

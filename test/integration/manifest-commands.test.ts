@@ -41,7 +41,7 @@ describe.concurrent('manifest fetch', () => {
     }
   });
 
-  it('--pretty indents; --output json prints the same document once', async () => {
+  it('--pretty indents; --format json prints the same document once', async () => {
     const stored = JSON.parse((await blob('single-image', E.single.image)).toString('utf8'));
     const pretty = await expectSuccess(['manifest', 'fetch', fixture('single-image'), '--pretty']);
     expect(pretty.stdout).toBe(`${JSON.stringify(stored, null, 2)}\n`);
@@ -129,7 +129,7 @@ describe.concurrent('manifest push', () => {
     ]);
   });
 
-  it('reads - from stdin; without a tag the manifest is listed untagged; --output json prints its descriptor', async () => {
+  it('reads - from stdin; without a tag the manifest is listed untagged; --format json prints its descriptor', async () => {
     const mp = await copy('multi-platform');
     const child = E.multi.manifests['linux/ppc64le']!.image;
     const bytes = await readFile(blobFile(mp, child));

@@ -36,7 +36,7 @@ afterAll(async () => {
 
 /** Run a command with V8's old space capped at `mib`; its stdout must be one JSON document. */
 async function cappedJson<T>(mib: number, args: string[]): Promise<{ code: number; doc: T }> {
-  const r = await run(process.execPath, [`--max-old-space-size=${mib}`, BIN, ...args, '--output', 'json'], { timeoutMs: 120_000 });
+  const r = await run(process.execPath, [`--max-old-space-size=${mib}`, BIN, ...args, '--format', 'json'], { timeoutMs: 120_000 });
   expect(r.code, `exit status (134: out of memory)\n${r.stderr.slice(0, 500)}`).toBe(0);
   return { code: r.code, doc: JSON.parse(r.stdout) as T };
 }

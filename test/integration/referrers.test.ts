@@ -109,7 +109,7 @@ describe.concurrent('referrers', () => {
   it('of the with-referrers image: the SBOM and the signature, field by field (not the SBOM signature)', async () => {
     const got = await referrers(`oci:${layouts['with-referrers']}:v1`);
     expectSameIndex(got, expectedImageReferrers());
-    // The same answer by digest, and with --output json.
+    // The same answer by digest, and with --format json.
     const byDigest = await expectJson<ReferrersIndex>(['referrers', `oci:${layouts['with-referrers']}@${names.image}`]);
     expect(byDigest).toEqual(got);
   });
@@ -207,11 +207,11 @@ describe.concurrent('discover', () => {
       [1, COSIGN],
       [2, names.signature],
     ]);
-    expect((await ocikitOk(['discover', ref(), '-o', 'tree'])).stdout).toBe(lines.join('\n') + '\n');
+    expect((await ocikitOk(['discover', ref(), '--format', 'tree'])).stdout).toBe(lines.join('\n') + '\n');
   });
 
   it('-o table: one row per referrer with its depth and subject', async () => {
-    const lines = (await ocikitOk(['discover', ref(), '-o', 'table'])).stdout.trimEnd().split('\n');
+    const lines = (await ocikitOk(['discover', ref(), '--format', 'table'])).stdout.trimEnd().split('\n');
     expect(lines[0]!.split(/\s{2,}/)).toEqual(['DEPTH', 'DIGEST', 'ARTIFACT TYPE', 'SUBJECT']);
     const rows = lines.slice(1).map((l) => l.split(/\s+/));
     expect(rows.sort((a, b) => a[1]!.localeCompare(b[1]!))).toEqual(
@@ -288,7 +288,7 @@ describe('a referrers cycle made of fallback-tag indexes', () => {
   });
 
   it('discover terminates, marks the cycle, warns on stderr, and exits 0', async () => {
-    const r = await expectSuccess(['discover', `oci:${layout}@${a}`, '--output', 'json'], { timeoutMs: 20_000 });
+    const r = await expectSuccess(['discover', `oci:${layout}@${a}`, '--format', 'json'], { timeoutMs: 20_000 });
     const doc = JSON.parse(r.stdout) as { referrers: ReferrerNode[] };
     expect(doc.referrers).toHaveLength(1);
     expect(doc.referrers[0]!.digest).toBe(b);

@@ -200,7 +200,7 @@ describe('credentials go only to the registry origin', () => {
         res.end(JSON.stringify({ name: 'r/x', tags: ['a', 'b'] }));
       }),
     );
-    const r = await ocikit([...login, '--output', 'json', 'tags', `${registry.host}/r/x`], withPassword);
+    const r = await ocikit([...login, '--format', 'json', 'tags', `${registry.host}/r/x`], withPassword);
     expect(r.code, r.stderr).toBe(0);
     expect(jsonDocument(r)).toEqual(['a', 'b', 'c']);
     expect(elsewhere.requests).toHaveLength(1);

@@ -82,10 +82,10 @@ describe('push a layout with referrers to a registry without the referrers API',
     expect(await referrerDigests(ref)).toEqual(await referrerDigests(`${path.join(FIXTURES, 'with-referrers')}:v1`));
     const tags = (await ocikitOk(['tags', `${reg.host}/fixtures/with-referrers`])).stdout.trim().split('\n');
     expect(tags).toContain('v1');
-    const ls = JSON.parse((await ocikitOk(['ls', '--output', 'json', `${reg.host}/fixtures/with-referrers`])).stdout) as Array<{ tag?: string; platforms: string[] }>;
+    const ls = JSON.parse((await ocikitOk(['ls', '--format', 'json', `${reg.host}/fixtures/with-referrers`])).stdout) as Array<{ tag?: string; platforms: string[] }>;
     expect(ls.find((r) => r.tag === 'v1')?.platforms).toEqual(['linux/amd64']);
-    const tree = JSON.parse((await ocikitOk(['discover', '-o', 'json', ref])).stdout) as unknown;
-    const local = JSON.parse((await ocikitOk(['discover', '-o', 'json', `${path.join(FIXTURES, 'with-referrers')}:v1`])).stdout) as unknown;
+    const tree = JSON.parse((await ocikitOk(['discover', '--format', 'json', ref])).stdout) as unknown;
+    const local = JSON.parse((await ocikitOk(['discover', '--format', 'json', `${path.join(FIXTURES, 'with-referrers')}:v1`])).stdout) as unknown;
     expect(JSON.stringify(tree).length).toBeGreaterThan(10);
     expect(countNodes(tree)).toBe(countNodes(local));
   });

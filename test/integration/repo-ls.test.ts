@@ -58,10 +58,10 @@ const layout = once(async () => {
 const REPOS = ['library/debian', 'team/app', 'zeta'];
 
 describe('repo ls on distribution 2.8', () => {
-  it('lists every repository, one per line; --output json is an array', async () => {
+  it('lists every repository, one per line; --format json is an array', async () => {
     const reg = await registry();
     expect(lines(await ok(['repo', 'ls', reg.host]))).toEqual(REPOS);
-    expect(JSON.parse((await ok(['repo', 'ls', `docker://${reg.host}`, '--output', 'json'])).stdout)).toEqual(REPOS);
+    expect(JSON.parse((await ok(['repo', 'ls', `docker://${reg.host}`, '--format', 'json'])).stdout)).toEqual(REPOS);
   });
 
   it('-n 1 asks for pages of one and follows the Link of each page to the end', async () => {
@@ -83,7 +83,7 @@ describe('repo ls on distribution 2.8', () => {
     expect(lines(await ok(['repo', 'tags', `${reg.host}/team/app`, '-n', '1']))).toEqual(['v1', 'v2', 'v3']);
     expect(lines(await ok(['repo', 'tags', `${reg.host}/team/app`, '--last', 'v1', '-n', '1']))).toEqual(['v2', 'v3']);
     // The same as tags, which takes the flags too.
-    expect(JSON.parse((await ok(['tags', `${reg.host}/team/app`, '--last', 'v2', '--output', 'json'])).stdout)).toEqual(['v3']);
+    expect(JSON.parse((await ok(['tags', `${reg.host}/team/app`, '--last', 'v2', '--format', 'json'])).stdout)).toEqual(['v3']);
   });
 
   it('bad paging flags and a repository where a registry belongs are usage errors (exit 2)', async () => {
@@ -107,7 +107,7 @@ describe('repo ls on serve, a layout directory and an archive', () => {
   it('an archive lists the same repositories', async () => {
     const { archive } = await layout();
     expect(lines(await ok(['repo', 'ls', archive]))).toEqual(REPOS);
-    expect(JSON.parse((await ok(['repo', 'ls', `oci-archive:${archive}`, '--output', 'json'])).stdout)).toEqual(REPOS);
+    expect(JSON.parse((await ok(['repo', 'ls', `oci-archive:${archive}`, '--format', 'json'])).stdout)).toEqual(REPOS);
   });
 
   it('serve answers _catalog: its layout\'s repositories and the default one (the directory name), paged', async () => {

@@ -65,8 +65,8 @@ describe('ocikit push / pull / discover against serve --writable', { timeout: 12
 
   it('discover through the registry shows the same tree as discover on the fixture', async () => {
     const { server } = await pushed();
-    const remote = JSON.parse((await ocikitOk(['discover', `${server.host}/fixtures/with-referrers:v1`, '-o', 'json'])).stdout) as unknown;
-    const local = JSON.parse((await ocikitOk(['discover', `oci:${path.join(FIXTURES, 'with-referrers')}:v1`, '-o', 'json'])).stdout) as unknown;
+    const remote = JSON.parse((await ocikitOk(['discover', `${server.host}/fixtures/with-referrers:v1`, '--format', 'json'])).stdout) as unknown;
+    const local = JSON.parse((await ocikitOk(['discover', `oci:${path.join(FIXTURES, 'with-referrers')}:v1`, '--format', 'json'])).stdout) as unknown;
     expect(remote).toEqual(local);
   });
 

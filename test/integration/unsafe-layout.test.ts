@@ -96,7 +96,7 @@ async function expectAllWritersRefused(layout: string, outside: string, code = '
 
 /** verify's findings; it must fail (exit 1). */
 async function verifyFindings(layout: string): Promise<Finding[]> {
-  const r = await ocikit(['verify', layout, '--output', 'json']);
+  const r = await ocikit(['verify', layout, '--format', 'json']);
   expect(r.code, r.stderr).toBe(1);
   return (JSON.parse(r.stdout) as { findings: Finding[] }).findings;
 }

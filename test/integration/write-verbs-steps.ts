@@ -215,7 +215,7 @@ export function describeWriteVerbs(kind: Kind, scope: FileScope): void {
     it('untag removes a tag where the target allows it; a refusal changes nothing', async () => {
       const { t, image } = await w.seeded();
       await expectSuccess(['tag', `${t.base}:v1`, 'short-lived']);
-      const r = await ocikit(['untag', `${t.base}:short-lived`, '--output', 'json']);
+      const r = await ocikit(['untag', `${t.base}:short-lived`, '--format', 'json']);
       if (kind === 'distribution' && r.code !== 0) {
         // distribution 2.8 has no tag deletion: its refusal is an error, and the tag stays.
         expect(r.code, r.stderr).toBe(1);

@@ -205,8 +205,8 @@ describe.skipIf(!schemaAvailable)(schemaAvailable ? title : `${title} (${schemaS
     it('descriptors ocikit prints validate as content descriptors', async () => {
       const { dir } = await written();
       const printed = await Promise.all([
-        ocikitOk(['resolve', `oci:${dir}:v1`, '--output', 'json']),
-        ocikitOk(['resolve', `oci:${dir}:multi`, '--output', 'json']),
+        ocikitOk(['resolve', `oci:${dir}:v1`, '--format', 'json']),
+        ocikitOk(['resolve', `oci:${dir}:multi`, '--format', 'json']),
         ocikitOk(['manifest', 'fetch', `oci:${dir}:multi`, '--descriptor', '--platform', 'linux/arm/v7']),
       ]);
       for (const res of printed) expect(validateAgainstSchema('descriptor', JSON.parse(res.stdout)), res.stdout).toEqual([]);

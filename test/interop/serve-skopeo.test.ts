@@ -112,7 +112,7 @@ describe('skopeo pushes into ocikit serve --writable', () => {
     const s = await single();
     await skopeo(['copy', '-q', '--dest-tls-verify=false', `oci:${path.join(FIXTURES, 'single-image')}:v1`, `docker://${writable.host}/pushed:v1`]);
     expect(indexTags(writableDir).get('v1')).toBe(s['image']);
-    const rows = JSON.parse((await ocikitOk(['ls', writableDir, '--output', 'json'])).stdout) as Array<{ tag?: string; digest: string; platforms: string[] }>;
+    const rows = JSON.parse((await ocikitOk(['ls', writableDir, '--format', 'json'])).stdout) as Array<{ tag?: string; digest: string; platforms: string[] }>;
     expect(rows).toEqual([expect.objectContaining({ tag: 'v1', digest: s['image'], platforms: [s['platform']] })]);
     await ocikitOk(['verify', writableDir]);
     // And it reads back through the server.
@@ -123,7 +123,7 @@ describe('skopeo pushes into ocikit serve --writable', () => {
     const { writable, writableDir } = await state();
     const mp = (await expectedDigests())['multi-platform']!;
     await skopeo(['copy', '-q', '--all', '--dest-tls-verify=false', `oci:${path.join(FIXTURES, 'multi-platform')}:10`, `docker://${writable.host}/library/debian:10`]);
-    const rows = JSON.parse((await ocikitOk(['ls', writableDir, '--output', 'json'])).stdout) as Array<{ tag?: string; digest: string; platforms: string[] }>;
+    const rows = JSON.parse((await ocikitOk(['ls', writableDir, '--format', 'json'])).stdout) as Array<{ tag?: string; digest: string; platforms: string[] }>;
     expect(rows.find((r) => r.tag === '10')).toEqual(expect.objectContaining({ digest: mp['index'], platforms: mp['platforms'] }));
     await ocikitOk(['verify', writableDir]);
     const doc = await inspect(`docker://${writable.host}/library/debian:10`);

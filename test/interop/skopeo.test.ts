@@ -38,7 +38,7 @@ interface LsRow {
   digest: string;
   platforms: string[];
 }
-const ls = async (layout: string): Promise<LsRow[]> => JSON.parse((await ocikitOk(['ls', `oci:${layout}`, '--output', 'json'])).stdout) as LsRow[];
+const ls = async (layout: string): Promise<LsRow[]> => JSON.parse((await ocikitOk(['ls', `oci:${layout}`, '--format', 'json'])).stdout) as LsRow[];
 
 /** tag → digest as `ocikit ls` reports it (one spawn for what `tags` plus a `resolve` per tag would say). */
 async function tagged(layout: string): Promise<Record<string, string>> {

@@ -69,7 +69,7 @@ describe('ocikit reads a layout umoci wrote', () => {
 
   it('ls shows every entry with the platform from its config', async () => {
     const layout = await umociLayout();
-    const rows = JSON.parse((await ocikitOk(['ls', `oci:${layout}`, '--output', 'json'])).stdout) as Array<{
+    const rows = JSON.parse((await ocikitOk(['ls', `oci:${layout}`, '--format', 'json'])).stdout) as Array<{
       tag?: string;
       digest: string;
       mediaType: string;

@@ -1,7 +1,7 @@
 /**
  * jsonChunks writes reports in pieces; joined, the pieces must be exactly the
  * text JSON.stringify gives (indented, and compact for the HTML report), or
- * `--output json` would change shape for scripts that compare it.
+ * `--format json` would change shape for scripts that compare it.
  */
 import { describe, expect, it } from 'vitest';
 import { batched, JsonArrayStream, JsonLater, jsonChunks } from '../../src/util/json-chunks.js';

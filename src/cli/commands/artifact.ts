@@ -32,6 +32,10 @@ interface PushArgs {
 
 const pushCmd = defineCommand<PushArgs>({
   command: 'push <ref> [files..]',
+  examples: [
+    ['$0 artifact push ./layout:docs --artifact-type application/vnd.example.docs README.md docs/', 'store files as an artifact tagged docs'],
+    ['$0 artifact push ./layout --artifact-type application/vnd.example.note note.txt --subject v1', 'an artifact that refers to the image tagged v1'],
+  ],
   describe: `store files as an artifact (oras push) in a layout, an archive or a registry repository: each FILE[:MEDIATYPE] a layer titled by its path as given; a directory adds each file under it (one layer per file, not a tar as oras makes), a quoted glob its matching files in sorted order; ${ARCHIVE_REWRITTEN}`,
   builder: (y) =>
     y
@@ -87,7 +91,7 @@ function sameRepository(a: Reference, b: Reference): boolean {
 
 interface PullArgs {
   ref: string;
-  o: string;
+  output: string;
   include?: string[];
   overwrite?: boolean;
   platform?: string;
@@ -95,23 +99,28 @@ interface PullArgs {
 
 const pullCmd = defineCommand<PullArgs>({
   command: 'pull <ref>',
+  examples: [
+    ['$0 artifact pull ./layout:docs -o out', 'write each titled file of the artifact under out/'],
+    ['$0 artifact pull localhost:5000/app:docs -o out --include \'*.md\' --overwrite', 'only the Markdown files, replacing those that exist'],
+  ],
   describe: 'write each layer of an artifact that has a title to DIR/<title> (oras pull), every byte verified before it is renamed into place',
+  outputIsPath: true,
   builder: (y) =>
     y
-      .option('o', { type: 'string', demandOption: true, requiresArg: true, describe: 'directory to write the files into (created when missing)' })
+      .option('output', { alias: 'o', type: 'string', demandOption: true, requiresArg: true, describe: 'directory to write the files into (created when missing)' })
       .option('include', { type: 'string', array: true, describe: 'only layers whose title matches this glob (repeatable; * also matches dot files)' })
       .option('overwrite', { type: 'boolean', describe: 'replace files that exist (never a directory or a symbolic link)' })
       .option('platform', { type: 'string', describe: 'when REF is an index, pull its manifest for OS/ARCH[/VARIANT]' }),
   async handler(args, ctx) {
     const platform = ctx.platform(args.platform);
-    if (args.o === '') throw new UsageError('-o needs a directory');
+    if (args.output === '') throw new UsageError('-o needs a directory');
     const ref = ctx.ref(args.ref);
     // A compressed archive is read whole, spooled beside the output directory (the disk the user chose for the data).
-    const target = ref.kind === 'layout-archive' ? await openWholeSource(ref, path.dirname(path.resolve(args.o))) : (await ctx.openRead(args.ref)).target;
+    const target = ref.kind === 'layout-archive' ? await openWholeSource(ref, path.dirname(path.resolve(args.output))) : (await ctx.openRead(args.ref)).target;
     let result;
     try {
       const desc = await resolveReference(target, ref, { platform });
-      result = await pullArtifactFiles(target, desc, args.o, { include: args.include?.map(String), overwrite: args.overwrite === true });
+      result = await pullArtifactFiles(target, desc, args.output, { include: args.include?.map(String), overwrite: args.overwrite === true });
     } finally {
       await target.close?.();
     }
@@ -123,6 +132,10 @@ const pullCmd = defineCommand<PullArgs>({
 
 export default defineCommand({
   command: 'artifact',
+  examples: [
+    ['$0 artifact push ./layout:docs --artifact-type application/vnd.example.docs README.md', 'store files as an artifact'],
+    ['$0 artifact pull ./layout:docs -o out', 'write them back'],
+  ],
   describe: 'push files as an artifact and pull them back by title (oras push/pull)',
   async handler() {},
   subcommands: [pushCmd, pullCmd],

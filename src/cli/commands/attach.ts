@@ -14,6 +14,10 @@ interface Args {
 
 export default defineCommand<Args>({
   command: 'attach <ref> [files..]',
+  examples: [
+    ['$0 attach ./layout:v1 --artifact-type application/spdx+json sbom.json', 'attach an SBOM to the image tagged v1'],
+    ['$0 attach localhost:5000/app:v1 --artifact-type application/vnd.example.sig sig.bin:application/octet-stream', 'attach a file with its own media type in a registry'],
+  ],
   describe:
     `attach an artifact (SBOM, signature, attestation...) to the manifest REF names, in a layout or a registry; each FILE[:MEDIATYPE] becomes a layer titled by its base name. A registry without the referrers API gets the sha256-<hex> fallback tag; ${ARCHIVE_REWRITTEN}`,
   builder: (y) =>

@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import type { Context } from '../context.js';
+import type { Format } from '../format.js';
 
 /** One CLI command: its yargs shape and a handler that works through the library only. */
 export interface CommandSpec<A = Record<string, unknown>> {
@@ -9,8 +10,12 @@ export interface CommandSpec<A = Record<string, unknown>> {
   handler: (args: A, ctx: Context) => Promise<void>;
   /** A command group (`manifest fetch`, `blob push`): the group's own handler never runs. */
   subcommands?: CommandSpec[];
-  /** Values --output accepts (default json, text). */
-  outputFormats?: string[];
+  /** Values --format accepts (default text, json). */
+  formats?: Format[];
+  /** `-o/--output` names a file or directory this command writes (oras's model); elsewhere it is the deprecated format flag. */
+  outputIsPath?: boolean;
+  /** Two real invocations for --help: [command line, what it does]. */
+  examples?: Array<[string, string]>;
   /** The command handles SIGINT and SIGTERM itself (serve shuts down gracefully); the CLI's handler (cli/signals.ts) stays out. */
   handlesSignals?: boolean;
 }

@@ -2,6 +2,7 @@ import { copyReference, UsageError, type ArchiveMergeResult, type CopyReferenceR
 import { defineCommand } from './command.js';
 import { registryOptions } from '../registry-options.js';
 import { mergeLine } from '../merge-line.js';
+import { plural, someNames, withReferrers } from '../summary.js';
 
 interface CopyArgs {
   src: string;
@@ -14,6 +15,10 @@ interface CopyArgs {
 
 export default defineCommand<CopyArgs>({
   command: 'copy <src> <dst>',
+  examples: [
+    ['$0 copy ./layout:v1 localhost:5000/app:v1 -r', 'copy an image and its referrers to a registry'],
+    ['$0 copy docker-archive:saved.tar oci:./layout:v1', 'a docker save archive into a layout, tagged v1'],
+  ],
   describe: 'copy an image (or --all-tags) between layouts and archives; -r brings referrers along',
   builder: (y) =>
     y
@@ -29,13 +34,18 @@ export default defineCommand<CopyArgs>({
     // Registries at either end need the registry flags (TLS, credentials); reading them is only worth it then.
     const registry = srcRef.kind === 'registry' || dstRef.kind === 'registry' ? await registryOptions(ctx) : undefined;
     const result = await copyReference(srcRef, dstRef, { ...common, registry });
-    ctx.out.result(result, summary);
+    // -q: results only, the digest of each image copied; otherwise the one summary line.
+    ctx.out.result(result, (r) => (ctx.out.quiet ? r.roots.map((root) => root.digest).join('\n') : summary(r)));
   },
 });
 
+/** One line (`copied sha256:... as v1 to DST with 2 referrers`), and a second only when an archive was merged into. */
 function summary(r: CopyReferenceResult): string {
-  const lines = r.roots.map((root) => `copied ${root.digest}${root.tags.length > 0 ? ` as ${root.tags.join(', ')}` : ''} to ${r.destination}`);
-  if (r.referrers.length > 0) lines.push(`with ${r.referrers.length} referrer${r.referrers.length === 1 ? '' : 's'}`);
+  const only = r.roots.length === 1 ? r.roots[0]! : undefined;
+  const what = only
+    ? `${only.digest}${only.tags.length > 0 ? ` as ${someNames([only])}` : ''}`
+    : `${plural(r.roots.length, 'entry', 'entries')}${r.roots.some((root) => root.tags.length > 0) ? ` (${someNames(r.roots)})` : ''}`;
+  const lines = [`copied ${what} to ${r.destination}${withReferrers(r.referrers.length)}`];
   if (r.merged) lines.push(mergeLine(r.archive ?? r.destination, r as ArchiveMergeResult));
   return lines.join('\n');
 }

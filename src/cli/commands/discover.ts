@@ -6,25 +6,26 @@ interface Args {
   ref: string;
   'artifact-type'?: string;
   depth?: number;
-  output?: string;
   platform?: string;
 }
 
-const FORMATS = ['tree', 'table', 'json'];
-
 export default defineCommand<Args>({
   command: 'discover <ref>',
-  outputFormats: ['tree', 'table', 'json', 'text'],
-  describe: 'show the referrers graph of REF, recursively (-o tree|table|json)',
+  examples: [
+    ['$0 discover ./layout:v1', 'the referrers graph of v1 as a tree'],
+    ['$0 discover localhost:5000/app:v1 --format table --depth 1', 'direct referrers only, as a table'],
+  ],
+  // text is the tree; `-o tree|table|json` still works, deprecated (as in oras 1.2): cli/format.ts.
+  formats: ['tree', 'table', 'json', 'text'],
+  describe: 'show the referrers graph of REF, recursively (--format tree|table|json)',
   builder: (y) =>
     y
       .option('artifact-type', { type: 'string', describe: 'only referrers of this artifact type' })
       .option('depth', { type: 'number', describe: 'levels to follow (default: all)' })
       .option('platform', { type: 'string', describe: 'resolve through an index: OS/ARCH[/VARIANT]' })
-      .alias('o', 'output'),
+      .option('output', { alias: 'o', type: 'string', requiresArg: true, deprecated: 'use --format', describe: 'tree, table or json' }),
   async handler(args, ctx) {
-    const format = ctx.out.json ? 'json' : args.output === undefined || args.output === 'text' ? 'tree' : args.output;
-    if (!FORMATS.includes(format)) throw new UsageError(`discover prints tree, table or json, not "${format}"`);
+    const format = ctx.out.format === 'text' ? 'tree' : ctx.out.format;
     if (args.depth !== undefined && (!Number.isInteger(args.depth) || args.depth < 1)) throw new UsageError('--depth takes a whole number of levels, 1 or more');
     const { ref, target } = await ctx.openRead(args.ref);
     const subject = await resolveReference(target, ref, { platform: ctx.platform(args.platform) });

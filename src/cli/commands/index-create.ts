@@ -12,6 +12,10 @@ interface Args {
 
 const createCmd = defineCommand<Args>({
   command: 'create <ref> <sources..>',
+  examples: [
+    ['$0 index create ./layout:multi amd64 arm64', 'an index of the manifests tagged amd64 and arm64, tagged multi'],
+    ['$0 index create ./layout:multi @sha256:<hex> --annotation org.example.note=x', 'an index of a manifest given by digest, with an annotation'],
+  ],
   describe: `build an image index from manifests in the same layout, archive or registry repository (each SOURCE a TAG or @DIGEST); ${ARCHIVE_REWRITTEN}`,
   builder: (y) =>
     y
@@ -46,6 +50,10 @@ function sourceReference(ctx: Context, target: Reference, s: string): Reference 
 
 export default defineCommand({
   command: 'index',
+  examples: [
+    ['$0 index create ./layout:multi amd64 arm64', 'an index of two manifests'],
+    ['$0 index create --help', 'its options'],
+  ],
   describe: 'create image indexes',
   async handler() {},
   subcommands: [createCmd],

@@ -24,5 +24,6 @@ import inspect from './inspect.js';
 import diff from './diff.js';
 import repo from './repo.js';
 import { loginCommand, logoutCommand } from './login.js';
+import versionCommand from './version.js';
 
-export const commands: CommandSpec[] = [init, ls, tags, resolve, manifest, index, blob, tagCommand, untagCommand, attach, artifact, referrers, discover, gc, copy, pack, unpack, serve, push, pull, verify, inspect, diff, repo, loginCommand, logoutCommand];
+export const commands: CommandSpec[] = [init, ls, tags, resolve, manifest, index, blob, tagCommand, untagCommand, attach, artifact, referrers, discover, gc, copy, pack, unpack, serve, push, pull, verify, inspect, diff, repo, loginCommand, logoutCommand, versionCommand];

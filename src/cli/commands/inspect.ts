@@ -10,6 +10,10 @@ interface Args {
 
 export default defineCommand<Args>({
   command: 'inspect <target>',
+  examples: [
+    ['$0 inspect ./layout', 'tags, platforms, sizes and referrers'],
+    ['$0 inspect image.tar --html report.html', 'also a self-contained HTML report, every blob verified'],
+  ],
   describe: 'what is inside: tags, indexes, platforms, configs, sizes, referrers (SBOMs, signatures, attestations)',
   builder: (y) =>
     y

@@ -19,6 +19,10 @@ function hostArgument(input: string): string {
 
 export const loginCommand = defineCommand<{ registry: string; password?: unknown }>({
   command: 'login <registry>',
+  examples: [
+    ['printf %s "$PASSWORD" | $0 login registry.example.com -u me --password-stdin', 'store credentials for a registry'],
+    ['$0 login localhost:5000 -u me --password-stdin --registry-config ./config.json < pw.txt', 'in another config file'],
+  ],
   describe: 'check credentials (-u USER --password-stdin) against a registry, then store them in the docker config.json or its credential helper',
   builder: (y: Argv) => y.option('password', { alias: 'p', type: 'string', hidden: true }),
   async handler(args, ctx) {
@@ -38,6 +42,10 @@ export const loginCommand = defineCommand<{ registry: string; password?: unknown
 
 export const logoutCommand = defineCommand<{ registry: string }>({
   command: 'logout <registry>',
+  examples: [
+    ['$0 logout registry.example.com', 'forget the credentials of a registry'],
+    ['$0 logout localhost:5000 --registry-config ./config.json', 'in another config file'],
+  ],
   describe: 'remove the stored credentials of a registry (docker config or its credential helper)',
   async handler(args, ctx) {
     const host = hostArgument(args.registry);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { openWholeSource, pack, UsageError, type ArchiveResult } from '../../index.js';
+import { formatBytes, openWholeSource, pack, UsageError, type ArchiveResult } from '../../index.js';
+import { plural, someNames, withReferrers } from '../summary.js';
 import { defineCommand } from './command.js';
 import { mergeLine } from '../merge-line.js';
 
@@ -15,6 +16,10 @@ interface PackArgs {
 
 export default defineCommand<PackArgs>({
   command: 'pack <src> <archive>',
+  examples: [
+    ['$0 pack ./layout image.tar.gz', 'the whole layout as a compressed archive'],
+    ['$0 pack ./layout - --tag v1 | ssh host ocikit unpack - /srv/layout', 'one tag, streamed to another machine'],
+  ],
   describe: 'write a layout archive (.tar, .tar.gz/.tgz, or - for stdout) from a layout, archive or docker archive',
   builder: (y) =>
     y
@@ -40,7 +45,8 @@ export default defineCommand<PackArgs>({
       });
       // With the archive on stdout, the summary goes to stderr.
       if (dest === '-') ctx.out.info(summary(result));
-      else ctx.out.result(result, summary);
+      // Streamed: the JSON lists every entry (45,000 tags are megabytes), the text line only a few.
+      else await ctx.out.stream(result, (r) => (ctx.out.quiet ? [] : [summary(r)]));
     } finally {
       await src.close?.();
       await exclude?.close?.();
@@ -56,12 +62,10 @@ function archivePath(arg: string): string {
 }
 
 function summary(r: ArchiveResult): string {
-  const tags = r.roots.flatMap((root) => root.tags);
-  const parts = [`packed ${r.roots.length} entr${r.roots.length === 1 ? 'y' : 'ies'}`];
-  if (tags.length > 0) parts.push(`(${tags.join(', ')})`);
-  parts.push(`into ${r.archive}: ${r.blobs} blobs, ${r.bytes} bytes`);
-  if (r.referrers.length > 0) parts.push(`with ${r.referrers.length} referrer${r.referrers.length === 1 ? '' : 's'}`);
-  if (r.excluded > 0) parts.push(`(delta: ${r.excluded} blob${r.excluded === 1 ? '' : 's'} left out)`);
+  const names = someNames(r.roots);
+  const parts = [`packed ${plural(r.roots.length, 'entry', 'entries')}`];
+  if (names) parts.push(`(${names})`);
+  parts.push(`into ${r.archive}: ${plural(r.blobs, 'blob')}, ${formatBytes(r.bytes)}${withReferrers(r.referrers.length)}`);
+  if (r.excluded > 0) parts.push(`(delta: ${plural(r.excluded, 'blob')} left out)`);
   return r.merged ? `${parts.join(' ')}\n${mergeLine(r.archive, r)}` : parts.join(' ');
 }
-

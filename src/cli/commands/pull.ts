@@ -18,6 +18,10 @@ interface PullArgs {
 
 export default defineCommand<PullArgs>({
   command: 'pull <refs..>',
+  examples: [
+    ['$0 pull localhost:5000/app:v1 ./layout', 'an image and its referrers into a layout'],
+    ['$0 pull localhost:5000/app:v1 localhost:5000/db:v2 images.tar --platform linux/amd64', 'two images, amd64 only, into an archive'],
+  ],
   describe: 'pull images (all platforms, or --platform) and their referrers into a layout directory or archive (the last argument)',
   builder: (y) =>
     y
@@ -57,7 +61,9 @@ export default defineCommand<PullArgs>({
     } finally {
       progress.stop();
     }
-    ctx.out.result(result, (r) => [...r.images.map((i) => `${i.reference} ${i.digest}`), summaryLine('pulled', r), ...(r.merged ? [mergeLine(dstRef.path!, r as ArchiveMergeResult)] : [])].join('\n'));
+    // -q: the images pulled, without the transfer summary.
+    const quiet = ctx.out.quiet;
+    ctx.out.result(result, (r) => [...r.images.map((i) => `${i.reference} ${i.digest}`), ...(quiet ? [] : [summaryLine('pulled', r)]), ...(r.merged && !quiet ? [mergeLine(dstRef.path!, r as ArchiveMergeResult)] : [])].join('\n'));
   },
 });
 

@@ -22,6 +22,10 @@ interface PushArgs {
 
 export default defineCommand<PushArgs>({
   command: 'push <src> <dest>',
+  examples: [
+    ['$0 push ./layout localhost:5000/app', 'every entry of a layout to one repository'],
+    ['$0 push image.tar registry.example.com --tag v1', 'entries tagged v1 to the repositories their names say'],
+  ],
   describe: 'push every entry of a layout or archive (and their referrers) to REGISTRY/REPO, or to REGISTRY by io.containerd.image.name',
   builder: (y) =>
     y
@@ -46,7 +50,8 @@ export default defineCommand<PushArgs>({
       } finally {
         progress.stop();
       }
-      ctx.out.result(result, (r) => [...r.images.map((i) => `${i.reference} ${i.digest}`), summaryLine('pushed', r)].join('\n'));
+      // -q: the images pushed, without the transfer summary.
+      ctx.out.result(result, (r) => [...r.images.map((i) => `${i.reference} ${i.digest}`), ...(ctx.out.quiet ? [] : [summaryLine('pushed', r)])].join('\n'));
     } finally {
       await src.close?.();
     }

@@ -3,6 +3,10 @@ import { defineCommand } from './command.js';
 
 export default defineCommand<{ ref: string; 'artifact-type'?: string; platform?: string }>({
   command: 'referrers <ref>',
+  examples: [
+    ['$0 referrers ./layout:v1', 'the referrers index of the image tagged v1'],
+    ['$0 referrers ./layout:v1 --artifact-type application/spdx+json', 'only its SBOMs'],
+  ],
   describe: 'print the image index the registry referrers API would return for REF',
   builder: (y) =>
     y

@@ -7,6 +7,10 @@ import tags, { namePage, pagingOptions } from './tags.js';
 
 const lsCmd = defineCommand<{ target: string; last?: string; n?: string }>({
   command: 'ls <target>',
+  examples: [
+    ['$0 repo ls localhost:5000', 'the repositories of a registry'],
+    ['$0 repo ls ./layout', 'the repository names in a layout'],
+  ],
   describe: 'list repositories: a registry\'s catalog (HOST[:PORT]), or the repositories a layout or archive names',
   builder: pagingOptions,
   async handler(args, ctx) {
@@ -51,7 +55,20 @@ function registryArgument(input: string, ociLayout: boolean): string | undefined
 
 export default defineCommand({
   command: 'repo',
+  examples: [
+    ['$0 repo ls localhost:5000', 'list repositories'],
+    ['$0 repo tags localhost:5000/app', 'list the tags of one'],
+  ],
   describe: 'list repositories (repo ls) and their tags (repo tags)',
   async handler() {},
-  subcommands: [lsCmd, tags],
+  subcommands: [
+    lsCmd,
+    {
+      ...tags,
+      examples: [
+        ['$0 repo tags localhost:5000/app', 'the tags of a repository, one per line'],
+        ['$0 repo tags ./layout --json', 'the tags of a layout, as a JSON array'],
+      ],
+    },
+  ],
 });

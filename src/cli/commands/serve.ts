@@ -16,6 +16,10 @@ interface ServeArgs {
 
 export default defineCommand<ServeArgs>({
   command: 'serve <target>',
+  examples: [
+    ['$0 serve ./layout --addr 127.0.0.1:5000', 'serve a layout read-only on port 5000'],
+    ['$0 serve ./layout --writable --addr 127.0.0.1:0', 'accept pushes, on a free port (printed)'],
+  ],
   describe: 'serve a layout directory or archive as an OCI registry (distribution-spec v1.1, referrers API included)',
   handlesSignals: true,
   builder: (y) =>
@@ -48,7 +52,7 @@ export default defineCommand<ServeArgs>({
       ...limits,
       onRequest: (e) => {
         if (args.debug) ctx.out.info(`${e.method} ${e.path} ${e.clientClosed ? `${e.status}, connection closed before the response was complete` : e.status} ${e.ms}ms`);
-        if (e.error) ctx.out.warn(`${e.method} ${e.path} → ${e.status}: ${e.error.message}`);
+        if (e.error) ctx.out.error(`${e.method} ${e.path} → ${e.status}: ${e.error.message}`);
       },
     });
     // One line on stdout, so scripts (and tests) can read the bound port; everything else goes to stderr.

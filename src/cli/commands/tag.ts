@@ -3,6 +3,10 @@ import { ARCHIVE_REWRITTEN, defineCommand } from './command.js';
 
 export const tagCommand = defineCommand<{ ref: string; tags: string[] }>({
   command: 'tag <ref> <tags..>',
+  examples: [
+    ['$0 tag ./layout:v1 latest stable', 'tag the manifest of v1 as latest and stable too'],
+    ['$0 tag localhost:5000/app@sha256:<hex> v2', 'tag a manifest of a registry by digest'],
+  ],
   describe: `add tags to the manifest REF names (on a registry: the manifest PUT again under each tag, no blob traffic); ${ARCHIVE_REWRITTEN}`,
   async handler(args, ctx) {
     const ref = ctx.ref(args.ref);
@@ -24,6 +28,10 @@ export const tagCommand = defineCommand<{ ref: string; tags: string[] }>({
 
 export const untagCommand = defineCommand<{ ref: string }>({
   command: 'untag <ref>',
+  examples: [
+    ['$0 untag ./layout:old', 'remove the tag old (gc frees what nothing uses any more)'],
+    ['$0 untag image.tar:old', 'the same in an archive (rewritten)'],
+  ],
   describe: `remove a tag; in a layout its content and referrers stay until gc; a registry deletes the tag where it allows that (DELETE by tag), and its refusal is an error; ${ARCHIVE_REWRITTEN} (the image stays in it, unlisted)`,
   async handler(args, ctx) {
     const ref = ctx.ref(args.ref);

@@ -27,6 +27,10 @@ export function namePage(args: { last?: unknown; n?: unknown }): NamePage {
 /** `tags` and its alias `repo tags`. */
 export default defineCommand<{ target: string; last?: string; n?: string }>({
   command: 'tags <target>',
+  examples: [
+    ['$0 tags ./layout', 'tag names, one per line'],
+    ['$0 tags localhost:5000/app --last v1 -n 100', 'tags after v1, asking the registry for pages of 100'],
+  ],
   describe: 'list tag names, one per line (--last T, -n N: paging on registries)',
   builder: pagingOptions,
   async handler(args, ctx) {

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { openWholeSource, unpack, UsageError, type UnpackResult } from '../../index.js';
+import { formatBytes, openWholeSource, unpack, UsageError, type UnpackResult } from '../../index.js';
+import { plural, someNames } from '../summary.js';
 import { defineCommand } from './command.js';
 
 interface UnpackArgs {
@@ -11,6 +12,10 @@ interface UnpackArgs {
 
 export default defineCommand<UnpackArgs>({
   command: 'unpack <archive> <dir>',
+  examples: [
+    ['$0 unpack image.tar ./layout', 'an archive into a new (or existing) layout'],
+    ['$0 unpack image.tar.gz ./layout --platform linux/amd64', 'only the amd64 images'],
+  ],
   describe: 'write an archive into a layout directory (a new one, or merged into an existing layout)',
   builder: (y) =>
     y
@@ -24,7 +29,8 @@ export default defineCommand<UnpackArgs>({
     const src = await openWholeSource(ref, path.dirname(path.resolve(dir)));
     try {
       const result = await unpack(src, ref, dir, { platform: ctx.platform(args.platform), concurrency: args.concurrency });
-      ctx.out.result(result, summary);
+      // Streamed: the JSON lists every entry (45,000 tags are megabytes), the text line only a few.
+      await ctx.out.stream(result, (r) => (ctx.out.quiet ? [] : [summary(r)]));
     } finally {
       await src.close?.();
     }
@@ -32,6 +38,6 @@ export default defineCommand<UnpackArgs>({
 });
 
 function summary(r: UnpackResult): string {
-  const tags = r.roots.flatMap((root) => root.tags);
-  return `${r.created ? 'unpacked' : 'merged'} ${r.roots.length} entr${r.roots.length === 1 ? 'y' : 'ies'}${tags.length > 0 ? ` (${tags.join(', ')})` : ''} into ${r.dir}: ${r.bytesCopied} bytes copied`;
+  const names = someNames(r.roots);
+  return `${r.created ? 'unpacked' : 'merged'} ${plural(r.roots.length, 'entry', 'entries')}${names ? ` (${names})` : ''} into ${r.dir}: ${formatBytes(r.bytesCopied)} copied`;
 }

@@ -14,6 +14,10 @@ const NOT_A_REPORT = new Set(['USAGE', 'INVALID_REFERENCE', 'NOT_FOUND', 'UNAUTH
 
 export default defineCommand<Args>({
   command: 'verify <target>',
+  examples: [
+    ['$0 verify ./layout', 'check every digest, size, schema and reference'],
+    ['$0 verify delta.tar --allow-missing --json', 'a delta bundle, as a JSON report'],
+  ],
   describe: 'check every digest, size, schema and reference; exit 1 on any error (warnings alone exit 0)',
   builder: (y) =>
     y

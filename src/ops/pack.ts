@@ -42,7 +42,7 @@ export async function writeArchive(src: ReadTarget, roots: Root[], dest: string 
   const copy = (writer: ArchiveWriter) => transfer(src, writer, roots, { concurrency: 1, referrers: opts.referrers ?? true, onEvent: opts.onEvent });
   if (typeof dest === 'string') {
     // No compression asked for: an earlier archive's own, else the file name's (see writeArchiveFile).
-    const w = await writeArchiveFile(dest, { compression: opts.compression, mtime: opts.mtime, exclude: opts.exclude }, copy);
+    const w = await writeArchiveFile(dest, { compression: opts.compression, mtime: opts.mtime, exclude: opts.exclude, onEvent: opts.onEvent }, copy);
     return { ...w.result, ...w.stats, archive: dest, merged: w.merged, earlierEntries: w.earlierEntries, movedTags: w.movedTags };
   }
   const writer = ArchiveWriter.toStream(dest, { compression: opts.compression ?? 'none', mtime: opts.mtime, exclude: opts.exclude });

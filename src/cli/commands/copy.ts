@@ -2,6 +2,7 @@ import { copyReference, UsageError, type ArchiveMergeResult, type CopyReferenceR
 import { defineCommand } from './command.js';
 import { registryOptions } from '../registry-options.js';
 import { mergeLine } from '../merge-line.js';
+import { withProgress } from '../progress.js';
 
 interface CopyArgs {
   src: string;
@@ -28,7 +29,7 @@ export default defineCommand<CopyArgs>({
     const common = { referrers: args.recursive === true, allTags: args['all-tags'] === true, platform: ctx.platform(args.platform), concurrency: args.concurrency };
     // Registries at either end need the registry flags (TLS, credentials); reading them is only worth it then.
     const registry = srcRef.kind === 'registry' || dstRef.kind === 'registry' ? await registryOptions(ctx) : undefined;
-    const result = await copyReference(srcRef, dstRef, { ...common, registry });
+    const result = await withProgress(ctx, 'copying', (onEvent) => copyReference(srcRef, dstRef, { ...common, registry, onEvent }));
     ctx.out.result(result, summary);
   },
 });

@@ -3,6 +3,7 @@ import type { Writable } from 'node:stream';
 import { openWholeSource, pack, UsageError, type ArchiveResult } from '../../index.js';
 import { defineCommand } from './command.js';
 import { mergeLine } from '../merge-line.js';
+import { withProgress } from '../progress.js';
 
 interface PackArgs {
   src: string;
@@ -32,12 +33,15 @@ export default defineCommand<PackArgs>({
     const src = await openWholeSource(srcRef, near);
     const exclude = args['exclude-blobs-from'] ? await openWholeSource(ctx.ref(args['exclude-blobs-from']), near) : undefined;
     try {
-      const result = await pack(src, srcRef, dest === '-' ? (ctx.out.stdout as Writable) : dest, {
-        tags: args.tag,
-        platform: ctx.platform(args.platform),
-        referrers: args.referrers,
-        exclude,
-      });
+      const result = await withProgress(ctx, 'packing', (onEvent) =>
+        pack(src, srcRef, dest === '-' ? (ctx.out.stdout as Writable) : dest, {
+          tags: args.tag,
+          platform: ctx.platform(args.platform),
+          referrers: args.referrers,
+          exclude,
+          onEvent,
+        }),
+      );
       // With the archive on stdout, the summary goes to stderr.
       if (dest === '-') ctx.out.info(summary(result));
       else ctx.out.result(result, summary);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { openWholeSource, unpack, UsageError, type UnpackResult } from '../../index.js';
 import { defineCommand } from './command.js';
+import { withProgress } from '../progress.js';
 
 interface UnpackArgs {
   archive: string;
@@ -23,7 +24,7 @@ export default defineCommand<UnpackArgs>({
     const ref = ctx.ref(args.archive);
     const src = await openWholeSource(ref, path.dirname(path.resolve(dir)));
     try {
-      const result = await unpack(src, ref, dir, { platform: ctx.platform(args.platform), concurrency: args.concurrency });
+      const result = await withProgress(ctx, 'unpacking', (onEvent) => unpack(src, ref, dir, { platform: ctx.platform(args.platform), concurrency: args.concurrency, onEvent }));
       ctx.out.result(result, summary);
     } finally {
       await src.close?.();

@@ -62,8 +62,9 @@ export function formatDuration(seconds: number): string {
 
 /**
  * The state and the drawing, without timers of its own: `onEvent` redraws
- * when REDRAW_MS have passed since the last frame, `tick` (the CLI's
- * interval timer) redraws while nothing arrives, `stop` erases the block.
+ * when REDRAW_MS have passed since the last frame (or a large blob starts),
+ * `tick` (the CLI's interval timer) redraws while nothing arrives, `stop`
+ * erases the block.
  */
 export class ProgressDisplay {
   /** Sizes of what was found, less what was skipped: what this command will move. */
@@ -119,7 +120,9 @@ export class ProgressDisplay {
         break;
       }
     }
-    if (this.now() - this.lastDraw >= REDRAW_MS) this.draw();
+    // A large blob shows up as it starts, however recent the last frame.
+    const largeStart = e.type === 'start' && size >= LARGE_BLOB;
+    if (largeStart || this.now() - this.lastDraw >= REDRAW_MS) this.draw();
   }
 
   /** A frame even when no event came: a stalled transfer shows its rate falling. */

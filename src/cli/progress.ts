@@ -130,7 +130,10 @@ export class ProgressDisplay {
     if (this.items > 0) this.draw();
   }
 
-  /** Erase the block: the terminal is left as it was before the first frame. */
+  /**
+   * Erase the block: the terminal is left as it was before the first frame
+   * (also before another line goes to the terminal: the next frame is drawn below it).
+   */
   stop(): void {
     if (this.rows > 0) this.stream.write(`${toBlockStart(this.rows)}\x1b[J`);
     this.rows = 0;
@@ -191,6 +194,34 @@ function bar(bytes: number, size: number): string {
   return `[${'='.repeat(filled)}${filled < BAR_WIDTH ? '>' : ''}${' '.repeat(Math.max(BAR_WIDTH - filled - 1, 0))}]`;
 }
 
+/**
+ * While the display is up, whatever else goes to stderr (a warning, --debug
+ * lines) must not land inside its block: `before` (erasing the block) runs
+ * ahead of every other write, and the next frame is drawn below the text.
+ * The display writes through the returned stream, which bypasses that.
+ */
+function writesAround(stderr: NodeJS.WriteStream, before: () => void): { stream: ProgressStream; restore: () => void } {
+  const write = stderr.write;
+  const hadOwn = Object.prototype.hasOwnProperty.call(stderr, 'write');
+  stderr.write = function (this: NodeJS.WriteStream, ...args: Parameters<NodeJS.WriteStream['write']>) {
+    before();
+    return write.apply(this, args);
+  } as NodeJS.WriteStream['write'];
+  return {
+    stream: {
+      isTTY: true,
+      get columns() {
+        return stderr.columns;
+      },
+      write: (chunk) => write.call(stderr, chunk),
+    },
+    restore: () => {
+      if (hadOwn) stderr.write = write;
+      else delete (stderr as { write?: unknown }).write;
+    },
+  };
+}
+
 export interface Progress {
   /** Undefined when nothing is drawn: the library then does not count bytes at all. */
   onEvent?: (e: ProgressEvent) => void;
@@ -205,13 +236,15 @@ export function startProgress(ctx: Context, verb: string): Progress {
   const stderr = ctx.out.stderr as NodeJS.WriteStream;
   const enabled = stderr.isTTY === true && ctx.args.progress !== false && !ctx.out.quiet && !ctx.out.json;
   if (!enabled) return { stop: () => undefined };
-  const display = new ProgressDisplay(stderr, verb);
+  const own = writesAround(stderr, () => display.stop());
+  const display = new ProgressDisplay(own.stream, verb);
   // unref: a display never keeps a finished command alive.
   const timer = setInterval(() => display.tick(), REDRAW_MS).unref();
   return {
     onEvent: (e) => display.onEvent(e),
     stop: () => {
       clearInterval(timer);
+      own.restore();
       display.stop();
     },
   };

@@ -172,6 +172,27 @@ describe('startProgress: where progress is drawn at all', () => {
     expect(term.visible()).toEqual([]);
   });
 
+  it('a line written to stderr meanwhile (a warning, --debug) goes above the display, which goes on below it', () => {
+    const term = new FakeTerminal();
+    const ctx = new Context({}, { stderr: term as unknown as NodeJS.WritableStream, stdout: new FakeTerminal() as unknown as NodeJS.WritableStream });
+    const progress = startProgress(ctx, 'pushing');
+    const second = blob(2, 100 * MiB);
+    for (const e of events.slice(0, 3)) progress.onEvent?.(e);
+    expect(term.visible()).toHaveLength(2);
+    ctx.out.warn('the registry is slow');
+    // A large blob starting draws a frame at once: below the warning, not over it.
+    progress.onEvent?.({ type: 'found', descriptor: second });
+    progress.onEvent?.({ type: 'start', descriptor: second });
+    const screen = term.visible();
+    expect(screen[0]).toBe('ocikit: warning: the registry is slow');
+    expect(screen[1]).toContain('pushing');
+    progress.stop();
+    expect(term.visible()).toEqual(['ocikit: warning: the registry is slow']);
+    // Once stopped, stderr is written to as before.
+    ctx.out.warn('done');
+    expect(term.visible()).toEqual(['ocikit: warning: the registry is slow', 'ocikit: warning: done']);
+  });
+
   it.each([
     ['stderr is not a TTY', { isTTY: false }, {}],
     ['--no-progress', { isTTY: true }, { progress: false }],

@@ -75,6 +75,12 @@ export class ProgressDisplay {
   private finishedItems = 0;
   /** Bytes read so far of the blobs not done yet. */
   private inFlight = 0;
+  /**
+   * What became of each digest. One is found more than once (a graph announced
+   * before the copy, then found again by its walk; a blob several roots share)
+   * and counted once; skipped only if this command did not copy it already.
+   */
+  private readonly fate = new Map<string, 'found' | 'skipped' | 'done'>();
   /** Blobs started and not done, by descriptor: the events of one blob carry the same object. */
   private readonly flights = new Map<Descriptor, Flight>();
   /** (time, bytes done) at each frame of the rate window, oldest first. */
@@ -90,16 +96,22 @@ export class ProgressDisplay {
 
   onEvent(e: ProgressEvent): void {
     const size = e.descriptor.size;
+    const digest = e.descriptor.digest;
+    const was = this.fate.get(digest);
     switch (e.type) {
       case 'found':
-        this.total += size;
-        this.items++;
+        if (was === undefined) this.plan(digest, size);
         break;
       case 'skip':
-        this.total -= size;
-        this.items--;
+        if (was === 'found') {
+          this.total -= size;
+          this.items--;
+        }
+        if (was !== 'done') this.fate.set(digest, 'skipped');
         break;
       case 'start':
+        // Settled already and moving again (pushed to a second repository): it counts again.
+        if (was !== 'found') this.plan(digest, size);
         this.flights.set(e.descriptor, { desc: e.descriptor, bytes: 0 });
         break;
       case 'bytes': {
@@ -115,6 +127,7 @@ export class ProgressDisplay {
           this.inFlight -= flight.bytes;
           this.flights.delete(e.descriptor);
         }
+        this.fate.set(digest, 'done');
         this.finished += size;
         this.finishedItems++;
         break;
@@ -123,6 +136,12 @@ export class ProgressDisplay {
     // A large blob shows up as it starts, however recent the last frame.
     const largeStart = e.type === 'start' && size >= LARGE_BLOB;
     if (largeStart || this.now() - this.lastDraw >= REDRAW_MS) this.draw();
+  }
+
+  private plan(digest: string, size: number): void {
+    this.fate.set(digest, 'found');
+    this.total += size;
+    this.items++;
   }
 
   /** A frame even when no event came: a stalled transfer shows its rate falling. */

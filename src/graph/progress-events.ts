@@ -5,11 +5,19 @@
  *
  * For each descriptor, in order:
  * - `found`: the walk reached it, before anything about it is known; the
- *   sizes of what was found add up to the total. Found as the walk goes:
- *   one image's blobs as soon as its manifest is read, before they move.
+ *   sizes of what was found add up to the total. From a local source, the
+ *   whole graph under the roots is found before anything moves; from a
+ *   registry, as the walk goes (one image's blobs as soon as its manifest
+ *   is read, before they move).
  * - `skip` (the destination has it: take its size off the total) or
- *   `start`, then `bytes` events as its content is read (not for a manifest
- *   or config written from memory), then `done`.
+ *   `start`, then `bytes` events as its content is read (not for a manifest:
+ *   it is written from the bytes the walk parsed), then `done`.
+ *
+ * A digest may be found more than once in one command: a copy announces
+ * the graph under its roots before it starts (graph/announce.ts) and its walk
+ * finds it again; roots that share a blob each find it, the later ones to
+ * skip it. Count each digest once, and a skip of what the command itself
+ * copied is not a skip off the total.
  *
  * `bytes` carries the bytes read since the last one: at most one event per
  * BYTES_STEP of a blob, and one at its last byte, so a blob's `bytes` add up

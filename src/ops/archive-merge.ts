@@ -85,7 +85,7 @@ async function copyEarlier(archive: LayoutArchive, writer: ArchiveWriter, file: 
   const ref: Reference = { kind: 'layout-archive', path: file, original: file };
   const roots = await selectRoots(archive, ref, { everything: true });
   // Its index.json already lists its referrers: no search for more (that would add entries it does not have).
-  await transfer(archive, writer, roots, { concurrency: 1, referrers: false, onEvent });
+  await transfer(archive, writer, roots, { concurrency: 1, referrers: false, onEvent, announce: true });
   for (const digest of archive.blobDigests().sort()) {
     const desc = await archive.statBlob(digest);
     if (!(await writer.exists(desc))) await writer.push(desc, await archive.fetch(desc));

@@ -64,6 +64,24 @@ describe('progress display', () => {
     expect(term.visible()[0]).toContain('0/1 blobs');
   });
 
+  it('counts a digest found twice once, and a skip of what it already copied not at all', () => {
+    const { term, send, advance } = setup();
+    const shared = blob(2, 40 * MiB);
+    const had = blob(3, 10 * MiB);
+    // Announced up front, then found again by the walk of each of two roots.
+    send({ type: 'found', descriptor: shared }, { type: 'found', descriptor: had }, { type: 'found', descriptor: shared }, { type: 'found', descriptor: had });
+    send({ type: 'skip', descriptor: had }, { type: 'start', descriptor: shared }, { type: 'bytes', descriptor: shared, bytes: 40 * MiB }, { type: 'done', descriptor: shared });
+    send({ type: 'found', descriptor: shared }, { type: 'skip', descriptor: shared }, { type: 'found', descriptor: had }, { type: 'skip', descriptor: had });
+    advance(REDRAW_MS);
+    expect(term.visible()[0]).toContain(`${formatBytes(40 * MiB)} / ${formatBytes(40 * MiB)}`);
+    expect(term.visible()[0]).toContain('1/1 blobs');
+    // The same blob sent again (to a second repository) moves again: it counts again.
+    send({ type: 'start', descriptor: shared }, { type: 'bytes', descriptor: shared, bytes: 40 * MiB }, { type: 'done', descriptor: shared });
+    advance(REDRAW_MS);
+    expect(term.visible()[0]).toContain(`${formatBytes(80 * MiB)} / ${formatBytes(80 * MiB)}`);
+    expect(term.visible()[0]).toContain('2/2 blobs');
+  });
+
   it('shows the rate over the last seconds, not since the start, and the ETA from it', () => {
     const { term, send, advance } = setup();
     const layer = blob(4, 1000 * MiB);

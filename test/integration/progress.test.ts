@@ -24,6 +24,7 @@ import {
   unpack,
   verifyTarget,
   type Descriptor,
+  type LayoutReadTarget,
   type ProgressEvent,
   type ReadTarget,
 } from '../../src/index.js';
@@ -118,7 +119,7 @@ describe('the library reports bytes as a 20 MiB layer moves', () => {
     const img = await image();
     const reg = await registry();
     const pushed: ProgressEvent[] = [];
-    await withTarget(img.dir, async (src) => pushLayout(src as never, reg.host, 'progress/big', { onEvent: (e) => pushed.push(e) }));
+    await withTarget(img.dir, async (src) => pushLayout(src as LayoutReadTarget, reg.host, 'progress/big', { onEvent: (e) => pushed.push(e) }));
     expectLayerReported(pushed, img.layer);
 
     const dir = path.join(await tmp(), 'pulled');
@@ -162,7 +163,7 @@ describe('a local source of many images: the total is known before anything move
 
     const reg = await registry();
     const pushed: ProgressEvent[] = [];
-    await withTarget(two.dir, (src) => pushLayout(src as never, reg.host, 'progress/two', { onEvent: (e) => pushed.push(e) }));
+    await withTarget(two.dir, (src) => pushLayout(src as LayoutReadTarget, reg.host, 'progress/two', { onEvent: (e) => pushed.push(e) }));
     expectFoundUpFront(pushed);
   });
 });

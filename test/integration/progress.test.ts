@@ -196,12 +196,16 @@ function layerLine(img: { layer: Descriptor }): string {
 }
 
 describe('the CLI on a pseudo-terminal', () => {
-  it('pack, push and pull draw the 20 MiB layer with its size, and leave only the summary', async () => {
+  it('pack, unpack, copy, verify, push and pull draw the 20 MiB layer with its size, and leave only the result', async () => {
     const img = await image();
     const reg = await registry();
     const dir = await tmp();
+    const archive = path.join(dir, 'tty.tar');
     const runs: Array<[string, string[]]> = [
-      ['packing', ['pack', img.dir, path.join(dir, 'tty.tar')]],
+      ['packing', ['pack', img.dir, archive]],
+      ['unpacking', ['unpack', archive, path.join(dir, 'unpacked')]],
+      ['copying', ['copy', `${img.dir}:v1`, `oci:${path.join(dir, 'copied')}`]],
+      ['verifying', ['verify', archive]],
       ['pushing', ['push', img.dir, `${reg.host}/progress/tty`]],
       ['pulling', ['pull', `${reg.host}/progress/tty:v1`, path.join(dir, 'pulled')]],
     ];

@@ -9,7 +9,9 @@
  * - with stderr not a terminal, nothing but the summary is printed.
  */
 import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import {
   BYTES_STEP,
@@ -181,9 +183,10 @@ function scriptTool(): string {
   throw new Error('script (util-linux) is required by this test to run ocikit on a pseudo-terminal; install it with: apt-get install -y bsdutils');
 }
 
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
 /** Run the CLI with stdout and stderr on a pseudo-terminal; the terminal's bytes, and the screen they leave. */
 async function onTerminal(args: string[]): Promise<{ res: RunResult; term: FakeTerminal }> {
-  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const res = await run(scriptTool(), ['-qfec', [process.execPath, BIN, ...args].map(quote).join(' '), '/dev/null']);
   const term = new FakeTerminal();
   term.write(res.stdout);
@@ -220,6 +223,41 @@ describe('the CLI on a pseudo-terminal', () => {
       expect(screen.length).toBeGreaterThan(0);
       expect(screen.join('\n')).not.toContain(verb);
       expect(screen.join('\n')).not.toContain(layerLine(img));
+    }
+  });
+
+  it('Ctrl-C while the display is up: it is erased before the command says it stopped', async () => {
+    const img = await image();
+    const dir = await tmp();
+    // pack writes to a FIFO held open here and never read: it stalls in the middle of the layer, display up.
+    const fifo = path.join(dir, 'stalled');
+    await run('mkfifo', [fifo]);
+    const reader = await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const command = `${[process.execPath, BIN, 'pack', img.dir, '-'].map(quote).join(' ')} > ${quote(fifo)}`;
+      const child = spawn(scriptTool(), ['-qfec', command, '/dev/null'], { env: { ...process.env, SHELL: '/bin/sh' }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let interrupted = false;
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString('utf8');
+        if (interrupted || !out.includes(layerLine(img))) return;
+        // ^C typed on the terminal: its line discipline sends SIGINT to ocikit.
+        interrupted = true;
+        child.stdin.write('\x03');
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      clearTimeout(timer);
+      expect(interrupted, out).toBe(true);
+      expect(code).toBe(130);
+      const term = new FakeTerminal();
+      term.write(out);
+      // One line is left: the command's own, saying it stopped; nothing of the display.
+      expect(term.visible()).toHaveLength(1);
+      expect(term.visible()[0]).not.toContain('packing');
+      expect(term.visible()[0]).not.toContain(layerLine(img));
+    } finally {
+      await reader.close();
     }
   });
 

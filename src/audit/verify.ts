@@ -27,6 +27,8 @@
  * bytes has no cycles; the `seen` sets guard the walk all the same.
  */
 import { drainVerified } from '../fs/file-range.js';
+import { countBytes } from '../fs/count-bytes.js';
+import { bytesReporter, type ProgressEvent } from '../graph/progress-events.js';
 import { isOcikitError, OcikitError } from '../errors.js';
 import { isValidDigest, parseDigest } from '../digest/digest.js';
 import { internMediaType, isIndexMediaType, MediaType } from '../spec/media-types.js';
@@ -53,6 +55,12 @@ export interface VerifyOptions {
    * the layout-wide checks (index.json, files, unreferenced blobs) are skipped.
    */
   root?: Descriptor;
+  /**
+   * Progress of the blobs streamed to be hashed (layers, large configs;
+   * graph/progress-events.ts): `found`, `start`, `bytes` as they are read,
+   * and `done` once read, whether they matched or not (the report says).
+   */
+  onEvent?: (e: ProgressEvent) => void;
 }
 
 export type BlobStatus =
@@ -381,13 +389,19 @@ class Verifier {
   private async checkBlob(desc: Descriptor, ref: Ref, role: Role): Promise<void> {
     let known = this.streams.get(desc);
     if (!known) {
-      const outcome = this.blobPool(() =>
-        attempt(async () => {
+      const onEvent = this.opts.onEvent;
+      onEvent?.({ type: 'found', descriptor: desc });
+      const outcome = this.blobPool(async () => {
+        onEvent?.({ type: 'start', descriptor: desc });
+        const result = await attempt(async () => {
           // Without buffering: the target's stream verifies digest and size as it flows.
-          await drainVerified(await this.target.fetch(desc));
+          const stream = await this.target.fetch(desc);
+          await drainVerified(onEvent ? countBytes(stream, bytesReporter(desc, onEvent)) : stream);
           return true as const;
-        }),
-      );
+        });
+        onEvent?.({ type: 'done', descriptor: desc });
+        return result;
+      });
       this.streams.set(desc, (known = remember({ size: desc.size, outcome })));
       const result = await outcome;
       if (result.ok) this.succeeded(desc);

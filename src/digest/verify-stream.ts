@@ -25,6 +25,17 @@ export interface VerifyExpectation {
  */
 export const VERIFIES = Symbol('ocikit.verifies');
 
+/** Told the length of each chunk as it passes (progress; see fs/count-bytes.ts). */
+export type ByteCounter = (bytes: number) => void;
+
+/**
+ * Where a verifying stream keeps the ByteCounter it calls per chunk. A
+ * property, not a stage piped after it: a consumer must still see the
+ * verifying stream itself (VERIFIES, or the file range it copies without
+ * streaming), or progress would cost the fast paths.
+ */
+export const COUNTS_BYTES = Symbol('ocikit.countsBytes');
+
 /**
  * Whether `stream` already verifies exactly `desc`'s digest and size.
  * Content read from such a stream, from its start, fails before its end
@@ -46,6 +57,7 @@ export class VerifyStream extends Transform {
   private readonly encoded: string;
   private readonly algorithm: string;
   bytes = 0;
+  [COUNTS_BYTES]?: ByteCounter;
 
   constructor(expected: VerifyExpectation) {
     super();
@@ -63,6 +75,7 @@ export class VerifyStream extends Transform {
       return;
     }
     this.hash.update(chunk);
+    this[COUNTS_BYTES]?.(chunk.length);
     cb(null, chunk);
   }
 

@@ -20,7 +20,7 @@ import { finished } from 'node:stream/promises';
 import type { Hash } from 'node:crypto';
 import { IntegrityError, fromFsError } from '../errors.js';
 import { createDigestHash, parseDigest } from '../digest/digest.js';
-import { VERIFIES, digestMismatch, sizeMismatch, type VerifyExpectation } from '../digest/verify-stream.js';
+import { COUNTS_BYTES, VERIFIES, digestMismatch, sizeMismatch, type ByteCounter, type VerifyExpectation } from '../digest/verify-stream.js';
 
 const CHUNK = 1024 * 1024;
 
@@ -34,6 +34,8 @@ export interface FileRange {
   shortRead?: () => Error;
   /** Release the descriptor, when the range owns it (a blob file does; a shared archive descriptor does not). */
   release?: () => Promise<void>;
+  /** Told of each chunk copied (progress): the stream's counter, carried along by detach(). */
+  onBytes?: ByteCounter;
 }
 
 const readAt = (fd: number, buffer: Buffer, length: number, position: number): Promise<number> =>
@@ -91,6 +93,7 @@ export class VerifiedFileRange extends Readable {
   private range?: FileRange;
   private readonly hasher: RangeHasher;
   private offset = 0;
+  [COUNTS_BYTES]?: ByteCounter;
   get [VERIFIES](): VerifyExpectation {
     return this.expected;
   }
@@ -112,7 +115,8 @@ export class VerifiedFileRange extends Readable {
     if (!range || this.offset > 0 || this.readableDidRead) return undefined;
     this.range = undefined;
     this.destroy();
-    return range;
+    const onBytes = this[COUNTS_BYTES];
+    return onBytes ? { ...range, onBytes } : range;
   }
 
   override _read(): void {
@@ -130,6 +134,7 @@ export class VerifiedFileRange extends Readable {
       () => {
         this.offset += length;
         this.hasher.update(chunk);
+        this[COUNTS_BYTES]?.(length);
         this.push(chunk);
       },
       (err: Error) => this.destroy(err),
@@ -180,6 +185,7 @@ export async function copyVerifiedRange(range: FileRange, expected: VerifyExpect
         await pendingWrite;
         pendingWrite = quiet(write(chunk));
         hasher.update(chunk);
+        range.onBytes?.(n);
       }
       await pendingWrite;
     } catch (err) {

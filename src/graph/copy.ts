@@ -12,11 +12,11 @@ import { limiter } from '../util/limit.js';
 import { fetchManifest, fetchManifestOrEmbedded, fetchOrEmbedded, type FetchedManifest } from './content.js';
 import { isOcikitError } from '../errors.js';
 import { isWalkable, successors } from './successors.js';
+import { countBytes } from '../fs/count-bytes.js';
+import { bytesReporter, type ProgressEvent } from './progress-events.js';
 
-export type CopyEvent =
-  | { type: 'skip'; descriptor: Descriptor }
-  | { type: 'start'; descriptor: Descriptor }
-  | { type: 'done'; descriptor: Descriptor };
+/** What a copy reports as it goes (graph/progress-events.ts). */
+export type CopyEvent = ProgressEvent;
 
 export interface CopyOptions {
   /** Blobs transferred at once (default 5). */
@@ -70,6 +70,7 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
     if (!p) {
       p = (async () => {
         nodes++;
+        opts.onEvent?.({ type: 'found', descriptor: desc });
         if (isWalkable(desc)) {
           // Read the manifest from the source even when the destination has it: its children may be missing there.
           const m = await run(() => fetchManifestFrom(src, dst, desc));
@@ -87,7 +88,9 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
           if (await isRetained(dst, desc)) return opts.onEvent?.({ type: 'skip', descriptor: desc });
           opts.onEvent?.({ type: 'start', descriptor: desc });
           // A blob the source holds only as its descriptor's `data` is written out from it (verified).
-          await dst.push(desc, await fetchOrEmbedded(src, desc));
+          const content = await fetchOrEmbedded(src, desc);
+          const onEvent = opts.onEvent;
+          await dst.push(desc, onEvent ? countBytes(content, bytesReporter(desc, onEvent)) : content);
           bytesCopied += desc.size;
           opts.onEvent?.({ type: 'done', descriptor: desc });
         });

@@ -28,6 +28,7 @@ import { tagOf } from '../spec/index-entries.js';
 import type { ArchiveStats, ArchiveWriter, ArchiveWriterOptions } from '../targets/archive-writer.js';
 import type { LayoutArchive } from '../targets/layout-archive.js';
 import { ArchiveRewrite } from '../targets/archive-rewrite.js';
+import type { ProgressEvent } from '../graph/progress-events.js';
 import { selectRoots, transfer } from './transfer.js';
 
 /** What a write did to an archive that was already there. */
@@ -51,12 +52,18 @@ export interface ArchiveFileWrite<R> extends ArchiveMergeResult {
  * was. Without a `compression` option, a merged archive keeps the earlier
  * file's compression (its bytes say what it is, whatever its name).
  */
-export async function writeArchiveFile<R>(dest: string, opts: ArchiveWriterOptions, write: (writer: ArchiveWriter) => Promise<R>): Promise<ArchiveFileWrite<R>> {
+export async function writeArchiveFile<R>(
+  dest: string,
+  opts: ArchiveWriterOptions & { onEvent?: (e: ProgressEvent) => void },
+  write: (writer: ArchiveWriter) => Promise<R>,
+): Promise<ArchiveFileWrite<R>> {
+  const { onEvent, ...writerOpts } = opts;
   const rewrite = await ArchiveRewrite.open(dest);
   try {
-    const writer = await rewrite.start(opts);
+    const writer = await rewrite.start(writerOpts);
     const earlier = rewrite.earlier;
-    const kept = earlier ? await rewrite.readingEarlier(() => copyEarlier(earlier, writer, rewrite.file)) : [];
+    // The earlier content is copied again, byte for byte: progress shows it moving too.
+    const kept = earlier ? await rewrite.readingEarlier(() => copyEarlier(earlier, writer, rewrite.file, onEvent)) : [];
     const result = await write(writer);
     const movedTags = movedSince(kept, writer.entries());
     await rewrite.commit();
@@ -74,11 +81,11 @@ export async function writeArchiveFile<R>(dest: string, opts: ArchiveWriterOptio
  * nothing listed reaches (in digest order): a layout directory keeps those
  * until `gc`, and so does the archive. Returns the earlier entries.
  */
-async function copyEarlier(archive: LayoutArchive, writer: ArchiveWriter, file: string): Promise<Descriptor[]> {
+async function copyEarlier(archive: LayoutArchive, writer: ArchiveWriter, file: string, onEvent?: (e: ProgressEvent) => void): Promise<Descriptor[]> {
   const ref: Reference = { kind: 'layout-archive', path: file, original: file };
   const roots = await selectRoots(archive, ref, { everything: true });
   // Its index.json already lists its referrers: no search for more (that would add entries it does not have).
-  await transfer(archive, writer, roots, { concurrency: 1, referrers: false });
+  await transfer(archive, writer, roots, { concurrency: 1, referrers: false, onEvent, announce: true });
   for (const digest of archive.blobDigests().sort()) {
     const desc = await archive.statBlob(digest);
     if (!(await writer.exists(desc))) await writer.push(desc, await archive.fetch(desc));

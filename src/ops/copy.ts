@@ -76,7 +76,7 @@ export async function copyReference(srcRef: Reference, dstRef: Reference, opts: 
 
 /** The one transfer of `roots` into the destination `dstRef` names, opened for its kind. */
 async function copyRoots(src: ReadTarget, roots: Root[], dstRef: Reference, opts: CopyReferenceOptions): Promise<TransferResult> {
-  const topts: TransferOptions = { referrers: opts.referrers ?? false, concurrency: opts.concurrency, onEvent: opts.onEvent };
+  const topts: TransferOptions = { referrers: opts.referrers ?? false, concurrency: opts.concurrency, onEvent: opts.onEvent, announce: true };
   switch (dstRef.kind) {
     case 'registry':
       return transfer(src, new RegistryTarget(registryClient(dstRef.registry!, opts.registry), dstRef.repository!, true), roots, topts);

@@ -39,10 +39,10 @@ export interface ArchiveResult extends TransferResult, ArchiveStats, ArchiveMerg
 export async function writeArchive(src: ReadTarget, roots: Root[], dest: string | Writable, opts: WriteArchiveOptions = {}): Promise<ArchiveResult> {
   // Concurrency 1: a tar is written one entry at a time anyway, and a single
   // lane makes the entry order a function of the graph alone (reproducible).
-  const copy = (writer: ArchiveWriter) => transfer(src, writer, roots, { concurrency: 1, referrers: opts.referrers ?? true, onEvent: opts.onEvent });
+  const copy = (writer: ArchiveWriter) => transfer(src, writer, roots, { concurrency: 1, referrers: opts.referrers ?? true, onEvent: opts.onEvent, announce: true });
   if (typeof dest === 'string') {
     // No compression asked for: an earlier archive's own, else the file name's (see writeArchiveFile).
-    const w = await writeArchiveFile(dest, { compression: opts.compression, mtime: opts.mtime, exclude: opts.exclude }, copy);
+    const w = await writeArchiveFile(dest, { compression: opts.compression, mtime: opts.mtime, exclude: opts.exclude, onEvent: opts.onEvent }, copy);
     return { ...w.result, ...w.stats, archive: dest, merged: w.merged, earlierEntries: w.earlierEntries, movedTags: w.movedTags };
   }
   const writer = ArchiveWriter.toStream(dest, { compression: opts.compression ?? 'none', mtime: opts.mtime, exclude: opts.exclude });

@@ -15,6 +15,7 @@ import { Annotation } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
 import type { CopyEvent } from '../graph/copy.js';
 import { transfer } from './transfer.js';
+import { announceGraph } from '../graph/announce.js';
 import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { isFallbackTagEntry, tagOf } from '../spec/index-entries.js';
@@ -80,6 +81,8 @@ export async function pushLayout(src: LayoutReadTarget, registry: string, reposi
     }
     opts.onEvent?.(e);
   };
+  // Every root's content found up front, for a display's total: the roots themselves start a few at a time.
+  if (opts.onEvent) await announceGraph(src, jobs.map((job) => stripName(job.entry)), opts.onEvent);
   const referrersSeen = new Set<string>();
   const images: PushedImage[] = [];
   // Roots in parallel (their blob transfers are bounded by the shared blob slots).

@@ -9,6 +9,7 @@ import { layoutName, type Reference } from '../reference.js';
 import type { Descriptor, Platform } from '../spec/types.js';
 import { EventLoopTurns } from '../util/turns.js';
 import { copyGraph, type CopyEvent } from '../graph/copy.js';
+import { announceGraph } from '../graph/announce.js';
 import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { Annotation } from '../spec/media-types.js';
@@ -112,6 +113,12 @@ export interface TransferOptions {
   /** A blob-transfer limit shared with other transfers running at the same time (see CopyOptions.limit). */
   limit?: <T>(task: () => Promise<T>) => Promise<T>;
   onEvent?: (e: CopyEvent) => void;
+  /**
+   * Before copying, report everything under the roots as found, where the
+   * source reads it locally (graph/announce.ts): a progress display then has
+   * its total up front instead of root by root.
+   */
+  announce?: boolean;
 }
 
 export interface TransferResult {
@@ -142,6 +149,7 @@ export async function transfer(src: ReadTarget, dst: WriteTarget, roots: Root[],
 export async function copyRoots(src: ReadTarget, dst: WriteTarget, roots: Root[], opts: TransferOptions = {}): Promise<TransferResult> {
   const result: TransferResult = { roots: [], referrers: [], nodes: 0, bytesCopied: 0 };
   const seenReferrers = new Set<string>();
+  if (opts.announce && opts.onEvent) await announceGraph(src, roots.map((r) => r.descriptor), opts.onEvent);
   for (const root of roots) {
     const r = await copyGraph(src, dst, root.descriptor, { concurrency: opts.concurrency, limit: opts.limit, referrers: opts.referrers, onEvent: opts.onEvent });
     result.nodes += r.nodes;

@@ -79,7 +79,7 @@ export async function unpack(src: ReadTarget, ref: Reference, dir: string, opts:
   const referrers = !selectsWholeLayout(src, ref, selection);
   const prepared = await prepareLayout(dir);
   try {
-    const result = await transfer(src, prepared.layout, roots, { concurrency: opts.concurrency, referrers, onEvent: opts.onEvent });
+    const result = await transfer(src, prepared.layout, roots, { concurrency: opts.concurrency, referrers, onEvent: opts.onEvent, announce: true });
     return { ...result, dir, created: prepared.created };
   } catch (err) {
     await prepared.rollback().catch(() => undefined);

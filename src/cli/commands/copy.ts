@@ -3,6 +3,7 @@ import { defineCommand } from './command.js';
 import { registryOptions } from '../registry-options.js';
 import { mergeLine } from '../merge-line.js';
 import { plural, someNames, withReferrers } from '../summary.js';
+import { withProgress } from '../progress.js';
 
 interface CopyArgs {
   src: string;
@@ -33,7 +34,7 @@ export default defineCommand<CopyArgs>({
     const common = { referrers: args.recursive === true, allTags: args['all-tags'] === true, platform: ctx.platform(args.platform), concurrency: args.concurrency };
     // Registries at either end need the registry flags (TLS, credentials); reading them is only worth it then.
     const registry = srcRef.kind === 'registry' || dstRef.kind === 'registry' ? await registryOptions(ctx) : undefined;
-    const result = await copyReference(srcRef, dstRef, { ...common, registry });
+    const result = await withProgress(ctx, 'copying', (onEvent) => copyReference(srcRef, dstRef, { ...common, registry, onEvent }));
     // -q: results only, the digest of each image copied; otherwise the one summary line.
     ctx.out.result(result, (r) => (ctx.out.quiet ? r.roots.map((root) => root.digest).join('\n') : summary(r)));
   },

@@ -4,6 +4,7 @@ import { formatBytes, openWholeSource, pack, UsageError, type ArchiveResult } fr
 import { plural, someNames, withReferrers } from '../summary.js';
 import { defineCommand } from './command.js';
 import { mergeLine } from '../merge-line.js';
+import { withProgress } from '../progress.js';
 
 interface PackArgs {
   src: string;
@@ -37,12 +38,15 @@ export default defineCommand<PackArgs>({
     const src = await openWholeSource(srcRef, near);
     const exclude = args['exclude-blobs-from'] ? await openWholeSource(ctx.ref(args['exclude-blobs-from']), near) : undefined;
     try {
-      const result = await pack(src, srcRef, dest === '-' ? (ctx.out.stdout as Writable) : dest, {
-        tags: args.tag,
-        platform: ctx.platform(args.platform),
-        referrers: args.referrers,
-        exclude,
-      });
+      const result = await withProgress(ctx, 'packing', (onEvent) =>
+        pack(src, srcRef, dest === '-' ? (ctx.out.stdout as Writable) : dest, {
+          tags: args.tag,
+          platform: ctx.platform(args.platform),
+          referrers: args.referrers,
+          exclude,
+          onEvent,
+        }),
+      );
       // With the archive on stdout, the summary goes to stderr.
       if (dest === '-') ctx.out.info(summary(result));
       // Streamed: the JSON lists every entry (45,000 tags are megabytes), the text line only a few.

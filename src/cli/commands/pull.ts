@@ -50,7 +50,7 @@ export default defineCommand<PullArgs>({
     try {
       if (dstRef.kind === 'layout-archive') {
         // An archive already there is merged with, never replaced (ops/archive-merge.ts).
-        const w = await writeArchiveFile(dstRef.path!, {}, (writer) => pullImages(refs, writer, { ...opts, onEvent: progress.onEvent }));
+        const w = await writeArchiveFile(dstRef.path!, { onEvent: progress.onEvent }, (writer) => pullImages(refs, writer, { ...opts, onEvent: progress.onEvent }));
         result = { ...w.result, merged: w.merged, earlierEntries: w.earlierEntries, movedTags: w.movedTags };
       } else if (dstRef.kind === 'layout-dir') {
         const { target } = await ctx.openWrite(`oci:${dstRef.path!}`, true);

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { formatBytes, openWholeSource, unpack, UsageError, type UnpackResult } from '../../index.js';
 import { plural, someNames } from '../summary.js';
 import { defineCommand } from './command.js';
+import { withProgress } from '../progress.js';
 
 interface UnpackArgs {
   archive: string;
@@ -28,7 +29,7 @@ export default defineCommand<UnpackArgs>({
     const ref = ctx.ref(args.archive);
     const src = await openWholeSource(ref, path.dirname(path.resolve(dir)));
     try {
-      const result = await unpack(src, ref, dir, { platform: ctx.platform(args.platform), concurrency: args.concurrency });
+      const result = await withProgress(ctx, 'unpacking', (onEvent) => unpack(src, ref, dir, { platform: ctx.platform(args.platform), concurrency: args.concurrency, onEvent }));
       // Streamed: the JSON lists every entry (45,000 tags are megabytes), the text line only a few.
       await ctx.out.stream(result, (r) => (ctx.out.quiet ? [] : [summary(r)]));
     } finally {

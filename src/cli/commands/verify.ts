@@ -2,6 +2,7 @@ import { OcikitError, openReadTarget, verifyTextLines, resolveReference, UsageEr
 import type { Context } from '../context.js';
 import { defineCommand } from './command.js';
 import { registryOptions } from '../registry-options.js';
+import { withProgress } from '../progress.js';
 
 interface Args {
   target: string;
@@ -32,7 +33,7 @@ export default defineCommand<Args>({
     try {
       report = await withAuditTarget(ctx, ref, async (target) => {
         const root = ref.tag !== undefined || ref.digest !== undefined ? await resolveReference(target, ref) : undefined;
-        return verifyTarget(target, { allowMissing: args['allow-missing'], concurrency: args.concurrency, root });
+        return withProgress(ctx, 'verifying', (onEvent) => verifyTarget(target, { allowMissing: args['allow-missing'], concurrency: args.concurrency, root, onEvent }));
       });
     } catch (err) {
       if (!(err instanceof OcikitError) || NOT_A_REPORT.has(err.code)) throw err;

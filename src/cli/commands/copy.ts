@@ -10,6 +10,7 @@ interface CopyArgs {
   platform?: string;
   'all-tags'?: boolean;
   concurrency?: number;
+  overwrite?: boolean;
 }
 
 export default defineCommand<CopyArgs>({
@@ -20,7 +21,8 @@ export default defineCommand<CopyArgs>({
       .option('recursive', { alias: 'r', type: 'boolean', describe: 'copy referrers too, recursively' })
       .option('platform', { type: 'string', describe: 'through an index, copy only OS/ARCH[/VARIANT]' })
       .option('all-tags', { type: 'boolean', describe: 'copy every tag of the source' })
-      .option('concurrency', { type: 'number', default: 5, describe: 'blobs copied at once (archives are written one entry at a time)' }),
+      .option('concurrency', { type: 'number', default: 5, describe: 'blobs copied at once (archives are written one entry at a time)' })
+      .option('overwrite', { type: 'boolean', describe: 'docker-archive:FILE only: replace FILE if it exists' }),
   async handler(args, ctx) {
     if (!Number.isInteger(args.concurrency) || args.concurrency! < 1) throw new UsageError('--concurrency must be a positive whole number');
     const srcRef = ctx.ref(args.src);
@@ -28,13 +30,18 @@ export default defineCommand<CopyArgs>({
     const common = { referrers: args.recursive === true, allTags: args['all-tags'] === true, platform: ctx.platform(args.platform), concurrency: args.concurrency };
     // Registries at either end need the registry flags (TLS, credentials); reading them is only worth it then.
     const registry = srcRef.kind === 'registry' || dstRef.kind === 'registry' ? await registryOptions(ctx) : undefined;
-    const result = await copyReference(srcRef, dstRef, { ...common, registry });
+    const result = await copyReference(srcRef, dstRef, { ...common, overwrite: args.overwrite === true, registry });
     ctx.out.result(result, summary);
   },
 });
 
 function summary(r: CopyReferenceResult): string {
   const lines = r.roots.map((root) => `copied ${root.digest}${root.tags.length > 0 ? ` as ${root.tags.join(', ')}` : ''} to ${r.destination}`);
+  // A docker archive: say which platform an index gave, and when an image goes without a name (docker load shows <none>).
+  for (const image of r.images ?? []) {
+    if (image.hostPlatform) lines.push(`${image.digest} is the ${image.platform} image of the source index (this machine's platform; --platform chooses another)`);
+    if (image.repoTags.length === 0) lines.push(`${image.digest} has no name in the archive; name it with docker-archive:FILE:NAME:TAG`);
+  }
   if (r.referrers.length > 0) lines.push(`with ${r.referrers.length} referrer${r.referrers.length === 1 ? '' : 's'}`);
   if (r.merged) lines.push(mergeLine(r.archive ?? r.destination, r as ArchiveMergeResult));
   return lines.join('\n');

@@ -18,7 +18,7 @@
  *   archive, and must hash to the config's `diff_ids`: what `docker load`
  *   will check is checked before the archive exists.
  */
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable, type Transform } from 'node:stream';
 import { OcikitError, UsageError, isOcikitError } from '../errors.js';
 import type { Reference } from '../reference.js';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../spec/types.js';
@@ -85,10 +85,19 @@ export async function writeDockerArchive(src: ReadTarget, srcRef: Reference, roo
   const writer = await DockerArchiveWriter.toFile(dst.path!, { overwrite: opts.overwrite, mtime: opts.mtime });
   const result: DockerArchiveResult = { roots: [], referrers: [], nodes: 0, bytesCopied: 0, archive: dst.path!, images: [], layers: 0, layerBytes: 0 };
   try {
-    const layers = new Set<string>();
+    // Every root's image first (manifests only), so that an image reached twice (an index and its
+    // child, two tags) is one manifest.json entry with every name.
+    const images = new Map<string, { desc: Descriptor; platform?: Platform; fromHost: boolean; names: Set<string> }>();
     for (const root of roots) {
-      const { desc, platform, fromHost } = await imageOf(src, root.descriptor, opts.platform);
+      const image = await imageOf(src, root.descriptor, opts.platform);
       const names = dst.dockerName !== undefined ? [familiarDockerName(dst.dockerName)] : dockerNames(root.tags, srcRef);
+      const seen = images.get(image.desc.digest);
+      if (seen) for (const n of names) seen.names.add(n);
+      else images.set(image.desc.digest, { ...image, names: new Set(names) });
+    }
+    const layers = new Set<string>();
+    for (const { desc, platform, fromHost, names: nameSet } of images.values()) {
+      const names = [...nameSet];
       const written = await writeImage(src, desc, names, writer, opts.onEvent);
       result.nodes += 2 + written.diffIds.length;
       for (const d of written.diffIds) layers.add(d);
@@ -186,20 +195,37 @@ async function writeImage(
   return { config: manifest.config.digest, diffIds };
 }
 
+/**
+ * The layer's tar, decompressed as it streams. A damaged blob usually breaks
+ * the decompressor before the source's digest check at its end: the rest is
+ * then read out, so that the error reported is the digest mismatch, the real
+ * cause; a blob that matches its digest but does not decompress is a layer
+ * whose media type is wrong (INVALID_MANIFEST).
+ */
 function uncompressed(blob: Readable, compression: 'none' | 'gzip' | 'zstd', digest: string): Readable {
   if (compression === 'none') return blob;
-  let inflate: ReturnType<typeof decompressor>;
+  let inflate: Transform;
   try {
     inflate = decompressor(compression, `layer ${digest}`);
   } catch (err) {
     blob.destroy();
     throw err;
   }
-  // A digest mismatch or a read error of the blob ends the decompressed stream with that error.
-  blob.on('error', (err) => inflate.destroy(err));
-  // Ended early (an error, or the writer giving up), the blob's file handle or connection goes with it.
-  inflate.on('close', () => blob.destroy());
-  return blob.pipe(inflate);
+  const out = new PassThrough();
+  blob.on('error', (err) => out.destroy(err));
+  inflate.on('error', (err) => {
+    const notCompressed = () =>
+      out.destroy(new OcikitError('INVALID_MANIFEST', `layer ${digest} is not ${compression} data, though its media type says so`, { digest, cause: err }));
+    // A truncated stream fails only at its end, after the blob has been read whole and verified.
+    if (blob.readableEnded) return notCompressed();
+    blob.unpipe(inflate);
+    blob.once('end', notCompressed);
+    blob.resume();
+  });
+  // The writer giving up ends the read of the blob too (its file handle or connection).
+  out.on('close', () => blob.destroy());
+  blob.pipe(inflate).pipe(out);
+  return out;
 }
 
 /** The config's diff_ids, one per layer of the manifest (docker load refuses an image otherwise). */

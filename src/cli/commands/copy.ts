@@ -15,7 +15,7 @@ interface CopyArgs {
 
 export default defineCommand<CopyArgs>({
   command: 'copy <src> <dst>',
-  describe: 'copy an image (or --all-tags) between layouts and archives; -r brings referrers along',
+  describe: 'copy an image (or --all-tags) between layouts, archives and registries, or into a docker save archive (docker-archive:FILE[:NAME:TAG]); -r brings referrers along',
   builder: (y) =>
     y
       .option('recursive', { alias: 'r', type: 'boolean', describe: 'copy referrers too, recursively' })

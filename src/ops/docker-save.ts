@@ -67,11 +67,15 @@ export interface DockerArchiveResult extends TransferResult {
 
 /**
  * What a docker archive destination cannot take, found before the source
- * is opened: a bare tag (docker names are NAME:TAG), a digest, referrers,
- * --all-tags with a name, a file already there (unless `overwrite`).
+ * is opened: standard output, a bare tag (docker names are NAME:TAG),
+ * referrers, --all-tags with a name, a file already there (unless `overwrite`).
  */
 export async function checkDockerArchiveDestination(dst: Reference, opts: { referrers?: boolean; allTags?: boolean; overwrite?: boolean }): Promise<void> {
   const how = `write docker-archive:${dst.path}:NAME:TAG, e.g. docker-archive:${dst.path}:example/app:1.0, or leave the name out to keep the source's`;
+  if (dst.path === '-') {
+    // A layer's tar header needs its uncompressed size, known only once it has been written: the writer seeks back, which a pipe cannot.
+    throw new UsageError('a docker archive is written to a file, not to standard output', { hint: `name a file: docker-archive:image.tar${dst.dockerName ? `:${dst.dockerName}` : ''}` });
+  }
   if (dst.tag !== undefined) {
     throw new UsageError(`${dst.original}: a docker archive names its images NAME:TAG, and "${dst.tag}" is only a tag`, { hint: how });
   }

@@ -250,10 +250,12 @@ describe('copy to docker-archive:', () => {
     }
   });
 
-  it('refuses what a docker archive cannot hold, before writing: a bare tag, referrers, an artifact', async () => {
+  it('refuses what a docker archive cannot hold or where it cannot go, before writing: a bare tag, standard output, referrers, an artifact', async () => {
     const E = await loadExpected();
     const dir = await tmp();
     await copyFails([`${fixture('single-image')}:v1`, `docker-archive:${path.join(dir, 'a.tar')}:v1`], 2, 'USAGE');
+    // Standard output is no file to name "-" in the working directory: refused.
+    await copyFails([`${fixture('single-image')}:v1`, 'docker-archive:-:example/x:1'], 2, 'USAGE');
     await copyFails(['-r', `${fixture('with-referrers')}@${E.referrers.image}`, `docker-archive:${path.join(dir, 'a.tar')}:example/x:1`], 2, 'USAGE');
     await copyFails([`${fixture('with-referrers')}@${E.referrers.sbom}`, `docker-archive:${path.join(dir, 'a.tar')}:example/sbom:1`], 1, 'UNSUPPORTED');
     await onlyThere(dir);

@@ -109,7 +109,7 @@ export async function writeDockerArchive(src: ReadTarget, srcRef: Reference, roo
       result.images.push({
         digest: desc.digest,
         config: written.config,
-        ...(platform ? { platform: formatPlatform(platform) } : {}),
+        ...(platform ?? written.platform ? { platform: formatPlatform((platform ?? written.platform)!) } : {}),
         ...(fromHost ? { hostPlatform: true } : {}),
         repoTags: names,
       });
@@ -159,14 +159,14 @@ function dockerNames(tags: readonly string[], srcRef: Reference): string[] {
   return [...names];
 }
 
-/** Write one image's layers (those not yet in the archive) and config; returns its config digest and diff_ids. */
+/** Write one image's layers (those not yet in the archive) and config; returns its config digest, diff_ids and platform. */
 async function writeImage(
   src: ReadTarget,
   desc: Descriptor,
   repoTags: string[],
   writer: DockerArchiveWriter,
   onEvent?: (e: CopyEvent) => void,
-): Promise<{ config: string; diffIds: string[] }> {
+): Promise<{ config: string; diffIds: string[]; platform?: Platform }> {
   const fetched = await fetchManifestOrEmbedded(src, desc);
   const manifest = fetched.doc as ImageManifest;
   if (fetched.kind !== 'manifest' || !isImageManifestMediaType(desc.mediaType) || !IMAGE_CONFIG_TYPES.has(manifest.config?.mediaType)) {
@@ -177,7 +177,7 @@ async function writeImage(
   }
   onEvent?.({ type: 'start', descriptor: manifest.config });
   const configBytes = await fetchDocumentOrEmbedded(src, manifest.config);
-  const diffIds = diffIdsOf(configBytes, manifest);
+  const { diffIds, platform } = readConfig(configBytes, manifest);
   onEvent?.({ type: 'done', descriptor: manifest.config });
 
   for (const [i, layer] of manifest.layers.entries()) {
@@ -196,7 +196,7 @@ async function writeImage(
     onEvent?.({ type: 'done', descriptor: layer });
   }
   await writer.addImage({ config: { digest: manifest.config.digest, bytes: configBytes }, diffIds, repoTags });
-  return { config: manifest.config.digest, diffIds };
+  return { config: manifest.config.digest, diffIds, platform };
 }
 
 /**
@@ -232,8 +232,8 @@ function uncompressed(blob: Readable, compression: 'none' | 'gzip' | 'zstd', dig
   return out;
 }
 
-/** The config's diff_ids, one per layer of the manifest (docker load refuses an image otherwise). */
-function diffIdsOf(configBytes: Buffer, manifest: ImageManifest): string[] {
+/** The config's diff_ids, one per layer of the manifest (docker load refuses an image otherwise), and its platform. */
+function readConfig(configBytes: Buffer, manifest: ImageManifest): { diffIds: string[]; platform?: Platform } {
   let config: Partial<ImageConfig>;
   try {
     config = JSON.parse(configBytes.toString('utf8')) as Partial<ImageConfig>;
@@ -246,5 +246,6 @@ function diffIdsOf(configBytes: Buffer, manifest: ImageManifest): string[] {
       digest: manifest.config.digest,
     });
   }
-  return diffIds;
+  const platform = typeof config.os === 'string' && typeof config.architecture === 'string' ? { os: config.os, architecture: config.architecture, ...(typeof config.variant === 'string' ? { variant: config.variant } : {}) } : undefined;
+  return { diffIds, platform };
 }

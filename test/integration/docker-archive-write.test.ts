@@ -76,7 +76,7 @@ describe('copy to docker-archive:', () => {
     const dir = await tmp();
     const file = path.join(dir, 'hello.tar');
     const result = await copyJson<{ images: Array<{ config: string; repoTags: string[] }> }>([`${fixture('single-image')}:v1`, `docker-archive:${file}:example/hello:v1`]);
-    expect(result.images).toEqual([expect.objectContaining({ config: E.single.config, repoTags: ['example/hello:v1'] })]);
+    expect(result.images).toEqual([expect.objectContaining({ config: E.single.config, platform: 'linux/amd64', repoTags: ['example/hello:v1'] })]);
 
     // The format, read with GNU tar: layers uncompressed and named by diff_id, the config by its digest.
     const hex = (d: string) => d.slice('sha256:'.length);

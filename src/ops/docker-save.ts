@@ -103,13 +103,15 @@ export async function writeDockerArchive(src: ReadTarget, srcRef: Reference, roo
     for (const { desc, platform, fromHost, names: nameSet } of images.values()) {
       const names = [...nameSet];
       const written = await writeImage(src, desc, names, writer, opts.onEvent);
+      // As the index lists it when one was chosen from, else as the config states it.
+      const shown = platform ?? written.platform;
       result.nodes += 2 + written.diffIds.length;
       for (const d of written.diffIds) layers.add(d);
       result.roots.push({ digest: desc.digest, mediaType: desc.mediaType, tags: names });
       result.images.push({
         digest: desc.digest,
         config: written.config,
-        ...(platform ?? written.platform ? { platform: formatPlatform((platform ?? written.platform)!) } : {}),
+        ...(shown ? { platform: formatPlatform(shown) } : {}),
         ...(fromHost ? { hostPlatform: true } : {}),
         repoTags: names,
       });
@@ -131,7 +133,7 @@ export async function writeDockerArchive(src: ReadTarget, srcRef: Reference, roo
  * this machine's, as skopeo and docker pull choose.
  */
 async function imageOf(src: ReadTarget, root: Descriptor, platform?: Platform): Promise<{ desc: Descriptor; platform?: Platform; fromHost: boolean }> {
-  if (!isIndexMediaType(root.mediaType)) return { desc: root, platform: root.platform ?? platform, fromHost: false };
+  if (!isIndexMediaType(root.mediaType)) return { desc: root, platform: root.platform, fromHost: false };
   const host = platform ?? hostPlatform();
   try {
     const desc = await resolvePlatform(src, root, host);

@@ -224,7 +224,7 @@ describe('copy to docker-archive:', () => {
     const damaged = path.join(dir, 'damaged');
     await cp(fixture('single-image'), damaged, { recursive: true });
     const layer = await readFile(blobFile(damaged, E.single.layers[1]!));
-    layer[layer.length - 20] ^= 0xff;
+    layer[layer.length - 20] = layer[layer.length - 20]! ^ 0xff;
     await writeFile(blobFile(damaged, E.single.layers[1]!), layer);
     await copyFails([`${damaged}:v1`, `docker-archive:${path.join(out, 'a.tar')}:example/hello:v1`], 1, 'DIGEST_MISMATCH');
     await onlyThere(out);

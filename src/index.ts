@@ -37,6 +37,8 @@ export { attach, parseAnnotationFile, type AttachFile, type AttachOptions, type 
 export { collectArtifactFiles, type FileArgument } from './ops/artifact-files.js';
 export { pullArtifactFiles, type ArtifactPullOptions, type ArtifactPullResult, type PulledFile } from './ops/artifact-pull.js';
 export { copyReference, openWholeSource, type CopyReferenceOptions, type CopyReferenceResult } from './ops/copy.js';
+export { writeDockerArchive, type DockerArchiveOptions, type DockerArchiveResult, type DockerArchiveImageResult } from './ops/docker-save.js';
+export { DockerArchiveWriter, type DockerArchiveImage, type DockerArchiveWriterOptions } from './targets/docker-archive-writer.js';
 export { discover, flattenTree, referrersIndex, renderTree, type DiscoverOptions } from './ops/discover.js';
 export { entryClosures, gc, liveContent, type GcResult } from './ops/gc.js';
 export { buildIndex, type CreateIndexOptions } from './ops/index-create.js';

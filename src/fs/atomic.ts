@@ -139,3 +139,29 @@ export async function streamToFileAtomic(
     throw err;
   }
 }
+
+/** Filesystems without hard links answer link() with one of these. */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/**
+ * Move a complete temp file to `dest` only if nothing is there: a hard link
+ * (which fails with EEXIST instead of replacing) and the temp name removed.
+ * A file that appeared at `dest` while the temp file was written is kept,
+ * where a rename would have dropped it. Returns false when `dest` exists
+ * (the temp file is left to the caller). On a filesystem without hard
+ * links, the check and the rename are two steps.
+ */
+export async function renameIfAbsent(tmp: string, dest: string): Promise<boolean> {
+  try {
+    await fsp.link(tmp, dest);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') return false;
+    if (!NO_LINKS.has(code)) throw err;
+    if (await fsp.lstat(dest).then(() => true, () => false)) return false;
+    await fsp.rename(tmp, dest);
+    return true;
+  }
+  await fsp.unlink(tmp);
+  return true;
+}

@@ -53,6 +53,24 @@ export class FileSink implements ByteSink {
     this.flushBehind();
   }
 
+  /** Where the next write goes: the number of bytes written so far. */
+  get offset(): number {
+    return this.position;
+  }
+
+  /**
+   * Overwrite bytes already written, at `at` (before `offset`): a tar header
+   * whose size is known only once its content has gone by (a layer
+   * decompressed while it is written, see targets/docker-archive-writer.ts).
+   */
+  async rewrite(chunk: Uint8Array, at: number): Promise<void> {
+    if (at < 0 || at + chunk.length > this.position) throw new RangeError(`rewrite of ${chunk.length} bytes at ${at} is past the ${this.position} written`);
+    for (let done = 0; done < chunk.length; ) {
+      const { bytesWritten } = await this.handle.write(chunk, done, chunk.length - done, at + done);
+      done += bytesWritten;
+    }
+  }
+
   /** Several chunks in one system call where the kernel takes them all (it nearly always does). */
   async writeMany(chunks: Buffer[]): Promise<void> {
     if (this.flushFailure) throw this.flushFailure;

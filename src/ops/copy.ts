@@ -11,6 +11,10 @@
  * Naming: DST's tag if given (one image only), else the source's tag; an
  * image selected by digest is listed untagged. Referrers come along with
  * `referrers` (`-r`), listed untagged in the destination's index.json.
+ *
+ * A docker archive destination (`docker-archive:FILE[:NAME:TAG]`) is written
+ * whole by ops/docker-save.ts: images only, one platform of an index, the
+ * old `docker save` format.
  */
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -27,6 +31,7 @@ import { writeArchive } from './pack.js';
 import type { ArchiveMergeResult } from './archive-merge.js';
 import { selectRoots, transfer, type Root, type TransferOptions, type TransferResult } from './transfer.js';
 import { prepareLayout } from './unpack.js';
+import { checkDockerArchiveDestination, writeDockerArchive, type DockerArchiveResult } from './docker-save.js';
 
 export interface CopyReferenceOptions {
   referrers?: boolean;
@@ -35,17 +40,19 @@ export interface CopyReferenceOptions {
   concurrency?: number;
   /** For a registry at either end: TLS, credentials, retries (the CLI's global flags). */
   registry?: RegistryOptions;
+  /** A docker archive destination: replace a file already there (default: ALREADY_EXISTS). */
+  overwrite?: boolean;
   onEvent?: (e: CopyEvent) => void;
 }
 
 /** With an archive destination, also what became of an archive already there (ops/archive-merge.ts). */
-export interface CopyReferenceResult extends TransferResult, Partial<ArchiveMergeResult> {
+export interface CopyReferenceResult extends TransferResult, Partial<ArchiveMergeResult>, Partial<Omit<DockerArchiveResult, keyof TransferResult>> {
   destination: string;
   /** The archive file written, for an archive destination. */
   archive?: string;
 }
 
-const DESTINATION_KINDS = new Set<Reference['kind']>(['layout-dir', 'layout-archive', 'registry']);
+const DESTINATION_KINDS = new Set<Reference['kind']>(['layout-dir', 'layout-archive', 'docker-archive', 'registry']);
 
 /** Open a source that will be read whole: a compressed archive is spooled next to `near` (or in the temp directory). */
 export async function openWholeSource(ref: Reference, near?: string, registry?: RegistryOptions): Promise<ReadTarget> {
@@ -59,6 +66,8 @@ export async function copyReference(srcRef: Reference, dstRef: Reference, opts: 
       hint: 'copy to a layout directory (oci:DIR), a layout archive (oci-archive:FILE.tar) or a registry (HOST/REPO[:TAG])',
     });
   }
+  if (dstRef.kind === 'docker-archive') await checkDockerArchiveDestination(dstRef, opts);
+  else if (opts.overwrite) throw new UsageError('--overwrite is for docker-archive destinations; layouts and archives are merged into, never replaced');
   if (opts.allTags && dstRef.tag) throw new UsageError('--all-tags keeps the source tags; drop the tag from the destination');
 
   // A compressed source is spooled beside a local destination: same disk the user chose for the data.
@@ -66,6 +75,10 @@ export async function copyReference(srcRef: Reference, dstRef: Reference, opts: 
   const src = await openWholeSource(srcRef, spoolNear, opts.registry);
   try {
     const roots = await selectRoots(src, srcRef, { allTags: opts.allTags, platform: opts.platform });
+    if (dstRef.kind === 'docker-archive') {
+      const saved = await writeDockerArchive(src, srcRef, roots, dstRef, { overwrite: opts.overwrite, platform: opts.platform, onEvent: opts.onEvent });
+      return { ...saved, destination: dstRef.original };
+    }
     // The destination's name as written (TAG or REPO:TAG), never the one the source entry had.
     if (dstRef.tag) for (const r of roots) r.tags = [layoutName(dstRef)!];
     return { ...(await copyRoots(src, roots, dstRef, opts)), destination: dstRef.original };

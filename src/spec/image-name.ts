@@ -30,3 +30,16 @@ export function parseImageName(name: string, opts: { strictTag?: boolean } = {})
   if (tag !== undefined && !isValidTag(tag)) return opts.strictTag ? undefined : { repository };
   return tag !== undefined ? { repository, tag } : { repository };
 }
+
+/**
+ * A docker name as `docker save` writes it in RepoTags: Docker Hub's host
+ * left out and its `library/` too (`docker.io/library/debian:12` ->
+ * `debian:12`, `docker.io/me/app:1` -> `me/app:1`); other names as they are.
+ */
+export function familiarDockerName(name: string): string {
+  const m = /^(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\/(.+)$/.exec(name);
+  if (!m) return name;
+  const rest = m[1]!;
+  const library = /^library\/([^/]+)$/.exec(rest);
+  return library ? library[1]! : rest;
+}

@@ -41,8 +41,21 @@ export function isIndexMediaType(mt: string | undefined): boolean {
   return mt === MediaType.ImageIndex || mt === MediaType.DockerManifestList;
 }
 
-function isImageManifestMediaType(mt: string | undefined): boolean {
+export function isImageManifestMediaType(mt: string | undefined): boolean {
   return mt === MediaType.ImageManifest || mt === MediaType.DockerManifest;
+}
+
+/**
+ * How a layer of this media type is compressed, or undefined when the type
+ * is not a filesystem layer tar (an artifact's file, an unknown type). OCI's
+ * `.tar`, `+gzip`, `+zstd` (distributable or not) and Docker's
+ * `rootfs.diff.tar[.gzip]` (foreign or not).
+ */
+export function layerCompression(mt: string): 'none' | 'gzip' | 'zstd' | undefined {
+  const m = /^application\/vnd\.(?:oci\.image\.layer\.(?:nondistributable\.)?v1\.tar(\+gzip|\+zstd)?|docker\.image\.rootfs\.(?:foreign\.)?diff\.tar(\.gzip)?)$/.exec(mt);
+  if (!m) return undefined;
+  if (m[1] === '+zstd') return 'zstd';
+  return m[1] === '+gzip' || m[2] === '.gzip' ? 'gzip' : 'none';
 }
 
 /** Any document that is a manifest in the registry sense (fetched from /manifests/). */

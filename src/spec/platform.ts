@@ -172,3 +172,18 @@ export function selectPlatform<T extends { platform?: Platform }>(want: Platform
   }
   return best?.c;
 }
+
+/** Node.js's `process.arch` names where they differ from the OCI architecture names. */
+const NODE_ARCH: Record<string, string> = { x64: 'amd64', ia32: '386', ppc64: 'ppc64le' };
+
+/**
+ * The platform of the machine ocikit runs on, as skopeo and docker choose an
+ * image from an index when none is asked for. The OS is `linux` everywhere
+ * but Windows: Docker on macOS runs Linux images. (`ppc64` is Node.js's name
+ * for little-endian POWER, the only one it runs on under Linux.)
+ */
+export function hostPlatform(arch: string = process.arch, osName: string = process.platform, armVersion: unknown = process.config.variables['arm_version' as keyof typeof process.config.variables]): Platform {
+  const p: Platform = { os: osName === 'win32' ? 'windows' : 'linux', architecture: NODE_ARCH[arch] ?? arch };
+  if (arch === 'arm' && (typeof armVersion === 'string' || typeof armVersion === 'number') && /^\d+$/.test(String(armVersion))) p.variant = `v${armVersion}`;
+  return p;
+}

@@ -7,7 +7,7 @@
  * recursively.
  */
 import type { Descriptor } from '../spec/types.js';
-import { isRetained, type ReadTarget, type WriteTarget } from './target.js';
+import { fetchesFrom, isRetained, keepsPartials, type ReadTarget, type WriteTarget } from './target.js';
 import { limiter } from '../util/limit.js';
 import { fetchManifest, fetchManifestOrEmbedded, fetchOrEmbedded, type FetchedManifest } from './content.js';
 import { isOcikitError } from '../errors.js';
@@ -16,7 +16,8 @@ import { isWalkable, successors } from './successors.js';
 export type CopyEvent =
   | { type: 'skip'; descriptor: Descriptor }
   | { type: 'start'; descriptor: Descriptor }
-  | { type: 'done'; descriptor: Descriptor };
+  /** `resumedBytes`: bytes of the blob taken from a partial download an earlier run kept, not transferred again. */
+  | { type: 'done'; descriptor: Descriptor; resumedBytes?: number };
 
 export interface CopyOptions {
   /** Blobs transferred at once (default 5). */
@@ -41,6 +42,8 @@ export interface CopyResult {
   /** Every descriptor the copy covered, copied or skipped. */
   nodes: number;
   bytesCopied: number;
+  /** Of those, bytes taken from partial downloads an interrupted run kept. */
+  resumedBytes: number;
 }
 
 /**
@@ -63,6 +66,7 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
   const done = new Map<string, Promise<void>>();
   const manifests = new Map<string, FetchedManifest>();
   let bytesCopied = 0;
+  let resumedBytesTotal = 0;
   let nodes = 0;
 
   const copyNode = (desc: Descriptor): Promise<void> => {
@@ -86,10 +90,10 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
         await run(async () => {
           if (await isRetained(dst, desc)) return opts.onEvent?.({ type: 'skip', descriptor: desc });
           opts.onEvent?.({ type: 'start', descriptor: desc });
-          // A blob the source holds only as its descriptor's `data` is written out from it (verified).
-          await dst.push(desc, await fetchOrEmbedded(src, desc));
+          const resumedBytes = await storeBlob(src, dst, desc);
           bytesCopied += desc.size;
-          opts.onEvent?.({ type: 'done', descriptor: desc });
+          resumedBytesTotal += resumedBytes;
+          opts.onEvent?.({ type: 'done', descriptor: desc, ...(resumedBytes > 0 ? { resumedBytes } : {}) });
         });
       })();
       done.set(desc.digest, p);
@@ -119,7 +123,22 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
       frontier = next;
     }
   }
-  return { root, referrers, nodes, bytesCopied };
+  return { root, referrers, nodes, bytesCopied, resumedBytes: resumedBytesTotal };
+}
+
+/**
+ * Store one blob; returns the bytes resumed. From a source that can send a
+ * blob from an offset (a registry) into a destination that keeps partial
+ * downloads (a layout directory), the download resumes what an interrupted
+ * run kept. A blob the source holds only as its descriptor's `data` is
+ * written out from it (verified).
+ */
+async function storeBlob(src: ReadTarget, dst: WriteTarget, desc: Descriptor): Promise<number> {
+  if (desc.data === undefined && fetchesFrom(src) && keepsPartials(dst)) {
+    return (await dst.pushResumable(desc, (offset) => src.fetchFrom(desc, offset))).resumedBytes;
+  }
+  await dst.push(desc, await fetchOrEmbedded(src, desc));
+  return 0;
 }
 
 /**

@@ -120,6 +120,8 @@ export interface TransferResult {
   /** Descriptors the copy covered, copied or skipped. */
   nodes: number;
   bytesCopied: number;
+  /** Of those, bytes taken from partial downloads an interrupted run kept (a registry into a layout). */
+  resumedBytes: number;
 }
 
 /**
@@ -140,12 +142,13 @@ export async function transfer(src: ReadTarget, dst: WriteTarget, roots: Root[],
  * reported once however many roots it hangs on.
  */
 export async function copyRoots(src: ReadTarget, dst: WriteTarget, roots: Root[], opts: TransferOptions = {}): Promise<TransferResult> {
-  const result: TransferResult = { roots: [], referrers: [], nodes: 0, bytesCopied: 0 };
+  const result: TransferResult = { roots: [], referrers: [], nodes: 0, bytesCopied: 0, resumedBytes: 0 };
   const seenReferrers = new Set<string>();
   for (const root of roots) {
     const r = await copyGraph(src, dst, root.descriptor, { concurrency: opts.concurrency, limit: opts.limit, referrers: opts.referrers, onEvent: opts.onEvent });
     result.nodes += r.nodes;
     result.bytesCopied += r.bytesCopied;
+    result.resumedBytes += r.resumedBytes;
     result.roots.push({ digest: root.descriptor.digest, mediaType: root.descriptor.mediaType, tags: [...root.tags] });
     for (const d of r.referrers) {
       if (!seenReferrers.has(d.digest)) {

@@ -23,6 +23,7 @@ function render(r: GcResult): string {
   }
   for (const b of r.removedBlobs) lines.push(`${verb} blob ${b.digest} (${b.size} bytes)`);
   for (const f of r.removedTempFiles) lines.push(`${verb} stale temp file ${f}`);
+  for (const f of r.removedPartials) lines.push(`${verb} partial download ${f.name} (${f.size} bytes; the next pull downloads that blob whole)`);
   lines.push(`${r.dryRun ? 'dry run: ' : ''}${verb} ${r.removedBlobs.length} blob(s), ${r.freedBytes} bytes; ${r.keptBlobs} blob(s) in use`);
   return lines.join('\n');
 }

@@ -16,6 +16,7 @@ export { streamToFileAtomic, type AtomicWriteOptions } from './fs/atomic.js';
 export { checkOutputFile, outputFileError, writeOutputFile } from './fs/output-file.js';
 export { removeTrackedTempFiles } from './fs/temp-files.js';
 export { releaseLeasesSync } from './fs/lease.js';
+export { outputDirState, removeUnusedNewLayout, type OutputDirState } from './fs/new-layout-dir.js';
 export { SPOOL_LIMIT_ENV } from './archive/spool.js';
 export { parseByteSize } from './util/byte-size.js';
 export { fetchDocument, fetchDocumentOrEmbedded, fetchManifest, fetchManifestOrEmbedded, MAX_DOCUMENT_SIZE, readAll } from './graph/content.js';

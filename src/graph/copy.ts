@@ -32,6 +32,12 @@ export interface CopyOptions {
   referrers?: boolean;
   /** Only copy referrers with this artifact type. */
   referrersFilter?: { artifactType?: string };
+  /**
+   * A referrer that fails to copy (a registry refusing its media type) does
+   * not stop the copy: it is reported in `failedReferrers` and the other
+   * referrers are copied. Off, the first failure fails the copy.
+   */
+  continuePastFailedReferrers?: boolean;
   onEvent?: (e: CopyEvent) => void;
 }
 
@@ -44,6 +50,15 @@ export interface CopyResult {
   bytesCopied: number;
   /** Of those, bytes taken from partial downloads an interrupted run kept. */
   resumedBytes: number;
+  /** Referrers that could not be copied (with continuePastFailedReferrers), in discovery order. */
+  failedReferrers: FailedReferrer[];
+}
+
+export interface FailedReferrer {
+  referrer: Descriptor;
+  /** The digest of the manifest it refers to. */
+  subject: string;
+  error: unknown;
 }
 
 /**
@@ -103,6 +118,7 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
 
   await settled(copyNode(root), done);
   const referrers: Descriptor[] = [];
+  const failedReferrers: FailedReferrer[] = [];
   if (opts.referrers) {
     // Breadth-first over manifests copied so far; each referrer copied brings its own referrers.
     const visited = new Set<string>();
@@ -115,7 +131,13 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
         const m = manifests.get(digest)!;
         for await (const r of src.referrers(m.descriptor, opts.referrersFilter)) {
           if (done.has(r.digest)) continue;
-          await settled(copyNode(r), done);
+          try {
+            await settled(copyNode(r), done);
+          } catch (error) {
+            if (!opts.continuePastFailedReferrers) throw error;
+            failedReferrers.push({ referrer: r, subject: digest, error });
+            continue;
+          }
           referrers.push(r);
           for (const d of manifests.keys()) if (!visited.has(d)) next.push(d);
         }
@@ -123,7 +145,7 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
       frontier = next;
     }
   }
-  return { root, referrers, nodes, bytesCopied, resumedBytes: resumedBytesTotal };
+  return { root, referrers, nodes, bytesCopied, resumedBytes: resumedBytesTotal, failedReferrers };
 }
 
 /**

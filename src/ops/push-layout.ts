@@ -14,7 +14,8 @@ import { OcikitError, UsageError } from '../errors.js';
 import { Annotation } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
 import type { CopyEvent } from '../graph/copy.js';
-import { transfer } from './transfer.js';
+import { throwIfReferrersFailed, transfer } from './transfer.js';
+import type { FailedReferrer } from '../graph/copy.js';
 import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { isFallbackTagEntry, tagOf } from '../spec/index-entries.js';
@@ -75,6 +76,7 @@ export async function pushLayout(src: LayoutReadTarget, registry: string, reposi
     opts.onEvent?.(e);
   };
   const referrersSeen = new Set<string>();
+  const failedReferrers: FailedReferrer[] = [];
   const images: PushedImage[] = [];
   // Roots in parallel (their blob transfers are bounded by the shared blob slots).
   const runRoot = limiter(concurrency);
@@ -84,13 +86,16 @@ export async function pushLayout(src: LayoutReadTarget, registry: string, reposi
         const dst = targetFor(job.repository);
         const desc = stripName(job.entry);
         // The one transfer: a repository keeps no index, so naming is the tag (an untagged root stays by digest).
-        const r = await transfer(src, dst, [{ descriptor: desc, tags: job.tag !== undefined ? [job.tag] : [] }], { limit: blobSlots, referrers: opts.referrers !== false, onEvent });
+        const r = await transfer(src, dst, [{ descriptor: desc, tags: job.tag !== undefined ? [job.tag] : [] }], { limit: blobSlots, referrers: opts.referrers !== false, onEvent, returnFailedReferrers: true });
         for (const d of r.referrers) referrersSeen.add(`${job.repository}@${d.digest}`);
+        failedReferrers.push(...r.failedReferrers);
         images.push({ reference: `${registry}/${job.repository}${job.tag !== undefined ? `:${job.tag}` : `@${desc.digest}`}`, digest: desc.digest, mediaType: desc.mediaType });
       }),
     ),
   );
   stats.referrers = referrersSeen.size;
+  // A referrer the registry refused is reported after every image, tag and other referrer is pushed.
+  throwIfReferrersFailed(failedReferrers, `registry ${registry}`);
   return { ...stats, images };
 }
 

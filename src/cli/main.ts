@@ -9,6 +9,7 @@ import { Context, isUsageOrigin, type GlobalArgs } from './context.js';
 import { commands } from './commands/index.js';
 import type { CommandSpec } from './commands/command.js';
 import { exitOnSignalsRemovingTempFiles } from './signals.js';
+import { networkFlags } from './registry-options.js';
 
 const USAGE_CODES = new Set(['USAGE', 'INVALID_REFERENCE']);
 
@@ -51,8 +52,8 @@ function buildParser(argv: string[], opts: RunOptions, pending: Array<Promise<vo
     .option('username', { alias: 'u', type: 'string', describe: 'registry user name' })
     .option('password-stdin', { type: 'boolean', describe: 'read the registry password from stdin' })
     .option('registry-config', { type: 'string', describe: 'docker config.json with credentials' })
-    .option('timeout', { type: 'string', describe: 'registries: give up on a connection silent for SECONDS (default 30)' })
-    .option('retries', { type: 'string', describe: 'registries: retries of a failed request (default 4)' })
+    .option('timeout', { type: 'string', describe: 'registries: give up on connecting, or on a connection silent, for SECONDS (default 30)' })
+    .option('retries', { type: 'string', describe: 'registries: retries of a failed idempotent request, with backoff (default 4; 0: one try)' })
     .group(['output', 'json', 'quiet', 'progress', 'debug', 'oci-layout', 'plain-http', 'insecure', 'ca-file', 'username', 'password-stdin', 'registry-config', 'timeout', 'retries'], 'Global options:')
     // Tags such as 10 or 007, and layout directories named 2024, are strings, not numbers.
     .parserConfiguration({ 'parse-numbers': false, 'parse-positional-numbers': false })
@@ -92,6 +93,8 @@ function buildParser(argv: string[], opts: RunOptions, pending: Array<Promise<vo
         if (typeof args.output === 'string' && !formats.includes(args.output)) {
           throw new UsageError(`--output takes ${formats.join(', ')}; got "${args.output}"`);
         }
+        // Checked for every command, not only when one reaches a registry: a bad value is a mistake wherever it is given.
+        networkFlags(args as GlobalArgs);
         const ctx = new Context(args as GlobalArgs, opts);
         contexts.push(ctx);
         if (opts.stdout === undefined && !cmd.handlesSignals) exitOnSignalsRemovingTempFiles(opts.stderr ?? process.stderr);

@@ -25,6 +25,7 @@ import { RegistryTarget } from '../targets/registry.js';
 import { keepsIndex, type WriteTarget } from '../graph/target.js';
 import { registryClient, type RegistryOptions } from '../registry/client.js';
 import { countEvent, emptyStats, type TransferStats } from './transfer-stats.js';
+import { prepareLayout } from './unpack.js';
 
 export interface PullOptions {
   platform?: Platform;
@@ -88,6 +89,26 @@ export async function pullImages(refs: Reference[], dst: WriteTarget, opts: Pull
   stats.referrers = listed.length;
   const images = roots.map((r): PulledImage => ({ reference: r.name, digest: r.desc.digest, mediaType: r.desc.mediaType, ...(r.tag !== undefined ? { tag: r.tag } : {}) }));
   return { ...stats, images, referrerDescriptors: listed };
+}
+
+/**
+ * pullImages into the layout directory `dir`, created when missing (with its
+ * parents). A pull that fails takes back what it created, as copy and unpack
+ * do: a new directory is removed, an empty one emptied, so no empty layout
+ * is left for the next command to take for a real one. (A signal ends the
+ * process before that: a new directory then stays, with the partial
+ * download the next pull resumes.) The write lease is released either way.
+ */
+export async function pullIntoLayout(refs: Reference[], dir: string, opts: PullOptions = {}): Promise<PullResult> {
+  const prepared = await prepareLayout(dir, { createParents: true });
+  try {
+    return await pullImages(refs, prepared.layout, opts);
+  } catch (err) {
+    await prepared.rollback().catch(() => undefined);
+    throw err;
+  } finally {
+    await prepared.layout.close();
+  }
 }
 
 /**

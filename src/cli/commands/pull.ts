@@ -3,10 +3,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   isOcikitError,
-  outputDirState,
   parseReference,
   pullImages,
-  removeUnusedNewLayout,
+  pullIntoLayout,
   summaryLine,
   UsageError,
   writeArchiveFile,
@@ -61,15 +60,8 @@ export default defineCommand<PullArgs>({
         const w = await writeArchiveFile(dstRef.path!, {}, (writer) => pullImages(refs, writer, { ...opts, onEvent: progress.onEvent }));
         result = { ...w.result, merged: w.merged, earlierEntries: w.earlierEntries, movedTags: w.movedTags };
       } else if (dstRef.kind === 'layout-dir') {
-        // A pull that fails before storing a blob takes back the directory it created (fs/new-layout-dir.ts).
-        const before = await outputDirState(dstRef.path!);
-        try {
-          const { target } = await ctx.openWrite(`oci:${dstRef.path!}`, true);
-          result = await pullImages(refs, target, { ...opts, onEvent: progress.onEvent });
-        } catch (err) {
-          await removeUnusedNewLayout(dstRef.path!, before);
-          throw err;
-        }
+        // A failed pull takes back the directory it created (ops/pull-images.ts).
+        result = await pullIntoLayout(refs, dstRef.path!, { ...opts, onEvent: progress.onEvent });
       } else {
         throw new UsageError(`${dstInput} is a ${dstRef.kind}; pull writes a layout directory or a layout archive`);
       }

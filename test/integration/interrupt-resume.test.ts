@@ -9,6 +9,8 @@
  *   and the bytes it had are kept as `.ocikit-partial-sha256-<hex>`;
  * - the next pull asks for the rest with `Range: bytes=STALL_AT-`, gets a
  *   206, reports `resumedBytes` and the layout verifies;
+ * - the same for copy stopped by SIGTERM, and for a pull that ends in
+ *   TIMEOUT because the registry went quiet;
  * - a registry that ignores Range (answers 200) and a partial file holding
  *   the wrong bytes both end in a complete, verified blob (the download
  *   starts over);
@@ -156,6 +158,46 @@ describe('an interrupted pull resumes', () => {
     expect(result.resumedBytes).toBe(STALL_AT);
     expect(proxy.layerGets).toEqual([{ range: `bytes=${STALL_AT}-`, status: 206 }]);
     expect(await readdir(out)).not.toContain(partialName());
+    await verifies(out);
+  });
+
+  it('copy, stopped by SIGTERM mid-blob: exit 143, the bytes kept; the next copy resumes them', { timeout: 180_000 }, async () => {
+    const out = path.join(await tmp(), 'out');
+    proxy.mode = 'stall';
+    proxy.layerGets.length = 0;
+    const proc = spawnOcikit(['copy', '--json', `${proxy.host}/r/big:v1`, `oci:${out}`], env);
+    let ended = false;
+    void proc.exited.then(() => (ended = true));
+    await waitForTempFileOf(out, STALL_AT, () => ended);
+    proc.child.kill('SIGTERM');
+    expect((await proc.exited).code, proc.output().stderr).toBe(143);
+    expect((await readdir(out)).filter((n) => n.startsWith('.ocikit-tmp-'))).toEqual([]);
+    expect((await stat(path.join(out, partialName()))).size).toBe(STALL_AT);
+
+    proxy.mode = 'pass';
+    proxy.layerGets.length = 0;
+    const r = await ocikit(['copy', '--json', `${proxy.host}/r/big:v1`, `oci:${out}`], { env, timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(jsonDocument<{ resumedBytes: number }>(r).resumedBytes).toBe(STALL_AT);
+    expect(proxy.layerGets).toEqual([{ range: `bytes=${STALL_AT}-`, status: 206 }]);
+    await verifies(out);
+  });
+
+  it('a registry that goes quiet mid-blob: TIMEOUT, the bytes kept in the existing layout; the next pull resumes them', { timeout: 120_000 }, async () => {
+    const out = path.join(await tmp(), 'out');
+    expect((await ocikit(['init', out])).code).toBe(0);
+    proxy.mode = 'stall';
+    proxy.layerGets.length = 0;
+    // The stalled download is resumed once (from STALL_AT), stalls again after as many bytes, and gives up.
+    const r = await ocikit(['--timeout', '1', 'pull', '--json', `${proxy.host}/r/big:v1`, out], { env, timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(1);
+    expect(jsonDocument<{ error: { code: string } }>(r).error.code).toBe('TIMEOUT');
+    expect((await stat(path.join(out, partialName()))).size).toBe(2 * STALL_AT);
+
+    proxy.mode = 'pass';
+    proxy.layerGets.length = 0;
+    expect((await pull(out)).resumedBytes).toBe(2 * STALL_AT);
+    expect(proxy.layerGets).toEqual([{ range: `bytes=${2 * STALL_AT}-`, status: 206 }]);
     await verifies(out);
   });
 

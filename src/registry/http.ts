@@ -229,7 +229,8 @@ export class Transport {
           attempt--;
           continue;
         }
-        if (attempt < retries && idempotent && RETRYABLE_NETWORK.has(e.code ?? '')) {
+        // A name that did not resolve sent nothing anywhere: safe to try again whatever the method.
+        if (attempt < retries && (idempotent || e.code === 'EAI_AGAIN') && RETRYABLE_NETWORK.has(e.code ?? '')) {
           const delay = this.backoff(attempt);
           this.log(`${req.method} ${redactUrl(url)} failed (${e.code}); retry ${attempt + 1}/${retries} in ${delay} ms`);
           await sleep(delay);

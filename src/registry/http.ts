@@ -13,9 +13,11 @@
  *   streamed request body cannot be replayed, so such a request is tried
  *   once; callers that want retries pass buffers. Only idempotent requests
  *   (GET, HEAD, PUT, DELETE) are retried after a 5xx or a reset: the server
- *   may have acted on a POST or PATCH before it failed (opened an upload,
- *   taken a chunk), and sending it again would act twice. A 429 says the
- *   request was not taken at all, so any method is retried after it.
+ *   may have acted on a POST before it failed (opened an upload), and
+ *   sending it again would act twice. A chunk PATCH with a Content-Range
+ *   counts as idempotent (a registry that took it refuses the repeat with
+ *   416 instead of appending twice). A 429 says the request was not taken
+ *   at all, so any method is retried after it.
  *   `retries: 0` is one try.
  * - One idle timeout (`timeoutMs`, the CLI's --timeout) covers connecting,
  *   sending and receiving: a connection with no progress for that long ends
@@ -212,7 +214,9 @@ export class Transport {
   async send(req: HttpRequest): Promise<HttpResponse> {
     const replayable = !(req.body instanceof Readable);
     const retries = replayable ? (this.opts.retries ?? DEFAULT_RETRIES) : 0;
-    const idempotent = IDEMPOTENT.has(req.method);
+    // A chunk PATCH names where its bytes go (Content-Range): a registry that already took it refuses
+    // the repeat (416) instead of appending the bytes twice, so it may be repeated too.
+    const idempotent = IDEMPOTENT.has(req.method) || (req.method === 'PATCH' && req.headers?.['Content-Range'] !== undefined);
     // A URL built before we learnt this loopback host has no TLS (or taken from a Location header).
     let url = req.tlsOnly ? req.url : this.effectiveUrl(req.url);
     for (let attempt = 0; ; attempt++) {

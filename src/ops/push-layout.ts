@@ -88,7 +88,7 @@ export async function pushLayout(src: LayoutReadTarget, registry: string, reposi
         // The one transfer: a repository keeps no index, so naming is the tag (an untagged root stays by digest).
         const r = await transfer(src, dst, [{ descriptor: desc, tags: job.tag !== undefined ? [job.tag] : [] }], { limit: blobSlots, referrers: opts.referrers !== false, onEvent, returnFailedReferrers: true });
         for (const d of r.referrers) referrersSeen.add(`${job.repository}@${d.digest}`);
-        failedReferrers.push(...r.failedReferrers);
+        failedReferrers.push(...(r.failedReferrers ?? []));
         images.push({ reference: `${registry}/${job.repository}${job.tag !== undefined ? `:${job.tag}` : `@${desc.digest}`}`, digest: desc.digest, mediaType: desc.mediaType });
       }),
     ),

@@ -128,8 +128,12 @@ export interface TransferResult {
   bytesCopied: number;
   /** Of those, bytes taken from partial downloads an interrupted run kept (a registry into a layout). */
   resumedBytes: number;
-  /** Referrers that could not be copied (see failedReferrersError). */
-  failedReferrers: FailedReferrer[];
+  /**
+   * Referrers that could not be copied (see failedReferrersError): from
+   * copyRoots, and from transfer() with `returnFailedReferrers` (otherwise it
+   * fails with them, and a result never carries any).
+   */
+  failedReferrers?: FailedReferrer[];
 }
 
 /**
@@ -138,9 +142,10 @@ export interface TransferResult {
  * A layout directory's index.json is updated once, last, under its lock.
  */
 export async function transfer(src: ReadTarget, dst: WriteTarget, roots: Root[], opts: TransferOptions = {}): Promise<TransferResult> {
-  const result = await copyRoots(src, dst, roots, opts);
+  const { failedReferrers, ...result } = await copyRoots(src, dst, roots, opts);
   await nameRoots(dst, roots, result.referrers);
-  if (!opts.returnFailedReferrers) throwIfReferrersFailed(result.failedReferrers, dst.description);
+  if (opts.returnFailedReferrers) return { ...result, failedReferrers };
+  throwIfReferrersFailed(failedReferrers, dst.description);
   return result;
 }
 
@@ -176,8 +181,8 @@ export function throwIfReferrersFailed(failed: FailedReferrer[], where: string):
  * every root's graph and, with `referrers`, its referrers, each referrer
  * reported once however many roots it hangs on.
  */
-export async function copyRoots(src: ReadTarget, dst: WriteTarget, roots: Root[], opts: TransferOptions = {}): Promise<TransferResult> {
-  const result: TransferResult = { roots: [], referrers: [], nodes: 0, bytesCopied: 0, resumedBytes: 0, failedReferrers: [] };
+export async function copyRoots(src: ReadTarget, dst: WriteTarget, roots: Root[], opts: TransferOptions = {}): Promise<TransferResult & { failedReferrers: FailedReferrer[] }> {
+  const result: TransferResult & { failedReferrers: FailedReferrer[] } = { roots: [], referrers: [], nodes: 0, bytesCopied: 0, resumedBytes: 0, failedReferrers: [] };
   const seenReferrers = new Set<string>();
   for (const root of roots) {
     const r = await copyGraph(src, dst, root.descriptor, { concurrency: opts.concurrency, limit: opts.limit, referrers: opts.referrers, onEvent: opts.onEvent, continuePastFailedReferrers: true });

@@ -15,6 +15,7 @@ export { isValidRegistryHost, isValidTag, layoutName, parseReference, type Parse
 export { streamToFileAtomic, type AtomicWriteOptions } from './fs/atomic.js';
 export { checkOutputFile, outputFileError, writeOutputFile } from './fs/output-file.js';
 export { removeTrackedTempFiles } from './fs/temp-files.js';
+export { releaseLeasesSync } from './fs/lease.js';
 export { SPOOL_LIMIT_ENV } from './archive/spool.js';
 export { parseByteSize } from './util/byte-size.js';
 export { fetchDocument, fetchDocumentOrEmbedded, fetchManifest, fetchManifestOrEmbedded, MAX_DOCUMENT_SIZE, readAll } from './graph/content.js';
@@ -48,7 +49,7 @@ export { listLayoutRepositories, listRegistryRepositories, listTagPage, type Nam
 export { parseRegistryHost } from './spec/registry-host.js';
 export { pushManifest, type ManifestStore, type PushManifestOptions } from './ops/manifest-push.js';
 export { pack, type ArchiveResult, type PackOptions, type WriteArchiveOptions } from './ops/pack.js';
-export { pullImages, type PullOptions, type PullResult } from './ops/pull-images.js';
+export { pullImages, pullIntoLayout, type PullOptions, type PullResult } from './ops/pull-images.js';
 export { pushLayout, type PushLayoutOptions, type PushLayoutResult } from './ops/push-layout.js';
 export { summaryLine, type TransferStats } from './ops/transfer-stats.js';
 export { unpack, type UnpackOptions, type UnpackResult } from './ops/unpack.js';

@@ -16,6 +16,7 @@ export type PathClass =
 /** Files that other tools and ocikit itself leave beside a layout, and what to say about them. */
 const KNOWN_STRAYS: Array<{ test: (name: string) => boolean; message: string }> = [
   { test: (n) => n.startsWith('.ocikit-tmp-'), message: 'temporary file of an interrupted ocikit write; ocikit gc removes it' },
+  { test: (n) => n.startsWith('.ocikit-partial-'), message: 'partial blob download kept by an interrupted pull; the next pull of that blob resumes it, ocikit gc removes it' },
   { test: (n) => n === LEASE_DIR, message: 'write leases of ocikit processes that are running or were killed; not part of the layout' },
   { test: (n) => n === '.ocikit.lock', message: 'lock of an ocikit process that is running or was killed; not part of the layout' },
   { test: (n) => n === 'ingest', message: 'upload area that other tools (oras) use for writes in progress; not part of the layout' },

@@ -11,6 +11,7 @@ import { exitOnSignalsRemovingTempFiles } from './signals.js';
 import { version } from './version.js';
 import { chooseFormat, DEFAULT_FORMATS } from './format.js';
 import { commandName, helpHint, usageErrorFor, type CommandSeen } from './usage.js';
+import { networkFlags } from './registry-options.js';
 
 const USAGE_CODES = new Set(['USAGE', 'INVALID_REFERENCE']);
 
@@ -47,8 +48,8 @@ const GLOBAL_OPTIONS: Record<string, Options> = {
   username: { alias: 'u', type: 'string', describe: 'registry user name' },
   'password-stdin': { type: 'boolean', describe: 'read the registry password from stdin' },
   'registry-config': { type: 'string', describe: 'docker config.json with credentials' },
-  timeout: { type: 'string', describe: 'registries: give up on a connection silent for SECONDS (default 30)' },
-  retries: { type: 'string', describe: 'registries: retries of a failed request (default 4)' },
+  timeout: { type: 'string', describe: 'registries: give up on connecting, or on a connection silent, for SECONDS (default 30)' },
+  retries: { type: 'string', describe: 'registries: retries of a failed idempotent request, with backoff (default 4; 0: one try)' },
 };
 
 /** Build the parser. Handlers register their work in `pending` so main can await it and map errors. */
@@ -101,6 +102,8 @@ function buildParser(argv: string[], opts: RunOptions, pending: Array<Promise<vo
         if (cmd.subcommands) return;
         const args = restoreDashes(parsed);
         const choice = chooseFormat(args, cmd.formats ?? DEFAULT_FORMATS, cmd.outputIsPath === true, seen.path.join(' '));
+        // Checked for every command, not only when one reaches a registry: a bad value is a mistake wherever it is given.
+        networkFlags(args as GlobalArgs);
         const ctx = new Context(args as GlobalArgs, opts, choice.format);
         contexts.push(ctx);
         if (choice.deprecation) ctx.out.warn(choice.deprecation);

@@ -29,16 +29,17 @@ export interface RegistryFlagsHolder {
  * (retries of a failed registry request), checked: a typo must not become
  * "no timeout" or a million retries.
  */
-function networkFlags(args: RegistryFlags): { timeoutMs?: number; retries?: number } {
+export function networkFlags(args: RegistryFlags): { timeoutMs?: number; retries?: number } {
   const out: { timeoutMs?: number; retries?: number } = {};
   if (args.timeout !== undefined) {
     const s = Number(args.timeout);
-    if (Array.isArray(args.timeout) || !(s > 0 && s <= 86_400)) throw new UsageError(`--timeout takes a number of seconds greater than 0 (at most 86400); got "${String(args.timeout)}"`);
+    if (Array.isArray(args.timeout) || !/^\d+(\.\d+)?$/.test(String(args.timeout)) || !(s > 0 && s <= 86_400)) throw new UsageError(`--timeout takes a number of seconds greater than 0 (at most 86400); got "${String(args.timeout)}"`);
     out.timeoutMs = Math.round(s * 1000);
   }
   if (args.retries !== undefined) {
     const n = Number(args.retries);
-    if (Array.isArray(args.retries) || !(Number.isInteger(n) && n >= 0 && n <= 100)) throw new UsageError(`--retries takes a whole number from 0 to 100; got "${String(args.retries)}"`);
+    // Digits only: Number('') is 0, and an empty value must not pass for "no retries".
+    if (Array.isArray(args.retries) || !/^\d+$/.test(String(args.retries)) || !(n >= 0 && n <= 100)) throw new UsageError(`--retries takes a whole number from 0 to 100; got "${String(args.retries)}"`);
     out.retries = n;
   }
   return out;

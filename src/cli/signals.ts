@@ -3,7 +3,9 @@
  * could remove what it was writing: a partial archive beside its destination,
  * a spool of several GiB in the temp directory. The handler removes the temp
  * files the command still has open (the library tracks them,
- * fs/temp-files.ts), then exits with 128 + the signal's number (130, 143),
+ * fs/temp-files.ts) and its write leases (fs/lease.ts), keeps blob downloads
+ * in progress as partial files the next pull resumes
+ * (fs/partial-download.ts), then exits with 128 + the signal's number (130, 143),
  * the status a shell reports for a program the signal killed.
  *
  * Locks are still released: fs/lock.ts removes the locks this process holds
@@ -11,7 +13,7 @@
  * names a dead owner, so the next writer takes it over at once).
  */
 import { constants } from 'node:os';
-import { removeTrackedTempFiles } from '../index.js';
+import { releaseLeasesSync, removeTrackedTempFiles } from '../index.js';
 
 let installed = false;
 
@@ -19,8 +21,13 @@ export function exitOnSignalsRemovingTempFiles(stderr: NodeJS.WritableStream): v
   if (installed) return;
   installed = true;
   const onSignal = (signal: NodeJS.Signals) => {
-    const removed = removeTrackedTempFiles();
-    stderr.write(`ocikit: stopped by ${signal}${removed > 0 ? `; removed ${removed} temporary file${removed === 1 ? '' : 's'}` : ''}\n`);
+    const { removed, kept } = removeTrackedTempFiles();
+    releaseLeasesSync();
+    const notes = [
+      ...(removed > 0 ? [`removed ${removed} temporary file${removed === 1 ? '' : 's'}`] : []),
+      ...(kept > 0 ? [`kept ${kept} partial download${kept === 1 ? '' : 's'} to resume`] : []),
+    ];
+    stderr.write(`ocikit: stopped by ${signal}${notes.length > 0 ? `; ${notes.join(', ')}` : ''}\n`);
     process.exit(128 + constants.signals[signal]);
   };
   process.on('SIGINT', onSignal);

@@ -50,20 +50,28 @@ export function verifiesFor(stream: object, desc: { digest: string; size: number
 
 export class VerifyStream extends Transform {
   readonly expected: VerifyExpectation;
-  get [VERIFIES](): VerifyExpectation {
-    return this.expected;
+  /** Not for a resumed stream: it carries only the rest of the content. */
+  get [VERIFIES](): VerifyExpectation | undefined {
+    return this.resumed ? undefined : this.expected;
   }
+  private readonly resumed: boolean;
   private readonly hash: Hash;
   private readonly encoded: string;
   private readonly algorithm: string;
   bytes = 0;
   [COUNTS_BYTES]?: ByteCounter;
 
-  constructor(expected: VerifyExpectation) {
+  /**
+   * `resumed`: the content's first bytes were already hashed into `hash`
+   * (a download resumed after `bytes` kept bytes); the stream carries the rest.
+   */
+  constructor(expected: VerifyExpectation, resumed?: { hash: Hash; bytes: number }) {
     super();
     const parsed = parseDigest(expected.digest);
     this.expected = expected;
-    this.hash = createDigestHash(parsed.algorithm);
+    this.hash = resumed?.hash ?? createDigestHash(parsed.algorithm);
+    this.bytes = resumed?.bytes ?? 0;
+    this.resumed = resumed !== undefined;
     this.encoded = parsed.encoded;
     this.algorithm = parsed.algorithm;
   }

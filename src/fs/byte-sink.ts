@@ -32,15 +32,19 @@ export interface ByteSink {
  * starts the writeback earlier, like `sync_file_range`, which Node.js lacks.
  */
 export class FileSink implements ByteSink {
-  private position = 0;
-  private flushedTo = 0;
+  private position: number;
+  private flushedTo: number;
   private flushing?: Promise<void>;
   private flushFailure?: unknown;
 
+  /** `start`: where the first write goes (a download that resumes appends to the bytes kept). */
   constructor(
     private readonly handle: FileHandle,
-    private readonly opts: { flushEvery?: number } = {},
-  ) {}
+    private readonly opts: { flushEvery?: number; start?: number } = {},
+  ) {
+    this.position = opts.start ?? 0;
+    this.flushedTo = this.position;
+  }
 
   async write(chunk: Uint8Array): Promise<void> {
     if (this.flushFailure) throw this.flushFailure;

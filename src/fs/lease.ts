@@ -15,7 +15,7 @@
  * as the ocikits that wrote them did.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, rmdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fromFsError } from '../errors.js';
 import { HOST_TAG, HOST_TAG_PATTERN, isProcessAlive } from './host-process.js';
@@ -62,6 +62,30 @@ async function isDeadLease(m: RegExpExecArray, file: string, now: number): Promi
   }
 }
 
+/**
+ * The lease files this process holds: a SIGINT or SIGTERM ends ocikit before
+ * close() could release them, and the CLI's signal handler removes them
+ * (releaseLeasesSync) as it removes temp files. (Left behind, a lease of a
+ * dead process costs nothing but a file until the next gc; removed, the
+ * layout is as the command found it.)
+ */
+const held = new Set<string>();
+
+/** Remove every lease this process holds (and its directory when that leaves it empty), synchronously: for a signal handler that exits right after. */
+export function releaseLeasesSync(): number {
+  const files = [...held];
+  held.clear();
+  for (const file of files) {
+    try {
+      rmSync(file, { force: true });
+      rmdirSync(path.dirname(file));
+    } catch {
+      // ENOTEMPTY (another process holds a lease there), or gone already: nothing to do.
+    }
+  }
+  return files.length;
+}
+
 export class WriteLease {
   private current?: string;
   private readonly dir: string;
@@ -77,7 +101,10 @@ export class WriteLease {
 
   /** Record `digest` (call before the blob becomes visible under its final name). */
   async add(digest: string): Promise<void> {
-    if (!this.current) this.current = path.join(this.dir, `${process.pid}-${HOST_TAG}-${randomBytes(6).toString('hex')}.lease`);
+    if (!this.current) {
+      this.current = path.join(this.dir, `${process.pid}-${HOST_TAG}-${randomBytes(6).toString('hex')}.lease`);
+      held.add(this.current);
+    }
     // Another process's release() may remove the (empty) lease directory between our mkdir and
     // our write, or even inside our mkdir (a recursive mkdir that meets EEXIST looks again, finds
     // nothing and fails with ENOENT: seen under load in test/interop/concurrent-tags); then make it
@@ -99,6 +126,7 @@ export class WriteLease {
     const file = this.current;
     this.current = undefined;
     await fsp.rm(file, { force: true });
+    held.delete(file);
     await fsp.rmdir(this.dir).catch(() => undefined); // ENOTEMPTY: another process holds a lease
   }
 }

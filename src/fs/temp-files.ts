@@ -14,12 +14,15 @@
  *   files that are open are kept in a registry, and the CLI's signal handler
  *   removes them (removeTrackedTempFiles) before it exits. The library only
  *   adds and drops paths; it never installs a handler.
+ * - One kind is kept, not removed: a blob download in progress
+ *   (fs/partial-download.ts) is renamed to its partial name on a signal, so
+ *   that the next pull resumes it instead of fetching it whole again.
  * - A SIGKILL leaves them behind. Their name says which process made them:
  *   removeLeftoverTempFiles deletes those of the exact form whose process,
  *   on this host, no longer runs. Nothing else is ever removed.
  */
 import { randomBytes } from 'node:crypto';
-import { rmSync, promises as fsp } from 'node:fs';
+import { renameSync, rmSync, statSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { HOST_TAG, HOST_TAG_PATTERN, isProcessAlive } from './host-process.js';
 
@@ -80,11 +83,16 @@ export async function removeLeftoverTempFiles(dir: string, kind: TempKind): Prom
   return removed;
 }
 
-const tracked = new Set<string>();
+/** Tracked temp files, each with the name to keep it under on a signal (undefined: remove it). */
+const tracked = new Map<string, string | undefined>();
 
-/** Note that `file` exists and is this process's to remove should it be stopped by a signal. */
-export function trackTempFile(file: string): void {
-  tracked.add(file);
+/**
+ * Note that `file` exists and is this process's to remove should it be
+ * stopped by a signal; with `keepAs`, to rename there instead (when it holds
+ * any bytes).
+ */
+export function trackTempFile(file: string, keepAs?: string): void {
+  tracked.set(file, keepAs);
 }
 
 /** `file` was renamed into place or removed: a signal no longer concerns it. */
@@ -93,18 +101,27 @@ export function untrackTempFile(file: string): void {
 }
 
 /**
- * Remove every tracked temp file, synchronously: for a signal handler that
- * exits right after. Returns how many there were.
+ * Remove every tracked temp file (keeping those tracked with `keepAs` under
+ * that name), synchronously: for a signal handler that exits right after.
+ * Returns how many were removed and how many kept.
  */
-export function removeTrackedTempFiles(): number {
+export function removeTrackedTempFiles(): { removed: number; kept: number } {
   const files = [...tracked];
   tracked.clear();
-  for (const file of files) {
+  let removed = 0;
+  let kept = 0;
+  for (const [file, keepAs] of files) {
     try {
+      if (keepAs !== undefined && statSync(file, { throwIfNoEntry: false })?.size) {
+        renameSync(file, keepAs);
+        kept++;
+        continue;
+      }
       rmSync(file, { force: true });
+      removed++;
     } catch {
       // Nothing more can be done on the way out; gc or the next run removes it (its pid is dead by then).
     }
   }
-  return files.length;
+  return { removed, kept };
 }

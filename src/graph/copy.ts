@@ -7,7 +7,7 @@
  * recursively.
  */
 import type { Descriptor } from '../spec/types.js';
-import { isRetained, type ReadTarget, type WriteTarget } from './target.js';
+import { fetchesFrom, isRetained, keepsPartials, type ReadTarget, type WriteTarget } from './target.js';
 import { limiter } from '../util/limit.js';
 import { fetchManifest, fetchManifestOrEmbedded, fetchOrEmbedded, type FetchedManifest } from './content.js';
 import { isOcikitError } from '../errors.js';
@@ -31,6 +31,12 @@ export interface CopyOptions {
   referrers?: boolean;
   /** Only copy referrers with this artifact type. */
   referrersFilter?: { artifactType?: string };
+  /**
+   * A referrer that fails to copy (a registry refusing its media type) does
+   * not stop the copy: it is reported in `failedReferrers` and the other
+   * referrers are copied. Off, the first failure fails the copy.
+   */
+  continuePastFailedReferrers?: boolean;
   onEvent?: (e: CopyEvent) => void;
 }
 
@@ -41,6 +47,17 @@ export interface CopyResult {
   /** Every descriptor the copy covered, copied or skipped. */
   nodes: number;
   bytesCopied: number;
+  /** Of those, bytes taken from partial downloads an interrupted run kept. */
+  resumedBytes: number;
+  /** Referrers that could not be copied (with continuePastFailedReferrers), in discovery order. */
+  failedReferrers: FailedReferrer[];
+}
+
+export interface FailedReferrer {
+  referrer: Descriptor;
+  /** The digest of the manifest it refers to. */
+  subject: string;
+  error: unknown;
 }
 
 /**
@@ -63,6 +80,7 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
   const done = new Map<string, Promise<void>>();
   const manifests = new Map<string, FetchedManifest>();
   let bytesCopied = 0;
+  let resumedBytesTotal = 0;
   let nodes = 0;
 
   const copyNode = (desc: Descriptor): Promise<void> => {
@@ -87,12 +105,10 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
         await run(async () => {
           if (await isRetained(dst, desc)) return opts.onEvent?.({ type: 'skip', descriptor: desc });
           opts.onEvent?.({ type: 'start', descriptor: desc });
-          // A blob the source holds only as its descriptor's `data` is written out from it (verified).
-          const content = await fetchOrEmbedded(src, desc);
-          const onEvent = opts.onEvent;
-          await dst.push(desc, onEvent ? countBytes(content, bytesReporter(desc, onEvent)) : content);
+          const resumedBytes = await storeBlob(src, dst, desc, opts.onEvent);
           bytesCopied += desc.size;
-          opts.onEvent?.({ type: 'done', descriptor: desc });
+          resumedBytesTotal += resumedBytes;
+          opts.onEvent?.({ type: 'done', descriptor: desc, ...(resumedBytes > 0 ? { resumedBytes } : {}) });
         });
       })();
       done.set(desc.digest, p);
@@ -102,6 +118,7 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
 
   await settled(copyNode(root), done);
   const referrers: Descriptor[] = [];
+  const failedReferrers: FailedReferrer[] = [];
   if (opts.referrers) {
     // Breadth-first over manifests copied so far; each referrer copied brings its own referrers.
     const visited = new Set<string>();
@@ -114,7 +131,13 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
         const m = manifests.get(digest)!;
         for await (const r of src.referrers(m.descriptor, opts.referrersFilter)) {
           if (done.has(r.digest)) continue;
-          await settled(copyNode(r), done);
+          try {
+            await settled(copyNode(r), done);
+          } catch (error) {
+            if (!opts.continuePastFailedReferrers) throw error;
+            failedReferrers.push({ referrer: r, subject: digest, error });
+            continue;
+          }
           referrers.push(r);
           for (const d of manifests.keys()) if (!visited.has(d)) next.push(d);
         }
@@ -122,7 +145,32 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
       frontier = next;
     }
   }
-  return { root, referrers, nodes, bytesCopied };
+  return { root, referrers, nodes, bytesCopied, resumedBytes: resumedBytesTotal, failedReferrers };
+}
+
+/**
+ * Store one blob; returns the bytes resumed. From a source that can send a
+ * blob from an offset (a registry) into a destination that keeps partial
+ * downloads (a layout directory), the download resumes what an interrupted
+ * run kept. A blob the source holds only as its descriptor's `data` is
+ * written out from it (verified).
+ */
+async function storeBlob(src: ReadTarget, dst: WriteTarget, desc: Descriptor, onEvent?: (e: CopyEvent) => void): Promise<number> {
+  if (desc.data === undefined && fetchesFrom(src) && keepsPartials(dst)) {
+    const resumed = await dst.pushResumable(desc, async (offset) => {
+      const rest = await src.fetchFrom(desc, offset);
+      if (!onEvent) return rest;
+      const report = bytesReporter(desc, onEvent);
+      // The bytes kept from an earlier run count as done from the start.
+      if (rest.start > 0) report(rest.start);
+      return { start: rest.start, body: countBytes(rest.body, report) };
+    });
+    return resumed.resumedBytes;
+  }
+  // A blob the source holds only as its descriptor's `data` is written out from it (verified).
+  const content = await fetchOrEmbedded(src, desc);
+  await dst.push(desc, onEvent ? countBytes(content, bytesReporter(desc, onEvent)) : content);
+  return 0;
 }
 
 /**

@@ -33,7 +33,8 @@ export type ProgressEvent =
   | { type: 'skip'; descriptor: Descriptor }
   | { type: 'start'; descriptor: Descriptor }
   | { type: 'bytes'; descriptor: Descriptor; bytes: number }
-  | { type: 'done'; descriptor: Descriptor };
+  /** `resumedBytes`: bytes of the blob taken from a partial download an earlier run kept, not transferred again. */
+  | { type: 'done'; descriptor: Descriptor; resumedBytes?: number };
 
 /** Bytes gathered before a `bytes` event goes out: an event per chunk would be one per 16 KiB off a socket. */
 export const BYTES_STEP = 1024 * 1024;

@@ -39,7 +39,11 @@ export type Ability =
   /** FileListing (targets/file-listing.ts): lists the layout's files, reads small ones at its root (verify). */
   | 'list-files'
   /** TrailingDataSource (archive/tar-end.ts): read from a tar, says what followed its end. */
-  | 'trailing-data';
+  | 'trailing-data'
+  /** ResumableFetcher: sends a blob from a byte offset on (a registry: HTTP Range). */
+  | 'fetch-from'
+  /** PartialKeeper: keeps interrupted blob downloads and resumes them (a layout directory). */
+  | 'keep-partials';
 
 /** What every target has: a name for messages and the abilities it declares. */
 export interface Target {
@@ -214,6 +218,34 @@ export interface UploadStore extends WriteTarget, Retainer {
 
 export function receivesUploads<T extends Target>(t: T): t is T & UploadStore {
   return declares(t, 'uploads');
+}
+
+/** The rest of a blob from `start` (the offset asked for, or 0 when the source could only send it whole); not verified. */
+export interface RestOfBlob {
+  start: number;
+  body: Readable;
+}
+
+/** A source that can send a blob from a byte offset on, so an interrupted download resumes. */
+export interface ResumableFetcher extends Target {
+  fetchFrom(desc: Descriptor, offset: number): Promise<RestOfBlob>;
+}
+
+export function fetchesFrom<T extends Target>(t: T): t is T & ResumableFetcher {
+  return declares(t, 'fetch-from');
+}
+
+/**
+ * A destination that keeps the bytes of a blob download that could not
+ * finish, and resumes it the next time (fs/partial-download.ts).
+ */
+export interface PartialKeeper extends Storage {
+  /** Store `desc`, fetched through `fetchFrom` from the end of a kept partial download (or its start); returns the bytes resumed. */
+  pushResumable(desc: Descriptor, fetchFrom: (offset: number) => Promise<RestOfBlob>): Promise<{ resumedBytes: number }>;
+}
+
+export function keepsPartials<T extends Target>(t: T): t is T & PartialKeeper {
+  return declares(t, 'keep-partials');
 }
 
 /** Shorthand for a class's declaration: `readonly abilities = abilities('read-index', ...)`. */

@@ -87,7 +87,7 @@ export async function checkDockerArchiveDestination(dst: Reference, opts: { refe
 /** Write `roots` of `src` as a docker archive at `dst.path` (checked with checkDockerArchiveDestination first). */
 export async function writeDockerArchive(src: ReadTarget, srcRef: Reference, roots: Root[], dst: Reference, opts: DockerArchiveOptions = {}): Promise<DockerArchiveResult> {
   const writer = await DockerArchiveWriter.toFile(dst.path!, { overwrite: opts.overwrite, mtime: opts.mtime });
-  const result: DockerArchiveResult = { roots: [], referrers: [], nodes: 0, bytesCopied: 0, archive: dst.path!, images: [], layers: 0, layerBytes: 0 };
+  const result: DockerArchiveResult = { roots: [], referrers: [], nodes: 0, bytesCopied: 0, resumedBytes: 0, archive: dst.path!, images: [], layers: 0, layerBytes: 0 };
   try {
     // Every root's image first (manifests only), so that an image reached twice (an index and its
     // child, two tags) is one manifest.json entry with every name.

@@ -17,6 +17,7 @@ import type { Descriptor } from '../spec/types.js';
 import { tempPathFor } from '../fs/atomic.js';
 import { readLiveLeases } from '../fs/lease.js';
 import { isLeftoverTempFile } from '../fs/temp-files.js';
+import { isPartialFileName } from '../fs/partial-download.js';
 import type { LayoutDir } from '../targets/layout-dir.js';
 import { removeEntries, tagOf } from '../spec/index-entries.js';
 import { entryClosures, type EntryClosure } from '../graph/closure.js';
@@ -31,6 +32,14 @@ export interface GcResult {
   keptBlobs: number;
   /** Stale temp files of crashed ocikit processes removed. */
   removedTempFiles: string[];
+  /**
+   * Partial downloads removed (`.ocikit-partial-<alg>-<hex>`, kept by an
+   * interrupted pull for the next one to resume). Every one lying there is
+   * removed: a download in progress has taken its partial file over under a
+   * temp name of its own, so none of these is in use; gc is asked for to
+   * free space, and the next pull of such a blob simply downloads it whole.
+   */
+  removedPartials: Array<{ name: string; size: number }>;
 }
 
 export async function gc(layout: LayoutDir, opts: { dryRun?: boolean } = {}): Promise<GcResult> {
@@ -53,6 +62,8 @@ export async function gc(layout: LayoutDir, opts: { dryRun?: boolean } = {}): Pr
     const removedBlobs = dryRun ? doomed : await removeBlobs(layout, doomed);
     const removedTempFiles = await staleTempFiles(layout.dir);
     if (!dryRun) for (const f of removedTempFiles) await fsp.rm(path.join(layout.dir, f), { force: true });
+    const removedPartials = await partialDownloads(layout.dir);
+    if (!dryRun) for (const f of removedPartials) await fsp.rm(path.join(layout.dir, f.name), { force: true });
 
     return {
       dryRun,
@@ -61,6 +72,7 @@ export async function gc(layout: LayoutDir, opts: { dryRun?: boolean } = {}): Pr
       freedBytes: removedBlobs.reduce((n, b) => n + b.size, 0),
       keptBlobs: blobs.length - removedBlobs.length,
       removedTempFiles,
+      removedPartials,
     };
   });
 }
@@ -164,4 +176,15 @@ async function listBlobs(layout: LayoutDir): Promise<Array<{ digest: string; siz
 async function staleTempFiles(dir: string): Promise<string[]> {
   const entries = await fsp.readdir(dir, { withFileTypes: true });
   return entries.filter((e) => e.isFile() && isLeftoverTempFile(e.name, 'tmp', { legacy: true })).map((e) => e.name);
+}
+
+/** Partial downloads in the layout root (fs/partial-download.ts): regular files of that name only. */
+async function partialDownloads(dir: string): Promise<Array<{ name: string; size: number }>> {
+  const out: Array<{ name: string; size: number }> = [];
+  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
+    if (!e.isFile() || !isPartialFileName(e.name)) continue;
+    const st = await fsp.lstat(path.join(dir, e.name)).catch(() => undefined); // taken over meanwhile
+    if (st?.isFile()) out.push({ name: e.name, size: st.size });
+  }
+  return out;
 }

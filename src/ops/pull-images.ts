@@ -16,7 +16,8 @@ import { OcikitError } from '../errors.js';
 import type { Reference } from '../reference.js';
 import type { Descriptor, Platform } from '../spec/types.js';
 import type { CopyEvent } from '../graph/copy.js';
-import { copyRoots } from './transfer.js';
+import { copyRoots, throwIfReferrersFailed } from './transfer.js';
+import type { FailedReferrer } from '../graph/copy.js';
 import { resolvePlatform } from '../targets/open.js';
 import { applyNames, isFallbackTag, type NameEdit } from '../spec/index-entries.js';
 import { parseImageName } from '../spec/image-name.js';
@@ -24,6 +25,7 @@ import { RegistryTarget } from '../targets/registry.js';
 import { keepsIndex, type WriteTarget } from '../graph/target.js';
 import { registryClient, type RegistryOptions } from '../registry/client.js';
 import { countEvent, emptyStats, type TransferStats } from './transfer-stats.js';
+import { prepareLayout } from './unpack.js';
 
 export interface PullOptions {
   platform?: Platform;
@@ -68,6 +70,7 @@ export async function pullImages(refs: Reference[], dst: WriteTarget, opts: Pull
     if (ref.kind !== 'registry') throw new OcikitError('USAGE', `${ref.original} is not a registry reference; pull reads from registries (write HOST/REPO[:TAG|@DIGEST])`);
   }
   const referrers = new Map<string, Descriptor>();
+  const failedReferrers: FailedReferrer[] = [];
   const roots: PullRoot[] = [];
   for (const ref of refs) {
     const src = new RegistryTarget(registryClient(ref.registry!, opts.registry), ref.repository!, false);
@@ -75,14 +78,37 @@ export async function pullImages(refs: Reference[], dst: WriteTarget, opts: Pull
     // Tags are not given here: pull names its entries itself, once, below (nameEntries).
     const r = await copyRoots(src, dst, selected.map((root) => ({ descriptor: root.desc, tags: [] })), { concurrency: opts.concurrency ?? 5, referrers: opts.referrers !== false, onEvent });
     for (const d of r.referrers) referrers.set(d.digest, d);
+    failedReferrers.push(...r.failedReferrers);
     for (const root of selected) roots.push(root); // not push(...selected): a repository may have 100,000 tags
   }
   const rootDigests = new Set(roots.map((r) => r.desc.digest));
   const listed = [...referrers.values()].filter((d) => !rootDigests.has(d.digest));
   await nameEntries(dst, roots, listed);
+  // Reported once every image is named and every other referrer stored (ops/transfer.ts).
+  throwIfReferrersFailed(failedReferrers, dst.description);
   stats.referrers = listed.length;
   const images = roots.map((r): PulledImage => ({ reference: r.name, digest: r.desc.digest, mediaType: r.desc.mediaType, ...(r.tag !== undefined ? { tag: r.tag } : {}) }));
   return { ...stats, images, referrerDescriptors: listed };
+}
+
+/**
+ * pullImages into the layout directory `dir`, created when missing (with its
+ * parents). A pull that fails takes back what it created, as copy and unpack
+ * do: a new directory is removed, an empty one emptied, so no empty layout
+ * is left for the next command to take for a real one. (A signal ends the
+ * process before that: a new directory then stays, with the partial
+ * download the next pull resumes.) The write lease is released either way.
+ */
+export async function pullIntoLayout(refs: Reference[], dir: string, opts: PullOptions = {}): Promise<PullResult> {
+  const prepared = await prepareLayout(dir, { createParents: true });
+  try {
+    return await pullImages(refs, prepared.layout, opts);
+  } catch (err) {
+    await prepared.rollback().catch(() => undefined);
+    throw err;
+  } finally {
+    await prepared.layout.close();
+  }
 }
 
 /**

@@ -14,8 +14,9 @@ import { OcikitError, UsageError } from '../errors.js';
 import { Annotation } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
 import type { CopyEvent } from '../graph/copy.js';
-import { transfer } from './transfer.js';
+import { throwIfReferrersFailed, transfer } from './transfer.js';
 import { announceGraph } from '../graph/announce.js';
+import type { FailedReferrer } from '../graph/copy.js';
 import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { isFallbackTagEntry, tagOf } from '../spec/index-entries.js';
@@ -84,6 +85,7 @@ export async function pushLayout(src: LayoutReadTarget, registry: string, reposi
   // Every root's content found up front, for a display's total: the roots themselves start a few at a time.
   if (opts.onEvent) await announceGraph(src, jobs.map((job) => stripName(job.entry)), opts.onEvent);
   const referrersSeen = new Set<string>();
+  const failedReferrers: FailedReferrer[] = [];
   const images: PushedImage[] = [];
   // Roots in parallel (their blob transfers are bounded by the shared blob slots).
   const runRoot = limiter(concurrency);
@@ -93,13 +95,16 @@ export async function pushLayout(src: LayoutReadTarget, registry: string, reposi
         const dst = targetFor(job.repository);
         const desc = stripName(job.entry);
         // The one transfer: a repository keeps no index, so naming is the tag (an untagged root stays by digest).
-        const r = await transfer(src, dst, [{ descriptor: desc, tags: job.tag !== undefined ? [job.tag] : [] }], { limit: blobSlots, referrers: opts.referrers !== false, onEvent: eventsOf(job.repository) });
+        const r = await transfer(src, dst, [{ descriptor: desc, tags: job.tag !== undefined ? [job.tag] : [] }], { limit: blobSlots, referrers: opts.referrers !== false, onEvent: eventsOf(job.repository), returnFailedReferrers: true });
         for (const d of r.referrers) referrersSeen.add(`${job.repository}@${d.digest}`);
+        failedReferrers.push(...(r.failedReferrers ?? []));
         images.push({ reference: `${registry}/${job.repository}${job.tag !== undefined ? `:${job.tag}` : `@${desc.digest}`}`, digest: desc.digest, mediaType: desc.mediaType });
       }),
     ),
   );
   stats.referrers = referrersSeen.size;
+  // A referrer the registry refused is reported after every image, tag and other referrer is pushed.
+  throwIfReferrersFailed(failedReferrers, `registry ${registry}`);
   return { ...stats, images };
 }
 

@@ -10,10 +10,12 @@ export interface TransferStats {
   manifests: number;
   manifestsSkipped: number;
   referrers: number;
+  /** Bytes of blobs taken from partial downloads that an interrupted run kept (fs/partial-download.ts), not transferred again. */
+  resumedBytes: number;
 }
 
 export function emptyStats(): TransferStats {
-  return { blobs: 0, blobsSkipped: 0, bytes: 0, manifests: 0, manifestsSkipped: 0, referrers: 0 };
+  return { blobs: 0, blobsSkipped: 0, bytes: 0, manifests: 0, manifestsSkipped: 0, referrers: 0, resumedBytes: 0 };
 }
 
 export function countEvent(stats: TransferStats, e: CopyEvent): void {
@@ -26,6 +28,7 @@ export function countEvent(stats: TransferStats, e: CopyEvent): void {
     else {
       stats.blobs++;
       stats.bytes += e.descriptor.size;
+      stats.resumedBytes += e.resumedBytes ?? 0;
     }
   }
 }

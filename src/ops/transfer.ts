@@ -8,7 +8,7 @@ import { OcikitError, UsageError } from '../errors.js';
 import { layoutName, type Reference } from '../reference.js';
 import type { Descriptor, Platform } from '../spec/types.js';
 import { EventLoopTurns } from '../util/turns.js';
-import { copyGraph, type CopyEvent } from '../graph/copy.js';
+import { copyGraph, type CopyEvent, type FailedReferrer } from '../graph/copy.js';
 import { announceGraph } from '../graph/announce.js';
 import { fetchManifest } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
@@ -119,6 +119,12 @@ export interface TransferOptions {
    * its total up front instead of root by root.
    */
   announce?: boolean;
+  /**
+   * transfer(): return the referrers that could not be copied in
+   * `failedReferrers` instead of failing with them once the roots are named
+   * (a caller running several transfers reports them all at its end).
+   */
+  returnFailedReferrers?: boolean;
 }
 
 export interface TransferResult {
@@ -127,6 +133,14 @@ export interface TransferResult {
   /** Descriptors the copy covered, copied or skipped. */
   nodes: number;
   bytesCopied: number;
+  /** Of those, bytes taken from partial downloads an interrupted run kept (a registry into a layout). */
+  resumedBytes: number;
+  /**
+   * Referrers that could not be copied (see failedReferrersError): from
+   * copyRoots, and from transfer() with `returnFailedReferrers` (otherwise it
+   * fails with them, and a result never carries any).
+   */
+  failedReferrers?: FailedReferrer[];
 }
 
 /**
@@ -135,9 +149,37 @@ export interface TransferResult {
  * A layout directory's index.json is updated once, last, under its lock.
  */
 export async function transfer(src: ReadTarget, dst: WriteTarget, roots: Root[], opts: TransferOptions = {}): Promise<TransferResult> {
-  const result = await copyRoots(src, dst, roots, opts);
+  const { failedReferrers, ...result } = await copyRoots(src, dst, roots, opts);
   await nameRoots(dst, roots, result.referrers);
+  if (opts.returnFailedReferrers) return { ...result, failedReferrers };
+  throwIfReferrersFailed(failedReferrers, dst.description);
   return result;
+}
+
+/**
+ * A referrer the destination refuses (distribution 2.8 takes no legacy
+ * `application/vnd.oci.artifact.manifest.v1+json`) must not cost the image
+ * its tag or its other referrers: the copy goes on past it, the roots are
+ * named, and only then is it reported, naming each referrer that is missing.
+ * The error keeps the code of the (first) failure and its cause.
+ */
+export function failedReferrersError(failed: FailedReferrer[], where: string): OcikitError | undefined {
+  if (failed.length === 0) return undefined;
+  const first = failed[0]!;
+  const cause = first.error;
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  const what = (f: FailedReferrer) => `${f.referrer.digest} (${f.referrer.artifactType ?? f.referrer.mediaType}, referrer of ${f.subject})`;
+  const names = failed.length === 1 ? `referrer ${what(first)}` : `${failed.length} referrers: ${failed.slice(0, 3).map(what).join(', ')}${failed.length > 3 ? ', ...' : ''}`;
+  return new OcikitError(cause instanceof OcikitError ? cause.code : 'REGISTRY_ERROR', `${where} did not take ${names}: ${reason}; everything else, tags included, was copied`, {
+    cause,
+    digest: first.referrer.digest,
+    hint: 'the destination does not accept that manifest: leave referrers out (--no-referrers), or use a destination that takes its media type',
+  });
+}
+
+export function throwIfReferrersFailed(failed: FailedReferrer[], where: string): void {
+  const err = failedReferrersError(failed, where);
+  if (err) throw err;
 }
 
 /**
@@ -146,14 +188,16 @@ export async function transfer(src: ReadTarget, dst: WriteTarget, roots: Root[],
  * every root's graph and, with `referrers`, its referrers, each referrer
  * reported once however many roots it hangs on.
  */
-export async function copyRoots(src: ReadTarget, dst: WriteTarget, roots: Root[], opts: TransferOptions = {}): Promise<TransferResult> {
-  const result: TransferResult = { roots: [], referrers: [], nodes: 0, bytesCopied: 0 };
+export async function copyRoots(src: ReadTarget, dst: WriteTarget, roots: Root[], opts: TransferOptions = {}): Promise<TransferResult & { failedReferrers: FailedReferrer[] }> {
+  const result: TransferResult & { failedReferrers: FailedReferrer[] } = { roots: [], referrers: [], nodes: 0, bytesCopied: 0, resumedBytes: 0, failedReferrers: [] };
   const seenReferrers = new Set<string>();
   if (opts.announce && opts.onEvent) await announceGraph(src, roots.map((r) => r.descriptor), opts.onEvent);
   for (const root of roots) {
-    const r = await copyGraph(src, dst, root.descriptor, { concurrency: opts.concurrency, limit: opts.limit, referrers: opts.referrers, onEvent: opts.onEvent });
+    const r = await copyGraph(src, dst, root.descriptor, { concurrency: opts.concurrency, limit: opts.limit, referrers: opts.referrers, onEvent: opts.onEvent, continuePastFailedReferrers: true });
     result.nodes += r.nodes;
     result.bytesCopied += r.bytesCopied;
+    result.resumedBytes += r.resumedBytes;
+    result.failedReferrers.push(...r.failedReferrers);
     result.roots.push({ digest: root.descriptor.digest, mediaType: root.descriptor.mediaType, tags: [...root.tags] });
     for (const d of r.referrers) {
       if (!seenReferrers.has(d.digest)) {

@@ -43,8 +43,12 @@ export interface PreparedLayout {
   rollback(): Promise<void>;
 }
 
-/** Open `dir` as a layout, creating it (or initialising an empty directory) when needed. */
-export async function prepareLayout(given: string): Promise<PreparedLayout> {
+/**
+ * Open `dir` as a layout, creating it (or initialising an empty directory)
+ * when needed. With `createParents`, missing parent directories are created
+ * too (pull's DST), and a rollback removes those again (only while empty).
+ */
+export async function prepareLayout(given: string, opts: { createParents?: boolean } = {}): Promise<PreparedLayout> {
   // Look at the directory that will be written: `nosuch/..` is looked up by the kernel (missing)
   // but written through path.join (the current directory), as LayoutDir normalises it too.
   const dir = path.normalize(given);
@@ -56,16 +60,25 @@ export async function prepareLayout(given: string): Promise<PreparedLayout> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fromFsError(err, dir, 'directory');
     state = 'missing';
   }
+  /** The parents this call creates, deepest first. */
+  const parents: string[] = [];
   if (state === 'missing') {
-    // Only DIR itself is created: missing parents would be writes outside it that rollback could not undo.
     const parent = path.dirname(path.resolve(dir));
-    const st = await fsp.stat(parent).catch(() => undefined);
-    if (!st?.isDirectory()) throw new OcikitError('NOT_FOUND', `cannot create ${dir}: its parent directory ${parent} does not exist`, { path: dir });
+    if (opts.createParents) {
+      for (let p = parent; !(await fsp.stat(p).catch(() => undefined)) && path.dirname(p) !== p; p = path.dirname(p)) parents.push(p);
+    } else {
+      // Only DIR itself is created: missing parents would be writes outside it that rollback could not undo.
+      const st = await fsp.stat(parent).catch(() => undefined);
+      if (!st?.isDirectory()) throw new OcikitError('NOT_FOUND', `cannot create ${dir}: its parent directory ${parent} does not exist`, { path: dir });
+    }
   }
   const layout = await LayoutDir.init(dir);
   const rollback = async () => {
-    if (state === 'missing') await fsp.rm(dir, { recursive: true, force: true });
-    else if (state === 'empty') {
+    if (state === 'missing') {
+      await fsp.rm(dir, { recursive: true, force: true });
+      // rmdir, not rm: a parent that something else has meanwhile been put into stays.
+      for (const p of parents) if (!(await fsp.rmdir(p).then(() => true, () => false))) break;
+    } else if (state === 'empty') {
       for (const name of await fsp.readdir(dir)) await fsp.rm(path.join(dir, name), { recursive: true, force: true });
     }
   };

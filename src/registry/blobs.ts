@@ -51,13 +51,8 @@ export async function statBlob(r: RepoAccess, digest: string): Promise<Descripto
 /** The blob's bytes, verified against `desc` while they stream; resumes broken downloads. */
 export async function fetchBlob(r: RepoAccess, desc: Descriptor): Promise<Readable> {
   const what = `fetching blob ${desc.digest} from ${r.description}`;
-  const first = await r.client.request({ method: 'GET', url: blobUrl(r, desc.digest), scopes: r.scopes, what });
-  if (first.status === 404) {
-    drain(first.body);
-    throw new OcikitError('NOT_FOUND', `blob ${desc.digest} not found in ${r.description}`, { digest: desc.digest, status: 404 });
-  }
-  if (first.status !== 200) await r.client.fail(first, what);
-  const source = Readable.from(resumableBody(r, desc, first, what));
+  const first = await getBlob(r, desc, what);
+  const source = Readable.from(resumableBody(r, desc, first, what, 0));
   const verify = new VerifyStream({ digest: desc.digest, size: desc.size, source: `${r.description}` });
   source.on('error', (err) => verify.destroy(err));
   verify.on('close', () => source.destroy());
@@ -67,9 +62,53 @@ export async function fetchBlob(r: RepoAccess, desc: Descriptor): Promise<Readab
   return source.pipe(verify);
 }
 
-async function* resumableBody(r: RepoAccess, desc: Descriptor, first: HttpResponse, what: string): AsyncGenerator<Buffer> {
+/**
+ * The blob from byte `offset` on, for a download that resumes a partial file
+ * (fs/partial-download.ts): `Range: bytes=<offset>-`, taken only when the
+ * registry answers 206 with a Content-Range that starts there; any other
+ * answer (200 with the whole blob, another range) starts over from byte 0,
+ * which `start` then says. Not verified: the caller hashes the bytes it kept
+ * and verifies the whole. Breaks in the middle resume as fetchBlob's do.
+ */
+export async function fetchBlobFrom(r: RepoAccess, desc: Descriptor, offset: number): Promise<{ start: number; body: Readable }> {
+  const what = `fetching blob ${desc.digest} from ${r.description}`;
+  if (offset > 0 && offset < desc.size) {
+    const res = await r.client.request({ method: 'GET', url: blobUrl(r, desc.digest), headers: { Range: `bytes=${offset}-` }, scopes: r.scopes, what });
+    if (res.status === 206 && contentRangeStart(res) === offset) return { start: offset, body: Readable.from(resumableBody(r, desc, res, what, offset)) };
+    if (res.status === 200) return { start: 0, body: Readable.from(resumableBody(r, desc, res, what, 0)) };
+    drain(res.body);
+    if (res.status === 404) throw blobNotFound(r, desc);
+    if (res.status !== 206 && res.status !== 416) await r.client.fail(res, what);
+    r.client.transport.log(`${what}: asked to resume at byte ${offset}, the registry answered ${res.status}; starting over`);
+  }
+  return { start: 0, body: Readable.from(resumableBody(r, desc, await getBlob(r, desc, what), what, 0)) };
+}
+
+/** GET of the whole blob: the response, once it is a 200. */
+async function getBlob(r: RepoAccess, desc: Descriptor, what: string): Promise<HttpResponse> {
+  const first = await r.client.request({ method: 'GET', url: blobUrl(r, desc.digest), scopes: r.scopes, what });
+  if (first.status === 404) {
+    drain(first.body);
+    throw blobNotFound(r, desc);
+  }
+  if (first.status !== 200) await r.client.fail(first, what);
+  return first;
+}
+
+function blobNotFound(r: RepoAccess, desc: Descriptor): OcikitError {
+  return new OcikitError('NOT_FOUND', `blob ${desc.digest} not found in ${r.description}`, { digest: desc.digest, status: 404 });
+}
+
+/** Where a 206's Content-Range starts (`bytes N-M/T`), or undefined. */
+function contentRangeStart(res: HttpResponse): number | undefined {
+  const m = /^bytes\s+(\d+)-/.exec(headerValue(res.headers['content-range']) ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The body of `first`, which starts at byte `start` of the blob, resumed where it breaks off. */
+async function* resumableBody(r: RepoAccess, desc: Descriptor, first: HttpResponse, what: string, start: number): AsyncGenerator<Buffer> {
   let res = first;
-  let offset = 0;
+  let offset = start;
   /** Bytes to drop from the start of the current response (a server that ignored our Range). */
   let skip = 0;
   let resumes = 0;
@@ -103,8 +142,7 @@ async function* resumableBody(r: RepoAccess, desc: Descriptor, first: HttpRespon
       r.client.transport.log(`${what}: interrupted at byte ${offset} (${(err as Error).message}); resuming (${resumes}/${maxResumes})`);
       res = await r.client.request({ method: 'GET', url: blobUrl(r, desc.digest), headers: { Range: `bytes=${offset}-` }, scopes: r.scopes, what });
       if (res.status === 206) {
-        const start = /bytes\s+(\d+)-/.exec(headerValue(res.headers['content-range']) ?? '');
-        if (!start || Number(start[1]) !== offset) {
+        if (contentRangeStart(res) !== offset) {
           drain(res.body);
           throw new OcikitError('REGISTRY_ERROR', `${what}: asked to resume at byte ${offset}, the registry sent another range`);
         }

@@ -11,7 +11,14 @@
  * - Retries with exponential backoff and jitter for 5xx (not 501/505), 429
  *   (honouring `Retry-After`) and connection resets; never for other 4xx. A
  *   streamed request body cannot be replayed, so such a request is tried
- *   once; callers that want retries pass buffers.
+ *   once; callers that want retries pass buffers. Only idempotent requests
+ *   (GET, HEAD, PUT, DELETE) are retried after a 5xx or a reset: the server
+ *   may have acted on a POST before it failed (opened an upload), and
+ *   sending it again would act twice. A chunk PATCH with a Content-Range
+ *   counts as idempotent (a registry that took it refuses the repeat with
+ *   416 instead of appending twice). A 429 says the request was not taken
+ *   at all, so any method is retried after it.
+ *   `retries: 0` is one try.
  * - One idle timeout (`timeoutMs`, the CLI's --timeout) covers connecting,
  *   sending and receiving: a connection with no progress for that long ends
  *   with an `IdleTimeout`. It is not retried here: a peer that stayed silent
@@ -77,6 +84,8 @@ const MAX_REDIRECTS = 5;
 const NO_RETRY_5XX = new Set([501, 505]);
 /** Network errors worth another try: the server or a middlebox dropped us. (An idle timeout is not one: see above.) */
 const RETRYABLE_NETWORK = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
+/** Methods whose repetition has the effect of one request (RFC 9110, 9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_RETRIES = 4;
 
@@ -90,9 +99,15 @@ export class IdleTimeout extends Error {
   constructor(
     readonly url: URL,
     readonly ms: number,
-    readonly phase: 'response' | 'body',
+    readonly phase: 'connect' | 'response' | 'body',
   ) {
-    super(phase === 'body' ? `stalled: no data for ${seconds(ms)} in the middle of the response` : `did not answer within ${seconds(ms)}`);
+    super(
+      phase === 'body'
+        ? `stalled: no data for ${seconds(ms)} in the middle of the response`
+        : phase === 'connect'
+          ? `took no connection within ${seconds(ms)}`
+          : `did not answer within ${seconds(ms)}`,
+    );
     this.name = 'IdleTimeout';
   }
 }
@@ -199,6 +214,9 @@ export class Transport {
   async send(req: HttpRequest): Promise<HttpResponse> {
     const replayable = !(req.body instanceof Readable);
     const retries = replayable ? (this.opts.retries ?? DEFAULT_RETRIES) : 0;
+    // A chunk PATCH names where its bytes go (Content-Range): a registry that already took it refuses
+    // the repeat (416) instead of appending the bytes twice, so it may be repeated too.
+    const idempotent = IDEMPOTENT.has(req.method) || (req.method === 'PATCH' && req.headers?.['Content-Range'] !== undefined);
     // A URL built before we learnt this loopback host has no TLS (or taken from a Location header).
     let url = req.tlsOnly ? req.url : this.effectiveUrl(req.url);
     for (let attempt = 0; ; attempt++) {
@@ -215,7 +233,8 @@ export class Transport {
           attempt--;
           continue;
         }
-        if (attempt < retries && RETRYABLE_NETWORK.has(e.code ?? '')) {
+        // A name that did not resolve sent nothing anywhere: safe to try again whatever the method.
+        if (attempt < retries && (idempotent || e.code === 'EAI_AGAIN') && RETRYABLE_NETWORK.has(e.code ?? '')) {
           const delay = this.backoff(attempt);
           this.log(`${req.method} ${redactUrl(url)} failed (${e.code}); retry ${attempt + 1}/${retries} in ${delay} ms`);
           await sleep(delay);
@@ -223,7 +242,7 @@ export class Transport {
         }
         throw networkError(e, url, this.secrets);
       }
-      const retryable = res.status === 429 || (res.status >= 500 && !NO_RETRY_5XX.has(res.status));
+      const retryable = res.status === 429 || (idempotent && res.status >= 500 && !NO_RETRY_5XX.has(res.status));
       if (retryable && attempt < retries) {
         const after = retryAfterMs(res.headers['retry-after']);
         const max = this.opts.maxRetryAfterMs ?? 30_000;
@@ -285,6 +304,7 @@ export class Transport {
       // plain timer until it is connected (and, for https, through the TLS handshake, during which
       // the socket's own timer would wait twice as long), then the socket's timer.
       request.on('socket', (socket) => {
+        let connected = !socket.connecting;
         const onIdle = () => {
           if (response && response.readableFlowing !== true) {
             // A body read on demand: bodyChunks times the waits of its reader (the socket also goes
@@ -292,7 +312,7 @@ export class Transport {
             socket.setTimeout(idleMs);
             return;
           }
-          const err = new IdleTimeout(req.url, idleMs, response ? 'body' : 'response');
+          const err = new IdleTimeout(req.url, idleMs, response ? 'body' : connected ? 'response' : 'connect');
           this.log(`${req.method} ${redactUrl(req.url)}: ${err.message}`);
           response?.destroy(err);
           request.destroy(err);
@@ -304,6 +324,8 @@ export class Transport {
         let connecting: NodeJS.Timeout | undefined;
         if (socket.connecting) {
           connecting = setTimeout(onIdle, idleMs);
+          // Connected is the TCP connection: a peer that then never answers the TLS handshake did not answer.
+          socket.once('connect', () => (connected = true));
           socket.once(isHttps ? 'secureConnect' : 'connect', () => {
             clearTimeout(connecting);
             watch();

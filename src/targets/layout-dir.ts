@@ -24,6 +24,7 @@ import { VerifiedFileRange } from '../fs/file-range.js';
 import { openRegularFile, readSmallRegularFileSync, readRegularFile } from '../fs/safe-open.js';
 import { readLiveLeases, WriteLease } from '../fs/lease.js';
 import { assertOwnDirsSafe } from '../fs/layout-own-dirs.js';
+import { downloadResumable } from '../fs/partial-download.js';
 import { internMediaType, MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { checkOciLayoutFile } from '../spec/validate.js';
@@ -31,7 +32,7 @@ import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
 import { buildReferrersMap, filterReferrers, lookupReferrers } from '../graph/referrers.js';
 import { addEntry, entryRef, fallbackListingWithout, isFallbackTagEntry, nameRef, removeTag, setTag } from '../spec/index-entries.js';
 import { defaultInIndex, resolveInIndex, tagsOf } from './index-resolve.js';
-import { abilities, type LayoutReadTarget, type ReferrersFilter, type UploadStore } from '../graph/target.js';
+import { abilities, type LayoutReadTarget, type PartialKeeper, type ReferrersFilter, type RestOfBlob, type UploadStore } from '../graph/target.js';
 import { entryClosures } from '../graph/closure.js';
 import type { DeleteBlobOptions, Editor } from '../graph/editor.js';
 import { readLayoutDirFile, walkDirectory, type FileListing, type LayoutFileEntry } from './file-listing.js';
@@ -45,7 +46,7 @@ const SYNC_READ_LIMIT = 256 * 1024;
 /** `oci-layout` holds one short JSON object; anything bigger is not one. */
 const SMALL_FILE_LIMIT = 64 * 1024;
 
-export class LayoutDir implements UploadStore, LayoutReadTarget, FileListing, Editor {
+export class LayoutDir implements UploadStore, LayoutReadTarget, FileListing, Editor, PartialKeeper {
   readonly dir: string;
   readonly description: string;
 
@@ -53,7 +54,7 @@ export class LayoutDir implements UploadStore, LayoutReadTarget, FileListing, Ed
     return this.dir;
   }
 
-  readonly abilities = abilities('read-index', 'keep-index', 'default-image', 'read-ranges', 'retain', 'lease', 'uploads', 'list-files');
+  readonly abilities = abilities('read-index', 'keep-index', 'default-image', 'read-ranges', 'retain', 'lease', 'uploads', 'list-files', 'keep-partials');
   private readonly lease: WriteLease;
   /** The text's SHA-256, not the text: the text of an index of 50,000 entries is 10 MB held for nothing. */
   private parsedIndex?: { key: string; textHash: string; index: ImageIndex };
@@ -381,6 +382,22 @@ export class LayoutDir implements UploadStore, LayoutReadTarget, FileListing, Ed
     // it fails before its end unless it matches, and the temp file is renamed only after a clean end.
     const checks = verifiesFor(source, desc) ? [] : [new VerifyStream({ digest: desc.digest, size: desc.size, source: `content for ${desc.digest}` })];
     await streamToFileAtomic(source, checks, dest, { tmpDir: this.dir, mode: 0o644 });
+  }
+
+  /**
+   * push() for a download that can resume: an earlier download of `desc`
+   * that was interrupted left its bytes as a partial file in the layout
+   * root, and only the rest is fetched (fs/partial-download.ts). Leased and
+   * skipped when present as push() is.
+   */
+  async pushResumable(desc: Descriptor, fetchFrom: (offset: number) => Promise<RestOfBlob>): Promise<{ resumedBytes: number }> {
+    parseDigest(desc.digest);
+    await this.assertWritable();
+    await this.lease.add(desc.digest);
+    if (await this.exists(desc)) return { resumedBytes: 0 };
+    const dest = this.blobPath(desc.digest);
+    await fsp.mkdir(path.dirname(dest), { recursive: true });
+    return downloadResumable({ dir: this.dir, desc, dest, fetchFrom });
   }
 
   /**

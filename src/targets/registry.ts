@@ -16,7 +16,7 @@ import type { Descriptor } from '../spec/types.js';
 import { effectiveArtifactType, parseManifestBytes } from '../spec/validate.js';
 import { MAX_DOCUMENT_SIZE, readAll } from '../graph/content.js';
 import { repositoryScope } from '../registry/auth.js';
-import { fetchBlob, headBlob, statBlob, type RepoAccess } from '../registry/blobs.js';
+import { fetchBlob, fetchBlobFrom, headBlob, statBlob, type RepoAccess } from '../registry/blobs.js';
 import { registryClient, type RegistryClient, type RegistryOptions } from '../registry/client.js';
 import { getManifest, headManifest, putManifest } from '../registry/manifests.js';
 import { addToFallbackTag, hasReferrersApi, listReferrers, removeFromFallbackTag, type ReferrersState } from '../registry/referrers.js';
@@ -24,7 +24,7 @@ import { deleteBlobDigest, deleteManifestRef } from '../registry/delete.js';
 import { listTags } from '../registry/tags.js';
 import type { NamePage } from '../registry/name-list.js';
 import { rememberBlob, uploadBlob, uploadStream } from '../registry/upload.js';
-import { abilities, type ReferrersFilter } from '../graph/target.js';
+import { abilities, type ReferrersFilter, type RestOfBlob } from '../graph/target.js';
 import type { Editor } from '../graph/editor.js';
 
 export interface RegistryTargetOptions {
@@ -43,8 +43,8 @@ const MANIFEST_CACHE_BYTES = 4 * 1024 * 1024;
 
 export class RegistryTarget implements Editor {
   readonly description: string;
-  /** A repository keeps no index.json: names are tags only, set one by one. */
-  readonly abilities = abilities();
+  /** A repository keeps no index.json: names are tags only, set one by one. Blobs can be read from an offset (Range). */
+  readonly abilities = abilities('fetch-from');
   readonly client: RegistryClient;
   readonly repository: string;
   private readonly access: RepoAccess;
@@ -73,6 +73,11 @@ export class RegistryTarget implements Editor {
     if (!got) throw new NotFoundError(`manifest ${desc.digest} not found in ${this.description}`, { digest: desc.digest, status: 404 });
     this.cacheManifest(desc.digest, got.bytes, got.mediaType);
     return Readable.from([got.bytes]);
+  }
+
+  /** A blob from byte `offset` on (HTTP Range), unverified: for a download that resumes a partial file. */
+  fetchFrom(desc: Descriptor, offset: number): Promise<RestOfBlob> {
+    return fetchBlobFrom(this.access, desc, offset);
   }
 
   async exists(desc: Descriptor): Promise<boolean> {

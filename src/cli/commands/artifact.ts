@@ -18,6 +18,7 @@ import {
 import type { Context } from '../context.js';
 import { annotationsFromArgs, parseFileArg } from './annotations.js';
 import { ARCHIVE_REWRITTEN, defineCommand } from './command.js';
+import { checkExportManifest, exportManifest } from './export-manifest.js';
 
 interface PushArgs {
   ref: string;
@@ -55,11 +56,11 @@ const pushCmd = defineCommand<PushArgs>({
     const config = args.config === undefined ? undefined : parseFileArg(args.config);
     const exportTo = args['export-manifest'];
     // Checked before pushing: failing after it would leave the artifact stored and a re-run would store it again.
-    if (exportTo) await checkOutputFile(exportTo, 'the artifact manifest');
+    await checkExportManifest(exportTo);
     const tags = ref.tag ? [layoutName(ref)!] : [];
     const result = await attach(editor, subject, { artifactType: args['artifact-type'], files, config, annotations, fileAnnotations, tags });
     await editor.commit();
-    if (exportTo) await writeOutputFile(exportTo, result.manifest, 'the artifact manifest');
+    await exportManifest(exportTo, result, ref, 'pushed');
     ctx.out.result(result.descriptor, (d) => d.digest);
   },
 });

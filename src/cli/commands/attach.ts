@@ -1,6 +1,7 @@
-import { attach, checkOutputFile, resolveReference, writeOutputFile } from '../../index.js';
+import { attach, resolveReference } from '../../index.js';
 import { annotationsFromArgs, parseFileArg } from './annotations.js';
 import { ARCHIVE_REWRITTEN, defineCommand } from './command.js';
+import { checkExportManifest, exportManifest } from './export-manifest.js';
 
 interface Args {
   ref: string;
@@ -35,10 +36,10 @@ export default defineCommand<Args>({
     const files = (args.files ?? []).map(String).map(parseFileArg);
     const exportTo = args['export-manifest'];
     // Checked before attaching: failing after it would leave the artifact attached, and a re-run would attach it twice.
-    if (exportTo) await checkOutputFile(exportTo, 'the artifact manifest');
+    await checkExportManifest(exportTo);
     const result = await attach(editor, subject, { artifactType: args['artifact-type'], files, annotations, fileAnnotations });
     await editor.commit();
-    if (exportTo) await writeOutputFile(exportTo, result.manifest, 'the artifact manifest');
+    await exportManifest(exportTo, result, ref, 'attached');
     ctx.out.result(result.descriptor, (d) => d.digest);
   },
 });

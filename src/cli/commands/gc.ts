@@ -28,6 +28,7 @@ function render(r: GcResult, quiet: boolean): string {
   }
   for (const b of r.removedBlobs) lines.push(`${verb} blob ${b.digest} (${formatBytes(b.size)})`);
   for (const f of r.removedTempFiles) lines.push(`${verb} stale temp file ${f}`);
+  for (const f of r.removedPartials) lines.push(`${verb} partial download ${f.name} (${formatBytes(f.size)}; the next pull downloads that blob whole)`);
   if (!quiet) lines.push(`${r.dryRun ? 'dry run: ' : ''}${verb} ${r.removedBlobs.length} blob(s), ${formatBytes(r.freedBytes)}; ${r.keptBlobs} blob(s) in use`);
   return lines.join('\n');
 }

@@ -1,7 +1,18 @@
 /** `ocikit pull REGISTRY/REPO[:TAG|@DIGEST]... DST`: images and their referrers into a layout directory or archive. */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isOcikitError, parseReference, pullImages, summaryLine, UsageError, writeArchiveFile, type ArchiveMergeResult, type PullResult, type Reference } from '../../index.js';
+import {
+  isOcikitError,
+  parseReference,
+  pullImages,
+  pullIntoLayout,
+  summaryLine,
+  UsageError,
+  writeArchiveFile,
+  type ArchiveMergeResult,
+  type PullResult,
+  type Reference,
+} from '../../index.js';
 import type { Context } from '../context.js';
 import { mergeLine } from '../merge-line.js';
 import { startProgress } from '../progress.js';
@@ -53,8 +64,8 @@ export default defineCommand<PullArgs>({
         const w = await writeArchiveFile(dstRef.path!, { onEvent: progress.onEvent }, (writer) => pullImages(refs, writer, { ...opts, onEvent: progress.onEvent }));
         result = { ...w.result, merged: w.merged, earlierEntries: w.earlierEntries, movedTags: w.movedTags };
       } else if (dstRef.kind === 'layout-dir') {
-        const { target } = await ctx.openWrite(`oci:${dstRef.path!}`, true);
-        result = await pullImages(refs, target, { ...opts, onEvent: progress.onEvent });
+        // A failed pull takes back the directory it created (ops/pull-images.ts).
+        result = await pullIntoLayout(refs, dstRef.path!, { ...opts, onEvent: progress.onEvent });
       } else {
         throw new UsageError(`${dstInput} is a ${dstRef.kind}; pull writes a layout directory or a layout archive`);
       }

@@ -1,11 +1,26 @@
-import { checkOutputFile, inspectJson, inspectTextLines, layoutName, openInspection, outputFileError, resolveReference, verifyForInspection, writeInspectHtml } from '../../index.js';
+import {
+  checkOutputFile,
+  inspectJson,
+  inspectTextLines,
+  layoutName,
+  openInspection,
+  outputFileError,
+  resolveReference,
+  targetDigest,
+  UsageError,
+  VerificationFailedError,
+  verifyForInspection,
+  writeInspectHtml,
+} from '../../index.js';
 import { defineCommand } from './command.js';
 import { withAuditTarget } from './verify.js';
+import { ocikitVersion } from '../ocikit-version.js';
 
 interface Args {
   target: string;
   html?: string;
   verify?: boolean;
+  'allow-missing'?: boolean;
 }
 
 export default defineCommand<Args>({
@@ -13,23 +28,29 @@ export default defineCommand<Args>({
   describe: 'what is inside: tags, indexes, platforms, configs, sizes, referrers (SBOMs, signatures, attestations)',
   builder: (y) =>
     y
-      .option('html', { type: 'string', describe: 'also write a self-contained HTML report to FILE (verifies every blob)' })
-      .option('verify', { type: 'boolean', describe: 'verify every blob and show its status' }),
+      .option('html', { type: 'string', describe: 'also write a self-contained HTML report to FILE (verifies every blob, as --verify)' })
+      .option('verify', { type: 'boolean', describe: 'verify every blob and show its status; exit 1 on any error, as verify does' })
+      .option('allow-missing', { type: 'boolean', describe: 'with --verify/--html: missing blobs are expected elsewhere (delta bundles)' }),
   async handler(args, ctx) {
     const ref = ctx.ref(args.target);
+    // The HTML report is what an auditor keeps: it always says whether each blob checked out.
+    const verify = args.verify === true || args.html !== undefined;
+    if (args['allow-missing'] && !verify) throw new UsageError('--allow-missing applies to the verification: add --verify or --html FILE');
     // Checked before the verification (which reads every blob), not after it.
+    const generatedAt = args.html !== undefined ? reportTime(process.env['SOURCE_DATE_EPOCH']) : undefined;
     if (args.html !== undefined) await checkOutputFile(args.html, 'the HTML report');
-    const inspection = await withAuditTarget(ctx, ref, async (target) => {
+    const { inspection, digest } = await withAuditTarget(ctx, ref, async (target) => {
       const selected = ref.tag !== undefined || ref.digest !== undefined ? await resolveReference(target, ref) : undefined;
       const roots = selected ? [{ ...(ref.tag !== undefined ? { tag: layoutName(ref)! } : {}), descriptor: selected }] : undefined;
-      // The HTML report is what an auditor keeps: it always says whether each blob checked out.
+      // Read before the verification, so that index.json's bytes are gone before the big work starts.
+      const digest = args.html !== undefined ? await targetDigest(target, selected) : undefined;
       // Only the compact form comes back: the full report's per-blob records would sit beside the catalog.
-      const verification = args.verify || args.html !== undefined ? await verifyForInspection(target, { root: selected }) : undefined;
-      return openInspection(target, { roots, verification });
+      const verification = verify ? await verifyForInspection(target, { root: selected, allowMissing: args['allow-missing'] }) : undefined;
+      return { inspection: await openInspection(target, { roots, verification }), digest };
     });
     if (args.html !== undefined) {
       try {
-        await writeInspectHtml(args.html, inspection.source());
+        await writeInspectHtml(args.html, inspection.source(), { input: args.target, version: ocikitVersion(), generatedAt, digest });
       } catch (err) {
         // The report is built while it is written: a failure of the content (a tree too deep to
         // draw) keeps its own code; only a failure of the file itself is an I/O error.
@@ -40,5 +61,25 @@ export default defineCommand<Args>({
     // Printed root by root as each tree is built: a report of tens of thousands of manifests is never whole in memory.
     const source = inspection.source();
     await ctx.out.stream(inspectJson(source), () => inspectTextLines(source));
+    // The same rule as verify: errors fail the command (after the report is out), warnings do not.
+    const v = inspection.verification;
+    if (v && !v.ok) throw new VerificationFailedError({ target: inspection.target, summary: v });
   },
 });
+
+/**
+ * When the report was made, ISO 8601 UTC to the second: SOURCE_DATE_EPOCH
+ * when set (reproducible-builds.org: the same input then gives the same
+ * bytes), else now. A malformed value is refused rather than replaced by now,
+ * which would quietly make the report irreproducible.
+ */
+function reportTime(sourceDateEpoch: string | undefined): string {
+  let ms = Date.now();
+  if (sourceDateEpoch !== undefined && sourceDateEpoch !== '') {
+    if (!/^\d{1,12}$/.test(sourceDateEpoch)) throw new UsageError(`SOURCE_DATE_EPOCH must be a whole number of seconds since 1970-01-01 UTC; got "${sourceDateEpoch}"`, {
+        hint: 'set it to the output of `date +%s` (or a commit time), or unset it',
+      });
+    ms = Number(sourceDateEpoch) * 1000;
+  }
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

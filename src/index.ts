@@ -52,7 +52,7 @@ export { unpack, type UnpackOptions, type UnpackResult } from './ops/unpack.js';
 export { diffTargets, renderDiffText, type DiffReport } from './audit/diff.js';
 export { FindingCode, type Finding, type Severity } from './audit/findings.js';
 export { formatBytes } from './audit/format.js';
-export { renderInspectHtml, writeInspectHtml, type ReportHeader } from './audit/html.js';
+export { renderInspectHtml, reportTimestamp, writeInspectHtml, type ReportHeader } from './audit/html.js';
 export { targetDigest, type TargetDigest } from './audit/target-digest.js';
 export type { InspectRollup, RollupStatus } from './audit/rollup.js';
 export { inspectTextLines, renderInspectText } from './audit/inspect-text.js';

@@ -11,6 +11,8 @@ import { writeChunksAtomic } from '../fs/atomic.js';
 import { jsonChunks } from '../util/json-chunks.js';
 import { inspectJson, sourceOfReport, type InspectReport, type InspectSource } from './inspect.js';
 import type { TargetDigest } from './target-digest.js';
+import { sourceDateEpoch } from '../targets/archive-writer.js';
+import { UsageError } from '../errors.js';
 
 /**
  * What the report says about itself, so that a printed or archived copy can
@@ -26,6 +28,19 @@ export interface ReportHeader {
   input?: string;
   /** What pins the target: the selected manifest's digest, or the layout's index.json digest (target-digest.ts). */
   digest?: TargetDigest;
+}
+
+/**
+ * The header's time, ISO 8601 UTC to the second: SOURCE_DATE_EPOCH when set
+ * (reproducible-builds.org: the same content then gives the same bytes, as
+ * pack's archives do), else now. A malformed value is refused (USAGE) rather
+ * than replaced by now, which would quietly make the report irreproducible.
+ */
+export function reportTimestamp(env: NodeJS.ProcessEnv = process.env): string {
+  const set = env['SOURCE_DATE_EPOCH'] !== undefined && env['SOURCE_DATE_EPOCH'] !== '';
+  const time = new Date(set ? sourceDateEpoch(env) * 1000 : Date.now());
+  if (Number.isNaN(time.getTime())) throw new UsageError(`SOURCE_DATE_EPOCH is past the last date a timestamp can hold (year 275760), got ${JSON.stringify(env['SOURCE_DATE_EPOCH'])}`);
+  return time.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 export function renderInspectHtml(report: InspectReport, header: ReportHeader = {}): string {

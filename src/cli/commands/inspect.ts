@@ -5,6 +5,7 @@ import {
   layoutName,
   openInspection,
   outputFileError,
+  reportTimestamp,
   resolveReference,
   targetDigest,
   UsageError,
@@ -37,7 +38,7 @@ export default defineCommand<Args>({
     const verify = args.verify === true || args.html !== undefined;
     if (args['allow-missing'] && !verify) throw new UsageError('--allow-missing applies to the verification: add --verify or --html FILE');
     // Checked before the verification (which reads every blob), not after it.
-    const generatedAt = args.html !== undefined ? reportTime(process.env['SOURCE_DATE_EPOCH']) : undefined;
+    const generatedAt = args.html !== undefined ? reportTimestamp() : undefined;
     if (args.html !== undefined) await checkOutputFile(args.html, 'the HTML report');
     const { inspection, digest } = await withAuditTarget(ctx, ref, async (target) => {
       const selected = ref.tag !== undefined || ref.digest !== undefined ? await resolveReference(target, ref) : undefined;
@@ -66,20 +67,3 @@ export default defineCommand<Args>({
     if (v && !v.ok) throw new VerificationFailedError({ target: inspection.target, summary: v });
   },
 });
-
-/**
- * When the report was made, ISO 8601 UTC to the second: SOURCE_DATE_EPOCH
- * when set (reproducible-builds.org: the same input then gives the same
- * bytes), else now. A malformed value is refused rather than replaced by now,
- * which would quietly make the report irreproducible.
- */
-function reportTime(sourceDateEpoch: string | undefined): string {
-  let ms = Date.now();
-  if (sourceDateEpoch !== undefined && sourceDateEpoch !== '') {
-    if (!/^\d{1,12}$/.test(sourceDateEpoch)) throw new UsageError(`SOURCE_DATE_EPOCH must be a whole number of seconds since 1970-01-01 UTC; got "${sourceDateEpoch}"`, {
-        hint: 'set it to the output of `date +%s` (or a commit time), or unset it',
-      });
-    ms = Number(sourceDateEpoch) * 1000;
-  }
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}

@@ -389,11 +389,16 @@ class TreeBuilder {
 
   /** The findings about what this row shows, each once, in the report's order. */
   private withFindings(node: InspectNode): void {
-    const found = new Set<number>();
-    for (const d of [node.digest, node.config?.digest, ...(node.layers ?? []).map((l) => l.digest)]) {
-      for (const i of (d !== undefined && this.findingsAt!.get(d)) || []) found.add(i);
-    }
-    if (found.size > 0) node.findings = [...found].sort((a, b) => a - b);
+    let found = this.findingsOf(node.digest, undefined);
+    if (node.config) found = this.findingsOf(node.config.digest, found);
+    for (const l of node.layers ?? []) found = this.findingsOf(l.digest, found);
+    if (found) node.findings = [...found].sort((a, b) => a - b);
+  }
+
+  /** `found` with the findings about `digest` added; a set is made only when there is one. */
+  private findingsOf(digest: string, found: Set<number> | undefined): Set<number> | undefined {
+    for (const i of this.findingsAt!.get(digest) ?? []) (found ??= new Set()).add(i);
+    return found;
   }
 
   private nodeContent(desc: Descriptor, branch: string[]): InspectNode {

@@ -10,7 +10,11 @@
  * tar options, and mean nothing for a directory. A registry repository as a
  * whole has no such digest (its tag list is not content-addressed).
  */
-import { digestBytes } from '../digest/digest.js';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { createDigestHash, digestBytes } from '../digest/digest.js';
+import { fromFsError } from '../errors.js';
+import { openRegularFile } from '../fs/safe-open.js';
 import type { ReadTarget } from '../graph/target.js';
 import type { Descriptor } from '../spec/types.js';
 import { hasFileListing } from '../targets/file-listing.js';
@@ -26,6 +30,42 @@ export interface TargetDigest {
 export async function targetDigest(target: ReadTarget, selected?: Descriptor): Promise<TargetDigest | undefined> {
   if (selected) return { digest: selected.digest, of: 'manifest' };
   if (!hasFileListing(target)) return undefined;
+  const dir = target.location !== undefined && (await stat(target.location).catch(() => undefined))?.isDirectory() ? target.location : undefined;
+  if (dir !== undefined) {
+    const digest = await digestFile(path.join(dir, 'index.json'));
+    return digest === undefined ? undefined : { digest, of: 'index.json' };
+  }
   const bytes = await target.readLayoutFile('index.json', INDEX_JSON_LIMIT);
   return bytes ? { digest: digestBytes(bytes), of: 'index.json' } : undefined;
+}
+
+/**
+ * A layout directory's index.json hashed in small reads: at 50,000 entries it
+ * is about 10 MiB, and reading it whole raised the peak memory of
+ * `inspect --html` by 1-4 MiB (of the 150 allowed). Opened as every layout
+ * file is: no symlink, regular files only.
+ */
+async function digestFile(file: string): Promise<string | undefined> {
+  let opened;
+  try {
+    opened = await openRegularFile(file, { what: 'index.json' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const { fh } = opened;
+  try {
+    const hash = createDigestHash('sha256');
+    const chunk = Buffer.allocUnsafe(64 * 1024);
+    for (;;) {
+      const { bytesRead } = await fh.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      hash.update(chunk.subarray(0, bytesRead));
+    }
+    return `sha256:${hash.digest('hex')}`;
+  } catch (err) {
+    throw fromFsError(err, file, 'index.json');
+  } finally {
+    await fh.close();
+  }
 }

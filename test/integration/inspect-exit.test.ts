@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { caseDirs, expectedDigests, isCleanError, jsonDocument, ocikit, tempDir, type JsonError } from '../helpers/cli.js';
+import { caseDirs, expectedDigests, isCleanError, jsonDocument, ocikit, run, tempDir, type JsonError } from '../helpers/cli.js';
 import { addArtifact, blobFile, OCI_MANIFEST, sha256 } from '../helpers/audit-layouts.js';
 import { makeDamagedLayout } from '../helpers/damaged-report.js';
 
@@ -134,6 +134,19 @@ describe('inspect --html header: time and digest', () => {
     expect(r.code).toBe(2);
     expect(jsonDocument<JsonError>(r).error.code).toBe('USAGE');
     expect(await exists(file)).toBe(false);
+  });
+
+  it('a layout directory and an archive are pinned by the digest of their index.json', async () => {
+    const layout = await fixture('with-referrers');
+    const dir = path.dirname(layout);
+    const archive = path.join(dir, 'packed.tar');
+    expect((await ocikit(['pack', layout, archive])).code).toBe(0);
+    const inside = (await run('tar', ['-xOf', archive, 'index.json'])).stdoutBytes;
+    for (const [target, bytes] of [[layout, await readFile(path.join(layout, 'index.json'))], [archive, inside]] as const) {
+      const file = path.join(dir, `${path.basename(target)}.html`);
+      expect((await ocikit(['inspect', target, '--html', file])).code).toBe(0);
+      expect(await readFile(file, 'utf8')).toContain(`<dt>index.json digest</dt><dd id="meta-digest">${sha256(bytes)}</dd>`);
+    }
   });
 
   it('a reference with a tag is pinned by its manifest digest', async () => {

@@ -37,13 +37,14 @@ export default defineCommand<Args>({
     // The HTML report is what an auditor keeps: it always says whether each blob checked out.
     const verify = args.verify === true || args.html !== undefined;
     if (args['allow-missing'] && !verify) throw new UsageError('--allow-missing applies to the verification: add --verify or --html FILE');
-    // Checked before the verification (which reads every blob), not after it.
+    // Both checked before the verification (which reads every blob), not after it: a malformed
+    // SOURCE_DATE_EPOCH and an unwritable report path.
     const generatedAt = args.html !== undefined ? reportTimestamp() : undefined;
     if (args.html !== undefined) await checkOutputFile(args.html, 'the HTML report');
     const { inspection, digest } = await withAuditTarget(ctx, ref, async (target) => {
       const selected = ref.tag !== undefined || ref.digest !== undefined ? await resolveReference(target, ref) : undefined;
       const roots = selected ? [{ ...(ref.tag !== undefined ? { tag: layoutName(ref)! } : {}), descriptor: selected }] : undefined;
-      // Read before the verification, so that index.json's bytes are gone before the big work starts.
+      // Taken first: the header pins what the report started from.
       const digest = args.html !== undefined ? await targetDigest(target, selected) : undefined;
       // Only the compact form comes back: the full report's per-blob records would sit beside the catalog.
       const verification = verify ? await verifyForInspection(target, { root: selected, allowMissing: args['allow-missing'] }) : undefined;

@@ -10,41 +10,86 @@
 import { writeChunksAtomic } from '../fs/atomic.js';
 import { jsonChunks } from '../util/json-chunks.js';
 import { inspectJson, sourceOfReport, type InspectReport, type InspectSource } from './inspect.js';
+import type { TargetDigest } from './target-digest.js';
+import { sourceDateEpoch } from '../targets/archive-writer.js';
+import { UsageError } from '../errors.js';
 
-export function renderInspectHtml(report: InspectReport): string {
-  return [...inspectHtmlChunks(sourceOfReport(report))].join('');
+/**
+ * What the report says about itself, so that a printed or archived copy can
+ * be tied to what was inspected, when, and by which ocikit. Written into the
+ * page as static markup (it is there even with scripts off).
+ */
+export interface ReportHeader {
+  /** The ocikit version that wrote the report. */
+  version?: string;
+  /** When, ISO 8601 UTC. The CLI takes SOURCE_DATE_EPOCH when set, so that a report can be reproduced byte for byte. */
+  generatedAt?: string;
+  /** The target as the user gave it (the report's own `target` is how ocikit opened it, e.g. "layout ./dir"). */
+  input?: string;
+  /** What pins the target: the selected manifest's digest, or the layout's index.json digest (target-digest.ts). */
+  digest?: TargetDigest;
+}
+
+/**
+ * The header's time, ISO 8601 UTC to the second: SOURCE_DATE_EPOCH when set
+ * (reproducible-builds.org: the same content then gives the same bytes, as
+ * pack's archives do), else now. A malformed value is refused (USAGE) rather
+ * than replaced by now, which would quietly make the report irreproducible.
+ */
+export function reportTimestamp(env: NodeJS.ProcessEnv = process.env): string {
+  const set = env['SOURCE_DATE_EPOCH'] !== undefined && env['SOURCE_DATE_EPOCH'] !== '';
+  const time = new Date(set ? sourceDateEpoch(env) * 1000 : Date.now());
+  if (Number.isNaN(time.getTime())) throw new UsageError(`SOURCE_DATE_EPOCH is past the last date a timestamp can hold (year 275760), got ${JSON.stringify(env['SOURCE_DATE_EPOCH'])}`);
+  return time.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function renderInspectHtml(report: InspectReport, header: ReportHeader = {}): string {
+  return [...inspectHtmlChunks(sourceOfReport(report), header)].join('');
 }
 
 /**
  * The page in pieces, for writing to a file as it is produced: the report's
  * JSON, the bulk of the page, is serialized root by root (see Inspection).
  */
-function* inspectHtmlChunks(source: InspectSource): Generator<string, void, undefined> {
-  yield pageHead(source.target);
-  // The same document as `inspect --output json`, without spaces.
+function* inspectHtmlChunks(source: InspectSource, header: ReportHeader): Generator<string, void, undefined> {
+  yield pageHead(source.target, header);
+  // The same document as `inspect --json`, without spaces.
   for (const chunk of jsonChunks(inspectJson(source), { compact: true })) yield escapeForScript(chunk);
   yield pageTail();
 }
 
 /** Write the page to `file` atomically (temp file, then rename) as it is produced. */
-export async function writeInspectHtml(file: string, source: InspectSource): Promise<void> {
-  await writeChunksAtomic(file, inspectHtmlChunks(source));
+export async function writeInspectHtml(file: string, source: InspectSource, header: ReportHeader = {}): Promise<void> {
+  await writeChunksAtomic(file, inspectHtmlChunks(source, header));
 }
 
-function pageHead(target: string): string {
+/** The header's facts as a definition list; each value escaped, each with an id a reader (or a test) can find. */
+function headerFacts(header: ReportHeader): string {
+  const facts: Array<[id: string, term: string, value: string]> = [];
+  if (header.input !== undefined) facts.push(['meta-target', 'target', escapeHtml(header.input)]);
+  if (header.digest) facts.push(['meta-digest', header.digest.of === 'manifest' ? 'manifest digest' : 'index.json digest', escapeHtml(header.digest.digest)]);
+  if (header.generatedAt !== undefined) facts.push(['meta-time', 'generated', `<time datetime="${escapeHtml(header.generatedAt)}">${escapeHtml(header.generatedAt)}</time>`]);
+  if (header.version !== undefined) facts.push(['meta-version', 'by', `ocikit ${escapeHtml(header.version)}`]);
+  if (facts.length === 0) return '';
+  return `<dl id="meta">${facts.map(([id, term, value]) => `<div><dt>${term}</dt><dd id="${id}">${value}</dd></div>`).join('')}</dl>`;
+}
+
+function pageHead(target: string, header: ReportHeader): string {
+  const generator = header.version !== undefined ? `ocikit ${escapeHtml(header.version)} inspect --html` : 'ocikit inspect --html';
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="ocikit inspect --html">
+<meta name="generator" content="${generator}">
 <title>ocikit inspect: ${escapeHtml(target)}</title>
 <style>${STYLE}</style>
 </head>
 <body>
 <header>
   <h1>ocikit inspect</h1>
+  ${headerFacts(header)}
   <p id="target"></p>
   <div id="stats"></div>
   <div id="verdict"></div>
@@ -93,6 +138,10 @@ body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, 
 header { padding: 16px 24px 8px; border-bottom: 1px solid var(--line); background: var(--panel); }
 h1 { font-size: 20px; margin: 0 0 4px; }
 h2 { font-size: 16px; margin: 24px 0 8px; }
+#meta { display: flex; flex-wrap: wrap; gap: 2px 18px; margin: 0 0 6px; font-size: 12px; }
+#meta div { display: flex; gap: 6px; }
+#meta dt { color: var(--muted); }
+#meta dd { margin: 0; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; word-break: break-all; }
 #target { margin: 0 0 8px; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; color: var(--muted); word-break: break-all; }
 #stats { display: flex; flex-wrap: wrap; gap: 6px; }
 .stat { background: var(--bg); border: 1px solid var(--line); border-radius: 12px; padding: 1px 10px; font-size: 12px; }
@@ -130,6 +179,10 @@ th, td { text-align: left; padding: 2px 8px; border-bottom: 1px solid var(--line
 th { color: var(--muted); font-weight: 600; }
 td.mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; word-break: break-all; }
 .problem { color: var(--bad); }
+.row-findings { margin: 2px 0; font-size: 12px; }
+.row-findings a { margin-right: 8px; }
+a { color: var(--accent); }
+.focus > details > summary, tr.focus { outline: 2px solid var(--accent); outline-offset: -1px; }
 .sev-error { color: var(--bad); font-weight: 600; } .sev-warning { color: var(--warn); font-weight: 600; } .sev-note { color: var(--muted); }
 `;
 
@@ -138,7 +191,12 @@ const SCRIPT = `
 (function () {
   'use strict';
   var report = JSON.parse(document.getElementById('report').textContent);
+  var findings = report.verification ? report.verification.findings : [];
   var records = [];
+  // Rows get ids in the order they are drawn (row-1, row-2...), findings by their place in the report (finding-0...).
+  var rowCount = 0;
+  // For each finding, the ids of the rows it is about (filled as the tree is drawn).
+  var rowsOfFinding = [];
   // Each referrer group with its rows, so the search hides an emptied group without querying the page.
   var referrerGroups = [];
 
@@ -157,8 +215,9 @@ const SCRIPT = `
     while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
     return (v >= 100 ? v.toFixed(0) : v.toFixed(1)) + ' ' + units[i];
   }
+  // Only digests and sizes are checked (and documents against the spec): a pass always names what was checked.
   var STATUS = {
-    ok: ['verified', 'ok'], corrupt: ['corrupt', 'bad'], missing: ['missing', 'bad'], invalid: ['invalid', 'bad'],
+    ok: ['digest verified', 'ok'], corrupt: ['corrupt', 'bad'], missing: ['missing', 'bad'], invalid: ['invalid', 'bad'],
     unreadable: ['unreadable', 'bad'], unverifiable: ['not checked', 'warn'], 'absent-ok': ['absent (expected)', 'neutral']
   };
   function status(s) {
@@ -167,6 +226,42 @@ const SCRIPT = `
     var e = el('span', 'status ' + d[1], (d[1] === 'ok' ? '\\u2713 ' : d[1] === 'bad' ? '\\u2717 ' : '') + d[0]);
     e.setAttribute('data-status', s);
     return e;
+  }
+  // A row's one verdict, for itself and everything below it (rollup.ts): never a pass beside a failure.
+  function rowBadge(n) {
+    var r = n.rollup;
+    if (!r) return status(n.status);
+    var text, cls;
+    if (r.status === 'error') {
+      cls = 'bad';
+      var errors = r.errors || 1;
+      text = isBad(n.status) ? 'manifest ' + STATUS[n.status][0] + (errors > 1 ? '; ' + pl(errors, 'blob', 'blobs') + ' damaged or missing in all' : '')
+        : pl(errors, 'blob', 'blobs') + ' damaged or missing';
+      text = '\u2717 ' + text;
+    } else if (r.status === 'warning') {
+      cls = 'warn';
+      text = '! ' + pl(r.warnings || 1, 'warning', 'warnings');
+    } else {
+      cls = 'ok';
+      text = '\u2713 ' + passText(n);
+    }
+    var e = el('span', 'status ' + cls, text);
+    e.setAttribute('data-rollup', r.status);
+    e.title = 'this row and everything below it (config, layers, index members, referrers)';
+    return e;
+  }
+  // What a pass means. A signature's digest matching says nothing of who signed it: that check
+  // (issue 17) is not made yet, and a signature row says so rather than read as a cryptographic pass.
+  function passText(n) {
+    var what = 'digests verified';
+    if (n.artifact && n.artifact.category === 'signature') what += '; signature not checked';
+    return what;
+  }
+  function link(id, text, cls) {
+    var a = el('a', cls, text);
+    a.setAttribute('href', '#' + id);
+    a.addEventListener('click', function (ev) { ev.preventDefault(); go(id); });
+    return a;
   }
   function pairsTable(title, map) {
     var keys = Object.keys(map || {}).sort();
@@ -203,13 +298,17 @@ const SCRIPT = `
     });
     if (n.config) parts.push(n.config.digest);
     (n.layers || []).forEach(function (l) { parts.push(l.digest, l.title); });
+    // A search for a finding's code also finds the rows it is about.
+    (n.findings || []).forEach(function (i) { if (findings[i]) parts.push(findings[i].code); });
     return parts.filter(function (p) { return typeof p === 'string' && p; }).join(' ').toLowerCase();
   }
 
   function renderNode(n, label, depth, parentRecord) {
     var li = el('li', 'node kind-' + n.kind);
+    li.id = 'row-' + (++rowCount);
     li.setAttribute('data-digest', n.digest);
     li.setAttribute('data-kind', n.kind);
+    if (n.rollup) li.setAttribute('data-rollup', n.rollup.status);
     var rec = { li: li, text: searchText(n, label), children: [], details: null };
     if (parentRecord) parentRecord.children.push(rec); else records.push(rec);
     var details = el('details');
@@ -220,14 +319,22 @@ const SCRIPT = `
     summary.appendChild(el('span', 'kind badge-' + n.kind, n.kind === 'artifact' && n.artifact ? n.artifact.category : n.kind));
     summary.appendChild(el('span', 'digest', n.digest));
     summary.appendChild(el('span', 'desc', describe(n)));
-    var st = status(n.status);
-    if (st) summary.appendChild(st);
-    // A manifest can check out while a blob it names does not: say so on the line people scan.
-    var damaged = (n.layers || []).filter(function (l) { return isBad(l.status); }).length + (n.config && isBad(n.config.status) ? 1 : 0);
-    if (damaged > 0) summary.appendChild(el('span', 'status bad', '\u2717 ' + pl(damaged, 'blob', 'blobs') + ' damaged'));
+    var badge = rowBadge(n);
+    if (badge) summary.appendChild(badge);
     details.appendChild(summary);
 
     var body = el('div', 'body');
+    if (n.findings && n.findings.length) {
+      var fl = el('div', 'row-findings');
+      fl.appendChild(document.createTextNode('findings: '));
+      n.findings.forEach(function (i) {
+        var f = findings[i];
+        if (!f) return;
+        (rowsOfFinding[i] = rowsOfFinding[i] || []).push(li.id);
+        fl.appendChild(link('finding-' + i, f.severity + ' ' + f.code, 'sev-' + f.severity));
+      });
+      body.appendChild(fl);
+    }
     if (n.problem) body.appendChild(el('div', 'problem', 'problem: ' + n.problem));
     if (n.cycle) body.appendChild(el('div', 'problem', 'cycle: already shown above on this branch'));
     var facts = el('table', 'facts');
@@ -238,7 +345,7 @@ const SCRIPT = `
       tr.appendChild(td); facts.appendChild(tr);
     }
     fact('media type', n.mediaType);
-    fact('manifest size', bytes(n.size));
+    fact('manifest', bytes(n.size), status(n.status));
     fact('artifact type', n.artifactType);
     if (n.artifact && n.artifact.signedDigest) fact('signs', n.artifact.signedDigest);
     if (n.config) {
@@ -310,23 +417,11 @@ const SCRIPT = `
   if (report.verification) {
     var v = report.verification;
     verdict.className = v.ok ? 'ok' : 'bad';
-    verdict.textContent = (v.ok ? '\\u2713 verified: ' : '\\u2717 verification failed: ') + pl(v.blobs, 'blob', 'blobs') + ' (' + bytes(v.bytes) + ') checked; ' +
-      pl(v.errors, 'error', 'errors') + ', ' + pl(v.warnings, 'warning', 'warnings') + ', ' + pl(v.notes, 'note', 'notes');
-    if (v.findings.length) {
-      var section = document.getElementById('findings');
-      section.hidden = false;
-      var tbody = section.querySelector('tbody');
-      v.findings.forEach(function (f) {
-        var tr = el('tr');
-        tr.appendChild(el('td', 'sev-' + f.severity, f.severity));
-        tr.appendChild(el('td', null, f.code));
-        tr.appendChild(el('td', 'mono', f.object + (f.location ? ' (' + f.location + ')' : '')));
-        tr.appendChild(el('td', null, f.message));
-        tbody.appendChild(tr);
-      });
-    }
+    verdict.textContent = (v.ok ? '\\u2713 verification passed: ' : '\\u2717 verification failed: ') +
+      pl(v.errors, 'error', 'errors') + ', ' + pl(v.warnings, 'warning', 'warnings') + ', ' + pl(v.notes, 'note', 'notes') + '; ' +
+      pl(v.blobs, 'blob', 'blobs') + ' (' + bytes(v.bytes) + ') match their digests and sizes. Signatures are not checked.';
   } else {
-    verdict.textContent = 'not verified';
+    verdict.textContent = 'digests not checked (no verification was run)';
   }
 
   var tree = document.getElementById('tree');
@@ -335,6 +430,36 @@ const SCRIPT = `
     tree.appendChild(renderNode(r.node, label, 0, null));
   });
   if (report.roots.length === 0) tree.appendChild(el('li', 'empty', '(empty)'));
+
+  // The findings, after the tree so that each can link to the rows it is about.
+  var findingRecords = [];
+  var findingsSection = document.getElementById('findings');
+  if (findings.length) {
+    findingsSection.hidden = false;
+    var tbody = findingsSection.querySelector('tbody');
+    findings.forEach(function (f, i) {
+      var tr = el('tr');
+      tr.id = 'finding-' + i;
+      tr.setAttribute('data-code', f.code);
+      tr.appendChild(el('td', 'sev-' + f.severity, f.severity));
+      tr.appendChild(el('td', null, f.code));
+      var where = el('td', 'mono');
+      var rows = rowsOfFinding[i] || [];
+      // The first row that shows the object; a blob shared by thousands of images links a few, the search finds the rest.
+      if (rows.length) where.appendChild(link(rows[0], f.object, 'to-row'));
+      else where.appendChild(document.createTextNode(f.object));
+      if (f.location) where.appendChild(document.createTextNode(' (' + f.location + ')'));
+      if (rows.length > 1) {
+        where.appendChild(document.createTextNode(' also in '));
+        rows.slice(1, 10).forEach(function (id) { where.appendChild(link(id, id.replace('row-', '#'), 'to-row')); where.appendChild(document.createTextNode(' ')); });
+        if (rows.length > 10) where.appendChild(document.createTextNode('and ' + (rows.length - 10) + ' more rows'));
+      }
+      tr.appendChild(where);
+      tr.appendChild(el('td', null, f.message));
+      tbody.appendChild(tr);
+      findingRecords.push({ tr: tr, text: [f.severity, f.code, f.object, f.location, f.message].filter(Boolean).join(' ').toLowerCase() });
+    });
+  }
 
   // The search is one pass over the rows: each row's text was lowercased once when it was built,
   // and the page is only written where a row's state changes (every write costs the browser work).
@@ -360,6 +485,18 @@ const SCRIPT = `
       var hide = !g.lis.some(function (li) { return !li.hidden; });
       if (g.el.hidden !== hide) g.el.hidden = hide;
     });
+    // Findings are searched too (code, object, message), in the same single pass.
+    var shownFindings = 0;
+    findingRecords.forEach(function (f) {
+      var show = q === '' || f.text.indexOf(q) >= 0;
+      if (f.tr.hidden !== !show) f.tr.hidden = !show;
+      if (show) shownFindings++;
+      if (show && q !== '') hits++;
+    });
+    if (findingRecords.length) {
+      var hideSection = shownFindings === 0;
+      if (findingsSection.hidden !== hideSection) findingsSection.hidden = hideSection;
+    }
     matches.textContent = q === '' ? '' : hits + (hits === 1 ? ' match' : ' matches');
   }
   // A big report is searched once typing pauses, not on every key.
@@ -372,6 +509,25 @@ const SCRIPT = `
   function setAll(open) { document.querySelectorAll('#tree details').forEach(function (d) { d.open = open; }); }
   document.getElementById('expand').addEventListener('click', function () { setAll(true); });
   document.getElementById('collapse').addEventListener('click', function () { setAll(false); });
+
+  // Go to a row or a finding: clear a search that hides it, open every row on the path to it
+  // (and the row itself, to show the blob at fault), scroll it into view and mark it.
+  var focused = null;
+  function go(id) {
+    var target = document.getElementById(id);
+    if (!target) return;
+    if (target.closest('[hidden]')) { document.getElementById('search').value = ''; applySearch(); }
+    for (var p = target.parentElement; p; p = p.parentElement) if (p.tagName === 'DETAILS') p.open = true;
+    var own = target.querySelector(':scope > details');
+    if (own) own.open = true;
+    if (focused) focused.classList.remove('focus');
+    focused = target;
+    target.classList.add('focus');
+    try { history.replaceState(null, '', '#' + id); } catch (e) { /* a page opened from a file may refuse; the view still moves */ }
+    target.scrollIntoView({ block: 'center' });
+  }
+  window.addEventListener('hashchange', function () { go(location.hash.slice(1)); });
+  if (location.hash) go(location.hash.slice(1));
   document.body.setAttribute('data-ready', 'true');
 })();
 `;

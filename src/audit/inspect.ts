@@ -19,7 +19,8 @@ import { summarizeArtifact, type ArtifactSummary } from './artifacts.js';
 import { Catalog, platformOf, type ManifestInfo, type ManifestKind } from './catalog.js';
 import type { Finding } from './findings.js';
 import type { AuditRoot } from './roots.js';
-import { isSha256Digest } from '../digest/digest.js';
+import { isSha256Digest, isValidDigest } from '../digest/digest.js';
+import { rollUp, type InspectRollup } from './rollup.js';
 import { verifyTarget, type BlobStatus, type VerifyOptions, type VerifyReport, type VerifySummary } from './verify.js';
 
 export interface InspectBlob {
@@ -63,6 +64,10 @@ export interface InspectNode {
   /** Already shown above on this branch (only damaged content makes this possible); not expanded again. */
   cycle?: true;
   status?: BlobStatus;
+  /** Verified reports: indexes into `verification.findings` of the findings about this row (its manifest, config, layers). */
+  findings?: number[];
+  /** Verified reports: the worst status of this row and everything below it (see rollup.ts). */
+  rollup?: InspectRollup;
 }
 
 export interface InspectRoot {
@@ -150,16 +155,20 @@ export class Inspection {
     private readonly status: ((digest: string) => BlobStatus | undefined) | undefined,
     /** Present when the inspection was verified. */
     readonly verification: InspectReport['verification'] | undefined,
+    /** Verified inspections: the findings about each digest the tree shows (see attachFindings). */
+    private readonly findingsAt?: Map<string, number[]>,
   ) {}
 
   /** The roots in report order, each tree built as it is reached; every call starts afresh. */
   *roots(): Generator<InspectRoot, void, undefined> {
-    const builder = new TreeBuilder(this.catalog, this.artifacts, this.status);
+    const builder = new TreeBuilder(this.catalog, this.artifacts, this.status, this.findingsAt);
+    const findings = this.verification?.findings;
     let roots = 0;
     let tags = 0;
     for (const root of builder.buildRoots()) {
       roots++;
       if (!root.orphan) tags += root.tags.length;
+      if (findings) rollUp(root.node, findings);
       yield root;
     }
     this.counted = { roots, tags };
@@ -192,12 +201,47 @@ export async function openInspection(target: ReadTarget, opts: InspectOptions = 
   const artifacts = await summarizeArtifacts(target, catalog);
   let status: ((digest: string) => BlobStatus | undefined) | undefined;
   let verification: InspectReport['verification'];
+  let findingsAt: Map<string, number[]> | undefined;
   if (opts.verification) {
     const v = 'blobs' in opts.verification ? compactVerification(opts.verification) : opts.verification;
     status = v.status;
     verification = { ...v.summary, ok: v.ok, findings: v.findings };
+    findingsAt = attachFindings(v.findings, catalog);
   }
-  return new Inspection(target.description, catalog, artifacts, status, verification);
+  return new Inspection(target.description, catalog, artifacts, status, verification, findingsAt);
+}
+
+/**
+ * Which digest each finding belongs to, so that its row can link to it and
+ * count it: its object, when the tree shows that object (a manifest, config,
+ * layer or index member); otherwise the manifest its location starts with (a
+ * dangling subject is not in the tree, the referrer naming it is). Findings
+ * about layout files (index.json, a stray file, an unreferenced blob) belong
+ * to no row and are listed only with the others. Findings are few; the
+ * catalog is scanned once.
+ */
+function attachFindings(findings: Finding[], catalog: Catalog): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  if (findings.length === 0) return out;
+  const objects = new Set(findings.map((f) => f.object));
+  const shown = new Set<string>();
+  const see = (digest: string) => void (objects.has(digest) && shown.add(digest));
+  for (const r of catalog.roots) see(r.descriptor.digest);
+  for (const m of catalog.manifests.values()) {
+    see(m.digest);
+    if (m.config) see(m.config.digest);
+    for (const l of m.layers ?? []) see(l.digest);
+    for (const c of m.children ?? []) see(c.digest);
+  }
+  findings.forEach((f, i) => {
+    const from = f.location?.split(' ', 1)[0];
+    const digest = shown.has(f.object) ? f.object : from !== undefined && isValidDigest(from) ? from : undefined;
+    if (digest === undefined) return;
+    const list = out.get(digest);
+    if (list) list.push(i);
+    else out.set(digest, [i]);
+  });
+  return out;
 }
 
 /**
@@ -273,6 +317,7 @@ class TreeBuilder {
     private readonly catalog: Catalog,
     private readonly artifacts: Map<string, ArtifactSummary>,
     private readonly status: ((digest: string) => BlobStatus | undefined) | undefined,
+    private readonly findingsAt: Map<string, number[]> | undefined,
   ) {}
 
   /**
@@ -337,6 +382,26 @@ class TreeBuilder {
   }
 
   private node(desc: Descriptor, branch: string[]): InspectNode {
+    const node = this.nodeContent(desc, branch);
+    if (this.findingsAt && this.findingsAt.size > 0) this.withFindings(node);
+    return node;
+  }
+
+  /** The findings about what this row shows, each once, in the report's order. */
+  private withFindings(node: InspectNode): void {
+    let found = this.findingsOf(node.digest, undefined);
+    if (node.config) found = this.findingsOf(node.config.digest, found);
+    for (const l of node.layers ?? []) found = this.findingsOf(l.digest, found);
+    if (found) node.findings = [...found].sort((a, b) => a - b);
+  }
+
+  /** `found` with the findings about `digest` added; a set is made only when there is one. */
+  private findingsOf(digest: string, found: Set<number> | undefined): Set<number> | undefined {
+    for (const i of this.findingsAt!.get(digest) ?? []) (found ??= new Set()).add(i);
+    return found;
+  }
+
+  private nodeContent(desc: Descriptor, branch: string[]): InspectNode {
     if (this.watched.has(desc.digest)) this.shown.add(desc.digest);
     const info = this.catalog.get(desc.digest);
     const node: InspectNode = { digest: desc.digest, mediaType: info?.mediaType ?? desc.mediaType, size: desc.size, kind: info?.kind ?? 'unreadable' };

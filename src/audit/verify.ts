@@ -128,8 +128,9 @@ export function* verifyTextLines(report: VerifyReport): Generator<string, void, 
  * run at all; the report itself says which problems.
  */
 export class VerificationFailedError extends OcikitError {
-  readonly report: VerifyReport;
-  constructor(report: VerifyReport) {
+  /** The report (verify), or what inspect keeps of it: the target and the counts. */
+  readonly report: Pick<VerifyReport, 'target' | 'summary'>;
+  constructor(report: Pick<VerifyReport, 'target' | 'summary'>) {
     const s = report.summary;
     super('VERIFY_FAILED', `verification failed: ${plural(s.errors, 'error')}, ${plural(s.warnings, 'warning')} in ${report.target}`);
     this.name = 'VerificationFailedError';
@@ -158,7 +159,7 @@ const READ_OK: Outcome<true> = { ok: true, value: true };
 
 const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.ImageConfig, MediaType.DockerConfig]);
 /** index.json may list many entries; layout-dir reads up to the same size. */
-const INDEX_JSON_LIMIT = MAX_DOCUMENT_SIZE * 16;
+export const INDEX_JSON_LIMIT = MAX_DOCUMENT_SIZE * 16;
 /** Manifests are small: read many at once, whatever the blob concurrency. */
 const DOCUMENT_CONCURRENCY = 16;
 /** Checks under way at once: enough to keep both pools busy. */

@@ -16,6 +16,7 @@ import { copyFixture, expectedDigests, FIXTURES, ocikit, tempDir } from '../help
 import { addArtifact, blobFile, editIndex, inTotoStatement, OCI_MANIFEST, sha256, type IndexJson } from '../helpers/audit-layouts.js';
 import { renderInspectHtml } from '../../src/audit/html.js';
 import type { InspectReport } from '../../src/audit/inspect.js';
+import { makeDamagedLayout } from '../helpers/damaged-report.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const INSTALL = 'install Chromium with `apt-get install -y chromium` and playwright-core with `npm install --save-dev playwright-core`';
@@ -80,7 +81,8 @@ describe('inspect --html in headless Chromium', () => {
     const { layout, attestation, damaged } = await buildLayout();
     const file = path.join(work.dir, 'report.html');
     const r = await ocikit(['inspect', layout, '--html', file]);
-    expect(r.code).toBe(0);
+    // The report is written, and the damaged layer fails the command as it fails verify.
+    expect(r.code).toBe(1);
 
     const context = await launch(chromium, 'chromium-profile');
     try {
@@ -188,4 +190,71 @@ describe('inspect --html with referrer types named like Object.prototype members
       await context.close();
     }
   }, 120_000);
+});
+
+describe('inspect --html: an auditor reads a damaged layout (a corrupt layer, a missing blob)', () => {
+  it('marks both collapsed tags damaged, never beside a pass; links findings and rows both ways; finds a finding by its code', async () => {
+    const { chromium } = await loadPlaywright();
+    const damaged = await makeDamagedLayout(path.join(work.dir, 'auditor'));
+    const file = path.join(work.dir, 'auditor.html');
+    const r = await ocikit(['inspect', damaged.layout, '--html', file], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
+    expect(r.code).toBe(1);
+
+    const context = await launch(chromium, 'chromium-profile-auditor');
+    try {
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (err) => errors.push(err.message));
+      await page.goto(pathToFileURL(file).href);
+      await page.waitForSelector('body[data-ready="true"]');
+
+      // The header says what, when, by whom.
+      expect(await page.textContent('#meta-target')).toBe(damaged.layout);
+      expect(await page.textContent('#meta-time')).toBe('2023-11-14T22:13:20Z');
+      expect(await page.textContent('#meta-version')).toMatch(/^ocikit \d+\.\d+\.\d+/);
+      expect(await page.textContent('#meta-digest')).toMatch(/^sha256:[0-9a-f]{64}$/);
+
+      // Collapsed: the two top-level tags, each with one badge, and it says damaged.
+      await page.click('#collapse');
+      const top = page.locator('#tree > li.node');
+      expect(await top.count()).toBe(2);
+      const badges = top.locator(':scope > details > summary .status');
+      expect(await badges.evaluateAll((els) => els.map((e) => [e.getAttribute('data-rollup'), e.checkVisibility()]))).toEqual([
+        ['error', true],
+        ['error', true],
+      ]);
+      expect(await top.evaluateAll((els) => els.map((e) => e.getAttribute('data-rollup')))).toEqual(['error', 'error']);
+      expect(await page.locator(`li.node[data-digest="${damaged.sbom}"] > details > summary`).isVisible()).toBe(false);
+      // No row anywhere shows a pass and a failure side by side.
+      const mixed = await page.locator('li.node > details > summary').evaluateAll((els) =>
+        els.filter((s) => /\u2713/.test(s.textContent ?? '') && /\u2717/.test(s.textContent ?? '')).length,
+      );
+      expect(mixed).toBe(0);
+      // A signature whose digests check out says its signature was not checked.
+      expect(await page.textContent(`li.node[data-digest="${damaged.signature}"] > details > summary .status`)).toContain('signature not checked');
+
+      // A finding links to its row: following it opens the path down to the corrupt layer's image.
+      const sizeFinding = page.locator('#findings tr[data-code="SIZE_MISMATCH"]');
+      await sizeFinding.locator('a.to-row').first().click();
+      const corruptRow = page.locator(`li.node[data-digest="${damaged.corruptImage}"]`);
+      expect(await corruptRow.locator(':scope > details > summary').isVisible()).toBe(true);
+      expect(await corruptRow.locator('[data-status="corrupt"]').isVisible()).toBe(true);
+      expect(await corruptRow.getAttribute('class')).toContain('focus');
+      // ...and the row links back to the finding.
+      await corruptRow.locator('.row-findings a').click();
+      expect(await sizeFinding.getAttribute('class')).toContain('focus');
+
+      // The search finds findings by code (and the rows they are about), in the same pass as the rows.
+      await page.fill('#search', 'missing_blob');
+      expect(await page.locator('#findings tr[data-code="MISSING_BLOB"]').isVisible()).toBe(true);
+      expect(await sizeFinding.isVisible()).toBe(false);
+      const visibleRows = await page.locator('li.node:visible').evaluateAll((els) => els.map((el) => el.getAttribute('data-digest')));
+      expect(visibleRows).toEqual([damaged.image, damaged.sbom]);
+      expect(await page.textContent('#matches')).toBe('2 matches');
+
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 180_000);
 });

@@ -160,7 +160,7 @@ export async function main(argv: string[], opts: RunOptions = {}): Promise<numbe
   if (opts.stdout === undefined) endQuietlyWhenStdoutCloses();
   let status = 0;
   try {
-    await withCompletionShell(argv, () => buildParser(argv.map((a) => (a === '-' ? DASH : a)), opts, pending, contexts, seen).parseAsync());
+    await withCompletionShell(argv, () => buildParser(argv.map((a) => (a === '-' ? DASH : a)), opts, pending, contexts, seen).parseAsync(), opts.stdout ?? process.stdout);
     await Promise.all(pending);
     status = Math.max(0, ...contexts.map((c) => c.exitStatus));
   } catch (err) {
@@ -245,12 +245,23 @@ function errorFacts(err: unknown, exitCode: number, hint: string | undefined): R
   return facts;
 }
 
+const COMPLETION_HELP = `ocikit completion [bash|zsh]
+
+Print a shell completion script (bash by default); it asks ocikit itself for the words, so ocikit must be on PATH.
+
+Examples:
+  source <(ocikit completion)             complete ocikit in this bash session
+  ocikit completion zsh >> ~/.zshrc       complete ocikit in every zsh session
+`;
+
 /**
  * `ocikit completion zsh`: yargs picks the script by $SHELL, so the shell
  * named on the command line is put there while the script is printed.
  */
-async function withCompletionShell<T>(argv: string[], run: () => Promise<T>): Promise<T> {
+async function withCompletionShell(argv: string[], run: () => Promise<unknown>, stdout: NodeJS.WritableStream): Promise<unknown> {
   if (argv[0] !== 'completion' || argv.length > 2) return run();
+  // yargs answers `completion --help` with the script itself: say what the command does instead.
+  if (argv[1] === '--help' || argv[1] === '-h') return void stdout.write(COMPLETION_HELP);
   const shell = argv[1] ?? 'bash';
   if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`completion scripts exist for bash and zsh, not "${shell}"`, { hint: 'ocikit --help' });
   argv.splice(1);

@@ -192,6 +192,12 @@ describe('help, completion, version', () => {
     expect(lines(words.stdout)).toContain('blob');
   });
 
+  it('ocikit completion --help is the command\'s help, not the script (yargs printed the script)', async () => {
+    const help = await expectSuccess(['completion', '--help']);
+    expect(help.stdout).not.toMatch(/^###-begin|^#compdef/m);
+    expect(help.stdout).toMatch(/^ocikit completion/);
+  });
+
   it('ocikit version and --version print the version; --format json also the Node.js version', async () => {
     const { version } = JSON.parse(await readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
     expect((await expectSuccess(['version'])).stdout).toBe(`${version}\n`);

@@ -263,7 +263,7 @@ async function withCompletionShell(argv: string[], run: () => Promise<unknown>, 
   // yargs answers `completion --help` with the script itself: say what the command does instead.
   if (argv[1] === '--help' || argv[1] === '-h') return void stdout.write(COMPLETION_HELP);
   const shell = argv[1] ?? 'bash';
-  if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`completion scripts exist for bash and zsh, not "${shell}"`, { hint: 'ocikit --help' });
+  if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`completion scripts exist for bash and zsh, not "${shell}"`, { hint: 'ocikit completion --help' });
   argv.splice(1);
   const saved = { SHELL: process.env.SHELL, ZSH_NAME: process.env.ZSH_NAME };
   process.env.SHELL = `/bin/${shell}`;

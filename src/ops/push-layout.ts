@@ -22,7 +22,8 @@ import { isWalkable } from '../graph/successors.js';
 import { isFallbackTagEntry, tagOf } from '../spec/index-entries.js';
 import { RegistryTarget } from '../targets/registry.js';
 import type { LayoutReadTarget, WriteTarget } from '../graph/target.js';
-import { limiter } from '../util/limit.js';
+import { limiter, mapBounded } from '../util/limit.js';
+import { DigestIndex } from '../util/digest-index.js';
 import { registryClient, type RegistryOptions } from '../registry/client.js';
 import { countEvent, emptyStats, type TransferStats } from './transfer-stats.js';
 
@@ -74,34 +75,36 @@ export async function pushLayout(src: LayoutReadTarget, registry: string, reposi
   const stats = emptyStats();
   // Two tags of one digest are two roots, each transferring the same manifest and blobs (side by
   // side, both may upload): each object is counted once per repository, so the summary says what moved.
-  const counted = new Set<string>();
-  const eventsOf = (repo: string) => (e: CopyEvent) => {
-    if ((e.type === 'done' || e.type === 'skip') && !counted.has(`${repo}@${e.descriptor.digest}`)) {
-      counted.add(`${repo}@${e.descriptor.digest}`);
-      countEvent(stats, e);
-    }
-    opts.onEvent?.(e);
+  // Digests as numbers (DigestIndex), not a `repo@digest` string each: 50,000 images are 100,000 objects.
+  const counted = new Map<string, DigestIndex>();
+  const eventsOf = (repo: string) => {
+    let seen = counted.get(repo);
+    if (!seen) counted.set(repo, (seen = new DigestIndex()));
+    const inRepo = seen;
+    return (e: CopyEvent) => {
+      if (e.type === 'done' || e.type === 'skip') {
+        const before = inRepo.size;
+        if (inRepo.add(e.descriptor.digest) === before) countEvent(stats, e);
+      }
+      opts.onEvent?.(e);
+    };
   };
   // Every root's content found up front, for a display's total: the roots themselves start a few at a time.
   if (opts.onEvent) await announceGraph(src, jobs.map((job) => stripName(job.entry)), opts.onEvent);
   const referrersSeen = new Set<string>();
   const failedReferrers: FailedReferrer[] = [];
   const images: PushedImage[] = [];
-  // Roots in parallel (their blob transfers are bounded by the shared blob slots).
-  const runRoot = limiter(concurrency);
-  await Promise.all(
-    jobs.map((job) =>
-      runRoot(async () => {
-        const dst = targetFor(job.repository);
-        const desc = stripName(job.entry);
-        // The one transfer: a repository keeps no index, so naming is the tag (an untagged root stays by digest).
-        const r = await transfer(src, dst, [{ descriptor: desc, tags: job.tag !== undefined ? [job.tag] : [] }], { limit: blobSlots, referrers: opts.referrers !== false, onEvent: eventsOf(job.repository), returnFailedReferrers: true });
-        for (const d of r.referrers) referrersSeen.add(`${job.repository}@${d.digest}`);
-        failedReferrers.push(...(r.failedReferrers ?? []));
-        images.push({ reference: `${registry}/${job.repository}${job.tag !== undefined ? `:${job.tag}` : `@${desc.digest}`}`, digest: desc.digest, mediaType: desc.mediaType });
-      }),
-    ),
-  );
+  // Roots in parallel (their blob transfers are bounded by the shared blob slots); waiting roots are
+  // plain values (mapBounded), not 50,000 suspended calls, and a failure starts no further root.
+  await mapBounded(jobs, concurrency, async (job) => {
+    const dst = targetFor(job.repository);
+    const desc = stripName(job.entry);
+    // The one transfer: a repository keeps no index, so naming is the tag (an untagged root stays by digest).
+    const r = await transfer(src, dst, [{ descriptor: desc, tags: job.tag !== undefined ? [job.tag] : [] }], { limit: blobSlots, referrers: opts.referrers !== false, onEvent: eventsOf(job.repository), returnFailedReferrers: true });
+    for (const d of r.referrers) referrersSeen.add(`${job.repository}@${d.digest}`);
+    failedReferrers.push(...(r.failedReferrers ?? []));
+    images.push({ reference: `${registry}/${job.repository}${job.tag !== undefined ? `:${job.tag}` : `@${desc.digest}`}`, digest: desc.digest, mediaType: desc.mediaType });
+  });
   stats.referrers = referrersSeen.size;
   // A referrer the registry refused is reported after every image, tag and other referrer is pushed.
   throwIfReferrersFailed(failedReferrers, `registry ${registry}`);

@@ -33,8 +33,9 @@ export function countEvent(stats: TransferStats, e: CopyEvent): void {
   }
 }
 
-/** `pushed 12 blobs (1.1 GiB, 9 skipped), 4 manifests, 3 referrers` */
+/** `pulled 12 blobs (1.1 GiB, 80.0 MiB resumed, 9 skipped), 4 manifests, 3 referrers` */
 export function summaryLine(verb: string, s: TransferStats): string {
   const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
-  return `${verb} ${plural(s.blobs, 'blob')} (${formatBytes(s.bytes)}, ${s.blobsSkipped} skipped), ${plural(s.manifests, 'manifest')}${s.manifestsSkipped ? ` (${s.manifestsSkipped} skipped)` : ''}, ${plural(s.referrers, 'referrer')}`;
+  const resumed = s.resumedBytes > 0 ? `, ${formatBytes(s.resumedBytes)} resumed` : '';
+  return `${verb} ${plural(s.blobs, 'blob')} (${formatBytes(s.bytes)}${resumed}, ${s.blobsSkipped} skipped), ${plural(s.manifests, 'manifest')}${s.manifestsSkipped ? ` (${s.manifestsSkipped} skipped)` : ''}, ${plural(s.referrers, 'referrer')}`;
 }

@@ -87,7 +87,7 @@ describe(`a chain of ${DEPTH} referrers (a signature of a signature of ...)`, ()
     await expectFailure(['discover', subject], { exit: 1, code: 'LIMIT_EXCEEDED' });
     // The walk fails before anything is drawn, whatever the format: the code is read from the JSON run above.
     for (const format of ['tree', 'table']) {
-      const r = await ocikit(['discover', subject, '-o', format]);
+      const r = await ocikit(['discover', subject, '--format', format]);
       expect(r.code, r.stderr).toBe(1);
       expectOneErrorLine(r.stderr);
     }

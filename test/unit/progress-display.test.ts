@@ -175,7 +175,7 @@ describe('startProgress: where progress is drawn at all', () => {
   const events: ProgressEvent[] = [{ type: 'found', descriptor: layer }, { type: 'start', descriptor: layer }, { type: 'bytes', descriptor: layer, bytes: MiB }, { type: 'done', descriptor: layer }];
 
   function run(stderr: { isTTY?: boolean; columns?: number; write(s: string): boolean }, args: Record<string, unknown>) {
-    const ctx = new Context(args, { stderr: stderr as unknown as NodeJS.WritableStream, stdout: new FakeTerminal() as unknown as NodeJS.WritableStream });
+    const ctx = new Context(args, { stderr: stderr as unknown as NodeJS.WritableStream, stdout: new FakeTerminal() as unknown as NodeJS.WritableStream }, args.json === true ? 'json' : 'text');
     const progress = startProgress(ctx, 'pulling');
     for (const e of events) progress.onEvent?.(e);
     progress.stop();

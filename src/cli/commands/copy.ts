@@ -1,4 +1,4 @@
-import { copyReference, UsageError, type ArchiveMergeResult, type CopyReferenceResult } from '../../index.js';
+import { copyReference, formatBytes, UsageError, type ArchiveMergeResult, type CopyReferenceResult } from '../../index.js';
 import { defineCommand } from './command.js';
 import { registryOptions } from '../registry-options.js';
 import { mergeLine } from '../merge-line.js';
@@ -48,7 +48,8 @@ function summary(r: CopyReferenceResult): string {
   const what = only
     ? `${only.digest}${only.tags.length > 0 ? ` as ${someNames([only])}` : ''}`
     : `${plural(r.roots.length, 'entry', 'entries')}${r.roots.some((root) => root.tags.length > 0) ? ` (${someNames(r.roots)})` : ''}`;
-  const lines = [`copied ${what} to ${r.destination}${withReferrers(r.referrers.length)}`];
+  const resumed = r.resumedBytes > 0 ? ` (${formatBytes(r.resumedBytes)} resumed from an earlier run)` : '';
+  const lines = [`copied ${what} to ${r.destination}${withReferrers(r.referrers.length)}${resumed}`];
   // A docker archive: say which platform an index gave, and when an image goes without a name (docker load shows <none>).
   for (const image of r.images ?? []) {
     if (image.hostPlatform) lines.push(`${image.digest} is the ${image.platform} image of the source index (this machine's platform; --platform chooses another)`);

@@ -8,8 +8,8 @@
  * Entry order does not matter (index.json first or last), nor `./` prefixes,
  * directory entries or extra files (`manifest.json`, `repositories`).
  *
- * A compressed archive is refused for random access and spooled to a
- * temporary file for whole-archive reads (archive/compression.ts).
+ * A compressed archive is decompressed once into a temporary file, which is
+ * then read in place the same way (archive/compression.ts).
  */
 import type { Readable } from 'node:stream';
 import { NotFoundError, OcikitError } from '../errors.js';

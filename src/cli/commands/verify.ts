@@ -41,11 +41,11 @@ export default defineCommand<Args>({
 
 /**
  * Open a target for an audit command (verify, inspect, diff), run `fn`, close
- * it. Audits read every blob, so a compressed archive is decompressed once to
- * a temporary file rather than refused.
+ * it. A compressed archive is decompressed once to a temporary file and read
+ * in place (archive/compression.ts).
  */
 export async function withAuditTarget<T>(ctx: Context, ref: Reference, fn: (target: ReadTarget) => Promise<T>): Promise<T> {
-  const target = await openReadTarget(ref, { wholeArchive: true, registry: ref.kind === 'registry' ? await registryOptions(ctx) : undefined });
+  const target = await openReadTarget(ref, { registry: ref.kind === 'registry' ? await registryOptions(ctx) : undefined });
   try {
     return await fn(target);
   } finally {

@@ -19,7 +19,7 @@
  * once, front to back (archive/tar-stream-reader.ts).
  */
 import { tmpdir } from 'node:os';
-import type { Transform } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { OcikitError } from '../errors.js';
 import { ArchiveFile } from './archive-file.js';
@@ -92,5 +92,33 @@ export async function openArchiveFile(file: string, opts: SpoolOptions = {}): Pr
     return { archive: await spool({ ...request, dir: opts.spoolDir ?? tmpdir(), limit: opts.spoolLimit }), compression };
   } finally {
     await original.close();
+  }
+}
+
+/** A compressed archive file opened to be read whole, front to back (archive/tar-stream-reader.ts). */
+export interface ArchiveFileStream {
+  input: Readable;
+  compressedSize: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A compressed archive to read as a stream: whole-archive reads (unpack,
+ * verify) need no random access, so no spool either. Undefined for an
+ * uncompressed tar, which is read in place instead.
+ */
+export async function compressedArchiveStream(file: string): Promise<ArchiveFileStream | undefined> {
+  const archive = await ArchiveFile.open(file);
+  try {
+    const compression = detectCompression(await archive.read(0, 4));
+    if (compression === 'none') {
+      await archive.close();
+      return undefined;
+    }
+    if (compression === 'zstd' && !zstdAvailable()) throw zstdUnsupported(file);
+    return { input: archive.stream(0, archive.size), compressedSize: archive.size, close: () => archive.close() };
+  } catch (err) {
+    await archive.close();
+    throw err;
   }
 }

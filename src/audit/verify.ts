@@ -37,7 +37,7 @@ import { isWalkable } from '../graph/successors.js';
 import { hasFileListing, type FileListing } from '../targets/file-listing.js';
 import { hasTrailingData } from '../archive/tar-end.js';
 import { tagOf } from '../spec/index-entries.js';
-import { isLayoutTarget, type ReadTarget } from '../graph/target.js';
+import { checksBlobs, isLayoutTarget, type ReadTarget } from '../graph/target.js';
 import { WorkQueue, limiter } from '../util/limit.js';
 import { countFindings, FindingCode, formatFinding, sortFindings, type Finding, type FindingCounts, type Severity } from './findings.js';
 import { plural } from './format.js';
@@ -383,8 +383,10 @@ class Verifier {
     if (!known) {
       const outcome = this.blobPool(() =>
         attempt(async () => {
-          // Without buffering: the target's stream verifies digest and size as it flows.
-          await drainVerified(await this.target.fetch(desc));
+          // Without buffering: the target's stream verifies digest and size as it flows
+          // (or did, for a target read as a stream, which only says how that went).
+          if (checksBlobs(this.target)) await this.target.checkBlob(desc);
+          else await drainVerified(await this.target.fetch(desc));
           return true as const;
         }),
       );

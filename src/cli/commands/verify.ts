@@ -1,4 +1,5 @@
-import { OcikitError, openReadTarget, verifyTextLines, resolveReference, UsageError, VerificationFailedError, verifyTarget, type ReadTarget, type Reference, type VerifyReport } from '../../index.js';
+import { OcikitError, openReadTarget, verifyTextLines, resolveReference, StreamedLayout, UsageError, VerificationFailedError, verifyTarget, type ReadTarget, type Reference, type VerifyOptions, type VerifyReport } from '../../index.js';
+import { compressedArchiveInput, stdinArchive, STDIN } from '../archive-input.js';
 import type { Context } from '../context.js';
 import { defineCommand } from './command.js';
 import { registryOptions } from '../registry-options.js';
@@ -23,13 +24,15 @@ export default defineCommand<Args>({
     if (args.concurrency !== undefined && (!Number.isInteger(args.concurrency) || args.concurrency < 1)) {
       throw new UsageError('--concurrency takes a whole number, 1 or more');
     }
-    const ref = ctx.ref(args.target);
+    const ref = args.target === STDIN ? undefined : ctx.ref(args.target);
     let report: VerifyReport;
     try {
-      report = await withAuditTarget(ctx, ref, async (target) => {
-        const root = ref.tag !== undefined || ref.digest !== undefined ? await resolveReference(target, ref) : undefined;
-        return verifyTarget(target, { allowMissing: args['allow-missing'], concurrency: args.concurrency, root });
-      });
+      report =
+        (await verifyWholeArchive(ref, { allowMissing: args['allow-missing'] })) ??
+        (await withAuditTarget(ctx, ref!, async (target) => {
+          const root = ref!.tag !== undefined || ref!.digest !== undefined ? await resolveReference(target, ref!) : undefined;
+          return verifyTarget(target, { allowMissing: args['allow-missing'], concurrency: args.concurrency, root });
+        }));
     } catch (err) {
       if (!(err instanceof OcikitError) || NOT_A_REPORT.has(err.code)) throw err;
       report = openFailure(args.target, err);
@@ -38,6 +41,23 @@ export default defineCommand<Args>({
     if (!report.ok) throw new VerificationFailedError(report);
   },
 });
+
+/**
+ * `verify -` (an archive on stdin) and `verify FILE.tar.gz`: the archive read
+ * once as it streams, every blob hashed on the way, and the graph checked
+ * from what was kept (targets/streamed-layout.ts). `ref` is undefined for
+ * stdin. Undefined for any other target, which is opened and read as one.
+ */
+async function verifyWholeArchive(ref: Reference | undefined, opts: VerifyOptions): Promise<VerifyReport | undefined> {
+  const stream = ref ? await compressedArchiveInput(ref, true) : stdinArchive('verify');
+  if (!stream) return undefined;
+  try {
+    const target = await StreamedLayout.read(stream.input, { source: stream.source, compressedSize: stream.compressedSize });
+    return await verifyTarget(target, opts);
+  } finally {
+    await stream.close();
+  }
+}
 
 /**
  * Open a target for an audit command (verify, inspect, diff), run `fn`, close

@@ -68,7 +68,10 @@ export async function readTarStream(
   const compression = detectCompression(head);
   const extract = tarStream.extract();
   const finder = new TarEndFinder();
-  const feeding = feed(input, chunks, head, compression, finder, extract, opts);
+  // The first failure of the feeding side (a corrupt gzip stream, the limit), once known: the entry
+  // being read then fails only because the parser was stopped, and the cause is what to report.
+  let feedError: unknown;
+  const feeding = feed(input, chunks, head, compression, finder, extract, opts, (err) => (feedError ??= err));
   // Settled here, awaited below: an early failure must not be an unhandled rejection meanwhile.
   feeding.catch(() => undefined);
   try {
@@ -79,10 +82,11 @@ export async function readTarStream(
     }
     await feeding;
   } catch (err) {
+    const cause = feedError ?? err;
     extract.destroy();
     input.destroy();
     await feeding.catch(() => undefined);
-    throw asArchiveError(err, source, compression);
+    throw asArchiveError(cause, source, compression);
   }
   if (finder.marker === undefined) {
     throw unsafeEntry(source, 'the tar ends before its end-of-archive marker (truncated?)', 'check that the whole archive arrived (a cut pipe or an interrupted download leaves a truncated one)');
@@ -111,6 +115,8 @@ async function feed(
   finder: TarEndFinder,
   extract: tarStream.Extract,
   opts: TarStreamOptions,
+  /** Told of a failure before the parser is stopped because of it. */
+  failed: (err: unknown) => void,
 ): Promise<void> {
   let compressed = 0;
   let tarBytes = 0;
@@ -159,6 +165,7 @@ async function feed(
     }
     (extract as unknown as { end(): void }).end(); // streamx's types ask for a last chunk; there is none
   } catch (err) {
+    failed(err);
     extract.destroy(err as Error);
     throw err;
   } finally {
@@ -219,7 +226,8 @@ function asArchiveError(err: unknown, source: string, compression: Compression):
 
 function limitExceeded(opts: TarStreamOptions, compression: Compression, compressed: number): OcikitError {
   const limit = spoolLimit(opts.compressedSize ?? compressed);
-  return new OcikitError('LIMIT_EXCEEDED', `refusing archive ${opts.source}: decompressed, it grows past the limit of ${limit} bytes (${compressed} bytes ${compression}-compressed read so far)`, {
+  const from = opts.compressedSize !== undefined ? `${opts.compressedSize} bytes` : `the first ${compressed} bytes of it`;
+  return new OcikitError('LIMIT_EXCEEDED', `refusing archive ${opts.source}: decompressed, it grows past the limit of ${limit} bytes (from ${from} ${compression}-compressed)`, {
     path: opts.source,
     expected: limit,
     hint: `an archive that expands this much is likely a decompression bomb; if it is genuine, raise the limit with ${SPOOL_LIMIT_ENV}=SIZE (e.g. 64G)`,

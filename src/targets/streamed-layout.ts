@@ -238,15 +238,17 @@ class EntryReader {
         // Hashed once, by the verifying stream that LayoutDir.push recognises; renamed into place only when it matches.
         await into.push(desc, verifiedStream(Readable.from(body), desc, where));
       } else {
-        const keep = !into && desc.size <= MAX_DOCUMENT_SIZE;
+        // A document is kept whole; whether this is one shows in its first bytes, so a small layer is not held meanwhile.
+        let keep = !into && desc.size <= MAX_DOCUMENT_SIZE;
         const chunks: Buffer[] = [];
         await pipeline(body, new VerifyStream({ digest: desc.digest, size: desc.size, source: where }), new Writable({
           write(chunk: Buffer, _enc, cb) {
+            if (keep && chunks.length === 0) keep = looksLikeJson(chunk);
             if (keep) chunks.push(chunk);
             cb();
           },
         }));
-        if (keep && looksLikeJson(chunks[0])) this.keep(outcome, Buffer.concat(chunks));
+        if (keep && chunks.length > 0) this.keep(outcome, Buffer.concat(chunks));
       }
       this.opts.onBlob?.(desc, store);
     } catch (err) {
@@ -276,8 +278,7 @@ async function collect(body: AsyncIterable<Buffer>): Promise<Buffer> {
 }
 
 /** A manifest, index or config is a JSON object: its first byte past any whitespace is `{`. */
-function looksLikeJson(first: Buffer | undefined): boolean {
-  if (!first) return false;
+function looksLikeJson(first: Buffer): boolean {
   for (const b of first) {
     if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue;
     return b === 0x7b;

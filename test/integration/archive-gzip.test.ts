@@ -253,4 +253,19 @@ describe('archives on stdin, and .tar.gz read whole in one pass', () => {
     expect(errorCode(r)).toBe('USAGE');
     expect(existsSync(path.join(dir, 'out'))).toBe(false);
   });
+
+  it('a gzip bomb on stdin (a layout, then endless zeros): reading stops at the tar\'s end; verify - warns TRAILING_DATA, unpack - succeeds', async () => {
+    const dir = await cases.dir();
+    const tar = path.join(dir, 'single.tar');
+    ok(await ocikit(['pack', fixture('single-image'), tar]), 'pack');
+    // /dev/zero never ends: these pipelines finish only because ocikit stops reading at the end-of-archive marker.
+    const bomb = `{ cat ${q(tar)}; cat /dev/zero; } | gzip -1 -c`;
+    const v = await sh(`${bomb} | ocikit verify - --json`);
+    expect(v.code, v.stderr).toBe(0);
+    const report = JSON.parse(v.stdout) as { findings: Array<{ severity: string; code: string }> };
+    expect(report.findings.map((f) => [f.severity, f.code])).toEqual([['warning', 'TRAILING_DATA']]);
+    const out = path.join(dir, 'out');
+    ok(await sh(`${bomb} | ocikit unpack - ${q(out)}`), 'unpack - of the bomb');
+    ok(await ocikit(['verify', out]), 'verify the unpacked layout');
+  });
 });

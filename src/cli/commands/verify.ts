@@ -15,7 +15,7 @@ const NOT_A_REPORT = new Set(['USAGE', 'INVALID_REFERENCE', 'NOT_FOUND', 'UNAUTH
 
 export default defineCommand<Args>({
   command: 'verify <target>',
-  describe: 'check every digest, size, schema and reference; exit 1 on any error (warnings alone exit 0)',
+  describe: 'check every digest, size, schema and reference (- reads an archive from stdin); exit 1 on any error (warnings alone exit 0)',
   builder: (y) =>
     y
       .option('allow-missing', { type: 'boolean', describe: 'missing blobs are expected elsewhere (delta bundles): notes, not errors' })

@@ -65,6 +65,9 @@ export async function readTarStream(
   const { source } = opts;
   const chunks = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const head = await readHead(chunks);
+  if (head.length === 0) {
+    throw new OcikitError('INVALID_LAYOUT', `not an OCI layout archive: ${source} is empty`, { path: source, hint: source === 'stdin' ? 'pipe an archive in: ocikit pack SRC - | ocikit unpack - DIR' : undefined });
+  }
   const compression = detectCompression(head);
   const extract = tarStream.extract();
   const finder = new TarEndFinder();

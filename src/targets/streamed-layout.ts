@@ -45,6 +45,8 @@ export const KEPT_DOCUMENTS_LIMIT = 256 * 1024 * 1024;
 export interface StreamedLayoutOptions extends TarStreamOptions {
   /** Write every blob into this layout as it streams past (unpack); else hash it and keep small documents (verify). */
   into?: LayoutDir;
+  /** Bytes of documents kept for the walk without `into` (default KEPT_DOCUMENTS_LIMIT). */
+  keepLimit?: number;
   /** Told of each blob once it is checked; `stored` when it was written into `into` (it was not there yet). */
   onBlob?: (desc: Descriptor, stored: boolean) => void;
 }
@@ -73,6 +75,7 @@ export class StreamedLayout implements LayoutReadTarget, FileListing {
     private readonly rootFiles: Map<string, Buffer>,
     private readonly trailing: TrailingData | undefined,
     private readonly into: LayoutDir | undefined,
+    private readonly keepLimit: number,
   ) {
     this.description = `archive ${source}`;
     // Written into a layout, blobs can be read again; only hashed, they can only be vouched for.
@@ -91,7 +94,7 @@ export class StreamedLayout implements LayoutReadTarget, FileListing {
       index: async () => files.get(INDEX_FILE),
       hint: reader.entries.some((e) => e.path === 'manifest.json') ? 'it looks like a docker save archive; ocikit reads those from a file, as docker-archive:FILE' : undefined,
     });
-    return new StreamedLayout(opts.source, index, reader.blobs, reader.entries, files, trailing, opts.into);
+    return new StreamedLayout(opts.source, index, reader.blobs, reader.entries, files, trailing, opts.into, opts.keepLimit ?? KEPT_DOCUMENTS_LIMIT);
   }
 
   get location(): string {
@@ -127,7 +130,7 @@ export class StreamedLayout implements LayoutReadTarget, FileListing {
     if (known.bytes) return known.bytes;
     if (this.into) return this.into.fetchBytes(desc);
     if (known.dropped) {
-      throw new OcikitError('LIMIT_EXCEEDED', `${desc.digest} in ${this.description} matched its digest, but the archive holds over ${KEPT_DOCUMENTS_LIMIT} bytes of documents, more than a one-pass read keeps`, {
+      throw new OcikitError('LIMIT_EXCEEDED', `${desc.digest} in ${this.description} matched its digest, but the archive holds over ${this.keepLimit} bytes of documents, more than a one-pass read keeps`, {
         digest: desc.digest,
         path: this.source,
         hint: 'verify the archive as an uncompressed file (read in place), or unpack it and verify the directory',
@@ -262,7 +265,7 @@ class EntryReader {
   }
 
   private keep(outcome: BlobOutcome, bytes: Buffer): void {
-    if (this.kept + bytes.length > KEPT_DOCUMENTS_LIMIT) {
+    if (this.kept + bytes.length > (this.opts.keepLimit ?? KEPT_DOCUMENTS_LIMIT)) {
       outcome.dropped = true;
       return;
     }

@@ -21,11 +21,11 @@
  *   remembered by outcome only, and a walk that needs one is told so
  *   (LIMIT_EXCEEDED, a finding, not a crash); layers are never kept.
  */
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { NotFoundError, OcikitError } from '../errors.js';
-import { parseDigest } from '../digest/digest.js';
-import { VerifyStream } from '../digest/verify-stream.js';
+import { createDigestHash, parseDigest } from '../digest/digest.js';
+import { digestMismatch, sizeMismatch, verifyBytes } from '../digest/verify-stream.js';
+import { drainVerified } from '../fs/file-range.js';
 import { readTarStream, type StreamedEntry, type TarStreamOptions } from '../archive/tar-stream-reader.js';
 import type { TrailingData } from '../archive/tar-end.js';
 import { unsafeEntry } from '../archive/tar-scan.js';
@@ -38,6 +38,11 @@ import { INDEX_FILE, OCI_LAYOUT_FILE, type LayoutDir } from './layout-dir.js';
 import { BLOB_ENTRY, INDEX_FILE_LIMIT, layoutIndexOf, SMALL_FILE_LIMIT, verifiedStream } from './layout-archive.js';
 import { defaultInIndex, resolveInIndex, tagsOf } from './index-resolve.js';
 import { LAYOUT_FILE_LIMIT, type FileListing, type LayoutFileEntry } from './file-listing.js';
+
+/** Blobs up to this size are read whole and written into the layout while the stream goes on... */
+const WRITE_BEHIND_SIZE = 1024 * 1024;
+/** ...this many at once (so at most 8 MiB is held for them). */
+const WRITES_BEHIND = 8;
 
 /** Documents kept for `verify` of a stream, in bytes: 50,000 manifests and their configs fit. */
 export const KEPT_DOCUMENTS_LIMIT = 256 * 1024 * 1024;
@@ -71,6 +76,7 @@ export class StreamedLayout implements LayoutReadTarget, FileListing {
     private readonly source: string,
     private readonly index: ImageIndex,
     private readonly blobs: Map<string, BlobOutcome>,
+    /** Every entry that is not a blob (blob entries are listed from `blobs`). */
     private readonly entries: LayoutFileEntry[],
     private readonly rootFiles: Map<string, Buffer>,
     private readonly trailing: TrailingData | undefined,
@@ -87,7 +93,15 @@ export class StreamedLayout implements LayoutReadTarget, FileListing {
   /** Read the whole archive on `input`; the layout's own files are checked at the end (INVALID_LAYOUT, as for an archive file). */
   static async read(input: Readable, opts: StreamedLayoutOptions): Promise<StreamedLayout> {
     const reader = new EntryReader(opts);
-    const { trailing } = await readTarStream(input, opts, (entry, body) => reader.take(entry, body));
+    let trailing: TrailingData | undefined;
+    try {
+      ({ trailing } = await readTarStream(input, opts, (entry, body) => reader.take(entry, body)));
+    } catch (err) {
+      // Nothing may still be writing into the layout when the caller rolls back.
+      await reader.writes.settled();
+      throw err;
+    }
+    await reader.writes.drained();
     const files = reader.rootFiles;
     const index = await layoutIndexOf(opts.source, {
       ociLayout: files.has(OCI_LAYOUT_FILE) ? async () => files.get(OCI_LAYOUT_FILE)! : undefined,
@@ -176,6 +190,7 @@ export class StreamedLayout implements LayoutReadTarget, FileListing {
 
   async *listFiles(): AsyncIterable<LayoutFileEntry> {
     yield* this.entries;
+    for (const [digest, { size }] of this.blobs) yield { path: `blobs/${digest.replace(':', '/')}`, type: 'file', size };
   }
 
   async readLayoutFile(name: string, limit = LAYOUT_FILE_LIMIT): Promise<Buffer | undefined> {
@@ -198,19 +213,22 @@ class EntryReader {
   readonly rootFiles = new Map<string, Buffer>();
   private readonly seen = new Set<string>();
   private kept = 0;
+  private readonly arena = new DocumentArena();
+  /** Small blobs being written into the layout while the stream goes on. */
+  readonly writes = new WritesBehind(WRITES_BEHIND);
 
   constructor(private readonly opts: StreamedLayoutOptions) {}
 
   async take(entry: StreamedEntry, body: AsyncIterable<Buffer>): Promise<void> {
     if (entry.name === '') return;
+    const m = entry.type === 'file' ? BLOB_ENTRY.exec(entry.name) : null;
+    if (m) return this.takeBlob({ mediaType: MediaType.OctetStream, digest: `${m[1]}:${m[2]}`, size: entry.size }, entry.name, body);
+    // Names of the few other entries (directories, oci-layout, index.json, stray files); blobs are listed by digest.
     if (!this.seen.has(entry.name)) {
       this.seen.add(entry.name);
       this.entries.push({ path: entry.name, type: entry.type, size: entry.size });
     }
-    if (entry.type !== 'file') return;
     if (entry.name === OCI_LAYOUT_FILE || entry.name === INDEX_FILE) return this.takeRootFile(entry, body);
-    const m = BLOB_ENTRY.exec(entry.name);
-    if (m) await this.takeBlob({ mediaType: MediaType.OctetStream, digest: `${m[1]}:${m[2]}`, size: entry.size }, entry.name, body);
   }
 
   /** oci-layout and index.json, kept whole; a second copy must say the same (as the in-place reader requires). */
@@ -236,24 +254,18 @@ class EntryReader {
     try {
       parseDigest(desc.digest);
       const { into } = this.opts;
-      const store = into !== undefined && !(await isRetained(into, desc));
-      if (store) {
+      if (into && desc.size <= WRITE_BEHIND_SIZE) {
+        // Read whole (it is small), written while the stream goes on: one blob at a time, each
+        // write's fsyncs made 100,000 small blobs take minutes.
+        const bytes = await collect(body);
+        await this.writes.start(async () => this.opts.onBlob?.(desc, await store(into, desc, bytes)));
+      } else if (into) {
         // Hashed once, by the verifying stream that LayoutDir.push recognises; renamed into place only when it matches.
-        await into.push(desc, verifiedStream(Readable.from(body), desc, where));
+        this.opts.onBlob?.(desc, await store(into, desc, verifiedStream(Readable.from(body), desc, where)));
       } else {
-        // A document is kept whole; whether this is one shows in its first bytes, so a small layer is not held meanwhile.
-        let keep = !into && desc.size <= MAX_DOCUMENT_SIZE;
-        const chunks: Buffer[] = [];
-        await pipeline(body, new VerifyStream({ digest: desc.digest, size: desc.size, source: where }), new Writable({
-          write(chunk: Buffer, _enc, cb) {
-            if (keep && chunks.length === 0) keep = looksLikeJson(chunk);
-            if (keep) chunks.push(chunk);
-            cb();
-          },
-        }));
-        if (keep && chunks.length > 0) this.keep(outcome, Buffer.concat(chunks));
+        await this.hash(desc, where, body, outcome);
+        this.opts.onBlob?.(desc, false);
       }
-      this.opts.onBlob?.(desc, store);
     } catch (err) {
       // Writing into a layout, a damaged blob ends the unpack; verifying, it is a finding about that blob.
       if (this.opts.into || !(err instanceof OcikitError)) throw err;
@@ -264,13 +276,117 @@ class EntryReader {
     this.blobs.set(desc.digest, outcome);
   }
 
-  private keep(outcome: BlobOutcome, bytes: Buffer): void {
-    if (this.kept + bytes.length > (this.opts.keepLimit ?? KEPT_DOCUMENTS_LIMIT)) {
+  /**
+   * Hash a blob as it streams past, keeping its bytes when it is a document
+   * (a plain loop: an archive of 100,000 small blobs made a stream pipeline
+   * per blob the slowest part of the read).
+   */
+  private async hash(desc: Descriptor, where: string, body: AsyncIterable<Buffer>, outcome: BlobOutcome): Promise<void> {
+    const expected = { digest: desc.digest, size: desc.size, source: where };
+    const { algorithm, encoded } = parseDigest(desc.digest);
+    const hash = createDigestHash(algorithm);
+    // A document is kept whole; whether this is one shows in its first bytes, so a small layer is not held meanwhile.
+    let keep = !this.opts.into && desc.size <= MAX_DOCUMENT_SIZE;
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    for await (const chunk of body) {
+      bytes += chunk.length;
+      if (bytes > desc.size) throw sizeMismatch(expected, bytes);
+      hash.update(chunk);
+      if (keep && chunks.length === 0) keep = looksLikeJson(chunk);
+      if (keep) chunks.push(chunk);
+    }
+    if (bytes !== desc.size) throw sizeMismatch(expected, bytes);
+    const actual = hash.digest('hex');
+    if (actual !== encoded) throw digestMismatch(expected, `${algorithm}:${actual}`);
+    if (keep && chunks.length > 0) this.keep(outcome, chunks, bytes);
+  }
+
+  private keep(outcome: BlobOutcome, chunks: Buffer[], size: number): void {
+    if (this.kept + size > (this.opts.keepLimit ?? KEPT_DOCUMENTS_LIMIT)) {
       outcome.dropped = true;
       return;
     }
-    this.kept += bytes.length;
-    outcome.bytes = bytes;
+    this.kept += size;
+    outcome.bytes = this.arena.copy(chunks, size);
+  }
+}
+
+/**
+ * Where kept documents live: copied end to end into 1 MiB slabs. The chunks a
+ * document arrives in are views of the decompressor's larger buffers, and a
+ * copy of each from Node's shared pool still pins a pool slab: either way, a
+ * 1 KiB manifest kept several KiB alive, three times the documents' own size
+ * at 50,000 manifests.
+ */
+class DocumentArena {
+  private static readonly SLAB = 1024 * 1024;
+  private slab = Buffer.alloc(0);
+  private used = 0;
+
+  copy(chunks: Buffer[], size: number): Buffer {
+    if (size > DocumentArena.SLAB / 4) return Buffer.concat(chunks, size);
+    if (this.used + size > this.slab.length) {
+      this.slab = Buffer.allocUnsafeSlow(DocumentArena.SLAB);
+      this.used = 0;
+    }
+    const start = this.used;
+    for (const chunk of chunks) {
+      chunk.copy(this.slab, this.used);
+      this.used += chunk.length;
+    }
+    return this.slab.subarray(start, this.used);
+  }
+}
+
+/** Put a blob into the layout unless it is there (kept from gc for this process); true when it was written. */
+async function store(into: LayoutDir, desc: Descriptor, content: Readable | Buffer): Promise<boolean> {
+  if (await isRetained(into, desc)) {
+    // Not written, but still read to its end and checked: a damaged archive is refused either way.
+    if (Buffer.isBuffer(content)) verifyBytes(content, { digest: desc.digest, size: desc.size });
+    else await drainVerified(content);
+    return false;
+  }
+  await into.push(desc, content);
+  return true;
+}
+
+/**
+ * Writes that run while the caller goes on, at most `n` at once. The first
+ * failure is thrown to the next start() or to drained(); settled() waits for
+ * every write whatever became of it.
+ */
+class WritesBehind {
+  private readonly running = new Set<Promise<void>>();
+  private failure?: { error: unknown };
+
+  constructor(private readonly n: number) {}
+
+  async start(write: () => Promise<void>): Promise<void> {
+    this.throwFailure();
+    while (this.running.size >= this.n) {
+      await Promise.race(this.running);
+      this.throwFailure();
+    }
+    const p: Promise<void> = write()
+      .catch((error: unknown) => {
+        this.failure ??= { error };
+      })
+      .finally(() => this.running.delete(p));
+    this.running.add(p);
+  }
+
+  async drained(): Promise<void> {
+    await this.settled();
+    this.throwFailure();
+  }
+
+  async settled(): Promise<void> {
+    while (this.running.size > 0) await Promise.all(this.running);
+  }
+
+  private throwFailure(): void {
+    if (this.failure) throw this.failure.error;
   }
 }
 

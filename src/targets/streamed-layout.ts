@@ -24,7 +24,7 @@
 import { Readable } from 'node:stream';
 import { NotFoundError, OcikitError } from '../errors.js';
 import { createDigestHash, parseDigest } from '../digest/digest.js';
-import { digestMismatch, sizeMismatch, verifyBytes } from '../digest/verify-stream.js';
+import { digestMismatch, sizeMismatch } from '../digest/verify-stream.js';
 import { drainVerified } from '../fs/file-range.js';
 import { readTarStream, type StreamedEntry, type TarStreamOptions } from '../archive/tar-stream-reader.js';
 import type { TrailingData } from '../archive/tar-end.js';
@@ -258,7 +258,7 @@ class EntryReader {
         // Read whole (it is small), written while the stream goes on: one blob at a time, each
         // write's fsyncs made 100,000 small blobs take minutes.
         const bytes = await collect(body);
-        await this.writes.start(async () => this.opts.onBlob?.(desc, await store(into, desc, bytes)));
+        await this.writes.start(async () => this.opts.onBlob?.(desc, await store(into, desc, verifiedStream(Readable.from([bytes]), desc, where))));
       } else if (into) {
         // Hashed once, by the verifying stream that LayoutDir.push recognises; renamed into place only when it matches.
         this.opts.onBlob?.(desc, await store(into, desc, verifiedStream(Readable.from(body), desc, where)));
@@ -286,7 +286,7 @@ class EntryReader {
     const { algorithm, encoded } = parseDigest(desc.digest);
     const hash = createDigestHash(algorithm);
     // A document is kept whole; whether this is one shows in its first bytes, so a small layer is not held meanwhile.
-    let keep = !this.opts.into && desc.size <= MAX_DOCUMENT_SIZE;
+    let keep = desc.size <= MAX_DOCUMENT_SIZE;
     const chunks: Buffer[] = [];
     let bytes = 0;
     for await (const chunk of body) {
@@ -339,12 +339,15 @@ class DocumentArena {
   }
 }
 
-/** Put a blob into the layout unless it is there (kept from gc for this process); true when it was written. */
-async function store(into: LayoutDir, desc: Descriptor, content: Readable | Buffer): Promise<boolean> {
+/**
+ * Put a blob into the layout unless it is there (then kept from gc for this
+ * process); true when it was written. `content` verifies itself as it flows
+ * (verifiedStream), so LayoutDir.push hashes it once, and errors name the entry.
+ */
+async function store(into: LayoutDir, desc: Descriptor, content: Readable): Promise<boolean> {
   if (await isRetained(into, desc)) {
     // Not written, but still read to its end and checked: a damaged archive is refused either way.
-    if (Buffer.isBuffer(content)) verifyBytes(content, { digest: desc.digest, size: desc.size });
-    else await drainVerified(content);
+    await drainVerified(content);
     return false;
   }
   await into.push(desc, content);

@@ -161,8 +161,10 @@ async function feed(
           if (!(await write(chunk))) break;
         }
       } finally {
+        // Stopped at the tar's end or on a failure: the input is not read further, and the
+        // pump, which may be waiting for its next chunk, ends with it.
         inflate.destroy();
-        await compressedInput.return(undefined);
+        input.destroy();
         await pump.catch(() => undefined);
       }
     }
@@ -220,7 +222,9 @@ function asArchiveError(err: unknown, source: string, compression: Compression):
     });
   }
   if (typeof code === 'string') return err; // a read error of the input itself (EIO, EPIPE...): the CLI reports it as such
-  return new OcikitError('UNSAFE_ARCHIVE_ENTRY', `refusing archive ${source}: not a readable tar (${(err as Error).message})`, {
+  // A damaged gzip stream often yields garbage before its checksum fails, and the tar parser sees that first.
+  const what = compression === 'none' ? 'not a readable tar' : `its ${compression} stream does not hold a readable tar (corrupt?)`;
+  return new OcikitError('UNSAFE_ARCHIVE_ENTRY', `refusing archive ${source}: ${what} (${(err as Error).message})`, {
     path: source,
     cause: err,
     hint: 'give an OCI layout archive: a tar, or a gzip-compressed tar (ocikit pack writes both)',

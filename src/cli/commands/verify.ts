@@ -35,7 +35,7 @@ export default defineCommand<Args>({
         }));
     } catch (err) {
       if (!(err instanceof OcikitError) || NOT_A_REPORT.has(err.code)) throw err;
-      report = openFailure(args.target, err);
+      report = openFailure(args.target === STDIN ? 'stdin' : args.target, err);
     }
     await ctx.out.stream(report, verifyTextLines);
     if (!report.ok) throw new VerificationFailedError(report);

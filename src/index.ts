@@ -52,7 +52,9 @@ export { pack, type ArchiveResult, type PackOptions, type WriteArchiveOptions } 
 export { pullImages, pullIntoLayout, type PullOptions, type PullResult } from './ops/pull-images.js';
 export { pushLayout, type PushLayoutOptions, type PushLayoutResult } from './ops/push-layout.js';
 export { summaryLine, type TransferStats } from './ops/transfer-stats.js';
-export { unpack, type UnpackOptions, type UnpackResult } from './ops/unpack.js';
+export { unpack, unpackStream, type UnpackOptions, type UnpackResult, type UnpackStreamOptions } from './ops/unpack.js';
+export { StreamedLayout, type StreamedLayoutOptions } from './targets/streamed-layout.js';
+export { compressedArchiveStream, type ArchiveFileStream } from './archive/compression.js';
 export { diffTargets, renderDiffText, type DiffReport, type DiffSource } from './audit/diff.js';
 export { FindingCode, type Finding, type Severity } from './audit/findings.js';
 export { formatBytes } from './util/byte-size.js';

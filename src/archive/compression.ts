@@ -3,21 +3,23 @@
  * compressed: gzip and zstd streams have no index, so reaching one blob
  * means decompressing everything before it.
  *
- * So commands that need random access (ls, tags, resolve, manifest fetch,
- * blob fetch) refuse a compressed archive with a hint, and commands that read
- * the whole archive anyway (copy, pack, unpack) decompress it once, streaming,
- * into a temporary file, and then read that file in place like any
- * uncompressed archive. Memory stays flat whatever the blob sizes (the data
- * goes to disk, never into a buffer), decompression happens once (a
- * two-pass design would decompress twice, and serving the graph copy's
- * out-of-order requests from a single forward pass would need the same
- * spool), and every reader downstream gets the verified random access it
- * already knows. The temporary file is unlinked as soon as it is open, so it
+ * So a command that opens a compressed archive as a target (every read
+ * command: ls, tags, resolve, manifest and blob fetch, referrers, discover,
+ * inspect, diff, copy, serve) has it decompressed once, streaming, into a
+ * temporary file, which is then read in place like any uncompressed archive:
+ * one code path for all of them. Memory stays flat whatever the blob sizes
+ * (the data goes to disk, never into a buffer), decompression happens once,
+ * and every reader downstream gets the verified random access it already
+ * knows. The temporary file is unlinked as soon as it is open, so it
  * disappears when ocikit exits, whatever way it exits; archive/spool.ts says
  * how it is bounded and cleaned up when ocikit is stopped while writing it.
+ *
+ * Whole-archive reads of a compressed stream (`unpack`, `verify`, and any
+ * archive on stdin) need no random access and no spool: they read the tar
+ * once, front to back (archive/tar-stream-reader.ts).
  */
 import { tmpdir } from 'node:os';
-import type { Transform } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { OcikitError } from '../errors.js';
 import { ArchiveFile } from './archive-file.js';
@@ -69,8 +71,6 @@ export function compressor(kind: Exclude<Compression, 'none'>, file: string): Tr
 }
 
 export interface SpoolOptions {
-  /** The caller reads the whole archive, so a compressed one may be spooled. Without it, compressed archives are refused. */
-  wholeArchive?: boolean;
   /** Where the decompressed copy goes (default: the system temp directory). */
   spoolDir?: string;
   /** The most the decompressed copy may hold (default: archive/spool.ts spoolLimit, which reads OCIKIT_SPOOL_LIMIT). */
@@ -79,7 +79,7 @@ export interface SpoolOptions {
 
 /**
  * Open an archive for random access: the file itself when it is an
- * uncompressed tar, else (when allowed) a decompressed temporary copy.
+ * uncompressed tar, else a decompressed temporary copy.
  */
 export async function openArchiveFile(file: string, opts: SpoolOptions = {}): Promise<{ archive: ArchiveFile; compression: Compression }> {
   const original = await ArchiveFile.open(file);
@@ -87,16 +87,38 @@ export async function openArchiveFile(file: string, opts: SpoolOptions = {}): Pr
   if (compression === 'none') return { archive: original, compression };
   try {
     if (compression === 'zstd' && !zstdAvailable()) throw zstdUnsupported(file);
-    if (!opts.wholeArchive) {
-      throw new OcikitError('UNSUPPORTED', `${file} is ${compression}-compressed; this command reads parts of an archive, which needs an uncompressed tar`, {
-        path: file,
-        hint: `unpack it (ocikit unpack ${file} DIR) or store it uncompressed (${compression === 'gzip' ? 'gunzip' : 'zstd -d'} it); copy, pack and unpack read compressed archives directly`,
-      });
-    }
     // Decompressed from the descriptor already open: the very file whose first bytes were read.
     const request = { file, compression, compressedSize: original.size, input: original.stream(0, original.size), decompress: decompressor(compression, file) };
     return { archive: await spool({ ...request, dir: opts.spoolDir ?? tmpdir(), limit: opts.spoolLimit }), compression };
   } finally {
     await original.close();
+  }
+}
+
+/** A compressed archive file opened to be read whole, front to back (archive/tar-stream-reader.ts). */
+export interface ArchiveFileStream {
+  input: Readable;
+  compressedSize: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A compressed archive to read as a stream: whole-archive reads (unpack,
+ * verify) need no random access, so no spool either. Undefined for an
+ * uncompressed tar, which is read in place instead.
+ */
+export async function compressedArchiveStream(file: string): Promise<ArchiveFileStream | undefined> {
+  const archive = await ArchiveFile.open(file);
+  try {
+    const compression = detectCompression(await archive.read(0, 4));
+    if (compression === 'none') {
+      await archive.close();
+      return undefined;
+    }
+    if (compression === 'zstd' && !zstdAvailable()) throw zstdUnsupported(file);
+    return { input: archive.stream(0, archive.size), compressedSize: archive.size, close: () => archive.close() };
+  } catch (err) {
+    await archive.close();
+    throw err;
   }
 }

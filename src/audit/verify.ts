@@ -39,7 +39,7 @@ import { isWalkable } from '../graph/successors.js';
 import { hasFileListing, type FileListing } from '../targets/file-listing.js';
 import { hasTrailingData } from '../archive/tar-end.js';
 import { tagOf } from '../spec/index-entries.js';
-import { isLayoutTarget, type ReadTarget } from '../graph/target.js';
+import { checksBlobs, isLayoutTarget, type ReadTarget } from '../graph/target.js';
 import { WorkQueue, limiter } from '../util/limit.js';
 import { countFindings, FindingCode, formatFinding, sortFindings, type Finding, type FindingCounts, type Severity } from './findings.js';
 import { formatBytes, plural } from './format.js';
@@ -395,9 +395,13 @@ class Verifier {
       const outcome = this.blobPool(async () => {
         onEvent?.({ type: 'start', descriptor: desc });
         const result = await attempt(async () => {
-          // Without buffering: the target's stream verifies digest and size as it flows.
-          const stream = await this.target.fetch(desc);
-          await drainVerified(onEvent ? countBytes(stream, bytesReporter(desc, onEvent)) : stream);
+          // Without buffering: the target's stream verifies digest and size as it flows
+          // (or did, for a target read as a stream, which only says how that went).
+          if (checksBlobs(this.target)) await this.target.checkBlob(desc);
+          else {
+            const stream = await this.target.fetch(desc);
+            await drainVerified(onEvent ? countBytes(stream, bytesReporter(desc, onEvent)) : stream);
+          }
           return true as const;
         });
         onEvent?.({ type: 'done', descriptor: desc });

@@ -43,7 +43,9 @@ export type Ability =
   /** ResumableFetcher: sends a blob from a byte offset on (a registry: HTTP Range). */
   | 'fetch-from'
   /** PartialKeeper: keeps interrupted blob downloads and resumes them (a layout directory). */
-  | 'keep-partials';
+  | 'keep-partials'
+  /** BlobChecker: hashed every blob as it streamed past once, and answers from that (an archive read as a stream). */
+  | 'checked-blobs';
 
 /** What every target has: a name for messages and the abilities it declares. */
 export interface Target {
@@ -189,6 +191,20 @@ export function retains<T extends Target>(t: T): t is T & Retainer {
 /** Whether `dst` has `desc`, kept for the caller where the target can promise that (see Retainer). */
 export function isRetained(dst: Storage, desc: Descriptor): Promise<boolean> {
   return retains(dst) ? dst.retain(desc) : dst.exists(desc);
+}
+
+/**
+ * A target read once, as a stream (an archive on stdin): every blob was
+ * hashed as it went by and only small documents were kept, so a blob cannot
+ * be fetched again, but whether it matched its digest and size is known.
+ */
+export interface BlobChecker extends Target {
+  /** Resolves when the blob was there and matched `desc`; throws what a verifying fetch would have (NOT_FOUND, DIGEST_MISMATCH...). */
+  checkBlob(desc: Descriptor): Promise<void>;
+}
+
+export function checksBlobs<T extends Target>(t: T): t is T & BlobChecker {
+  return declares(t, 'checked-blobs');
 }
 
 /** A target opened for writing under a lease: close() must be called when the command ends. */

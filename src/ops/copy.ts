@@ -56,7 +56,7 @@ const DESTINATION_KINDS = new Set<Reference['kind']>(['layout-dir', 'layout-arch
 
 /** Open a source that will be read whole: a compressed archive is spooled next to `near` (or in the temp directory). */
 export async function openWholeSource(ref: Reference, near?: string, registry?: RegistryOptions): Promise<ReadTarget> {
-  return openReadTarget(ref, { wholeArchive: true, spoolDir: near !== undefined && existsSync(near) ? near : os.tmpdir(), registry });
+  return openReadTarget(ref, { spoolDir: near !== undefined && existsSync(near) ? near : os.tmpdir(), registry });
 }
 
 export async function copyReference(srcRef: Reference, dstRef: Reference, opts: CopyReferenceOptions = {}): Promise<CopyReferenceResult> {

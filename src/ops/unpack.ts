@@ -16,11 +16,14 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { OcikitError, fromFsError } from '../errors.js';
 import type { Reference } from '../reference.js';
 import type { Platform } from '../spec/types.js';
 import type { CopyEvent } from '../graph/copy.js';
 import { LayoutDir } from '../targets/layout-dir.js';
+import { StreamedLayout } from '../targets/streamed-layout.js';
+import type { TarStreamOptions } from '../archive/tar-stream-reader.js';
 import type { ReadTarget } from '../graph/target.js';
 import { selectRoots, selectsWholeLayout, transfer, type TransferResult } from './transfer.js';
 
@@ -90,10 +93,35 @@ export async function unpack(src: ReadTarget, ref: Reference, dir: string, opts:
   const roots = await selectRoots(src, ref, selection);
   // The whole archive is copied as it lists itself; for one selected image, its referrers come along.
   const referrers = !selectsWholeLayout(src, ref, selection);
+  return intoLayout(dir, (layout) => transfer(src, layout, roots, { concurrency: opts.concurrency, referrers, onEvent: opts.onEvent, announce: true }));
+}
+
+export interface UnpackStreamOptions extends TarStreamOptions {
+  onEvent?: (e: CopyEvent) => void;
+}
+
+/**
+ * `unpack -` (an archive on stdin) and `unpack FILE.tar.gz`: the whole
+ * archive in one pass, without a temp file. Its blobs go into the layout's
+ * blob store as they stream past (targets/streamed-layout.ts); then the same
+ * transfer as unpack's finds every blob present and writes index.json, once,
+ * last, under the lock. On failure the same rules hold as for unpack.
+ */
+export async function unpackStream(input: Readable, dir: string, opts: UnpackStreamOptions): Promise<UnpackResult> {
+  return intoLayout(dir, async (layout) => {
+    let bytesCopied = 0;
+    const src = await StreamedLayout.read(input, { source: opts.source, compressedSize: opts.compressedSize, into: layout, onBlob: (d, stored) => (bytesCopied += stored ? d.size : 0) });
+    const roots = await selectRoots(src, { kind: 'layout-archive', path: opts.source, original: opts.source }, { everything: true });
+    const result = await transfer(src, layout, roots, { referrers: false, onEvent: opts.onEvent });
+    return { ...result, bytesCopied: bytesCopied + result.bytesCopied };
+  });
+}
+
+/** Run `write` on the layout at `dir` (created when needed), undoing the creation when it fails. */
+async function intoLayout(dir: string, write: (layout: LayoutDir) => Promise<TransferResult>): Promise<UnpackResult> {
   const prepared = await prepareLayout(dir);
   try {
-    const result = await transfer(src, prepared.layout, roots, { concurrency: opts.concurrency, referrers, onEvent: opts.onEvent, announce: true });
-    return { ...result, dir, created: prepared.created };
+    return { ...(await write(prepared.layout)), dir, created: prepared.created };
   } catch (err) {
     await prepared.rollback().catch(() => undefined);
     throw err;

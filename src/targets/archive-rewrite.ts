@@ -81,7 +81,7 @@ export class ArchiveRewrite {
     const compression = await headCompression(file);
     let archive: LayoutArchive;
     try {
-      archive = await LayoutArchive.open(file, { wholeArchive: true, spoolDir: path.dirname(file) });
+      archive = await LayoutArchive.open(file, { spoolDir: path.dirname(file) });
     } catch (err) {
       // A file that is not a tar, or a tar that is not a layout: the user's data, not ours to overwrite.
       if (isOcikitError(err, 'INVALID_LAYOUT') || isOcikitError(err, 'UNSAFE_ARCHIVE_ENTRY')) throw notAnArchive(dest, err);

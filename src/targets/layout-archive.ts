@@ -8,8 +8,8 @@
  * Entry order does not matter (index.json first or last), nor `./` prefixes,
  * directory entries or extra files (`manifest.json`, `repositories`).
  *
- * A compressed archive is refused for random access and spooled to a
- * temporary file for whole-archive reads (archive/compression.ts).
+ * A compressed archive is decompressed once into a temporary file, which is
+ * then read in place the same way (archive/compression.ts).
  */
 import type { Readable } from 'node:stream';
 import { NotFoundError, OcikitError } from '../errors.js';
@@ -30,8 +30,11 @@ import { defaultInIndex, resolveInIndex, tagsOf } from './index-resolve.js';
 import { abilities, type LayoutReadTarget, type ReferrersFilter } from '../graph/target.js';
 import { LAYOUT_FILE_LIMIT, type FileListing, type LayoutFileEntry } from './file-listing.js';
 
-const SMALL_FILE_LIMIT = 64 * 1024;
-const BLOB_ENTRY = /^blobs\/([a-z0-9]+(?:[+._-][a-z0-9]+)*)\/([a-zA-Z0-9=_-]+)$/;
+/** oci-layout is a line of JSON. */
+export const SMALL_FILE_LIMIT = 64 * 1024;
+/** index.json may list tens of thousands of entries. */
+export const INDEX_FILE_LIMIT = MAX_DOCUMENT_SIZE * 16;
+export const BLOB_ENTRY = /^blobs\/([a-z0-9]+(?:[+._-][a-z0-9]+)*)\/([a-zA-Z0-9=_-]+)$/;
 
 export type LayoutArchiveOptions = SpoolOptions;
 
@@ -68,25 +71,12 @@ export class LayoutArchive implements LayoutReadTarget, FileListing, TrailingDat
   /** A layout held by an already scanned tar (a Docker 25+ `docker save` archive is one). */
   static async fromTar(tar: TarIndex): Promise<LayoutArchive> {
     const layoutEntry = tar.lookup(OCI_LAYOUT_FILE);
-    if (!layoutEntry) {
-      throw new OcikitError('INVALID_LAYOUT', `not an OCI layout archive: ${tar.path} has no oci-layout file`, {
-        path: tar.path,
-        hint: tar.has('manifest.json') ? `it looks like a docker save archive; read it as docker-archive:${tar.path}` : undefined,
-      });
-    }
-    let layoutDoc: unknown;
-    try {
-      layoutDoc = JSON.parse((await tar.readSmall(layoutEntry, SMALL_FILE_LIMIT, OCI_LAYOUT_FILE)).toString('utf8'));
-    } catch (err) {
-      throw new OcikitError('INVALID_LAYOUT', `invalid oci-layout file in ${tar.path}: ${(err as Error).message}`, { path: tar.path, cause: err });
-    }
-    const problems = checkOciLayoutFile(layoutDoc);
-    if (problems.length > 0) throw new OcikitError('INVALID_LAYOUT', `invalid oci-layout file in ${tar.path}: ${problems[0]!.message}`, { path: tar.path });
-
     const indexEntry = tar.lookup(INDEX_FILE);
-    if (!indexEntry) throw new OcikitError('INVALID_LAYOUT', `not an OCI layout archive: ${tar.path} has no index.json`, { path: tar.path });
-    const index = parseIndexText(indexText(await tar.readSmall(indexEntry, MAX_DOCUMENT_SIZE * 16, INDEX_FILE), tar.path, tar.path), tar.path);
-
+    const index = await layoutIndexOf(tar.path, {
+      ociLayout: layoutEntry && (() => tar.readSmall(layoutEntry, SMALL_FILE_LIMIT, OCI_LAYOUT_FILE)),
+      index: () => (indexEntry ? tar.readSmall(indexEntry, INDEX_FILE_LIMIT, INDEX_FILE) : Promise.resolve(undefined)),
+      hint: tar.has('manifest.json') ? `it looks like a docker save archive; read it as docker-archive:${tar.path}` : undefined,
+    });
     // A blob stored as a link must lead to a file inside the archive: refused now, not when read.
     for (const name of tar.names()) if (BLOB_ENTRY.test(name)) tar.lookup(name);
     return new LayoutArchive(tar, index);
@@ -200,6 +190,38 @@ export class LayoutArchive implements LayoutReadTarget, FileListing, TrailingDat
     const entry = this.tar.lookup(name);
     return entry ? this.tar.readSmall(entry, limit, name) : undefined;
   }
+}
+
+/**
+ * A layout archive's two files at its root, read when asked: oci-layout first
+ * (a tar that is no layout is refused for that, whatever else it holds), then
+ * index.json. Undefined for a file the archive does not have.
+ */
+export interface LayoutFiles {
+  ociLayout: (() => Promise<Buffer>) | undefined;
+  index: () => Promise<Buffer | undefined>;
+  /** Why the archive may lack oci-layout (a docker save archive). */
+  hint?: string;
+}
+
+/**
+ * The index of a layout archive, once its `oci-layout` file is checked:
+ * INVALID_LAYOUT when either file is missing or wrong. Shared by the
+ * in-place reader and the streamed one (targets/streamed-layout.ts).
+ */
+export async function layoutIndexOf(where: string, files: LayoutFiles): Promise<ImageIndex> {
+  if (!files.ociLayout) throw new OcikitError('INVALID_LAYOUT', `not an OCI layout archive: ${where} has no oci-layout file`, { path: where, hint: files.hint });
+  let layoutDoc: unknown;
+  try {
+    layoutDoc = JSON.parse((await files.ociLayout()).toString('utf8'));
+  } catch (err) {
+    throw new OcikitError('INVALID_LAYOUT', `invalid oci-layout file in ${where}: ${(err as Error).message}`, { path: where, cause: err });
+  }
+  const problems = checkOciLayoutFile(layoutDoc);
+  if (problems.length > 0) throw new OcikitError('INVALID_LAYOUT', `invalid oci-layout file in ${where}: ${problems[0]!.message}`, { path: where });
+  const indexBytes = await files.index();
+  if (!indexBytes) throw new OcikitError('INVALID_LAYOUT', `not an OCI layout archive: ${where} has no index.json`, { path: where });
+  return parseIndexText(indexText(indexBytes, where, where), where);
 }
 
 /** Pipe an unverified byte stream through a VerifyStream for `desc`, propagating source errors. */

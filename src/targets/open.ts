@@ -21,12 +21,9 @@ export interface OpenOptions {
   /** For a layout directory that does not exist yet: create it (destinations of copy, attach into a new dir...). */
   create?: boolean;
   /**
-   * Archives: the caller reads the whole archive (copy, pack, unpack), so a
-   * compressed one is decompressed once into a temporary file instead of
-   * being refused (see archive/compression.ts).
+   * Archives: where a compressed one is decompressed to, a temporary file
+   * read in place (default: the system temp directory; archive/compression.ts).
    */
-  wholeArchive?: boolean;
-  /** Where that temporary file goes (default: the system temp directory). */
   spoolDir?: string;
   /** Registries: TLS, credentials, retries, debug log (the CLI's global flags). */
   registry?: RegistryOptions;

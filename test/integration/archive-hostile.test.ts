@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { snapshotTree, tempDir } from '../helpers/cli.js';
+import zlib from 'node:zlib';
+import { ocikit, snapshotTree, tempDir } from '../helpers/cli.js';
 import { expectFailure, fixture, loadExpected, type Expected } from './_support.js';
 import { layoutEntries, writeTarStream, type TarSpec } from './archive-helpers.js';
 
@@ -23,7 +24,13 @@ afterAll(async () => {
   await tmp.cleanup();
 });
 
-type Case = { name: string; code: string; build: (entries: TarSpec[]) => Promise<Buffer | TarSpec[]> };
+type Case = {
+  name: string;
+  code: string;
+  /** Read as a stream, where another code says it first (a second copy of a blob is hashed like any blob). */
+  streamCode?: string;
+  build: (entries: TarSpec[]) => Promise<Buffer | TarSpec[]>;
+};
 
 const layerName = () => `blobs/sha256/${E.single.layers[0]!.slice(7)}`;
 
@@ -42,6 +49,7 @@ const CASES: Case[] = [
   {
     name: 'duplicate blob entries with different content',
     code: 'UNSAFE_ARCHIVE_ENTRY',
+    streamCode: 'DIGEST_MISMATCH',
     build: async (e) => {
       const layer = e.find((x) => x.name === layerName())!;
       return [...e, { name: `./${layerName()}`, content: Buffer.alloc((layer.content as Buffer).length, 0x42) }];
@@ -103,5 +111,32 @@ describe.each(CASES)('$name', (c) => {
     expect(after['index.json']).toBe(before['index.json']);
     // Whatever else is there now is a verified blob (content-addressed; gc reclaims it) or gc's lease bookkeeping.
     for (const key of Object.keys(after)) if (!(key in before)) expect(key).toMatch(/^(blobs\/sha256\/[a-f0-9]{64}|\.ocikit-leases(\/.*)?)$/);
+  });
+
+  it('gzip-compressed on stdin: unpack - refuses it the same way (index.json untouched), verify - reports it', async () => {
+    const gz = zlib.gzipSync(await readFile(await buildArchive(c)));
+    const code = c.streamCode ?? c.code;
+    const parent = path.join(tmp.dir, `stdin-parent-${++n}`);
+    await mkdir(parent);
+    const before = await snapshotTree(parent);
+    const fresh = await ocikit(['unpack', '-', path.join(parent, 'dest'), '--json'], { input: gz });
+    expect(fresh.code, fresh.stderr).toBe(1);
+    expect(JSON.parse(fresh.stdout).error.code).toBe(code);
+    expect(await snapshotTree(parent)).toEqual(before);
+
+    const dest = path.join(tmp.dir, `stdin-existing-${++n}`);
+    await cp(fixture('multi-platform'), dest, { recursive: true });
+    const existing = await snapshotTree(dest);
+    const merged = await ocikit(['unpack', '-', dest, '--json'], { input: gz });
+    expect(merged.code, merged.stderr).toBe(1);
+    expect(JSON.parse(merged.stdout).error.code).toBe(code);
+    const after = await snapshotTree(dest);
+    expect(after['index.json']).toBe(existing['index.json']);
+    // Read as a stream, blobs before the bad entry may have landed: verified, unreferenced, gc-able.
+    for (const key of Object.keys(after)) if (!(key in existing)) expect(key).toMatch(/^(blobs\/sha256\/[a-f0-9]{64}|\.ocikit-leases(\/.*)?)$/);
+
+    const v = await ocikit(['verify', '-', '--json'], { input: gz });
+    expect(v.code, v.stderr).toBe(1);
+    expect((JSON.parse(v.stdout) as { findings: Array<{ severity: string; code: string }> }).findings.filter((f) => f.severity === 'error').map((f) => f.code)).toContain(code);
   });
 });

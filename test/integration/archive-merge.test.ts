@@ -43,7 +43,7 @@ interface MergeJson {
 
 /** index.json entries of an archive: tag (or "-") to digest, in order. */
 async function entriesOf(file: string): Promise<Array<[string, string]>> {
-  const a = await LayoutArchive.open(file, { wholeArchive: true, spoolDir: path.dirname(file) });
+  const a = await LayoutArchive.open(file, { spoolDir: path.dirname(file) });
   try {
     return (await a.readIndex()).manifests.map((e) => [tagOf(e) ?? '-', e.digest]);
   } finally {

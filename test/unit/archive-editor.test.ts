@@ -79,7 +79,7 @@ async function makeArchive(file: string, opts: { stray?: boolean } = {}): Promis
 }
 
 async function read<T>(file: string, fn: (a: LayoutArchive) => Promise<T>): Promise<T> {
-  const a = await LayoutArchive.open(file, { wholeArchive: true, spoolDir: path.dirname(file) });
+  const a = await LayoutArchive.open(file, { spoolDir: path.dirname(file) });
   try {
     return await fn(a);
   } finally {
@@ -101,7 +101,7 @@ async function blobsIn(file: string): Promise<string[]> {
 
 /** The tar's entry names in order (what an edit must not reorder). */
 async function entryNames(file: string): Promise<string[]> {
-  const { archive } = await openArchiveFile(file, { wholeArchive: true, spoolDir: path.dirname(file) });
+  const { archive } = await openArchiveFile(file, { spoolDir: path.dirname(file) });
   const tar = await TarIndex.build(archive);
   try {
     return [...tar.names()];

@@ -40,7 +40,7 @@ export default defineCommand<PushArgs>({
     if (srcRef.digest) throw new UsageError(`${args.src}: push selects entries by tag; drop @DIGEST or use ocikit copy`);
     const tags = [...(args.tag ?? []), ...(srcRef.tag ? [srcRef.tag] : [])];
     const registryOpts = await registryOptions(ctx);
-    const src = await openReadTarget({ ...srcRef, tag: undefined }, { wholeArchive: true, registry: registryOpts });
+    const src = await openReadTarget({ ...srcRef, tag: undefined }, { registry: registryOpts });
     try {
       if (!isLayoutTarget(src)) throw new UsageError(`${args.src} is not a layout directory or archive`);
       const progress = startProgress(ctx, 'pushing');

@@ -83,7 +83,7 @@ async function open(args: ServeArgs, ctx: Context): Promise<{ ref: Reference; ta
   if (!args.writable) {
     const ref = ctx.ref(args.target);
     // A compressed archive cannot be read at random offsets: it is decompressed once to a temp file (removed on close).
-    return { ref, target: await openReadTarget(ref, { wholeArchive: true }) };
+    return { ref, target: await openReadTarget(ref) };
   }
   const { ref, layout } = await ctx.openLayout(args.target);
   await layout.assertWritable(); // refuse at start, not at the first push

@@ -1,6 +1,7 @@
 import path from 'node:path';
-import { formatBytes, openWholeSource, unpack, UsageError, type UnpackResult } from '../../index.js';
+import { formatBytes, openWholeSource, unpack, unpackStream, UsageError, type UnpackResult } from '../../index.js';
 import { plural, someNames } from '../summary.js';
+import { compressedArchiveInput, stdinArchive, STDIN } from '../archive-input.js';
 import { defineCommand } from './command.js';
 import { withProgress } from '../progress.js';
 
@@ -15,9 +16,9 @@ export default defineCommand<UnpackArgs>({
   command: 'unpack <archive> <dir>',
   examples: [
     ['$0 unpack image.tar ./layout', 'an archive into a new (or existing) layout'],
-    ['$0 unpack image.tar.gz ./layout --platform linux/amd64', 'only the amd64 images'],
+    ['ocikit pack ./src - | ssh host ocikit unpack - ./layout', 'an archive on stdin, as it arrives'],
   ],
-  describe: 'write an archive into a layout directory (a new one, or merged into an existing layout)',
+  describe: 'write an archive (a file, or - for stdin; tar or tar.gz) into a layout directory (a new one, or merged into an existing layout)',
   builder: (y) =>
     y
       .option('platform', { type: 'string', describe: 'through an index, unpack only OS/ARCH[/VARIANT]' })
@@ -26,10 +27,26 @@ export default defineCommand<UnpackArgs>({
     const dir = args.dir.startsWith('oci:') ? args.dir.slice(4) : args.dir;
     if (dir === '') throw new UsageError('the directory path is empty');
     if (!Number.isInteger(args.concurrency) || args.concurrency! < 1) throw new UsageError('--concurrency must be a positive whole number');
-    const ref = ctx.ref(args.archive);
-    const src = await openWholeSource(ref, path.dirname(path.resolve(dir)));
+    const platform = ctx.platform(args.platform);
+    if (args.archive === STDIN && platform) {
+      throw new UsageError('unpack - reads the whole archive from stdin; --platform needs an archive file', {
+        hint: 'unpack it whole, then pick the platform: ocikit copy oci:DIR:TAG oci:OTHER --platform OS/ARCH',
+      });
+    }
+    // An archive on stdin, or a compressed one read whole: one pass, no temp file (ops/unpack.ts unpackStream).
+    const ref = args.archive === STDIN ? undefined : ctx.ref(args.archive);
+    const stream = ref ? await compressedArchiveInput(ref, platform === undefined) : stdinArchive('unpack');
+    if (stream) {
+      try {
+        ctx.out.result(await unpackStream(stream.input, dir, { source: stream.source, compressedSize: stream.compressedSize }), summary);
+      } finally {
+        await stream.close();
+      }
+      return;
+    }
+    const src = await openWholeSource(ref!, path.dirname(path.resolve(dir)));
     try {
-      const result = await withProgress(ctx, 'unpacking', (onEvent) => unpack(src, ref, dir, { platform: ctx.platform(args.platform), concurrency: args.concurrency, onEvent }));
+      const result = await withProgress(ctx, 'unpacking', (onEvent) => unpack(src, ref!, dir, { platform, concurrency: args.concurrency, onEvent }));
       // Streamed: the JSON lists every entry (45,000 tags are megabytes), the text line only a few.
       await ctx.out.stream(result, (r) => (ctx.out.quiet ? [] : [summary(r)]));
     } finally {

@@ -14,8 +14,10 @@
  * smallest size (linear growth keeps time/manifest flat). With --json, the
  * BENCH rows (measure.mjs) are inspect and verify at the largest size (no
  * target: shown for information), and the peak RSS of ls, verify, inspect
- * and inspect --html (text and JSON) on a layout of 50,000 manifests
- * (--rss-manifests N), each of which must stay within 150 MiB.
+ * and inspect --html (text and JSON), diff, gc, pack, unpack and copy, and
+ * ls/verify/inspect/diff/unpack of the packed .tar and .tar.gz, on a layout of
+ * 50,000 manifests (--rss-manifests N), each of which must stay within 150 MiB
+ * (push to a registry: bench/registry.mjs).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -65,6 +67,8 @@ try {
   const big = path.join(root, `layout-rss`);
   const bigManifests = makeLayout(big, imagesFor(rssManifests));
   const html = path.join(root, 'report.html');
+  const tar = path.join(root, 'big.tar');
+  const gz = path.join(root, 'big.tar.gz');
   const rssRows = [];
   for (const [name, argv] of [
     ['ls', ['ls', big]],
@@ -74,6 +78,19 @@ try {
     ['inspect', ['inspect', big]],
     ['inspect --format json', ['inspect', big, '--format', 'json']],
     ['inspect --html', ['inspect', big, '--html', html]],
+    ['diff of two layouts', ['diff', big, big]],
+    ['gc --dry-run', ['gc', big, '--dry-run']],
+    ['pack', ['pack', big, tar]],
+    ['pack .tar.gz', ['pack', big, gz]],
+    ['ls of the .tar', ['ls', tar]],
+    ['verify of the .tar', ['verify', tar]],
+    ['inspect of the .tar', ['inspect', tar]],
+    ['diff of the layout and the .tar', ['diff', big, tar]],
+    ['verify of the .tar.gz', ['verify', gz]],
+    ['inspect of the .tar.gz', ['inspect', gz]],
+    ['unpack of the .tar', ['unpack', tar, path.join(root, 'unpacked')]],
+    ['unpack of the .tar.gz', ['unpack', gz, path.join(root, 'unpacked-gz')]],
+    ['copy --all-tags', ['copy', '--all-tags', big, path.join(root, 'copied')]],
   ]) {
     const run = await measure(process.execPath, [BIN, ...argv]);
     say(`${name}, ${bigManifests} manifests: ${run.seconds.toFixed(2)} s, peak RSS ${run.peakMiB.toFixed(0)} MiB`);

@@ -38,6 +38,7 @@ import { INDEX_FILE, OCI_LAYOUT_FILE, type LayoutDir } from './layout-dir.js';
 import { BLOB_ENTRY, INDEX_FILE_LIMIT, layoutIndexOf, SMALL_FILE_LIMIT, verifiedStream } from './layout-archive.js';
 import { defaultInIndex, resolveInIndex, tagsOf } from './index-resolve.js';
 import { LAYOUT_FILE_LIMIT, type FileListing, type LayoutFileEntry } from './file-listing.js';
+import { DigestIndex } from '../util/digest-index.js';
 
 /** Blobs up to this size are read whole and written into the layout while the stream goes on... */
 const WRITE_BEHIND_SIZE = 1024 * 1024;
@@ -67,6 +68,43 @@ interface BlobOutcome {
   dropped?: boolean;
 }
 
+/**
+ * Every blob's outcome by digest, compactly: an archive of 50,000 images has
+ * some 100,000 blobs, and an object, a digest string and a Map entry each
+ * came to 25 MiB of a streamed unpack's peak. A blob is a number
+ * (DigestIndex) and its size; the few outcomes that say more (an error, a
+ * kept document) are kept beside it.
+ */
+class BlobTable {
+  private readonly digests = new DigestIndex();
+  private sizes = new Float64Array(1024);
+  private readonly more = new Map<number, Omit<BlobOutcome, 'size'>>();
+
+  get(digest: string): BlobOutcome | undefined {
+    const n = this.digests.get(digest);
+    if (n === undefined) return undefined;
+    return { size: this.sizes[n]!, ...this.more.get(n) };
+  }
+
+  set(digest: string, outcome: BlobOutcome): void {
+    const n = this.digests.add(digest);
+    if (n >= this.sizes.length) {
+      const grown = new Float64Array(this.sizes.length * 2);
+      grown.set(this.sizes);
+      this.sizes = grown;
+    }
+    this.sizes[n] = outcome.size;
+    const { size: _size, ...more } = outcome;
+    if (Object.keys(more).length > 0) this.more.set(n, more);
+    else this.more.delete(n);
+  }
+
+  /** [digest, size] of every blob, in the order first seen. */
+  *sizesByDigest(): Generator<[string, number]> {
+    for (let n = 0; n < this.digests.size; n++) yield [this.digests.digest(n), this.sizes[n]!];
+  }
+}
+
 export class StreamedLayout implements LayoutReadTarget, FileListing {
   readonly description: string;
   readonly abilities;
@@ -75,7 +113,7 @@ export class StreamedLayout implements LayoutReadTarget, FileListing {
   private constructor(
     private readonly source: string,
     private readonly index: ImageIndex,
-    private readonly blobs: Map<string, BlobOutcome>,
+    private readonly blobs: BlobTable,
     /** Every entry that is not a blob (blob entries are listed from `blobs`). */
     private readonly entries: LayoutFileEntry[],
     private readonly rootFiles: Map<string, Buffer>,
@@ -108,6 +146,9 @@ export class StreamedLayout implements LayoutReadTarget, FileListing {
       index: async () => files.get(INDEX_FILE),
       hint: reader.entries.some((e) => e.path === 'manifest.json') ? 'it looks like a docker save archive; ocikit reads those from a file, as docker-archive:FILE' : undefined,
     });
+    // Unpacking, index.json's bytes are not read again once parsed (only verify looks at them as
+    // bytes): at 50,000 entries they are 10 MiB held for the rest of the run.
+    if (opts.into) files.delete(INDEX_FILE);
     return new StreamedLayout(opts.source, index, reader.blobs, reader.entries, files, trailing, opts.into, opts.keepLimit ?? KEPT_DOCUMENTS_LIMIT);
   }
 
@@ -190,7 +231,7 @@ export class StreamedLayout implements LayoutReadTarget, FileListing {
 
   async *listFiles(): AsyncIterable<LayoutFileEntry> {
     yield* this.entries;
-    for (const [digest, { size }] of this.blobs) yield { path: `blobs/${digest.replace(':', '/')}`, type: 'file', size };
+    for (const [digest, size] of this.blobs.sizesByDigest()) yield { path: `blobs/${digest.replace(':', '/')}`, type: 'file', size };
   }
 
   async readLayoutFile(name: string, limit = LAYOUT_FILE_LIMIT): Promise<Buffer | undefined> {
@@ -208,7 +249,7 @@ export class StreamedLayout implements LayoutReadTarget, FileListing {
 
 /** Takes the entries as they stream past (see the file comment for what becomes of each). */
 class EntryReader {
-  readonly blobs = new Map<string, BlobOutcome>();
+  readonly blobs = new BlobTable();
   readonly entries: LayoutFileEntry[] = [];
   readonly rootFiles = new Map<string, Buffer>();
   private readonly seen = new Set<string>();

@@ -20,7 +20,7 @@ export { SPOOL_LIMIT_ENV } from './archive/spool.js';
 export { parseByteSize } from './util/byte-size.js';
 export { fetchDocument, fetchDocumentOrEmbedded, fetchManifest, fetchManifestOrEmbedded, MAX_DOCUMENT_SIZE, readAll } from './graph/content.js';
 export { copyGraph, type CopyEvent, type CopyOptions, type CopyResult } from './graph/copy.js';
-export { BYTES_STEP, type ProgressEvent } from './graph/progress-events.js';
+export { arrivedBlobReporter, BYTES_STEP, type ProgressEvent } from './graph/progress-events.js';
 export { successors } from './graph/successors.js';
 export { abilities, holdsLease, isLayoutTarget, keepsIndex, readsIndex, readsRanges, receivesUploads, retains, type Fetcher, type IndexKeeper, type IndexReader, type LayoutReadTarget, type Leased, type ReadTarget, type ReferrersFilter, type WriteTarget } from './graph/target.js';
 export { type DeleteBlobOptions, type Editor } from './graph/editor.js';

@@ -56,3 +56,17 @@ export function bytesReporter(desc: Descriptor, emit: (e: ProgressEvent) => void
     }
   };
 }
+
+/**
+ * Events for a blob read from a stream (an archive on stdin, unpack of a
+ * .tar.gz): it is known only once it has gone by, so it is reported found,
+ * started, read and done at once. The display's total grows as blobs arrive.
+ */
+export function arrivedBlobReporter(emit: (e: ProgressEvent) => void): (desc: Descriptor) => void {
+  return (desc) => {
+    emit({ type: 'found', descriptor: desc });
+    emit({ type: 'start', descriptor: desc });
+    if (desc.size > 0) emit({ type: 'bytes', descriptor: desc, bytes: desc.size });
+    emit({ type: 'done', descriptor: desc });
+  };
+}

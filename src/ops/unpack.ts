@@ -19,8 +19,9 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { OcikitError, fromFsError } from '../errors.js';
 import type { Reference } from '../reference.js';
-import type { Platform } from '../spec/types.js';
+import type { Descriptor, Platform } from '../spec/types.js';
 import type { CopyEvent } from '../graph/copy.js';
+import { arrivedBlobReporter } from '../graph/progress-events.js';
 import { LayoutDir } from '../targets/layout-dir.js';
 import { StreamedLayout } from '../targets/streamed-layout.js';
 import type { TarStreamOptions } from '../archive/tar-stream-reader.js';
@@ -110,7 +111,12 @@ export interface UnpackStreamOptions extends TarStreamOptions {
 export async function unpackStream(input: Readable, dir: string, opts: UnpackStreamOptions): Promise<UnpackResult> {
   return intoLayout(dir, async (layout) => {
     let bytesCopied = 0;
-    const src = await StreamedLayout.read(input, { source: opts.source, compressedSize: opts.compressedSize, into: layout, onBlob: (d, stored) => (bytesCopied += stored ? d.size : 0) });
+    const arrived = opts.onEvent ? arrivedBlobReporter(opts.onEvent) : undefined;
+    const onBlob = (d: Descriptor, stored: boolean) => {
+      if (stored) bytesCopied += d.size;
+      arrived?.(d);
+    };
+    const src = await StreamedLayout.read(input, { source: opts.source, compressedSize: opts.compressedSize, into: layout, onBlob });
     const roots = await selectRoots(src, { kind: 'layout-archive', path: opts.source, original: opts.source }, { everything: true });
     const result = await transfer(src, layout, roots, { referrers: false, onEvent: opts.onEvent });
     return { ...result, bytesCopied: bytesCopied + result.bytesCopied };

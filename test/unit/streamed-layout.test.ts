@@ -5,7 +5,7 @@
  * documents the walk is told so (LIMIT_EXCEEDED) rather than memory growing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
@@ -13,6 +13,8 @@ import { StreamedLayout } from '../../src/targets/streamed-layout.js';
 import { verifyTarget } from '../../src/audit/verify.js';
 import { LayoutDir } from '../../src/targets/layout-dir.js';
 import { OcikitError } from '../../src/errors.js';
+import { unpackStream } from '../../src/ops/unpack.js';
+import type { ProgressEvent } from '../../src/graph/progress-events.js';
 import { FIXTURES, tempDir } from '../helpers/cli.js';
 import { layoutEntries, writeTarStream, type TarSpec } from '../integration/archive-helpers.js';
 
@@ -84,5 +86,25 @@ describe('StreamedLayout', () => {
     const target = await read(Buffer.concat([tar, Buffer.alloc(20 * 1024, 0x61)]));
     expect(target.trailingData()).toEqual({ offset: tar.length });
     expect((await verifyTarget(target)).findings.map((f) => f.code)).toEqual(['TRAILING_DATA']);
+  });
+});
+
+describe('unpackStream progress', () => {
+  it('reports every blob as it arrives: found, then bytes adding up to its size, then done', async () => {
+    const tar = await tarOf(await layoutEntries(withReferrers));
+    const events: ProgressEvent[] = [];
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < tar.length; i += 1000) chunks.push(tar.subarray(i, i + 1000));
+    await unpackStream(Readable.from(chunks), path.join(tmp.dir, `unpacked-${++n}`), { source: 'stdin', onEvent: (e) => events.push(e) });
+    const blobs = (await readdir(path.join(withReferrers, 'blobs', 'sha256'))).map((hex) => `sha256:${hex}`);
+    const found = new Set(events.filter((e) => e.type === 'found').map((e) => e.descriptor.digest));
+    expect([...found].sort()).toEqual([...blobs].sort());
+    for (const digest of found) {
+      const mine = events.filter((e) => e.descriptor.digest === digest);
+      const size = mine[0]!.descriptor.size;
+      const firstDone = mine.findIndex((e) => e.type === 'done');
+      const bytes = mine.slice(0, firstDone).reduce((sum, e) => sum + (e.type === 'bytes' ? e.bytes : 0), 0);
+      expect(bytes, digest).toBe(size);
+    }
   });
 });

@@ -38,7 +38,8 @@ export default defineCommand<UnpackArgs>({
     const stream = ref ? await compressedArchiveInput(ref, platform === undefined) : stdinArchive('unpack');
     if (stream) {
       try {
-        ctx.out.result(await unpackStream(stream.input, dir, { source: stream.source, compressedSize: stream.compressedSize }), summary);
+        const result = await withProgress(ctx, 'unpacking', (onEvent) => unpackStream(stream.input, dir, { source: stream.source, compressedSize: stream.compressedSize, onEvent }));
+        await ctx.out.stream(result, (r) => (ctx.out.quiet ? [] : [summary(r)]));
       } finally {
         await stream.close();
       }

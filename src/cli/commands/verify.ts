@@ -1,4 +1,4 @@
-import { OcikitError, openReadTarget, verifyTextLines, resolveReference, StreamedLayout, UsageError, VerificationFailedError, verifyTarget, type ReadTarget, type Reference, type VerifyOptions, type VerifyReport } from '../../index.js';
+import { arrivedBlobReporter, OcikitError, openReadTarget, type ProgressEvent, verifyTextLines, resolveReference, StreamedLayout, UsageError, VerificationFailedError, verifyTarget, type ReadTarget, type Reference, type VerifyOptions, type VerifyReport } from '../../index.js';
 import { stdinArchive, STDIN } from '../archive-input.js';
 import type { Context } from '../context.js';
 import { defineCommand } from './command.js';
@@ -33,12 +33,12 @@ export default defineCommand<Args>({
     const ref = args.target === STDIN ? undefined : ctx.ref(args.target);
     let report: VerifyReport;
     try {
-      report =
-        (await verifyWholeArchive(ref, { allowMissing: args['allow-missing'] })) ??
-        (await withAuditTarget(ctx, ref!, async (target) => {
-          const root = ref!.tag !== undefined || ref!.digest !== undefined ? await resolveReference(target, ref!) : undefined;
-          return withProgress(ctx, 'verifying', (onEvent) => verifyTarget(target, { allowMissing: args['allow-missing'], concurrency: args.concurrency, root, onEvent }));
-        }));
+      report = ref
+        ? await withAuditTarget(ctx, ref, async (target) => {
+            const root = ref.tag !== undefined || ref.digest !== undefined ? await resolveReference(target, ref) : undefined;
+            return withProgress(ctx, 'verifying', (onEvent) => verifyTarget(target, { allowMissing: args['allow-missing'], concurrency: args.concurrency, root, onEvent }));
+          })
+        : await withProgress(ctx, 'verifying', (onEvent) => verifyStdin({ allowMissing: args['allow-missing'] }, onEvent));
     } catch (err) {
       if (!(err instanceof OcikitError) || NOT_A_REPORT.has(err.code)) throw err;
       report = openFailure(args.target === STDIN ? 'stdin' : args.target, err);
@@ -54,13 +54,12 @@ export default defineCommand<Args>({
  * (targets/streamed-layout.ts). A .tar.gz file is not read this way but
  * decompressed once to a spool and read in place, which keeps outcomes, not
  * documents: at 50,000 manifests the stream took 210 MiB, the spool 140.
- * Undefined for every target but stdin.
  */
-async function verifyWholeArchive(ref: Reference | undefined, opts: VerifyOptions): Promise<VerifyReport | undefined> {
-  if (ref) return undefined;
+async function verifyStdin(opts: VerifyOptions, onEvent?: (e: ProgressEvent) => void): Promise<VerifyReport> {
   const stream = stdinArchive('verify');
   try {
-    const target = await StreamedLayout.read(stream.input, { source: stream.source, compressedSize: stream.compressedSize });
+    const onBlob = onEvent ? arrivedBlobReporter(onEvent) : undefined;
+    const target = await StreamedLayout.read(stream.input, { source: stream.source, compressedSize: stream.compressedSize, ...(onBlob ? { onBlob } : {}) });
     return await verifyTarget(target, opts);
   } finally {
     await stream.close();

@@ -12,6 +12,7 @@
  * credentials to a realm of its choosing. Only the registry's own challenge
  * names the token realm (auth.ts checks its scheme).
  */
+import { BlobHomes } from './blob-homes.js';
 import { Readable } from 'node:stream';
 import { OcikitError, type ErrorCode } from '../errors.js';
 import { Authenticator } from './auth.js';
@@ -61,7 +62,7 @@ export class RegistryClient {
    * mount. A small array per blob, not a Set: a push of 50,000 images remembers 100,000 blobs, nearly
    * all in one repository.
    */
-  readonly blobHomes = new Map<string, string[]>();
+  readonly blobHomes = new BlobHomes();
 
   constructor(host: string, opts: RegistryOptions = {}, transport?: Transport) {
     this.host = host;

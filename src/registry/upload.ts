@@ -266,9 +266,7 @@ function checkDigestHeader(res: HttpResponse, digest: string, what: string): voi
 }
 
 function remember(r: RepoAccess, digest: string): void {
-  const homes = r.client.blobHomes.get(digest);
-  if (!homes) r.client.blobHomes.set(digest, [r.repository]);
-  else if (!homes.includes(r.repository)) homes.push(r.repository);
+  r.client.blobHomes.add(digest, r.repository);
 }
 
 /** Note that `repository` holds `digest` (a HEAD found it), for later mounts. */

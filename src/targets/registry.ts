@@ -26,6 +26,7 @@ import type { NamePage } from '../registry/name-list.js';
 import { rememberBlob, uploadBlob, uploadStream } from '../registry/upload.js';
 import { abilities, type ReferrersFilter, type RestOfBlob } from '../graph/target.js';
 import type { Editor } from '../graph/editor.js';
+import { DigestSet } from '../util/digest-index.js';
 
 export interface RegistryTargetOptions {
   /** Ask for push access too (a destination). Reads on a writable target use the same token. */
@@ -49,7 +50,8 @@ export class RegistryTarget implements Editor {
   readonly repository: string;
   private readonly access: RepoAccess;
   private readonly referrersState: ReferrersState = {};
-  private readonly present = new Set<string>();
+  /** Digests the registry is known to hold (compact: a push of 50,000 images knows 100,000). */
+  private readonly present = new DigestSet();
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly manifests = new Map<string, { bytes: Buffer; mediaType: string }>();
   private manifestBytes = 0;

@@ -96,3 +96,26 @@ export class DigestIndex {
     for (let n = 0; n < this.count; n++) if (!this.otherDigests.has(n)) this.place(n);
   }
 }
+
+/**
+ * A set of digests on a DigestIndex: what a registry target knows the
+ * registry holds (100,000 digests after a push of 50,000 images). Removal,
+ * rare (a manifest deleted), is an overlay of removed digests.
+ */
+export class DigestSet {
+  private readonly index = new DigestIndex();
+  private readonly removed = new Set<string>();
+
+  has(digest: string): boolean {
+    return this.index.has(digest) && !this.removed.has(digest);
+  }
+
+  add(digest: string): void {
+    this.index.add(digest);
+    this.removed.delete(digest);
+  }
+
+  delete(digest: string): void {
+    if (this.index.has(digest)) this.removed.add(digest);
+  }
+}

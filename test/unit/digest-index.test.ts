@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { DigestIndex } from '../../src/util/digest-index.js';
+import { DigestIndex, DigestSet } from '../../src/util/digest-index.js';
+import { BlobHomes } from '../../src/registry/blob-homes.js';
 import { EntryTable } from '../../src/archive/entry-table.js';
 
 const sha = (i: number) => `sha256:${createHash('sha256').update(String(i)).digest('hex')}`;
@@ -57,5 +58,34 @@ describe('EntryTable', () => {
     expect(table.get(`blobs/sha256/${sha(5000).slice(7)}`)?.type).toBe('symlink');
     expect(table.has(`blobs/sha256/${sha(3001).slice(7)}`)).toBe(false);
     expect(table.has('blobs/sha256/nothex')).toBe(false);
+  });
+});
+
+describe('DigestSet', () => {
+  it('adds, answers and removes digests; a removed digest can come back', () => {
+    const set = new DigestSet();
+    for (let i = 0; i < 5000; i++) set.add(sha(i));
+    expect(set.has(sha(4999))).toBe(true);
+    expect(set.has(sha(5000))).toBe(false);
+    set.delete(sha(7));
+    set.delete(sha(9999)); // never added: nothing to remove
+    expect(set.has(sha(7))).toBe(false);
+    expect(set.has(sha(9999))).toBe(false);
+    set.add(sha(7));
+    expect(set.has(sha(7))).toBe(true);
+  });
+});
+
+describe('BlobHomes', () => {
+  it('lists the repositories known to hold a blob, the first one first, each once', () => {
+    const homes = new BlobHomes();
+    expect(homes.get(sha(1))).toBeUndefined();
+    homes.add(sha(1), 'a');
+    homes.add(sha(1), 'a');
+    homes.add(sha(2), 'b');
+    homes.add(sha(1), 'c');
+    homes.add(sha(1), 'c');
+    expect(homes.get(sha(1))).toEqual(['a', 'c']);
+    expect(homes.get(sha(2))).toEqual(['b']);
   });
 });

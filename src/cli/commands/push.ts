@@ -50,8 +50,11 @@ export default defineCommand<PushArgs>({
       } finally {
         progress.stop();
       }
-      // -q: the images pushed, without the transfer summary.
-      ctx.out.result(result, (r) => [...r.images.map((i) => `${i.reference} ${i.digest}`), ...(ctx.out.quiet ? [] : [summaryLine('pushed', r)])].join('\n'));
+      // A line per image pushed, then the summary (not with -q); streamed, as 50,000 images are megabytes.
+      await ctx.out.stream(result, function* (r) {
+        for (const i of r.images) yield `${i.reference} ${i.digest}`;
+        if (!ctx.out.quiet) yield summaryLine('pushed', r);
+      });
     } finally {
       await src.close?.();
     }

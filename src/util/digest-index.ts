@@ -10,8 +10,8 @@
  * to collide cannot make lookups slow.
  */
 import { randomBytes } from 'node:crypto';
+import { isSha256Digest } from '../digest/digest.js';
 
-const SHA256 = /^sha256:([0-9a-f]{64})$/;
 const EMPTY = -1;
 
 export class DigestIndex {
@@ -73,9 +73,8 @@ export class DigestIndex {
 
   /** Put a sha256 digest's bytes into `probe`; false for any other digest. */
   private probeFor(digest: string): boolean {
-    const m = SHA256.exec(digest);
-    if (!m) return false;
-    this.probe.write(m[1]!, 'hex');
+    if (!isSha256Digest(digest)) return false;
+    this.probe.write(digest.slice('sha256:'.length), 'hex');
     return true;
   }
 

@@ -14,10 +14,12 @@ if (argv.length === 1 && argv[0] === '--version') {
   const nodeFlags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
   const v8 = await import('node:v8');
   if (!/semi[-_]space/.test(nodeFlags)) v8.setFlagsFromString('--semi-space-growth-factor=1');
-  // Let the old generation grow by at most 40 % between full collections (V8 allows up to 4x): an
-  // audit of 50,000 manifests keeps about 60 MiB of facts, and the garbage promoted around them
-  // took the process to 180 MiB (now under 150, and no slower; bench/inspect.mjs, issue 16).
-  if (!/heap[-_]growing/.test(nodeFlags)) v8.setFlagsFromString('--heap-growing-percent=40');
+  // Let the old generation grow by at most 20 % between full collections (V8 allows up to 4x), and
+  // have V8 favour size over speed (smaller young generation, earlier collections): an audit of
+  // 50,000 manifests keeps about 50 MiB of facts, and the garbage promoted around them took
+  // `inspect --html` to 160 MiB (now about 143, some 10 % slower; bench/inspect.mjs, issue 16).
+  if (!/heap[-_]growing/.test(nodeFlags)) v8.setFlagsFromString('--heap-growing-percent=20');
+  if (!/optimize[-_]for[-_]size/.test(nodeFlags)) v8.setFlagsFromString('--optimize-for-size');
   // The CLI bundled into one file (npm run bundle) loads in a fraction of the time
   // that a hundred separate modules take; the unbundled build is the fallback.
   const load = () => import('../dist/cli/bundle.mjs').catch((err) => (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('bundle.mjs') ? import('../dist/cli/main.js') : Promise.reject(err)));

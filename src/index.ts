@@ -62,8 +62,8 @@ export { renderInspectHtml, reportTimestamp, writeInspectHtml, type ReportHeader
 export { targetDigest, type TargetDigest } from './audit/target-digest.js';
 export type { InspectRollup, RollupStatus } from './audit/rollup.js';
 export { inspectTextLines, renderInspectText } from './audit/inspect-text.js';
-export { compactVerification, verifyForInspection, inspectJson, inspectTarget, openInspection, type InspectOptions, type InspectReport, type InspectSummary } from './audit/inspect.js';
-export { renderVerifyText, VerificationFailedError, verifyTarget, verifyTextLines, type BlobRecord, type VerifyOptions, type VerifyReport, type VerifySummary } from './audit/verify.js';
+export { compactVerification, type InspectVerification, verifyForInspection, inspectJson, inspectTarget, openInspection, type InspectOptions, type InspectReport, type InspectSummary } from './audit/inspect.js';
+export { renderVerifyText, VerificationFailedError, verifyCompact, verifyTarget, verifyTextLines, type BlobRecord, type CompactVerification, type VerifyOptions, type VerifyReport, type VerifySummary } from './audit/verify.js';
 export { defaultRepositoryName } from './server/repositories.js';
 export { parseListenAddress, startServer, type RequestEvent, type RunningServer, type ServeOptions } from './server/server.js';
 export { batched, jsonChunks } from './util/json-chunks.js';

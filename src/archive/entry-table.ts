@@ -8,6 +8,7 @@
  * links, names of other forms) as itself in a Map.
  */
 import { DigestIndex } from '../util/digest-index.js';
+import { fitColumn } from '../util/typed-columns.js';
 import type { TarEntry } from './tar-scan.js';
 
 const BLOB_NAME = /^blobs\/sha256\/([0-9a-f]{64})$/;
@@ -48,11 +49,9 @@ export class EntryTable {
       return;
     }
     const n = this.blobs.add(`sha256:${hex}`);
-    if (n >= this.offsets.length) {
-      this.offsets = grow(this.offsets);
-      this.sizes = grow(this.sizes);
-      this.headerOffsets = grow(this.headerOffsets);
-    }
+    this.offsets = fitColumn(this.offsets, n);
+    this.sizes = fitColumn(this.sizes, n);
+    this.headerOffsets = fitColumn(this.headerOffsets, n);
     this.offsets[n] = entry.offset;
     this.sizes[n] = entry.size;
     this.headerOffsets[n] = entry.headerOffset;
@@ -68,17 +67,7 @@ export class EntryTable {
   }
 
   private remember(k: number): void {
-    if (this.count === this.order.length) {
-      const grown = new Int32Array(this.order.length * 2);
-      grown.set(this.order);
-      this.order = grown;
-    }
+    this.order = fitColumn(this.order, this.count);
     this.order[this.count++] = k;
   }
-}
-
-function grow(a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
-  const grown = new Float64Array(a.length * 2);
-  grown.set(a);
-  return grown;
 }

@@ -8,6 +8,7 @@
  * the archive; they are resolved here and never created on disk.
  */
 import type { FileRange } from '../fs/file-range.js';
+import { readUtf8 } from '../fs/chunked-text.js';
 import path from 'node:path/posix';
 import type { Readable } from 'node:stream';
 import { OcikitError } from '../errors.js';
@@ -95,6 +96,11 @@ export class TarIndex {
 
   /** An entry's bytes, refusing entries above `limit` (documents: index.json, manifests, configs). */
   async readSmall(entry: TarEntry, limit: number, what: string): Promise<Buffer> {
+    this.checkSmall(entry, limit, what);
+    return this.file.read(entry.offset, entry.size);
+  }
+
+  private checkSmall(entry: TarEntry, limit: number, what: string): void {
     if (entry.size > limit) {
       throw new OcikitError('MANIFEST_TOO_LARGE', `${what} in ${this.file.path} is ${entry.size} bytes; more than ${limit} is refused`, {
         path: this.file.path,
@@ -102,7 +108,12 @@ export class TarIndex {
         actual: entry.size,
       });
     }
-    return this.file.read(entry.offset, entry.size);
+  }
+
+  /** An entry's UTF-8 text, read in chunks (fs/chunked-text.ts says why); undefined when it is not UTF-8. */
+  async readText(entry: TarEntry, limit: number, what: string): Promise<string | undefined> {
+    this.checkSmall(entry, limit, what);
+    return readUtf8(entry.size, (position, length) => this.file.read(entry.offset + position, length));
   }
 
   /** An entry's byte range, for a verified read (fs/file-range.ts). */

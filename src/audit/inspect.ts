@@ -21,7 +21,7 @@ import type { Finding } from './findings.js';
 import type { AuditRoot } from './roots.js';
 import { isSha256Digest, isValidDigest } from '../digest/digest.js';
 import { rollUp, type InspectRollup } from './rollup.js';
-import { verifyTarget, type BlobStatus, type VerifyOptions, type VerifyReport, type VerifySummary } from './verify.js';
+import { verifyCompact, type BlobStatus, type CompactVerification, type VerifyOptions, type VerifyReport, type VerifySummary } from './verify.js';
 
 export interface InspectBlob {
   digest: string;
@@ -244,21 +244,15 @@ function attachFindings(findings: Finding[], catalog: Catalog): Map<string, numb
   return out;
 }
 
-/**
- * What inspect keeps of a verify report: the counts, the findings, and each
- * blob's status in a compact form. Blobs that checked out (nearly all of
- * them) are 32-byte SHA-256 values in one sorted buffer, searched in binary;
- * only the others keep their digest text, in a map. At 50,000 manifests the
- * report's 100,000 records (each an object plus a 71-character digest)
- * otherwise stay alive for the whole inspection, beside the catalog.
- */
-export interface InspectVerification {
-  summary: VerifySummary;
-  ok: boolean;
-  findings: Finding[];
-  status(digest: string): BlobStatus | undefined;
-}
+/** What inspect keeps of a verification. */
+export type InspectVerification = CompactVerification;
 
+/**
+ * The compact form of a full report, for a caller that has one: the blobs
+ * that checked out (nearly all of them) as 32-byte SHA-256 values in one
+ * sorted buffer, searched in binary; only the others keep their digest text,
+ * in a map.
+ */
 export function compactVerification(report: VerifyReport): InspectVerification {
   const okSha256: Buffer[] = [];
   const others = new Map<string, BlobStatus>();
@@ -289,15 +283,9 @@ export function compactVerification(report: VerifyReport): InspectVerification {
   return { summary: report.summary, ok: report.ok, findings: report.findings, status };
 }
 
-/**
- * Verify `target` and keep only the compact form. A function of its own on
- * purpose: an async caller that wrote `compactVerification(await
- * verifyTarget(...))` keeps the awaited full report in its suspended frame
- * until that register is reused (a heap snapshot showed the 100,000 blob
- * records alive through the whole catalog walk); this frame ends here.
- */
+/** Verify `target`, keeping only the compact form (see CompactVerification). */
 export async function verifyForInspection(target: ReadTarget, opts: VerifyOptions = {}): Promise<InspectVerification> {
-  return compactVerification(await verifyTarget(target, opts));
+  return verifyCompact(target, opts);
 }
 
 /** Artifact details need payload reads: do them concurrently, once per artifact. */

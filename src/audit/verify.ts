@@ -44,6 +44,7 @@ import { WorkQueue, limiter } from '../util/limit.js';
 import { countFindings, FindingCode, formatFinding, sortFindings, type Finding, type FindingCounts, type Severity } from './findings.js';
 import { formatBytes, plural } from './format.js';
 import { classifyLayoutPath } from './layout-paths.js';
+import { BlobLedger, OutcomeMemo, READ_OK, type Outcome } from './blob-ledger.js';
 
 export interface VerifyOptions {
   /** Missing blobs are expected elsewhere (a delta bundle): notes, not errors. */
@@ -108,6 +109,23 @@ export async function verifyTarget(target: ReadTarget, opts: VerifyOptions = {})
   return new Verifier(target, opts).run();
 }
 
+/**
+ * A verification without its per-blob records: the counts, the findings,
+ * and each blob's status as a lookup. What inspect keeps beside its catalog
+ * (at 50,000 manifests, 100,000 records are megabytes it does not need).
+ */
+export interface CompactVerification {
+  summary: VerifySummary;
+  ok: boolean;
+  findings: Finding[];
+  status(digest: string): BlobStatus | undefined;
+}
+
+export async function verifyCompact(target: ReadTarget, opts: VerifyOptions = {}): Promise<CompactVerification> {
+  const { ledger, summary, ok, findings } = await new Verifier(target, opts).walk();
+  return { summary, ok, findings, status: ledger.frozenStatus() };
+}
+
 /** Render a report as text: one line per finding, then a summary line. */
 export function renderVerifyText(report: VerifyReport): string {
   return [...verifyTextLines(report)].join('\n');
@@ -154,9 +172,6 @@ interface Visit {
   after?: () => void;
 }
 
-type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
-const READ_OK: Outcome<true> = { ok: true, value: true };
-
 const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.ImageConfig, MediaType.DockerConfig]);
 /** index.json may list many entries; layout-dir reads up to the same size. */
 export const INDEX_JSON_LIMIT = MAX_DOCUMENT_SIZE * 16;
@@ -167,15 +182,15 @@ const VISIT_CONCURRENCY = 32;
 
 class Verifier {
   private readonly findings: Finding[] = [];
-  private readonly blobs = new Map<string, BlobRecord>();
-  /** Every digest a descriptor pointed at (a subject included). */
-  private readonly reached = new Set<string>();
-  /** Small documents read (manifests, configs): the outcome, and the media types they were validated as. */
-  private readonly docs = new BySizedDigest<{ size: number; outcome: Pending; validatedAs: string; alsoAs?: string[] }>();
+  /** Every blob's status, what reached it, which were manifests. */
+  private readonly ledger = new BlobLedger();
+  /** Small documents read (manifests, configs): the outcome, tagged with the media type they were validated as. */
+  private readonly docs = new OutcomeMemo(this.ledger);
+  /** The other media types a document was validated as, by `digest|size` (rare). */
+  private readonly alsoAs = new Map<string, string[]>();
   /** Blobs streamed: the outcome. */
-  private readonly streams = new BySizedDigest<{ size: number; outcome: Pending }>();
+  private readonly streams = new OutcomeMemo(this.ledger);
   private readonly contentReported = new Set<string>();
-  private readonly manifests = new Set<string>();
   private unreadableManifests = 0;
   private bytes = 0;
   /** Descriptors waiting to be checked: plain values, however many the layout holds (see WorkQueue). */
@@ -191,6 +206,12 @@ class Verifier {
   }
 
   async run(): Promise<VerifyReport> {
+    const { ledger, ...rest } = await this.walk();
+    return { ...rest, blobs: ledger.records() };
+  }
+
+  /** The report without its per-blob records: their statuses are in the ledger. */
+  async walk(): Promise<Omit<VerifyReport, 'blobs'> & { ledger: BlobLedger }> {
     const listing = hasFileListing(this.target) && !this.opts.root ? this.target : undefined;
     if (listing) await this.checkOciLayout(listing);
     this.checkTrailingData();
@@ -208,9 +229,9 @@ class Verifier {
       target: this.target.description,
       ok: counts.errors === 0,
       allowMissing: this.opts.allowMissing === true,
-      summary: { ...counts, manifests: this.manifests.size, blobs: [...this.blobs.values()].filter((b) => b.status === 'ok' || b.status === 'invalid').length, bytes: this.bytes },
+      summary: { ...counts, manifests: this.ledger.manifests, blobs: this.ledger.countChecked(), bytes: this.bytes },
       findings,
-      blobs: [...this.blobs.values()].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0)),
+      ledger: this.ledger,
     };
   }
 
@@ -320,7 +341,7 @@ class Verifier {
     const desc = usableDescriptor(d);
     // A descriptor without a checkable digest and size was reported by the document checks.
     if (!desc) return undefined;
-    this.reached.add(desc.digest);
+    this.ledger.reach(desc.digest);
     return { desc, role, ref };
   }
 
@@ -350,7 +371,7 @@ class Verifier {
       this.record(desc, 'invalid');
       return;
     }
-    this.manifests.add(desc.digest);
+    this.ledger.countManifest(desc.digest);
     const problems = checkManifestDocument(doc, desc.mediaType);
     this.addProblems(desc.digest, problems);
     if (problems.some((p) => severityOf(p) === 'error')) this.record(desc, 'invalid');
@@ -407,7 +428,7 @@ class Verifier {
         onEvent?.({ type: 'done', descriptor: desc });
         return result;
       });
-      this.streams.set(desc, (known = remember({ size: desc.size, outcome })));
+      known = this.streams.set(desc, outcome, 0);
       const result = await outcome;
       if (result.ok) this.succeeded(desc);
     }
@@ -426,9 +447,10 @@ class Verifier {
    */
   private async document(desc: Descriptor, ref: Ref, role: Role): Promise<{ bytes?: Buffer } | undefined> {
     const known = this.docs.get(desc);
+    const validatedAs = this.ledger.mediaTypeNumber(desc.mediaType);
     if (!known) {
       const fetched = this.docPool(() => attempt(() => fetchDocument(this.target, desc)));
-      this.docs.set(desc, remember({ size: desc.size, outcome: fetched.then((r): Outcome<true> => (r.ok ? READ_OK : r)), validatedAs: desc.mediaType }));
+      this.docs.set(desc, fetched.then((r): Outcome<true> => (r.ok ? READ_OK : r)), validatedAs);
       const result = await fetched;
       if (!result.ok) {
         this.failed(desc, result.error, ref, role);
@@ -445,8 +467,11 @@ class Verifier {
       return undefined;
     }
     // Almost every document is validated as one media type: a second one is the exception.
-    if (known.validatedAs === desc.mediaType || known.alsoAs?.includes(desc.mediaType)) return {};
-    (known.alsoAs ??= []).push(desc.mediaType);
+    const key = `${desc.digest}|${desc.size}`;
+    const alsoAs = this.alsoAs.get(key);
+    if (known.tag === validatedAs || alsoAs?.includes(desc.mediaType)) return {};
+    if (alsoAs) alsoAs.push(desc.mediaType);
+    else this.alsoAs.set(key, [desc.mediaType]);
     const again = await this.docPool(() => attempt(() => fetchDocument(this.target, desc)));
     if (!again.ok) {
       this.failed(desc, again.error, ref, role);
@@ -456,7 +481,7 @@ class Verifier {
   }
 
   private succeeded(desc: Descriptor): void {
-    if (!this.blobs.has(desc.digest)) this.bytes += desc.size;
+    if (!this.ledger.isRecorded(desc.digest)) this.bytes += desc.size;
     this.record(desc, 'ok');
   }
 
@@ -535,7 +560,7 @@ class Verifier {
         if (strayDirs.some((d) => entry.path.startsWith(`${d}/`))) continue;
         const c = classifyLayoutPath(entry);
         if (c.kind === 'blob') {
-          if (!this.reached.has(c.digest)) this.unreferenced(c.digest, entry);
+          if (!this.ledger.reached(c.digest)) this.unreferenced(c.digest, entry);
         } else if (c.kind === 'stray') {
           if (entry.type === 'directory') strayDirs.push(entry.path);
           this.add('note', FindingCode.StrayFile, entry.path, c.message);
@@ -585,12 +610,7 @@ class Verifier {
     }
     this.add('warning', FindingCode.UnreferencedBlob, digest, `${file.size} bytes that nothing reachable from index.json refers to${unread}; ocikit gc removes it`);
     const desc: Descriptor = { mediaType: MediaType.OctetStream, digest, size: file.size };
-    this.queue.push({ desc, role: 'child', ref: { from: 'blobs/', location: '' }, after: () => this.markUnreferenced(digest) });
-  }
-
-  private markUnreferenced(digest: string): void {
-    const r = this.blobs.get(digest);
-    if (r) r.referenced = false;
+    this.queue.push({ desc, role: 'child', ref: { from: 'blobs/', location: '' }, after: () => this.ledger.markUnreferenced(digest) });
   }
 
   // -------------------------------------------------------------------------
@@ -624,51 +644,13 @@ class Verifier {
 
   /** Keep the worst status a blob got (a blob can be reached through several descriptors). */
   private record(desc: Descriptor, status: BlobStatus): void {
-    const existing = this.blobs.get(desc.digest);
-    if (existing && STATUS_RANK[existing.status] >= STATUS_RANK[status]) return;
-    const r: BlobRecord = { digest: desc.digest, size: desc.size, status, referenced: existing?.referenced ?? true };
-    if (desc.mediaType && desc.mediaType !== MediaType.OctetStream) r.mediaType = desc.mediaType;
-    else if (existing?.mediaType) r.mediaType = existing.mediaType;
-    this.blobs.set(desc.digest, r);
+    this.ledger.record(desc, status);
   }
 
   private async drain(): Promise<void> {
     await this.queue.drained();
   }
 }
-
-type Pending = Promise<Outcome<true>> | Outcome<true>;
-
-/** Keep the outcome itself once it is known, rather than a settled promise around it. */
-function remember<S extends { outcome: Pending }>(state: S): S {
-  void Promise.resolve(state.outcome).then((o) => (state.outcome = o));
-  return state;
-}
-
-/**
- * Facts kept per digest and size, for every blob of a layout. Keyed by the
- * digest alone (a key built as `digest|size` is another string per blob, and
- * at 100,000 blobs those were megabytes); a descriptor giving a known digest
- * another size, which only damaged metadata does, is filed under both.
- */
-class BySizedDigest<V extends { size: number }> {
-  private readonly byDigest = new Map<string, V>();
-  private readonly otherSizes = new Map<string, V>();
-
-  get(desc: Descriptor): V | undefined {
-    const known = this.byDigest.get(desc.digest);
-    if (!known || known.size === desc.size) return known;
-    return this.otherSizes.get(`${desc.digest}|${desc.size}`);
-  }
-
-  set(desc: Descriptor, value: V): void {
-    const known = this.byDigest.get(desc.digest);
-    if (!known || known.size === desc.size) this.byDigest.set(desc.digest, value);
-    else this.otherSizes.set(`${desc.digest}|${desc.size}`, value);
-  }
-}
-
-const STATUS_RANK: Record<BlobStatus, number> = { ok: 0, 'absent-ok': 1, unverifiable: 2, invalid: 3, missing: 4, unreadable: 5, corrupt: 6 };
 
 /** Problems that make content unusable are errors; an algorithm ocikit cannot compute only means "not checked". */
 function severityOf(p: Problem): Severity {

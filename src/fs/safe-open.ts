@@ -8,6 +8,7 @@
  */
 import { closeSync, constants as fsc, fstatSync, openSync, promises as fsp, readSync } from 'node:fs';
 import { OcikitError, fromFsError } from '../errors.js';
+import { readUtf8 } from './chunked-text.js';
 
 export interface OpenRegularOptions {
   /** What the file is, for messages: "blob sha256:...", "index.json". */
@@ -99,12 +100,30 @@ export function readSmallRegularFileSync(file: string, expectedSize: number, opt
 
 /** Read a small regular file whole, refusing it when it is larger than `limit` bytes. */
 export async function readRegularFile(file: string, limit: number, opts: OpenRegularOptions): Promise<Buffer> {
+  return withRegularFileUpTo(file, limit, opts, (fh) => fh.readFile());
+}
+
+/**
+ * A regular file's UTF-8 text, read in chunks (fs/chunked-text.ts says why),
+ * refused when it is larger than `limit` bytes; undefined when it is not UTF-8.
+ */
+export async function readRegularText(file: string, limit: number, opts: OpenRegularOptions): Promise<string | undefined> {
+  return withRegularFileUpTo(file, limit, opts, (fh, size) =>
+    readUtf8(size, async (position, length) => {
+      const buf = Buffer.allocUnsafe(length);
+      const { bytesRead } = await fh.read(buf, 0, length, position);
+      return buf.subarray(0, bytesRead);
+    }),
+  );
+}
+
+async function withRegularFileUpTo<T>(file: string, limit: number, opts: OpenRegularOptions, read: (fh: fsp.FileHandle, size: number) => Promise<T>): Promise<T> {
   const { fh, size } = await openRegularFile(file, opts);
   try {
     if (size > limit) {
       throw new OcikitError('INVALID_LAYOUT', `${opts.what} is ${size} bytes, more than the ${limit} ocikit reads: ${file}`, { path: file, actual: size, expected: limit });
     }
-    return await fh.readFile();
+    return await read(fh, size);
   } catch (err) {
     throw fromFsError(err, file, opts.what);
   } finally {

@@ -25,7 +25,7 @@ import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { checkOciLayoutFile } from '../spec/validate.js';
 import { MAX_DOCUMENT_SIZE } from '../graph/content.js';
 import { buildReferrersMap, filterReferrers, lookupReferrers } from '../graph/referrers.js';
-import { INDEX_FILE, indexText, OCI_LAYOUT_FILE, parseIndexText } from './layout-dir.js';
+import { INDEX_FILE, indexNotUtf8, OCI_LAYOUT_FILE, parseIndexText } from './layout-dir.js';
 import { defaultInIndex, resolveInIndex, tagsOf } from './index-resolve.js';
 import { abilities, type LayoutReadTarget, type ReferrersFilter } from '../graph/target.js';
 import { LAYOUT_FILE_LIMIT, type FileListing, type LayoutFileEntry } from './file-listing.js';
@@ -74,7 +74,12 @@ export class LayoutArchive implements LayoutReadTarget, FileListing, TrailingDat
     const indexEntry = tar.lookup(INDEX_FILE);
     const index = await layoutIndexOf(tar.path, {
       ociLayout: layoutEntry && (() => tar.readSmall(layoutEntry, SMALL_FILE_LIMIT, OCI_LAYOUT_FILE)),
-      index: () => (indexEntry ? tar.readSmall(indexEntry, INDEX_FILE_LIMIT, INDEX_FILE) : Promise.resolve(undefined)),
+      index: async () => {
+        if (!indexEntry) return undefined;
+        const text = await tar.readText(indexEntry, INDEX_FILE_LIMIT, INDEX_FILE);
+        if (text === undefined) throw indexNotUtf8(tar.path, tar.path);
+        return text;
+      },
       hint: tar.has('manifest.json') ? `it looks like a docker save archive; read it as docker-archive:${tar.path}` : undefined,
     });
     // A blob stored as a link must lead to a file inside the archive: refused now, not when read.
@@ -199,7 +204,8 @@ export class LayoutArchive implements LayoutReadTarget, FileListing, TrailingDat
  */
 export interface LayoutFiles {
   ociLayout: (() => Promise<Buffer>) | undefined;
-  index: () => Promise<Buffer | undefined>;
+  /** index.json's text (a reader refuses bytes that are not UTF-8 with indexNotUtf8). */
+  index: () => Promise<string | undefined>;
   /** Why the archive may lack oci-layout (a docker save archive). */
   hint?: string;
 }
@@ -219,9 +225,9 @@ export async function layoutIndexOf(where: string, files: LayoutFiles): Promise<
   }
   const problems = checkOciLayoutFile(layoutDoc);
   if (problems.length > 0) throw new OcikitError('INVALID_LAYOUT', `invalid oci-layout file in ${where}: ${problems[0]!.message}`, { path: where });
-  const indexBytes = await files.index();
-  if (!indexBytes) throw new OcikitError('INVALID_LAYOUT', `not an OCI layout archive: ${where} has no index.json`, { path: where });
-  return parseIndexText(indexText(indexBytes, where, where), where);
+  const text = await files.index();
+  if (text === undefined) throw new OcikitError('INVALID_LAYOUT', `not an OCI layout archive: ${where} has no index.json`, { path: where });
+  return parseIndexText(text, where);
 }
 
 /** Pipe an unverified byte stream through a VerifyStream for `desc`, propagating source errors. */

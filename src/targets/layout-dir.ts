@@ -21,7 +21,7 @@ import { jsonChunks } from '../util/json-chunks.js';
 import { trackTempFile, untrackTempFile } from '../fs/temp-files.js';
 import { withLock, type HeldLock } from '../fs/lock.js';
 import { VerifiedFileRange } from '../fs/file-range.js';
-import { openRegularFile, readSmallRegularFileSync, readRegularFile } from '../fs/safe-open.js';
+import { openRegularFile, readSmallRegularFileSync, readRegularFile, readRegularText } from '../fs/safe-open.js';
 import { readLiveLeases, WriteLease } from '../fs/lease.js';
 import { assertOwnDirsSafe } from '../fs/layout-own-dirs.js';
 import { downloadResumable } from '../fs/partial-download.js';
@@ -176,7 +176,9 @@ export class LayoutDir implements UploadStore, LayoutReadTarget, FileListing, Ed
   private async readIndexText(): Promise<string> {
     const file = path.join(this.dir, INDEX_FILE);
     try {
-      return indexText(await readRegularFile(file, MAX_DOCUMENT_SIZE * 16, { what: `index.json of ${this.dir}` }), this.dir, file);
+      const text = await readRegularText(file, MAX_DOCUMENT_SIZE * 16, { what: `index.json of ${this.dir}` });
+      if (text === undefined) throw indexNotUtf8(this.dir, file);
+      return text;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new OcikitError('INVALID_LAYOUT', `not an OCI layout: ${this.dir} has no index.json`, { path: file });
       throw asLayoutProblem(err, this.dir, INDEX_FILE);
@@ -648,8 +650,12 @@ function asLayoutProblem(err: unknown, dir: string, name: string): OcikitError {
  * heap for the rest of an audit.)
  */
 export function indexText(bytes: Buffer, where: string, file: string): string {
-  if (!isUtf8(bytes)) throw new OcikitError('INVALID_LAYOUT', `invalid layout ${where}: index.json is not valid UTF-8`, { path: file });
+  if (!isUtf8(bytes)) throw indexNotUtf8(where, file);
   return bytes.toString('utf8');
+}
+
+export function indexNotUtf8(where: string, file: string): OcikitError {
+  return new OcikitError('INVALID_LAYOUT', `invalid layout ${where}: index.json is not valid UTF-8`, { path: file });
 }
 
 export function parseIndexText(text: string, dir: string): ImageIndex {

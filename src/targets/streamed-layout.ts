@@ -34,11 +34,12 @@ import type { Descriptor, ImageIndex } from '../spec/types.js';
 import { MAX_DOCUMENT_SIZE } from '../graph/content.js';
 import { buildReferrersMap, filterReferrers, lookupReferrers } from '../graph/referrers.js';
 import { abilities, isRetained, type LayoutReadTarget, type ReferrersFilter } from '../graph/target.js';
-import { INDEX_FILE, OCI_LAYOUT_FILE, type LayoutDir } from './layout-dir.js';
+import { INDEX_FILE, indexText, OCI_LAYOUT_FILE, type LayoutDir } from './layout-dir.js';
 import { BLOB_ENTRY, INDEX_FILE_LIMIT, layoutIndexOf, SMALL_FILE_LIMIT, verifiedStream } from './layout-archive.js';
 import { defaultInIndex, resolveInIndex, tagsOf } from './index-resolve.js';
 import { LAYOUT_FILE_LIMIT, type FileListing, type LayoutFileEntry } from './file-listing.js';
 import { DigestIndex } from '../util/digest-index.js';
+import { fitColumn } from '../util/typed-columns.js';
 
 /** Blobs up to this size are read whole and written into the layout while the stream goes on... */
 const WRITE_BEHIND_SIZE = 1024 * 1024;
@@ -88,11 +89,7 @@ class BlobTable {
 
   set(digest: string, outcome: BlobOutcome): void {
     const n = this.digests.add(digest);
-    if (n >= this.sizes.length) {
-      const grown = new Float64Array(this.sizes.length * 2);
-      grown.set(this.sizes);
-      this.sizes = grown;
-    }
+    this.sizes = fitColumn(this.sizes, n);
     this.sizes[n] = outcome.size;
     const { size: _size, ...more } = outcome;
     if (Object.keys(more).length > 0) this.more.set(n, more);
@@ -143,7 +140,10 @@ export class StreamedLayout implements LayoutReadTarget, FileListing {
     const files = reader.rootFiles;
     const index = await layoutIndexOf(opts.source, {
       ociLayout: files.has(OCI_LAYOUT_FILE) ? async () => files.get(OCI_LAYOUT_FILE)! : undefined,
-      index: async () => files.get(INDEX_FILE),
+      index: async () => {
+        const bytes = files.get(INDEX_FILE);
+        return bytes && indexText(bytes, opts.source, opts.source);
+      },
       hint: reader.entries.some((e) => e.path === 'manifest.json') ? 'it looks like a docker save archive; ocikit reads those from a file, as docker-archive:FILE' : undefined,
     });
     // Unpacking, index.json's bytes are not read again once parsed (only verify looks at them as

@@ -1,6 +1,6 @@
 /**
  * Digests numbered 0, 1, 2, ... in the order they were first added, held
- * compactly: a sha256 digest as its 32 bytes in one growing buffer and an
+ * compactly: a sha256 digest as its 32 bytes in pages of a buffer and an
  * open-addressing table of numbers, instead of a 71-character string and a
  * Map entry each. A diff keeps one side's digests while the other side is
  * read; at 50,000 manifests the strings and Map alone were 10 MiB of the peak.
@@ -8,15 +8,24 @@
  * Digests of other algorithms (rare) are kept in an ordinary Map. The slot
  * hash mixes a per-index random seed into the digest bytes, so content chosen
  * to collide cannot make lookups slow.
+ *
+ * The bytes are in pages of 1 MiB, the first grown by doubling up to that,
+ * rather than one buffer doubled without end: freeing a large malloc'd block
+ * makes glibc raise its mmap threshold to that block's size, after which
+ * smaller blocks come from a heap whose holes are never returned. A 4 MiB
+ * buffer dropped when it doubled cost some 10 MiB of RSS (fs/chunked-text.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { isSha256Digest } from '../digest/digest.js';
 
 const EMPTY = -1;
+/** Digests per page: 1 MiB of bytes. */
+const PAGE_DIGESTS = 32768;
+const PAGE_SHIFT = 15;
 
 export class DigestIndex {
-  /** 32 bytes per number; unused for a number whose digest is in `others`. */
-  private bytes = Buffer.alloc(32 * 1024);
+  /** 32 bytes per number, PAGE_DIGESTS numbers a page; unused for a number whose digest is in `others`. */
+  private readonly pages: Buffer[] = [Buffer.alloc(32 * 1024)];
   private slots = new Int32Array(2048).fill(EMPTY);
   private readonly others = new Map<string, number>();
   /** Numbers whose digest is in `others`, with that digest. */
@@ -40,12 +49,8 @@ export class DigestIndex {
       this.otherDigests.set(n, digest);
       return n;
     }
-    if (32 * (n + 1) > this.bytes.length) {
-      const grown = Buffer.alloc(this.bytes.length * 2);
-      this.bytes.copy(grown);
-      this.bytes = grown;
-    }
-    this.probe.copy(this.bytes, 32 * n);
+    this.makeRoomFor(n);
+    this.probe.copy(this.pageOf(n), offsetOf(n));
     if (2 * (this.count - this.others.size) > this.slots.length) this.rehash();
     else this.place(n);
     return n;
@@ -58,7 +63,8 @@ export class DigestIndex {
     for (let i = this.hash(this.probe, 0); ; i = (i + 1) & mask) {
       const n = this.slots[i]!;
       if (n === EMPTY) return undefined;
-      if (this.bytes.compare(this.probe, 0, 32, 32 * n, 32 * n + 32) === 0) return n;
+      const at = offsetOf(n);
+      if (this.pageOf(n).compare(this.probe, 0, 32, at, at + 32) === 0) return n;
     }
   }
 
@@ -68,7 +74,22 @@ export class DigestIndex {
 
   /** The digest numbered `n`, as a new string. */
   digest(n: number): string {
-    return this.otherDigests.get(n) ?? `sha256:${this.bytes.toString('hex', 32 * n, 32 * n + 32)}`;
+    return this.otherDigests.get(n) ?? `sha256:${this.pageOf(n).toString('hex', offsetOf(n), offsetOf(n) + 32)}`;
+  }
+
+  /**
+   * The sha256 digests whose numbers pass `keep`, as a sorted set in one
+   * buffer of exactly their size: what outlives a walk that needed the index
+   * (a verification's "checked out" set, kept while a report is written).
+   * Digests of other algorithms are left out; callers keep those apart.
+   */
+  freeze(keep: (n: number) => boolean): SortedDigests {
+    const numbers: number[] = [];
+    for (let n = 0; n < this.count; n++) if (!this.otherDigests.has(n) && keep(n)) numbers.push(n);
+    numbers.sort((a, b) => this.pageOf(a).compare(this.pageOf(b), offsetOf(b), offsetOf(b) + 32, offsetOf(a), offsetOf(a) + 32));
+    const sorted = Buffer.allocUnsafe(32 * numbers.length);
+    numbers.forEach((n, i) => this.pageOf(n).copy(sorted, 32 * i, offsetOf(n), offsetOf(n) + 32));
+    return new SortedDigests(sorted);
   }
 
   /** Put a sha256 digest's bytes into `probe`; false for any other digest. */
@@ -78,6 +99,20 @@ export class DigestIndex {
     return true;
   }
 
+  private pageOf(n: number): Buffer {
+    return this.pages[n >>> PAGE_SHIFT]!;
+  }
+
+  private makeRoomFor(n: number): void {
+    const page = n >>> PAGE_SHIFT;
+    if (page === this.pages.length) this.pages.push(Buffer.alloc(32 * PAGE_DIGESTS));
+    else if (offsetOf(n) >= this.pages[page]!.length) {
+      const grown = Buffer.alloc(Math.min(2 * this.pages[page]!.length, 32 * PAGE_DIGESTS));
+      this.pages[page]!.copy(grown);
+      this.pages[page] = grown;
+    }
+  }
+
   /** The slot to start probing at: the high bits of a multiplicative hash (they depend on every input bit). */
   private hash(buf: Buffer, offset: number): number {
     return Math.imul(buf.readUInt32LE(offset) ^ this.seed, 0x9e3779b1) >>> (32 - Math.log2(this.slots.length));
@@ -85,7 +120,7 @@ export class DigestIndex {
 
   private place(n: number): void {
     const mask = this.slots.length - 1;
-    let i = this.hash(this.bytes, 32 * n);
+    let i = this.hash(this.pageOf(n), offsetOf(n));
     while (this.slots[i] !== EMPTY) i = (i + 1) & mask;
     this.slots[i] = n;
   }
@@ -117,4 +152,35 @@ export class DigestSet {
   delete(digest: string): void {
     if (this.index.has(digest)) this.removed.add(digest);
   }
+}
+
+/** Sha256 digests as 32-byte values in one sorted buffer, searched in binary (see DigestIndex.freeze). */
+export class SortedDigests {
+  private readonly key = Buffer.alloc(32);
+
+  constructor(private readonly sorted: Buffer) {}
+
+  get size(): number {
+    return this.sorted.length / 32;
+  }
+
+  has(digest: string): boolean {
+    if (!isSha256Digest(digest)) return false;
+    this.key.write(digest.slice('sha256:'.length), 'hex');
+    let lo = 0;
+    let hi = this.size - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      // The value at mid against the key: below it, search higher.
+      const c = this.sorted.compare(this.key, 0, 32, 32 * mid, 32 * mid + 32);
+      if (c === 0) return true;
+      if (c < 0) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return false;
+  }
+}
+
+function offsetOf(n: number): number {
+  return 32 * (n & (PAGE_DIGESTS - 1));
 }

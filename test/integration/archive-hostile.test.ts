@@ -76,6 +76,19 @@ const CASES: Case[] = [
       return whole.subarray(0, whole.length - 1024);
     },
   },
+  {
+    // Read as text it would name another tag (U+FFFD) than the bytes say. index.json is read in
+    // chunks (fs/chunked-text.ts): the byte sits far from the start, past the first chunk.
+    name: 'an index.json that is not UTF-8',
+    code: 'INVALID_LAYOUT',
+    build: async (e) =>
+      e.map((x) => {
+        if (x.name !== 'index.json') return x;
+        const doc = JSON.parse(Buffer.from(x.content as Buffer).toString('utf8')) as { annotations?: Record<string, string> };
+        doc.annotations = { padding: 'p'.repeat(100_000), last: 'v\u00ff' };
+        return { ...x, content: Buffer.from(JSON.stringify(doc), 'latin1') };
+      }),
+  },
 ];
 
 async function buildArchive(c: Case): Promise<string> {

@@ -7,18 +7,34 @@ import { EntryTable } from '../../src/archive/entry-table.js';
 const sha = (i: number) => `sha256:${createHash('sha256').update(String(i)).digest('hex')}`;
 
 describe('DigestIndex', () => {
-  it('numbers digests in the order first added, past several growths, and gives each back', () => {
+  // 70,000 digests fill two pages of 32,768 and part of a third.
+  it('numbers digests in the order first added, past several growths and pages, and gives each back', () => {
     const index = new DigestIndex();
-    for (let i = 0; i < 20_000; i++) expect(index.add(sha(i))).toBe(i);
+    for (let i = 0; i < 70_000; i++) expect(index.add(sha(i))).toBe(i);
     // Adding again returns the same number.
     expect(index.add(sha(7))).toBe(7);
-    expect(index.size).toBe(20_000);
-    for (let i = 0; i < 20_000; i += 997) {
+    expect(index.add(sha(40_000))).toBe(40_000);
+    expect(index.size).toBe(70_000);
+    for (let i = 0; i < 70_000; i += 997) {
       expect(index.get(sha(i))).toBe(i);
       expect(index.digest(i)).toBe(sha(i));
     }
-    expect(index.get(sha(20_000))).toBeUndefined();
-    expect(index.has(sha(19_999))).toBe(true);
+    for (const i of [32_767, 32_768, 65_535, 65_536, 69_999]) expect(index.digest(i)).toBe(sha(i));
+    expect(index.get(sha(70_000))).toBeUndefined();
+    expect(index.has(sha(69_999))).toBe(true);
+  });
+
+  it('freezes a subset into a sorted set that answers exactly for its members', () => {
+    const index = new DigestIndex();
+    for (let i = 0; i < 40_000; i++) index.add(sha(i));
+    index.add(`sha512:${'c'.repeat(128)}`);
+    const odd = index.freeze((n) => n % 2 === 1);
+    expect(odd.size).toBe(20_000);
+    for (let i = 0; i < 40_000; i += 7) expect(odd.has(sha(i))).toBe(i % 2 === 1);
+    // Digests of other algorithms are the caller's to keep; malformed ones are simply absent.
+    expect(odd.has(`sha512:${'c'.repeat(128)}`)).toBe(false);
+    expect(odd.has('sha256:nothex')).toBe(false);
+    expect(index.freeze(() => false).has(sha(1))).toBe(false);
   });
 
   it('keeps digests of other forms (sha512, upper case) by their text, in the same numbering', () => {

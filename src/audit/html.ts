@@ -184,6 +184,8 @@ td.mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
 a { color: var(--accent); }
 .focus > details > summary, tr.focus { outline: 2px solid var(--accent); outline-offset: -1px; }
 .sev-error { color: var(--bad); font-weight: 600; } .sev-warning { color: var(--warn); font-weight: 600; } .sev-note { color: var(--muted); }
+.sig { margin-left: 8px; font-size: 12px; font-weight: 600; }
+.sig-valid { color: var(--ok); } .sig-bad { color: var(--bad); } .sig-unchecked { color: var(--warn); }
 `;
 
 /** The page's script: plain ES2017, no modules, no network, no innerHTML with data. */
@@ -250,12 +252,62 @@ const SCRIPT = `
     e.title = 'this row and everything below it (config, layers, index members, referrers)';
     return e;
   }
-  // What a pass means. A signature's digest matching says nothing of who signed it: that check
-  // (issue 17) is not made yet, and a signature row says so rather than read as a cryptographic pass.
+  // What a pass means. A signature's digest matching says nothing of who signed it: a signature row
+  // says whether its signature was checked (on the image it signs), never reads as a cryptographic pass.
   function passText(n) {
     var what = 'digests verified';
-    if (n.artifact && n.artifact.category === 'signature') what += '; signature not checked';
+    var checked = sigOfManifest[n.digest];
+    if (checked) what += '; ' + SIG[checked.verdict][0];
+    else if (n.artifact && n.artifact.category === 'signature') what += '; signature not checked';
     return what;
+  }
+  // Each verdict's words and class. "valid" is the signature's own check, never "verified".
+  var SIG = {
+    valid: ['signature valid', 'sig-valid', '\u2713 '],
+    invalid: ['signature INVALID', 'sig-bad', '\u2717 '],
+    'wrong-subject': ['signature of ANOTHER image', 'sig-bad', '\u2717 '],
+    unverified: ['signature not checked', 'sig-unchecked', '? ']
+  };
+  var SIG_KIND = { 'cosign-signature': 'cosign signature', 'cosign-attestation': 'attestation', 'sigstore-bundle': 'Sigstore bundle' };
+  // The check of each signature manifest, by its digest, so that its own row can say how it went.
+  var sigOfManifest = Object.create(null);
+  function signer(c) {
+    var s = c.signer || {};
+    if (s.identity) return s.identity + (s.issuer ? ' (issuer ' + s.issuer + ')' : '');
+    if (s.keyFingerprint) return 'key ' + s.keyFingerprint + (s.keySource ? ' (' + s.keySource + ')' : '');
+    return '';
+  }
+  // A row's signatures in one badge: the worst verdict first, a valid one named by its signer.
+  function sigBadge(n) {
+    var list = n.signatures || [];
+    if (list.length === 0) return null;
+    var order = ['wrong-subject', 'invalid', 'unverified', 'valid'];
+    var worst = order.filter(function (v) { return list.some(function (c) { return c.verdict === v; }); })[0];
+    var d = SIG[worst];
+    var valid = list.filter(function (c) { return c.verdict === 'valid'; });
+    var text = d[2] + d[0] + (worst === 'valid' ? ' (' + signer(valid[0]) + (valid.length > 1 ? ' and ' + (valid.length - 1) + ' more' : '') + ')' : '');
+    var e = el('span', 'sig ' + d[1], text);
+    e.setAttribute('data-signature', worst);
+    return e;
+  }
+  function sigTable(n) {
+    var list = n.signatures || [];
+    if (list.length === 0) return null;
+    var wrap = el('div', 'signatures');
+    wrap.appendChild(el('div', 'group-title', 'signatures and attestations (' + list.length + ')'));
+    var t = el('table');
+    list.forEach(function (c) {
+      var tr = el('tr');
+      tr.setAttribute('data-verdict', c.verdict);
+      var d = SIG[c.verdict] || [c.verdict, 'sig-unchecked', ''];
+      tr.appendChild(el('td', 'sig ' + d[1], d[2] + d[0]));
+      tr.appendChild(el('td', null, (SIG_KIND[c.kind] || c.kind) + (c.predicateType ? ' ' + c.predicateType : '')));
+      tr.appendChild(el('td', 'mono', c.verdict === 'valid' ? signer(c) : (c.reason || '')));
+      tr.appendChild(el('td', 'mono', (c.placement === 'tag' ? 'cosign tag manifest ' : 'referrer ') + c.manifest));
+      t.appendChild(tr);
+    });
+    wrap.appendChild(t);
+    return wrap;
   }
   function link(id, text, cls) {
     var a = el('a', cls, text);
@@ -298,6 +350,7 @@ const SCRIPT = `
     });
     if (n.config) parts.push(n.config.digest);
     (n.layers || []).forEach(function (l) { parts.push(l.digest, l.title); });
+    (n.signatures || []).forEach(function (c) { parts.push(SIG[c.verdict] && SIG[c.verdict][0], signer(c), c.predicateType); });
     // A search for a finding's code also finds the rows it is about.
     (n.findings || []).forEach(function (i) { if (findings[i]) parts.push(findings[i].code); });
     return parts.filter(function (p) { return typeof p === 'string' && p; }).join(' ').toLowerCase();
@@ -321,6 +374,8 @@ const SCRIPT = `
     summary.appendChild(el('span', 'desc', describe(n)));
     var badge = rowBadge(n);
     if (badge) summary.appendChild(badge);
+    var sb = sigBadge(n);
+    if (sb) summary.appendChild(sb);
     details.appendChild(summary);
 
     var body = el('div', 'body');
@@ -358,6 +413,8 @@ const SCRIPT = `
     if (labels) body.appendChild(labels);
     var ann = pairsTable('annotations', n.annotations);
     if (ann) body.appendChild(ann);
+    var sigs = sigTable(n);
+    if (sigs) body.appendChild(sigs);
     if (n.layers && n.layers.length) {
       var lw = el('div', 'layers');
       lw.appendChild(el('div', 'group-title', (n.kind === 'image' ? 'layers' : 'blobs') + ' (' + n.layers.length + ', ' + bytes(n.layersSize || 0) + ')'));
@@ -404,7 +461,14 @@ const SCRIPT = `
   }
 
   var total = 0;
-  (function count(list) { list.forEach(function (n) { total++; count(n.children || []); count(n.referrers || []); }); })(report.roots.map(function (r) { return r.node; }));
+  (function count(list) {
+    list.forEach(function (n) {
+      total++;
+      // Before any row is drawn: a cosign tag's signature manifest may be a root drawn before its image.
+      (n.signatures || []).forEach(function (c) { sigOfManifest[c.manifest] = c; });
+      count(n.children || []); count(n.referrers || []);
+    });
+  })(report.roots.map(function (r) { return r.node; }));
   function openByDefault(depth) { return total <= 400 || depth < 1; }
 
   document.getElementById('target').textContent = report.target;
@@ -413,6 +477,16 @@ const SCRIPT = `
    ['manifest', 'manifests', s.manifests], ['blob', 'blobs', s.blobs], ['in total', 'in total', bytes(s.totalSize)]].forEach(function (p) {
     var e = el('span', 'stat'); e.appendChild(el('b', null, p[2])); e.appendChild(document.createTextNode(' ' + (p[2] === 1 ? p[0] : p[1]))); stats.appendChild(e);
   });
+  if (s.signatures) {
+    // Signatures checked: how many got each verdict, in the verdict's own words.
+    ['valid', 'invalid', 'wrong-subject', 'unverified'].forEach(function (v) {
+      var k = s.signatures[v] || 0;
+      if (k === 0 && v !== 'valid') return;
+      var e = el('span', 'stat ' + SIG[v][1]); e.setAttribute('data-signatures', v);
+      e.appendChild(el('b', null, k)); e.appendChild(document.createTextNode(' ' + SIG[v][0].replace('signature', k === 1 ? 'signature' : 'signatures')));
+      stats.appendChild(e);
+    });
+  }
   var verdict = document.getElementById('verdict');
   if (report.verification) {
     var v = report.verification;

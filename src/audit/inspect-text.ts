@@ -1,6 +1,7 @@
 /** `inspect` as text: one tree per root, referrers grouped by artifact type, a summary line. */
 import type { ArtifactSummary } from './artifacts.js';
 import { formatBytes, formatPairs, oneLine, renderTextTreeItem, type TextTreeItem, plural } from './format.js';
+import { describeSignatureCheck, signatureCountsLine } from './signature-checks.js';
 import { sourceOfReport, type InspectNode, type InspectReport, type InspectSource } from './inspect.js';
 
 export function renderInspectText(report: InspectReport): string {
@@ -22,6 +23,7 @@ export function* inspectTextLines(source: InspectSource): Generator<string, void
   else yield '(empty)';
   const s = source.summary();
   yield `${plural(s.tags, 'tag')}, ${plural(s.images, 'image')}, ${plural(s.indexes, 'index')}, ${plural(s.artifacts, 'artifact')}; ` + `${plural(s.blobs, 'blob')}, ${formatBytes(s.totalSize)}`;
+  if (s.signatures) yield signatureCountsLine(s.signatures);
   if (source.verification) {
     const v = source.verification;
     yield `verification: ${v.ok ? 'OK' : 'FAILED'} (${plural(v.errors, 'error')}, ${plural(v.warnings, 'warning')}, ${plural(v.notes, 'note')})`;
@@ -39,6 +41,7 @@ function nodeItem(n: InspectNode): TextTreeItem {
   if (n.config?.status && n.config.status !== 'ok') notes.push(`config ${n.config.digest} [${n.config.status.toUpperCase()}]`);
   for (const l of n.layers ?? []) if (l.status && l.status !== 'ok') notes.push(`layer ${l.digest} [${l.status.toUpperCase()}]`);
   if (n.annotations) notes.push(`annotations: ${oneLine(formatPairs(n.annotations))}`);
+  for (const c of n.signatures ?? []) notes.push(oneLine(describeSignatureCheck(c)));
   const children: TextTreeItem[] = (n.children ?? []).map(nodeItem);
   for (const [type, group] of groupByType(n.referrers ?? [])) {
     children.push({ text: `referrers: ${oneLine(type)}`, children: group.map(nodeItem) });

@@ -21,6 +21,8 @@ import type { Finding } from './findings.js';
 import type { AuditRoot } from './roots.js';
 import { isSha256Digest, isValidDigest } from '../digest/digest.js';
 import { rollUp, type InspectRollup } from './rollup.js';
+import { checkCatalogSignatures, countSignatures, type SignatureCounts } from './signature-checks.js';
+import type { SignatureCheck, SignaturePolicy } from '../signatures/types.js';
 import { verifyCompact, type BlobStatus, type CompactVerification, type VerifyOptions, type VerifyReport, type VerifySummary } from './verify.js';
 
 export interface InspectBlob {
@@ -68,6 +70,12 @@ export interface InspectNode {
   findings?: number[];
   /** Verified reports: the worst status of this row and everything below it (see rollup.ts). */
   rollup?: InspectRollup;
+  /**
+   * Images and indexes: each signature and attestation found for this manifest
+   * (referrers, cosign's tags) and whether it is valid, and by whom. Only when
+   * signatures were checked (InspectOptions.signatures) and some were found.
+   */
+  signatures?: SignatureCheck[];
 }
 
 export interface InspectRoot {
@@ -88,6 +96,8 @@ export interface InspectSummary {
   blobs: number;
   /** Sum of those distinct blobs' sizes. */
   totalSize: number;
+  /** When signatures were checked: how many got each verdict. */
+  signatures?: SignatureCounts;
 }
 
 export interface InspectReport {
@@ -132,6 +142,12 @@ export interface InspectOptions {
    * records are what inspect would otherwise hold beside its catalog.
    */
   verification?: VerifyReport | InspectVerification;
+  /**
+   * Find each image's signatures and attestations and check them against
+   * this policy; an empty policy (no keys, no trusted root) finds them and
+   * reports each as unverified. Without it, signatures are not looked at.
+   */
+  signatures?: SignaturePolicy;
 }
 
 export async function inspectTarget(target: ReadTarget, opts: InspectOptions = {}): Promise<InspectReport> {
@@ -157,11 +173,13 @@ export class Inspection {
     readonly verification: InspectReport['verification'] | undefined,
     /** Verified inspections: the findings about each digest the tree shows (see attachFindings). */
     private readonly findingsAt?: Map<string, number[]>,
+    /** Checked signatures, by subject digest (see checkCatalogSignatures). */
+    private readonly signatures?: Map<string, SignatureCheck[]>,
   ) {}
 
   /** The roots in report order, each tree built as it is reached; every call starts afresh. */
   *roots(): Generator<InspectRoot, void, undefined> {
-    const builder = new TreeBuilder(this.catalog, this.artifacts, this.status, this.findingsAt);
+    const builder = new TreeBuilder(this.catalog, this.artifacts, this.status, this.findingsAt, this.signatures);
     const findings = this.verification?.findings;
     let roots = 0;
     let tags = 0;
@@ -179,7 +197,8 @@ export class Inspection {
     if (!this.counted) for (const _ of this.roots());
     // Tallied once: the report is printed twice (the HTML file, then the terminal).
     this.tally ??= tally(this.catalog);
-    return { roots: this.counted!.roots, tags: this.counted!.tags, ...this.tally };
+    const signatures = this.signatures ? { signatures: countSignatures(this.signatures.values()) } : {};
+    return { roots: this.counted!.roots, tags: this.counted!.tags, ...this.tally, ...signatures };
   }
 
   /** The report as a source to print: a fresh pass over the roots. */
@@ -208,7 +227,8 @@ export async function openInspection(target: ReadTarget, opts: InspectOptions = 
     verification = { ...v.summary, ok: v.ok, findings: v.findings };
     findingsAt = attachFindings(v.findings, catalog);
   }
-  return new Inspection(target.description, catalog, artifacts, status, verification, findingsAt);
+  const signatures = opts.signatures ? await checkCatalogSignatures(target, catalog, opts.signatures) : undefined;
+  return new Inspection(target.description, catalog, artifacts, status, verification, findingsAt, signatures);
 }
 
 /**
@@ -306,6 +326,7 @@ class TreeBuilder {
     private readonly artifacts: Map<string, ArtifactSummary>,
     private readonly status: ((digest: string) => BlobStatus | undefined) | undefined,
     private readonly findingsAt: Map<string, number[]> | undefined,
+    private readonly signatures: Map<string, SignatureCheck[]> | undefined,
   ) {}
 
   /**
@@ -414,6 +435,8 @@ class TreeBuilder {
     this.fillContent(node, info, below);
     const referrers = this.catalog.referrersOf(desc.digest);
     if (referrers.length > 0) node.referrers = referrers.map((r) => this.node(r, below));
+    const signatures = this.signatures?.get(desc.digest);
+    if (signatures) node.signatures = signatures;
     return node;
   }
 

@@ -261,7 +261,7 @@ const SCRIPT = `
     else if (n.artifact && n.artifact.category === 'signature') what += '; signature not checked';
     return what;
   }
-  // Each verdict's words and class. "valid" is the signature's own check, never "verified".
+  // Each verdict's words and class: a signature is "valid", a word no digest check uses.
   var SIG = {
     valid: ['signature valid', 'sig-valid', '\u2713 '],
     invalid: ['signature INVALID', 'sig-bad', '\u2717 '],
@@ -493,7 +493,8 @@ const SCRIPT = `
     verdict.className = v.ok ? 'ok' : 'bad';
     verdict.textContent = (v.ok ? '\\u2713 verification passed: ' : '\\u2717 verification failed: ') +
       pl(v.errors, 'error', 'errors') + ', ' + pl(v.warnings, 'warning', 'warnings') + ', ' + pl(v.notes, 'note', 'notes') + '; ' +
-      pl(v.blobs, 'blob', 'blobs') + ' (' + bytes(v.bytes) + ') match their digests and sizes. Signatures are not checked.';
+      pl(v.blobs, 'blob', 'blobs') + ' (' + bytes(v.bytes) + ') match their digests and sizes. ' +
+      (s.signatures ? 'Signatures are checked separately: see each image.' : 'Signatures are not checked.');
   } else {
     verdict.textContent = 'digests not checked (no verification was run)';
   }

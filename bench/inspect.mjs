@@ -15,7 +15,7 @@
  * BENCH rows (measure.mjs) are inspect and verify at the largest size (no
  * target: shown for information), and the peak RSS of ls, verify, inspect
  * and inspect --html (text and JSON), diff, gc, pack, unpack and copy, and
- * ls/verify/inspect/diff/unpack of the packed .tar and .tar.gz, on a layout of
+ * ls/verify/inspect/inspect --verify/diff/unpack of the packed .tar and .tar.gz, on a layout of
  * 50,000 manifests (--rss-manifests N), each of which must stay within 150 MiB
  * (push to a registry: bench/registry.mjs).
  */
@@ -85,6 +85,7 @@ try {
     ['ls of the .tar', ['ls', tar]],
     ['verify of the .tar', ['verify', tar]],
     ['inspect of the .tar', ['inspect', tar]],
+    ['inspect --verify of the .tar', ['inspect', tar, '--verify']],
     ['diff of the layout and the .tar', ['diff', big, tar]],
     ['verify of the .tar.gz', ['verify', gz]],
     ['inspect of the .tar.gz', ['inspect', gz]],

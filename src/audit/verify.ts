@@ -45,6 +45,8 @@ import { countFindings, FindingCode, formatFinding, sortFindings, type Finding, 
 import { formatBytes, plural } from './format.js';
 import { classifyLayoutPath } from './layout-paths.js';
 import { BlobLedger, OutcomeMemo, READ_OK, type Outcome } from './blob-ledger.js';
+import type { SignatureAuditOptions } from './signature-audit.js';
+import type { SubjectSignatures } from '../signatures/types.js';
 
 export interface VerifyOptions {
   /** Missing blobs are expected elsewhere (a delta bundle): notes, not errors. */
@@ -62,6 +64,13 @@ export interface VerifyOptions {
    * and `done` once read, whether they matched or not (the report says).
    */
   onEvent?: (e: ProgressEvent) => void;
+  /**
+   * Also find every signature and attestation of the images and indexes
+   * checked, and check them against this policy (audit/signature-audit.ts):
+   * SIGNATURE_* and UNSIGNED findings, and the report's `signatures`. Without
+   * it, signatures are content like any other (digests and documents only).
+   */
+  signatures?: SignatureAuditOptions;
 }
 
 export type BlobStatus =
@@ -103,6 +112,8 @@ export interface VerifyReport {
   findings: Finding[];
   /** Every blob verify looked at, by digest. */
   blobs: BlobRecord[];
+  /** With `signatures`: each image or index with at least one signature or attestation found, and what checking each showed. */
+  signatures?: SubjectSignatures[];
 }
 
 export async function verifyTarget(target: ReadTarget, opts: VerifyOptions = {}): Promise<VerifyReport> {

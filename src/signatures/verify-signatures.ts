@@ -69,7 +69,12 @@ async function checkManifest(target: ReadTarget, subject: string, m: SignatureMa
       checks.push(place(i, { kind, verdict: 'invalid', reason: `cannot read the signature layer ${layer.digest}: ${messageOf(err)}` }));
       continue;
     }
-    checks.push(place(i, await checkLayer(kind, bytes, layer.annotations, subject, policy)));
+    try {
+      checks.push(place(i, await checkLayer(kind, bytes, layer.annotations, subject, policy)));
+    } catch (err) {
+      // A checker should answer with a verdict; if one throws, the signature is still not valid.
+      checks.push(place(i, { kind, verdict: 'invalid', reason: `the signature could not be checked: ${messageOf(err)}` }));
+    }
   }
   return checks;
 }
@@ -84,12 +89,7 @@ async function checkLayer(kind: SignatureKind, bytes: Buffer, annotations: Recor
   } catch {
     return { kind, verdict: 'invalid', reason: 'the Sigstore bundle is not JSON' };
   }
-  try {
-    return await checkSigstoreBundle(bundle, subject, policy);
-  } catch (err) {
-    // The checker should answer with a verdict; if it throws, the signature is still not valid.
-    return { kind, verdict: 'invalid', reason: `the Sigstore bundle could not be checked: ${messageOf(err)}` };
-  }
+  return checkSigstoreBundle(bundle, subject, policy);
 }
 
 /** What a manifest's artifactType (or cosign tag suffix) says its layers are. */

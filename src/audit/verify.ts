@@ -46,6 +46,7 @@ import { formatBytes, plural } from './format.js';
 import { classifyLayoutPath } from './layout-paths.js';
 import { BlobLedger, OutcomeMemo, READ_OK, type Outcome } from './blob-ledger.js';
 import { auditSignatures, type SignatureAuditOptions } from './signature-audit.js';
+import { isSignatureManifest } from '../signatures/formats.js';
 import type { SubjectSignatures } from '../signatures/types.js';
 
 export interface VerifyOptions {
@@ -265,6 +266,9 @@ class Verifier {
     const subject = doc['subject'];
     if (!this.referrersSeen || !isObject(subject) || typeof subject['digest'] !== 'string') return;
     const artifactType = effectiveArtifactType(doc as never);
+    // Only signatures and attestations are kept: an SBOM referrer of every tenth image would
+    // otherwise be read a second time just to learn it is not one.
+    if (!isSignatureManifest(artifactType, doc['layers'])) return;
     const list = this.referrersSeen.get(subject['digest']) ?? [];
     if (list.some((d) => d.digest === desc.digest)) return;
     list.push({ mediaType: desc.mediaType, digest: desc.digest, size: desc.size, ...(artifactType !== undefined ? { artifactType } : {}) });

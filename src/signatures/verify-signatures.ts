@@ -11,7 +11,7 @@ import { fetchDocumentOrEmbedded, fetchManifestOrEmbedded } from '../graph/conte
 import { checkSimpleSigning } from './cosign.js';
 import { checkDsseAttestation } from './dsse.js';
 import { findSignatureManifests, type KnownSignatureManifests, type SignatureManifest } from './discover.js';
-import { isSignatureArtifactType, layerKind, SIGSTORE_BUNDLE_TYPES } from './formats.js';
+import { isSignatureArtifactType, isSignatureManifest, layerKind, SIGSTORE_BUNDLE_TYPES } from './formats.js';
 import { canCheckSignatures } from './policy.js';
 import { checkSigstoreBundle } from './sigstore.js';
 import type { SignatureCheck, SignatureKind, SignatureOutcome, SignaturePolicy, SubjectSignatures } from './types.js';
@@ -48,9 +48,8 @@ async function checkManifest(target: ReadTarget, subject: string, m: SignatureMa
     if (m.placement === 'referrer' && !isSignatureArtifactType(m.descriptor.artifactType)) return [];
     return [place(0, { kind: guessed ?? 'cosign-signature', verdict: 'invalid', reason: `cannot read the signature manifest: ${messageOf(err)}` })];
   }
+  if (m.placement !== 'tag' && !isSignatureManifest(artifactType, layers)) return [];
   const kinds = layers.map((l) => (typeof l?.mediaType === 'string' ? layerKind(l.mediaType) : undefined));
-  const isSignature = m.placement === 'tag' || isSignatureArtifactType(artifactType) || kinds.some((k) => k !== undefined);
-  if (!isSignature) return [];
   if (layers.length === 0) return [place(0, { kind: kindOf(artifactType, m.suffix) ?? 'cosign-signature', verdict: 'invalid', reason: 'the signature manifest has no layers' })];
 
   const checks: SignatureCheck[] = [];

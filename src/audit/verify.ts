@@ -131,11 +131,13 @@ export interface CompactVerification {
   ok: boolean;
   findings: Finding[];
   status(digest: string): BlobStatus | undefined;
+  /** With `signatures` in the options: what VerifyReport.signatures holds. */
+  signatures?: SubjectSignatures[];
 }
 
 export async function verifyCompact(target: ReadTarget, opts: VerifyOptions = {}): Promise<CompactVerification> {
-  const { ledger, summary, ok, findings } = await new Verifier(target, opts).walk();
-  return { summary, ok, findings, status: ledger.frozenStatus() };
+  const { ledger, summary, ok, findings, signatures } = await new Verifier(target, opts).walk();
+  return { summary, ok, findings, status: ledger.frozenStatus(), ...(signatures ? { signatures } : {}) };
 }
 
 /** Render a report as text: one line per finding, then a summary line. */

@@ -49,7 +49,7 @@ export async function checkSimpleSigning(payload: Buffer, annotations: Record<st
 }
 
 function noMatchReason(keys: number, hasCertificate: boolean, rootGiven: boolean): string {
-  const byKeys = keys > 0 ? `no given key (${keys}) verifies the signature over the payload` : '';
+  const byKeys = keys > 0 ? `the signature over the payload does not check out with ${keys === 1 ? 'the given key' : `any of the ${keys} given keys`}` : '';
   if (hasCertificate) return `${byKeys}; it is signed with a certificate, which needs --trusted-root`;
   return rootGiven && keys === 0 ? 'signed with a key, not a certificate: --trusted-root cannot check it; give the public key with --key' : byKeys;
 }

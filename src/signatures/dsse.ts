@@ -42,7 +42,7 @@ export async function checkDsseAttestation(envelopeBytes: Buffer, annotations: R
       // is not the same as invalid: say so, and do not count it as a valid signature.
       return { kind: KIND, verdict: 'unverified', ...reported, reason: 'a certificate-signed attestation outside a Sigstore bundle: ocikit does not check this form' };
     }
-    const reason = keys.length > 0 ? `no given key (${keys.length}) verifies the envelope's signatures over PAE(payloadType, payload)` : 'signed with a key, not a certificate: --trusted-root cannot check it; give the public key with --key';
+    const reason = keys.length > 0 ? `the envelope's signatures over PAE(payloadType, payload) do not check out with ${keys.length === 1 ? 'the given key' : `any of the ${keys.length} given keys`}` : 'signed with a key, not a certificate: --trusted-root cannot check it; give the public key with --key';
     return { kind: KIND, verdict: 'invalid', ...reported, reason };
   }
   const signer = { keyFingerprint: key.fingerprint, ...(key.source !== undefined ? { keySource: key.source } : {}) };

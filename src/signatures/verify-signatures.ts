@@ -18,6 +18,14 @@ import type { SignatureCheck, SignatureKind, SignatureOutcome, SignaturePolicy, 
 
 export type { KnownSignatureManifests } from './discover.js';
 
+/**
+ * A signature layer is read whole to be checked. Simple-signing payloads are
+ * a few hundred bytes, but an attestation's envelope carries its predicate
+ * (an SBOM can be megabytes), so the cap is above the 4 MiB document cap.
+ * Larger layers are not read and their checks are `invalid`, with that reason.
+ */
+export const MAX_SIGNATURE_LAYER = 16 * 1024 * 1024;
+
 export async function verifySignatures(target: ReadTarget, subject: Descriptor, policy: SignaturePolicy, known?: KnownSignatureManifests): Promise<SubjectSignatures> {
   const checks: SignatureCheck[] = [];
   for (const m of await findSignatureManifests(target, subject, known)) checks.push(...(await checkManifest(target, subject.digest, m, policy)));
@@ -63,7 +71,7 @@ async function checkManifest(target: ReadTarget, subject: string, m: SignatureMa
     }
     let bytes: Buffer;
     try {
-      bytes = await fetchDocumentOrEmbedded(target, layer as Descriptor);
+      bytes = await fetchDocumentOrEmbedded(target, layer as Descriptor, MAX_SIGNATURE_LAYER);
     } catch (err) {
       checks.push(place(i, { kind, verdict: 'invalid', reason: `cannot read the signature layer ${layer.digest}: ${messageOf(err)}` }));
       continue;

@@ -12,6 +12,7 @@ import { isOcikitError, LayoutDir, loadSignaturePolicy, verifySignatures } from 
 import { keyVerifier } from '../../src/signatures/keys.js';
 import { pae } from '../../src/signatures/dsse.js';
 import { checkSimpleSigning } from '../../src/signatures/cosign.js';
+import { MAX_SIGNATURE_LAYER } from '../../src/signatures/verify-signatures.js';
 import { afterFile } from '../helpers/cli.js';
 import { once } from '../helpers/peers.js';
 import { editIndex, EMPTY, OCI_MANIFEST, storeBlob, storeJson } from '../helpers/audit-layouts.js';
@@ -141,6 +142,24 @@ describe('verifySignatures on a layout opened by a library user', () => {
       expect((await verifySignatures(target, image as never, {})).checks).toEqual([expect.objectContaining({ kind: 'sigstore-bundle', verdict: 'unverified' })]);
       const rooted = await verifySignatures(target, image as never, { trustedRoot: {}, certificateIdentity: 'a', certificateOidcIssuer: 'b' });
       expect(rooted.checks).toEqual([expect.objectContaining({ kind: 'sigstore-bundle', verdict: 'invalid' })]);
+    } finally {
+      await target.close?.();
+    }
+  });
+});
+
+describe('verifySignatures: limits', () => {
+  it('a signature layer over MAX_SIGNATURE_LAYER is not read, and is invalid with that reason', async () => {
+    const dir = await emptyLayout(path.join(await tmp(), 'big'));
+    const image = await addImage(dir, 'v1');
+    const big = { mediaType: 'application/vnd.dsse.envelope.v1+json', digest: 'sha256:' + 'e'.repeat(64), size: MAX_SIGNATURE_LAYER + 1 };
+    await storeJson(dir, {}, EMPTY.mediaType);
+    const m = await storeJson(dir, { schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: 'application/vnd.dsse.envelope.v1+json', config: EMPTY, layers: [big], subject: image }, OCI_MANIFEST);
+    await editIndex(dir, (ix) => void ix.manifests.push({ ...m, artifactType: 'application/vnd.dsse.envelope.v1+json' }));
+    const target = await LayoutDir.open(dir);
+    try {
+      const { checks } = await verifySignatures(target, image as never, {});
+      expect(checks).toEqual([expect.objectContaining({ kind: 'cosign-attestation', verdict: 'invalid', reason: expect.stringContaining(String(MAX_SIGNATURE_LAYER)) })]);
     } finally {
       await target.close?.();
     }

@@ -42,6 +42,8 @@ export interface SignatureScope {
    * walk of 50,000 manifests. Without it, target.referrers is asked.
    */
   referrers?: ReadonlyMap<string, readonly Descriptor[]>;
+  /** The target's roots when the caller has listed them already (a registry's tags, each resolved once). */
+  roots?: AuditRoot[];
 }
 
 /** Subjects checked at once: each is a few small reads. */
@@ -51,7 +53,7 @@ export async function auditSignatures(target: ReadTarget, opts: SignatureAuditOp
   const findings: Finding[] = [];
   let roots: AuditRoot[];
   try {
-    roots = scope.root ? [{ descriptor: scope.root }] : await listRoots(target);
+    roots = scope.root ? [{ descriptor: scope.root }] : (scope.roots ?? (await listRoots(target)));
   } catch {
     // verify has reported why the roots cannot be read; there is nothing to find signatures of.
     return { findings, signatures: [] };

@@ -47,6 +47,7 @@ import { classifyLayoutPath } from './layout-paths.js';
 import { BlobLedger, OutcomeMemo, READ_OK, type Outcome } from './blob-ledger.js';
 import { auditSignatures, type SignatureAuditOptions } from './signature-audit.js';
 import { isSignatureManifest } from '../signatures/formats.js';
+import type { AuditRoot } from './roots.js';
 import type { SubjectSignatures } from '../signatures/types.js';
 
 export interface VerifyOptions {
@@ -218,6 +219,7 @@ class Verifier {
   ) {
     this.blobPool = limiter(opts.concurrency ?? 3);
     this.referrersSeen = opts.signatures && !opts.root && isLayoutTarget(target) ? new Map() : undefined;
+    this.resolvedTags = opts.signatures && !opts.root && !isLayoutTarget(target) ? [] : undefined;
   }
 
   async run(): Promise<VerifyReport> {
@@ -263,6 +265,8 @@ class Verifier {
    * referrers no tag reaches) or a walk from one reference.
    */
   private readonly referrersSeen: Map<string, Descriptor[]> | undefined;
+  /** A registry's tags as the walk resolved them: the signature checks' roots, without resolving each tag again. */
+  private readonly resolvedTags: AuditRoot[] | undefined;
 
   private noteReferrer(desc: Descriptor, doc: Record<string, unknown>): void {
     const subject = doc['subject'];
@@ -278,7 +282,11 @@ class Verifier {
   }
 
   private async checkSignatures(opts: SignatureAuditOptions): Promise<SubjectSignatures[]> {
-    const audit = await auditSignatures(this.target, opts, { ...(this.opts.root ? { root: this.opts.root } : {}), ...(this.referrersSeen ? { referrers: this.referrersSeen } : {}) });
+    const audit = await auditSignatures(this.target, opts, {
+      ...(this.opts.root ? { root: this.opts.root } : {}),
+      ...(this.referrersSeen ? { referrers: this.referrersSeen } : {}),
+      ...(this.resolvedTags ? { roots: this.resolvedTags } : {}),
+    });
     this.findings.push(...audit.findings);
     return audit.signatures;
   }
@@ -308,7 +316,9 @@ class Verifier {
     await Promise.all(
       tags.map(async (tag) => {
         try {
-          this.visit(await this.target.resolve(tag), 'child', { from: `tag ${tag}`, location: '' });
+          const descriptor = await this.target.resolve(tag);
+          this.resolvedTags?.push({ tag, descriptor });
+          this.visit(descriptor, 'child', { from: `tag ${tag}`, location: '' });
         } catch (err) {
           this.add('error', codeOf(err, FindingCode.ReadError), `tag ${tag}`, `cannot resolve: ${messageOf(err)}`);
         }

@@ -12,7 +12,7 @@ import { afterFile, isCleanError, ocikit, run, type RunResult } from '../helpers
 import { once, requireTool } from '../helpers/peers.js';
 import { startRegistry } from '../helpers/registry.js';
 import { offlineGuard, type OfflineGuard } from '../helpers/offline.js';
-import type { Desc, Finding } from '../helpers/audit-layouts.js';
+import { blobFile, type Desc, type Finding } from '../helpers/audit-layouts.js';
 import { addImage, addIndex, attestImage, emptyLayout, KEY_TYPES, makeKey, signImage, type KeyType, type TestKey } from '../helpers/cosign-fixtures.js';
 
 const { tmp } = afterFile();
@@ -190,6 +190,30 @@ describe('verify --key: cosign signatures made by openssl', () => {
       [platforms[1]!.digest]: ['SIGNATURE_VALID'],
     });
     expect(report.signatures!.map((s) => s.subject).sort()).toEqual([index.digest, ...platforms.map((p) => p.digest)].sort());
+    expect(code).toBe(1);
+  });
+});
+
+describe('verify --key: signature bytes are read through the target, digests checked first', () => {
+  it('a payload blob changed on disk is DIGEST_MISMATCH and SIGNATURE_INVALID, never valid', async () => {
+    const { given } = await keys();
+    const dir = await emptyLayout(path.join(await tmp(), 'rotten'));
+    const image = await addImage(dir, 'v1');
+    const sig = await signImage(dir, image, given['ecdsa-p256'], { placement: 'tag' });
+    const layer = (JSON.parse(await readFile(blobFile(dir, sig.digest), 'utf8')) as { layers: Desc[] }).layers[0]!;
+    // Same length, one byte different: only the digest can tell.
+    const bytes = await readFile(blobFile(dir, layer.digest));
+    bytes[bytes.length - 2] = bytes[bytes.length - 2]! ^ 0x01;
+    await writeFile(blobFile(dir, layer.digest), bytes);
+    const { code, report } = await verify(dir, ['--key', given['ecdsa-p256'].publicFile]);
+    expect(report.findings.map((f) => [f.code, f.object]).sort()).toEqual(
+      [
+        ['DIGEST_MISMATCH', layer.digest],
+        ['SIGNATURE_INVALID', image.digest],
+        ['UNSIGNED', image.digest],
+      ].sort(),
+    );
+    expect(report.signatures![0]!.checks[0]).toMatchObject({ verdict: 'invalid', reason: expect.stringContaining('cannot read') });
     expect(code).toBe(1);
   });
 });

@@ -9,9 +9,9 @@
  */
 import { isIndexMediaType, MediaType } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
-import { isFallbackTag, isFallbackTagEntry } from '../spec/index-entries.js';
+import { entryName, isFallbackTag, isFallbackTagEntry, tagOf } from '../spec/index-entries.js';
 import { fetchManifestOrEmbedded } from '../graph/content.js';
-import type { ReadTarget } from '../graph/target.js';
+import { isLayoutTarget, type ReadTarget } from '../graph/target.js';
 import { MAX_NESTING_DEPTH } from '../spec/nesting.js';
 import type { SignatureManifest } from '../signatures/discover.js';
 import { parseCosignTag } from '../signatures/formats.js';
@@ -51,23 +51,25 @@ const SUBJECT_CONCURRENCY = 8;
 
 export async function auditSignatures(target: ReadTarget, opts: SignatureAuditOptions, scope: SignatureScope = {}): Promise<SignatureAudit> {
   const findings: Finding[] = [];
-  let roots: AuditRoot[];
+  let roots: RootList;
   try {
-    roots = scope.root ? [{ descriptor: scope.root }] : (scope.roots ?? (await listRoots(target)));
+    roots = scope.root ? rootList([{ descriptor: scope.root }]) : await rootsOf(target, scope.roots);
   } catch {
     // verify has reported why the roots cannot be read; there is nothing to find signatures of.
     return { findings, signatures: [] };
   }
   const tagged = scope.root ? undefined : cosignTagged(roots);
-  const signatureManifests = new Set<string>();
-  for (const list of tagged?.values() ?? []) for (const m of list) signatureManifests.add(m.descriptor.digest);
-  const subjects = scope.root ? [scope.root] : subjectsOf(roots, signatureManifests);
-
   const referrers = scope.referrers;
+  const checking = canCheckSignatures(opts.policy);
   // With everything known up front (a whole layout), a digest with no referrer and no
   // cosign tag has no signature: no index needs reading to look for its children's.
   const mayBeSigned = (digest: string): boolean => !referrers || !tagged || referrers.has(digest) || tagged.has(digest);
   const anySigned = !referrers || !tagged || referrers.size > 0 || tagged.size > 0;
+  // Nothing signed, nothing asked: a plain verify of 50,000 unsigned images ends here.
+  if (!anySigned && !checking) return { findings, signatures: [] };
+  const signatureManifests = new Set<string>();
+  for (const list of tagged?.values() ?? []) for (const m of list) signatureManifests.add(m.descriptor.digest);
+  const isSubject = scope.root ? () => true : (i: number) => isSubjectRoot(roots, i, signatureManifests);
   const check = (subject: Descriptor) =>
     verifySignatures(target, subject, opts.policy, {
       ...(referrers ? { referrers: [...(referrers.get(subject.digest) ?? [])] } : {}),
@@ -75,7 +77,6 @@ export async function auditSignatures(target: ReadTarget, opts: SignatureAuditOp
     });
 
   const results: SubjectSignatures[] = [];
-  const checking = canCheckSignatures(opts.policy);
   const one = async (subject: Descriptor): Promise<void> => {
     let own: SubjectSignatures;
     try {
@@ -97,12 +98,20 @@ export async function auditSignatures(target: ReadTarget, opts: SignatureAuditOp
       }
     }
   };
-  // A few workers over the list, not a promise per subject: 50,000 images would be 50,000 waiting calls.
+  // A few workers over the roots, not a promise per subject: 50,000 images would be 50,000
+  // waiting calls. An image under two names is one subject.
+  const done = new Set<string>();
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < subjects.length) await one(subjects[next++]!);
+    while (next < roots.length) {
+      const i = next++;
+      const d = roots.descriptor(i);
+      if (done.has(d.digest) || !isSubject(i)) continue;
+      done.add(d.digest);
+      await one(d);
+    }
   };
-  await Promise.all(Array.from({ length: Math.min(SUBJECT_CONCURRENCY, subjects.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(SUBJECT_CONCURRENCY, roots.length) }, worker));
   // A platform manifest listed in two indexes is one subject.
   const bySubject = new Map<string, SubjectSignatures>();
   for (const r of results) bySubject.set(r.subject, r);
@@ -111,42 +120,68 @@ export async function auditSignatures(target: ReadTarget, opts: SignatureAuditOp
   return { findings, signatures };
 }
 
+/**
+ * The target's roots, read where they are: a layout's index.json entries as
+ * the target keeps them (no object per entry: at 50,000 entries, building
+ * one each was what verify's capped heap noticed), or a list of roots.
+ */
+interface RootList {
+  readonly length: number;
+  descriptor(i: number): Descriptor;
+  /** The tag alone (without a repository), if the root has one. */
+  tag(i: number): string | undefined;
+}
+
+function rootList(roots: AuditRoot[]): RootList {
+  return {
+    length: roots.length,
+    descriptor: (i) => roots[i]!.descriptor,
+    tag: (i) => {
+      const name = roots[i]!.tag;
+      // `REPO:TAG` (a layout's name for a tag in a repository) to `TAG`; tags never hold a colon.
+      return name === undefined ? undefined : name.slice(name.lastIndexOf(':') + 1);
+    },
+  };
+}
+
+async function rootsOf(target: ReadTarget, given: AuditRoot[] | undefined): Promise<RootList> {
+  if (given) return rootList(given);
+  if (!isLayoutTarget(target)) return rootList(await listRoots(target));
+  const entries = (await target.readIndex()).manifests;
+  return {
+    length: entries.length,
+    descriptor: (i) => entries[i]!,
+    tag: (i) => (tagOf(entries[i]!) === undefined ? undefined : entryName(entries[i]!).tag),
+  };
+}
+
 /** cosign's tags among the roots: subject digest -> the manifests of its `.sig` and `.att` tags. */
-function cosignTagged(roots: AuditRoot[]): Map<string, SignatureManifest[]> {
+function cosignTagged(roots: RootList): Map<string, SignatureManifest[]> {
   const map = new Map<string, SignatureManifest[]>();
-  for (const r of roots) {
-    const parsed = r.tag !== undefined ? parseCosignTag(bareTag(r.tag)) : undefined;
+  for (let i = 0; i < roots.length; i++) {
+    const tag = roots.tag(i);
+    const parsed = tag !== undefined ? parseCosignTag(tag) : undefined;
     if (!parsed || parsed.suffix === 'sbom') continue;
+    const descriptor = roots.descriptor(i);
     const list = map.get(parsed.subject) ?? [];
-    if (!list.some((m) => m.descriptor.digest === r.descriptor.digest)) list.push({ descriptor: r.descriptor, placement: 'tag', suffix: parsed.suffix });
+    if (!list.some((m) => m.descriptor.digest === descriptor.digest)) list.push({ descriptor, placement: 'tag', suffix: parsed.suffix });
     map.set(parsed.subject, list);
   }
   return map;
 }
 
 /**
- * The images and indexes among the roots, each once: not artifacts (an
- * untagged entry with an artifactType is a referrer listed for other tools),
- * not cosign's own `.sig`/`.att`/`.sbom` tags, not referrers fallback tags.
+ * An image or index among the roots: not an artifact (an untagged entry with
+ * an artifactType is a referrer listed for other tools), not cosign's own
+ * `.sig`/`.att`/`.sbom` tags, not a referrers fallback tag.
  */
-function subjectsOf(roots: AuditRoot[], signatureManifests: ReadonlySet<string>): Descriptor[] {
-  const seen = new Set<string>();
-  const out: Descriptor[] = [];
-  for (const r of roots) {
-    const d = r.descriptor;
-    if (seen.has(d.digest) || signatureManifests.has(d.digest)) continue;
-    if (d.mediaType !== MediaType.ImageManifest && d.mediaType !== MediaType.DockerManifest && !isIndexMediaType(d.mediaType)) continue;
-    if (r.tag === undefined && d.artifactType !== undefined) continue;
-    if (r.tag !== undefined && (parseCosignTag(bareTag(r.tag)) || isFallbackTag(bareTag(r.tag)) || isFallbackTagEntry(d))) continue;
-    seen.add(d.digest);
-    out.push(d);
-  }
-  return out;
-}
-
-/** `REPO:TAG` (a layout's name for a tag in a repository) to `TAG`; tags never hold a colon. */
-function bareTag(name: string): string {
-  return name.slice(name.lastIndexOf(':') + 1);
+function isSubjectRoot(roots: RootList, i: number, signatureManifests: ReadonlySet<string>): boolean {
+  const d = roots.descriptor(i);
+  if (signatureManifests.has(d.digest)) return false;
+  if (d.mediaType !== MediaType.ImageManifest && d.mediaType !== MediaType.DockerManifest && !isIndexMediaType(d.mediaType)) return false;
+  const tag = roots.tag(i);
+  if (tag === undefined) return d.artifactType === undefined;
+  return !parseCosignTag(tag) && !isFallbackTag(tag) && !isFallbackTagEntry(d);
 }
 
 /** The manifests an index lists, nested indexes followed; unreadable ones were reported by verify itself. */

@@ -260,8 +260,8 @@ class Verifier {
   /**
    * Referrers by subject digest, as the walk meets them: a whole layout's
    * walk reads every manifest, so the signature checks need no second walk to
-   * find them (graph/referrers.ts would make one). Only manifests with a
-   * subject are kept. Not for a registry (its referrers API may list
+   * find them (graph/referrers.ts would make one). Only signatures and
+   * attestations with a subject are kept. Not for a registry (its referrers API may list
    * referrers no tag reaches) or a walk from one reference.
    */
   private readonly referrersSeen: Map<string, Descriptor[]> | undefined;

@@ -344,6 +344,7 @@ describe('verify: signature options that cannot work are usage errors (exit 2)',
     ['an identity without --trusted-root', async () => ['--certificate-identity', 'a@b', '--certificate-oidc-issuer', 'https://i']],
     ['an invalid identity regexp', async (d: string) => (await writeFile(path.join(d, 'root4.json'), '{}'), ['--trusted-root', path.join(d, 'root4.json'), '--certificate-identity-regexp', '(', '--certificate-oidc-issuer', 'https://i'])],
     ['--require-signature with neither key nor root', async () => ['--require-signature']],
+    ['--trusted-root given twice', async (d: string) => (await writeFile(path.join(d, 'r.json'), '{}'), ['--trusted-root', path.join(d, 'r.json'), '--trusted-root', path.join(d, 'r.json'), '--certificate-identity', 'a', '--certificate-oidc-issuer', 'b'])],
   ])('%s', async (_name, flags) => {
     const { given } = await keys();
     const { dir } = await matrix();

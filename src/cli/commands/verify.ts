@@ -52,11 +52,11 @@ export default defineCommand<Args>({
     // Read and checked before any content: a wrong key file is a usage error, not a report.
     const policy = await loadSignaturePolicy({
       keyFiles: args.key,
-      trustedRootFile: args['trusted-root'],
-      certificateIdentity: args['certificate-identity'],
-      certificateIdentityRegexp: args['certificate-identity-regexp'],
-      certificateOidcIssuer: args['certificate-oidc-issuer'],
-      certificateOidcIssuerRegexp: args['certificate-oidc-issuer-regexp'],
+      trustedRootFile: once(args, 'trusted-root'),
+      certificateIdentity: once(args, 'certificate-identity'),
+      certificateIdentityRegexp: once(args, 'certificate-identity-regexp'),
+      certificateOidcIssuer: once(args, 'certificate-oidc-issuer'),
+      certificateOidcIssuerRegexp: once(args, 'certificate-oidc-issuer-regexp'),
     });
     const signatures = { policy, requireSignature: args['require-signature'] === true };
     const ref = args.target === STDIN ? undefined : ctx.ref(args.target);
@@ -76,6 +76,16 @@ export default defineCommand<Args>({
     if (!report.ok) throw new VerificationFailedError(report);
   },
 });
+
+type SingleFlag = 'trusted-root' | 'certificate-identity' | 'certificate-identity-regexp' | 'certificate-oidc-issuer' | 'certificate-oidc-issuer-regexp';
+
+/** A flag that takes one value: given twice, the parser makes a list of it, and which one was meant is not ours to guess. */
+function once(args: Args, flag: SingleFlag): string | undefined {
+  const v: unknown = args[flag];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v === '') throw new UsageError(`--${flag} takes one value, given once`);
+  return v;
+}
 
 /**
  * `verify -` (an archive on stdin): read once as it streams, every blob

@@ -37,13 +37,17 @@ export interface SignatureScope {
   /** Only this manifest (verify REF with a tag or digest). */
   root?: Descriptor;
   /**
-   * The referrers of every manifest, as the caller's own walk of the whole
-   * target found them (verify reads every manifest anyway): saves a second
-   * walk of 50,000 manifests. Without it, target.referrers is asked.
+   * The signature and attestation referrers of every manifest, as the
+   * caller's own walk of the whole target found them (verify reads every
+   * manifest anyway): saves a second walk of 50,000 manifests. It must hold
+   * every such referrer: a digest it does not list is taken to have none.
+   * Without it, target.referrers is asked.
    */
   referrers?: ReadonlyMap<string, readonly Descriptor[]>;
   /** The target's roots when the caller has listed them already (a registry's tags, each resolved once). */
   roots?: AuditRoot[];
+  /** Roots known to be artifacts (by their artifactType or config media type), which are not subjects. */
+  artifacts?: ReadonlySet<string>;
 }
 
 /** Subjects checked at once: each is a few small reads. */
@@ -69,7 +73,8 @@ export async function auditSignatures(target: ReadTarget, opts: SignatureAuditOp
   if (!anySigned && !checking) return { findings, signatures: [] };
   const signatureManifests = new Set<string>();
   for (const list of tagged?.values() ?? []) for (const m of list) signatureManifests.add(m.descriptor.digest);
-  const isSubject = scope.root ? () => true : (i: number) => isSubjectRoot(roots, i, signatureManifests);
+  const notSubjects = scope.artifacts ? new Set([...signatureManifests, ...scope.artifacts]) : signatureManifests;
+  const isSubject = scope.root ? () => true : (i: number) => isSubjectRoot(roots, i, notSubjects);
   const check = (subject: Descriptor) =>
     verifySignatures(target, subject, opts.policy, {
       ...(referrers ? { referrers: [...(referrers.get(subject.digest) ?? [])] } : {}),
@@ -171,17 +176,16 @@ function cosignTagged(roots: RootList): Map<string, SignatureManifest[]> {
 }
 
 /**
- * An image or index among the roots: not an artifact (an untagged entry with
- * an artifactType is a referrer listed for other tools), not cosign's own
+ * An image or index among the roots: not an artifact (an entry with an
+ * artifactType, or one the caller found to be one), not cosign's own
  * `.sig`/`.att`/`.sbom` tags, not a referrers fallback tag.
  */
-function isSubjectRoot(roots: RootList, i: number, signatureManifests: ReadonlySet<string>): boolean {
+function isSubjectRoot(roots: RootList, i: number, notSubjects: ReadonlySet<string>): boolean {
   const d = roots.descriptor(i);
-  if (signatureManifests.has(d.digest)) return false;
+  if (notSubjects.has(d.digest) || d.artifactType !== undefined) return false;
   if (d.mediaType !== MediaType.ImageManifest && d.mediaType !== MediaType.DockerManifest && !isIndexMediaType(d.mediaType)) return false;
   const tag = roots.tag(i);
-  if (tag === undefined) return d.artifactType === undefined;
-  return !parseCosignTag(tag) && !isFallbackTag(tag) && !isFallbackTagEntry(d);
+  return tag === undefined || (!parseCosignTag(tag) && !isFallbackTag(tag) && !isFallbackTagEntry(d));
 }
 
 /** The manifests an index lists, nested indexes followed; unreadable ones were reported by verify itself. */

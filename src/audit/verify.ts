@@ -267,6 +267,15 @@ class Verifier {
   private readonly referrersSeen: Map<string, Descriptor[]> | undefined;
   /** A registry's tags as the walk resolved them: the signature checks' roots, without resolving each tag again. */
   private readonly resolvedTags: AuditRoot[] | undefined;
+  /** Roots that are artifacts (an SBOM pushed with a tag): not images, so never "unsigned". */
+  private readonly artifactRoots = new Set<string>();
+
+  private noteArtifactRoot(desc: Descriptor, ref: Ref, doc: Record<string, unknown>): void {
+    if (!this.opts.signatures || (ref.from !== 'index.json' && !ref.from.startsWith('tag '))) return;
+    const config = doc['config'];
+    const configType = isObject(config) && typeof config['mediaType'] === 'string' ? config['mediaType'] : undefined;
+    if (typeof doc['artifactType'] === 'string' || (configType !== undefined && !IMAGE_CONFIG_TYPES.has(configType))) this.artifactRoots.add(desc.digest);
+  }
 
   private noteReferrer(desc: Descriptor, doc: Record<string, unknown>): void {
     const subject = doc['subject'];
@@ -286,6 +295,7 @@ class Verifier {
       ...(this.opts.root ? { root: this.opts.root } : {}),
       ...(this.referrersSeen ? { referrers: this.referrersSeen } : {}),
       ...(this.resolvedTags ? { roots: this.resolvedTags } : {}),
+      artifacts: this.artifactRoots,
     });
     this.findings.push(...audit.findings);
     return audit.signatures;
@@ -431,6 +441,7 @@ class Verifier {
     }
     this.ledger.countManifest(desc.digest);
     this.noteReferrer(desc, doc);
+    this.noteArtifactRoot(desc, ref, doc);
     const problems = checkManifestDocument(doc, desc.mediaType);
     this.addProblems(desc.digest, problems);
     if (problems.some((p) => severityOf(p) === 'error')) this.record(desc, 'invalid');

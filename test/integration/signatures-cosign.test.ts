@@ -12,7 +12,7 @@ import { afterFile, isCleanError, ocikit, run, type RunResult } from '../helpers
 import { once, requireTool } from '../helpers/peers.js';
 import { startRegistry } from '../helpers/registry.js';
 import { offlineGuard, type OfflineGuard } from '../helpers/offline.js';
-import { blobFile, type Desc, type Finding } from '../helpers/audit-layouts.js';
+import { blobFile, editIndex, EMPTY, OCI_MANIFEST, storeBlob, storeJson, tagged, type Desc, type Finding } from '../helpers/audit-layouts.js';
 import { addImage, addIndex, attestImage, emptyLayout, KEY_TYPES, makeKey, signImage, type KeyType, type TestKey } from '../helpers/cosign-fixtures.js';
 
 const { tmp } = afterFile();
@@ -152,6 +152,12 @@ describe('verify --key: cosign signatures made by openssl', () => {
     await signImage(dir, a, given['ecdsa-p256'], { placement: 'tag' });
     await signImage(dir, b, given['ed25519'], { placement: 'referrer' });
     const keyFlags = ['--key', given['ecdsa-p256'].publicFile, '--key', given['ed25519'].publicFile];
+
+    // A tagged artifact (an SBOM pushed with a tag, as oras does) is not an image: never "unsigned".
+    const sbomLayer = await storeBlob(dir, '{"spdxVersion":"SPDX-2.3"}', 'application/spdx+json');
+    await storeJson(dir, {}, EMPTY.mediaType);
+    const sbom = await storeJson(dir, { schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: 'application/spdx+json', config: EMPTY, layers: [sbomLayer] }, OCI_MANIFEST);
+    await editIndex(dir, (ix) => void ix.manifests.push(tagged(sbom, 'sbom')));
 
     const signed = await verify(dir, [...keyFlags, '--require-signature']);
     expect(signed.report.findings.map((f) => [f.code, f.object]).sort()).toEqual([['SIGNATURE_VALID', a.digest], ['SIGNATURE_VALID', b.digest]].sort());

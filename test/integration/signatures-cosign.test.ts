@@ -117,6 +117,11 @@ const matrix = once(async () => {
   return { dir, subjects, expected, elsewhere };
 });
 
+/** The matrix image of a key type and case, by digest. */
+function imageOf(subjects: Record<string, { key: KeyType; c: Case; image: Desc }>): (t: KeyType, c: Case) => string {
+  return (t, c) => Object.values(subjects).find((s) => s.key === t && s.c === c)!.image.digest;
+}
+
 describe('verify --key: cosign signatures made by openssl', () => {
   it('checks each key type in both placements, and rejects every tampering with the right code', async () => {
     const { given, flags } = await keys();
@@ -228,7 +233,7 @@ describe('verify REF --key: only what the reference names', () => {
   it('a tag or a digest is the one subject; its signatures are found by resolving cosign tags and referrers', async () => {
     const { flags } = await keys();
     const { dir, subjects } = await matrix();
-    const byCase = (t: KeyType, c: Case) => Object.values(subjects).find((s) => s.key === t && s.c === c)!.image.digest;
+    const byCase = imageOf(subjects);
     const tagged = await verify(`${dir}:ecdsa-p256-tag`, flags);
     expect(signatureCodes(tagged.report)).toEqual({ [byCase('ecdsa-p256', 'tag')]: ['SIGNATURE_VALID'] });
     expect(tagged.code).toBe(0);
@@ -317,7 +322,7 @@ describe('verify --key: the same codes on every form of the target', () => {
       expect(code).toBe(1);
       // One tag: its signatures found by resolving cosign's tag and asking for referrers
       // (this registry has no referrers API: ocikit reads the fallback tag).
-      const byCase = (t: KeyType, c: Case) => Object.values(subjects).find((s) => s.key === t && s.c === c)!.image.digest;
+      const byCase = imageOf(subjects);
       for (const [t, c] of [['ecdsa-p256', 'tag'], ['ed25519', 'referrer']] as const) {
         const one = await verify(`${repo}:${t}-${c}`, flags);
         expect(signatureCodes(one.report)).toEqual({ [byCase(t, c)]: ['SIGNATURE_VALID'] });

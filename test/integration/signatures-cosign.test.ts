@@ -234,9 +234,9 @@ describe('verify REF --key: only what the reference names', () => {
     const { flags } = await keys();
     const { dir, subjects } = await matrix();
     const byCase = imageOf(subjects);
-    const tagged = await verify(`${dir}:ecdsa-p256-tag`, flags);
-    expect(signatureCodes(tagged.report)).toEqual({ [byCase('ecdsa-p256', 'tag')]: ['SIGNATURE_VALID'] });
-    expect(tagged.code).toBe(0);
+    const byTag = await verify(`${dir}:ecdsa-p256-tag`, flags);
+    expect(signatureCodes(byTag.report)).toEqual({ [byCase('ecdsa-p256', 'tag')]: ['SIGNATURE_VALID'] });
+    expect(byTag.code).toBe(0);
     const referred = await verify(`${dir}@${byCase('ed25519', 'referrer')}`, flags);
     expect(signatureCodes(referred.report)).toEqual({ [byCase('ed25519', 'referrer')]: ['SIGNATURE_VALID'] });
     const replayed = await verify(`${dir}:rsa-other-image`, flags);

@@ -33,7 +33,7 @@ import { isOcikitError, OcikitError } from '../errors.js';
 import { isValidDigest, parseDigest } from '../digest/digest.js';
 import { internMediaType, isIndexMediaType, MediaType } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
-import { checkImageConfig, checkManifestDocument, checkOciLayoutFile, detectManifestMediaType, type Problem } from '../spec/validate.js';
+import { checkImageConfig, checkManifestDocument, checkOciLayoutFile, detectManifestMediaType, effectiveArtifactType, type Problem } from '../spec/validate.js';
 import { embeddedContent, fetchDocument, MAX_DOCUMENT_SIZE } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { hasFileListing, type FileListing } from '../targets/file-listing.js';
@@ -45,6 +45,10 @@ import { countFindings, FindingCode, formatFinding, sortFindings, type Finding, 
 import { formatBytes, plural } from './format.js';
 import { classifyLayoutPath } from './layout-paths.js';
 import { BlobLedger, OutcomeMemo, READ_OK, type Outcome } from './blob-ledger.js';
+import { auditSignatures, type SignatureAuditOptions } from './signature-audit.js';
+import { isSignatureManifest } from '../signatures/formats.js';
+import type { AuditRoot } from './roots.js';
+import type { SubjectSignatures } from '../signatures/types.js';
 
 export interface VerifyOptions {
   /** Missing blobs are expected elsewhere (a delta bundle): notes, not errors. */
@@ -62,6 +66,13 @@ export interface VerifyOptions {
    * and `done` once read, whether they matched or not (the report says).
    */
   onEvent?: (e: ProgressEvent) => void;
+  /**
+   * Also find every signature and attestation of the images and indexes
+   * checked, and check them against this policy (audit/signature-audit.ts):
+   * SIGNATURE_* and UNSIGNED findings, and the report's `signatures`. Without
+   * it, signatures are content like any other (digests and documents only).
+   */
+  signatures?: SignatureAuditOptions;
 }
 
 export type BlobStatus =
@@ -103,6 +114,8 @@ export interface VerifyReport {
   findings: Finding[];
   /** Every blob verify looked at, by digest. */
   blobs: BlobRecord[];
+  /** With `signatures`: each image or index with at least one signature or attestation found, and what checking each showed. */
+  signatures?: SubjectSignatures[];
 }
 
 export async function verifyTarget(target: ReadTarget, opts: VerifyOptions = {}): Promise<VerifyReport> {
@@ -119,11 +132,13 @@ export interface CompactVerification {
   ok: boolean;
   findings: Finding[];
   status(digest: string): BlobStatus | undefined;
+  /** With `signatures` in the options: what VerifyReport.signatures holds. */
+  signatures?: SubjectSignatures[];
 }
 
 export async function verifyCompact(target: ReadTarget, opts: VerifyOptions = {}): Promise<CompactVerification> {
-  const { ledger, summary, ok, findings } = await new Verifier(target, opts).walk();
-  return { summary, ok, findings, status: ledger.frozenStatus() };
+  const { ledger, summary, ok, findings, signatures } = await new Verifier(target, opts).walk();
+  return { summary, ok, findings, status: ledger.frozenStatus(), ...(signatures ? { signatures } : {}) };
 }
 
 /** Render a report as text: one line per finding, then a summary line. */
@@ -203,6 +218,8 @@ class Verifier {
     private readonly opts: VerifyOptions,
   ) {
     this.blobPool = limiter(opts.concurrency ?? 3);
+    this.referrersSeen = opts.signatures && !opts.root && isLayoutTarget(target) ? new Map() : undefined;
+    this.resolvedTags = opts.signatures && !opts.root && !isLayoutTarget(target) ? [] : undefined;
   }
 
   async run(): Promise<VerifyReport> {
@@ -223,6 +240,7 @@ class Verifier {
       await this.checkFiles(listing);
       await this.drain();
     }
+    const signatures = this.opts.signatures ? await this.checkSignatures(this.opts.signatures) : undefined;
     const findings = dedupe(sortFindings(this.findings));
     const counts = countFindings(findings);
     return {
@@ -231,8 +249,56 @@ class Verifier {
       allowMissing: this.opts.allowMissing === true,
       summary: { ...counts, manifests: this.ledger.manifests, blobs: this.ledger.countChecked(), bytes: this.bytes },
       findings,
+      ...(signatures ? { signatures } : {}),
       ledger: this.ledger,
     };
+  }
+
+  // -------------------------------------------------------------------------
+  // Signatures
+
+  /**
+   * Referrers by subject digest, as the walk meets them: a whole layout's
+   * walk reads every manifest, so the signature checks need no second walk to
+   * find them (graph/referrers.ts would make one). Only signatures and
+   * attestations with a subject are kept. Not for a registry (its referrers API may list
+   * referrers no tag reaches) or a walk from one reference.
+   */
+  private readonly referrersSeen: Map<string, Descriptor[]> | undefined;
+  /** A registry's tags as the walk resolved them: the signature checks' roots, without resolving each tag again. */
+  private readonly resolvedTags: AuditRoot[] | undefined;
+  /** Roots that are artifacts (an SBOM pushed with a tag): not images, so never "unsigned". */
+  private readonly artifactRoots = new Set<string>();
+
+  private noteArtifactRoot(desc: Descriptor, ref: Ref, doc: Record<string, unknown>): void {
+    if (!this.opts.signatures || (ref.from !== 'index.json' && !ref.from.startsWith('tag '))) return;
+    const config = doc['config'];
+    const configType = isObject(config) && typeof config['mediaType'] === 'string' ? config['mediaType'] : undefined;
+    if (typeof doc['artifactType'] === 'string' || (configType !== undefined && !IMAGE_CONFIG_TYPES.has(configType))) this.artifactRoots.add(desc.digest);
+  }
+
+  private noteReferrer(desc: Descriptor, doc: Record<string, unknown>): void {
+    const subject = doc['subject'];
+    if (!this.referrersSeen || !isObject(subject) || typeof subject['digest'] !== 'string') return;
+    const artifactType = effectiveArtifactType(doc as never);
+    // Only signatures and attestations are kept: an SBOM referrer of every tenth image would
+    // otherwise be read a second time just to learn it is not one.
+    if (!isSignatureManifest(artifactType, doc['layers'])) return;
+    const list = this.referrersSeen.get(subject['digest']) ?? [];
+    if (list.some((d) => d.digest === desc.digest)) return;
+    list.push({ mediaType: desc.mediaType, digest: desc.digest, size: desc.size, ...(artifactType !== undefined ? { artifactType } : {}) });
+    this.referrersSeen.set(subject['digest'], list);
+  }
+
+  private async checkSignatures(opts: SignatureAuditOptions): Promise<SubjectSignatures[]> {
+    const audit = await auditSignatures(this.target, opts, {
+      ...(this.opts.root ? { root: this.opts.root } : {}),
+      ...(this.referrersSeen ? { referrers: this.referrersSeen } : {}),
+      ...(this.resolvedTags ? { roots: this.resolvedTags } : {}),
+      artifacts: this.artifactRoots,
+    });
+    this.findings.push(...audit.findings);
+    return audit.signatures;
   }
 
   // -------------------------------------------------------------------------
@@ -260,7 +326,9 @@ class Verifier {
     await Promise.all(
       tags.map(async (tag) => {
         try {
-          this.visit(await this.target.resolve(tag), 'child', { from: `tag ${tag}`, location: '' });
+          const descriptor = await this.target.resolve(tag);
+          this.resolvedTags?.push({ tag, descriptor });
+          this.visit(descriptor, 'child', { from: `tag ${tag}`, location: '' });
         } catch (err) {
           this.add('error', codeOf(err, FindingCode.ReadError), `tag ${tag}`, `cannot resolve: ${messageOf(err)}`);
         }
@@ -372,6 +440,8 @@ class Verifier {
       return;
     }
     this.ledger.countManifest(desc.digest);
+    this.noteReferrer(desc, doc);
+    this.noteArtifactRoot(desc, ref, doc);
     const problems = checkManifestDocument(doc, desc.mediaType);
     this.addProblems(desc.digest, problems);
     if (problems.some((p) => severityOf(p) === 'error')) this.record(desc, 'invalid');

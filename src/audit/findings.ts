@@ -56,6 +56,16 @@ export const FindingCode = {
   ReadError: 'READ_ERROR',
   /** An archive holds data after its tar end-of-archive marker and padding; ocikit does not read it, other tools may. */
   TrailingData: 'TRAILING_DATA',
+  /** A signature or attestation checks out against a given key or trusted root, and is about this image (note). */
+  SignatureValid: 'SIGNATURE_VALID',
+  /** A signature or attestation that does not check out: tampered, unreadable, or no given key or root vouches for it (error). */
+  SignatureInvalid: 'SIGNATURE_INVALID',
+  /** A good signature of another image, attached to this one (error). */
+  SignatureWrongSubject: 'SIGNATURE_WRONG_SUBJECT',
+  /** A signature found, but no --key or --trusted-root given that could check it (warning). */
+  SignatureUnverified: 'SIGNATURE_UNVERIFIED',
+  /** An image or index with no valid signature when a key or root was given (note; error with --require-signature). */
+  Unsigned: 'UNSIGNED',
 } as const;
 
 const RANK: Record<Severity, number> = { error: 0, warning: 1, note: 2 };

@@ -33,7 +33,7 @@ import { isOcikitError, OcikitError } from '../errors.js';
 import { isValidDigest, parseDigest } from '../digest/digest.js';
 import { internMediaType, isIndexMediaType, MediaType } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
-import { checkImageConfig, checkManifestDocument, checkOciLayoutFile, detectManifestMediaType, type Problem } from '../spec/validate.js';
+import { checkImageConfig, checkManifestDocument, checkOciLayoutFile, detectManifestMediaType, effectiveArtifactType, type Problem } from '../spec/validate.js';
 import { embeddedContent, fetchDocument, MAX_DOCUMENT_SIZE } from '../graph/content.js';
 import { isWalkable } from '../graph/successors.js';
 import { hasFileListing, type FileListing } from '../targets/file-listing.js';
@@ -45,6 +45,8 @@ import { countFindings, FindingCode, formatFinding, sortFindings, type Finding, 
 import { formatBytes, plural } from './format.js';
 import { classifyLayoutPath } from './layout-paths.js';
 import { BlobLedger, OutcomeMemo, READ_OK, type Outcome } from './blob-ledger.js';
+import { auditSignatures, type SignatureAuditOptions } from './signature-audit.js';
+import type { SubjectSignatures } from '../signatures/types.js';
 
 export interface VerifyOptions {
   /** Missing blobs are expected elsewhere (a delta bundle): notes, not errors. */
@@ -62,6 +64,13 @@ export interface VerifyOptions {
    * and `done` once read, whether they matched or not (the report says).
    */
   onEvent?: (e: ProgressEvent) => void;
+  /**
+   * Also find every signature and attestation of the images and indexes
+   * checked, and check them against this policy (audit/signature-audit.ts):
+   * SIGNATURE_* and UNSIGNED findings, and the report's `signatures`. Without
+   * it, signatures are content like any other (digests and documents only).
+   */
+  signatures?: SignatureAuditOptions;
 }
 
 export type BlobStatus =
@@ -103,6 +112,8 @@ export interface VerifyReport {
   findings: Finding[];
   /** Every blob verify looked at, by digest. */
   blobs: BlobRecord[];
+  /** With `signatures`: each image or index with at least one signature or attestation found, and what checking each showed. */
+  signatures?: SubjectSignatures[];
 }
 
 export async function verifyTarget(target: ReadTarget, opts: VerifyOptions = {}): Promise<VerifyReport> {
@@ -203,6 +214,7 @@ class Verifier {
     private readonly opts: VerifyOptions,
   ) {
     this.blobPool = limiter(opts.concurrency ?? 3);
+    this.referrersSeen = opts.signatures && !opts.root && isLayoutTarget(target) ? new Map() : undefined;
   }
 
   async run(): Promise<VerifyReport> {
@@ -223,6 +235,7 @@ class Verifier {
       await this.checkFiles(listing);
       await this.drain();
     }
+    const signatures = this.opts.signatures ? await this.checkSignatures(this.opts.signatures) : undefined;
     const findings = dedupe(sortFindings(this.findings));
     const counts = countFindings(findings);
     return {
@@ -231,8 +244,37 @@ class Verifier {
       allowMissing: this.opts.allowMissing === true,
       summary: { ...counts, manifests: this.ledger.manifests, blobs: this.ledger.countChecked(), bytes: this.bytes },
       findings,
+      ...(signatures ? { signatures } : {}),
       ledger: this.ledger,
     };
+  }
+
+  // -------------------------------------------------------------------------
+  // Signatures
+
+  /**
+   * Referrers by subject digest, as the walk meets them: a whole layout's
+   * walk reads every manifest, so the signature checks need no second walk to
+   * find them (graph/referrers.ts would make one). Only manifests with a
+   * subject are kept. Not for a registry (its referrers API may list
+   * referrers no tag reaches) or a walk from one reference.
+   */
+  private readonly referrersSeen: Map<string, Descriptor[]> | undefined;
+
+  private noteReferrer(desc: Descriptor, doc: Record<string, unknown>): void {
+    const subject = doc['subject'];
+    if (!this.referrersSeen || !isObject(subject) || typeof subject['digest'] !== 'string') return;
+    const artifactType = effectiveArtifactType(doc as never);
+    const list = this.referrersSeen.get(subject['digest']) ?? [];
+    if (list.some((d) => d.digest === desc.digest)) return;
+    list.push({ mediaType: desc.mediaType, digest: desc.digest, size: desc.size, ...(artifactType !== undefined ? { artifactType } : {}) });
+    this.referrersSeen.set(subject['digest'], list);
+  }
+
+  private async checkSignatures(opts: SignatureAuditOptions): Promise<SubjectSignatures[]> {
+    const audit = await auditSignatures(this.target, opts, { ...(this.opts.root ? { root: this.opts.root } : {}), ...(this.referrersSeen ? { referrers: this.referrersSeen } : {}) });
+    this.findings.push(...audit.findings);
+    return audit.signatures;
   }
 
   // -------------------------------------------------------------------------
@@ -372,6 +414,7 @@ class Verifier {
       return;
     }
     this.ledger.countManifest(desc.digest);
+    this.noteReferrer(desc, doc);
     const problems = checkManifestDocument(doc, desc.mediaType);
     this.addProblems(desc.digest, problems);
     if (problems.some((p) => severityOf(p) === 'error')) this.record(desc, 'invalid');

@@ -510,8 +510,13 @@ export function checkImageConfig(doc: unknown): Problem[] {
   }
   out.dateTime(doc, 'created', '');
   out.string(doc, 'author', '');
-  out.string(doc, 'architecture', '', { required: true, nonEmpty: true });
-  out.string(doc, 'os', '', { required: true, nonEmpty: true });
+  // Required, but may be empty: the image-spec's schema asks only for a string, and
+  // go-containerregistry's empty image (the config of every cosign signature and
+  // attestation manifest) writes "architecture":"" and "os":"". Such a config
+  // describes no runnable image, which is not damage. A platform in an index
+  // is different: there an empty os/architecture selects nothing (platformInto).
+  out.string(doc, 'architecture', '', { required: true });
+  out.string(doc, 'os', '', { required: true });
   out.string(doc, 'os.version', '');
   out.stringArray(doc, 'os.features', '');
   out.string(doc, 'variant', '');

@@ -24,6 +24,7 @@ import {
   storeJson,
   tagged,
   verifyJson,
+  type Finding,
 } from '../helpers/audit-layouts.js';
 
 const FIXTURE_NAMES = ['single-image', 'multi-platform', 'docker-v2', 'with-referrers', 'referrers-fallback', 'legacy-artifact'];
@@ -33,6 +34,13 @@ let work: { dir: string; cleanup: () => Promise<void> };
 /** Private copies of fixtures. */
 const { fixture: copy } = caseDirs(() => work.dir);
 const e = (fixture: string, key: string) => expected[fixture]![key] as string;
+/**
+ * with-referrers holds a cosign signature referrer of its image (unsigned bytes, no key
+ * to check it): since issue 17 verify reports it as found but not checked, a warning.
+ * Tests about other things set that one finding aside, and say so.
+ */
+const UNCHECKED_SIGNATURE = 'SIGNATURE_UNVERIFIED';
+const besidesUncheckedSignature = (findings: Finding[]) => findings.filter((f) => f.code !== UNCHECKED_SIGNATURE);
 
 beforeAll(async () => {
   expected = await expectedDigests();
@@ -43,7 +51,9 @@ afterAll(async () => work.cleanup());
 describe('verify: intact layouts', () => {
   it.each(FIXTURE_NAMES)('%s passes with no findings and exit 0', async (name) => {
     const { code, report } = await verifyJson([path.join(FIXTURES, name)]);
-    expect(report.findings).toEqual([]);
+    expect(besidesUncheckedSignature(report.findings)).toEqual([]);
+    // Only with-referrers has a signature (of its image, v1): found, not checked.
+    expect(report.findings.map((f) => [f.code, f.object])).toEqual(name === 'with-referrers' ? [[UNCHECKED_SIGNATURE, e('with-referrers', 'image')]] : []);
     expect(report.ok).toBe(true);
     expect(code).toBe(0);
     // Every blob of the fixture was read and matched.
@@ -54,7 +64,7 @@ describe('verify: intact layouts', () => {
   });
 
   it('prints one summary line in text mode', async () => {
-    const r = await ocikit(['verify', path.join(FIXTURES, 'with-referrers')]);
+    const r = await ocikit(['verify', path.join(FIXTURES, 'multi-platform')]);
     expect(r.code).toBe(0);
     expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
     expect(r.stdout).toMatch(/^OK: /);
@@ -296,8 +306,8 @@ describe('verify: exit codes and options', () => {
     const lenient = await verifyJson([layout, '--allow-missing']);
     expect(lenient.code).toBe(0);
     expect(lenient.report.allowMissing).toBe(true);
-    expect(codes(lenient.report)).toEqual(['EXPECTED_ELSEWHERE', 'EXPECTED_ELSEWHERE']);
-    expect(lenient.report.findings.every((f) => f.severity === 'note')).toBe(true);
+    expect(codes(lenient.report)).toEqual(['EXPECTED_ELSEWHERE', 'EXPECTED_ELSEWHERE', UNCHECKED_SIGNATURE]);
+    expect(besidesUncheckedSignature(lenient.report.findings).every((f) => f.severity === 'note')).toBe(true);
 
     await truncate(blobFile(layout, layer1), 1);
     const damaged = await verifyJson([layout, '--allow-missing']);
@@ -311,7 +321,8 @@ describe('verify: exit codes and options', () => {
     await appendFile(blobFile(layout, e('with-referrers', 'sbomBlob')), 'x');
     const { code, report } = await verifyJson([`${layout}:v1`]);
     // The SBOM is a referrer, not part of the image: not reached from v1; nor are layout-wide files.
-    expect(report.findings).toEqual([]);
+    // (The image's signature is looked for, and reported unchecked.)
+    expect(besidesUncheckedSignature(report.findings)).toEqual([]);
     expect(code).toBe(0);
     expect(report.summary.blobs).toBe(4);
   });
@@ -325,7 +336,7 @@ describe('verify: other forms', () => {
     expect((await run('tar', ['-cf', archive, '-C', layout, '.'])).code).toBe(0);
     const { code, report } = await verifyJson([archive]);
     expect(code).toBe(0);
-    expect(report.findings.map((f) => [f.code, f.object])).toEqual([['STRAY_FILE', 'manifest.json']]);
+    expect(besidesUncheckedSignature(report.findings).map((f) => [f.code, f.object])).toEqual([['STRAY_FILE', 'manifest.json']]);
     expect(report.summary.blobs).toBe(Object.keys(expected['with-referrers']!['blobs'] as object).length);
   });
 
@@ -336,7 +347,7 @@ describe('verify: other forms', () => {
       const copied = await ocikit(['copy', '-r', `${path.join(FIXTURES, 'with-referrers')}:v1`, `${repo}:v1`]);
       expect(copied.code, copied.stderr).toBe(0);
       const { code, report } = await verifyJson([repo]);
-      expect(report.findings).toEqual([]);
+      expect(report.findings.map((f) => [f.code, f.object])).toEqual([[UNCHECKED_SIGNATURE, e('with-referrers', 'image')]]);
       expect(code).toBe(0);
       const blobs = report.blobs.map((b) => b.digest);
       for (const d of Object.keys(expected['with-referrers']!['blobs'] as object)) expect(blobs).toContain(d);

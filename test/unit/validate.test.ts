@@ -619,6 +619,19 @@ describe('checkImageConfig', () => {
     expect(checkImageConfig({ architecture: 'arm64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } })).toEqual([]);
   });
 
+  it("accepts the empty image config go-containerregistry writes under every cosign signature (issue 17)", () => {
+    const payload = 'sha256:' + 'ab'.repeat(32);
+    const cosignConfig = {
+      architecture: '',
+      created: '0001-01-01T00:00:00Z',
+      history: [{ created: '0001-01-01T00:00:00Z' }],
+      os: '',
+      rootfs: { type: 'layers', diff_ids: [payload] },
+      config: {},
+    };
+    expect(checkImageConfig(cosignConfig)).toEqual([]);
+  });
+
   it('accepts null Entrypoint, Cmd, Volumes and Labels (Docker writes them)', () => {
     const c = config({ config: { Entrypoint: null, Cmd: null, Volumes: null, Labels: null } });
     expect(checkImageConfig(c)).toEqual([]);

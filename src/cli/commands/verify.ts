@@ -1,4 +1,4 @@
-import { arrivedBlobReporter, OcikitError, openReadTarget, type ProgressEvent, verifyTextLines, resolveReference, StreamedLayout, UsageError, VerificationFailedError, verifyTarget, type ReadTarget, type Reference, type VerifyOptions, type VerifyReport } from '../../index.js';
+import { arrivedBlobReporter, loadSignaturePolicy, OcikitError, openReadTarget, type ProgressEvent, verifyTextLines, resolveReference, StreamedLayout, UsageError, VerificationFailedError, verifyTarget, type ReadTarget, type Reference, type VerifyOptions, type VerifyReport } from '../../index.js';
 import { stdinArchive, STDIN } from '../archive-input.js';
 import type { Context } from '../context.js';
 import { defineCommand } from './command.js';
@@ -9,6 +9,13 @@ interface Args {
   target: string;
   'allow-missing'?: boolean;
   concurrency?: number;
+  key?: string[];
+  'trusted-root'?: string;
+  'certificate-identity'?: string;
+  'certificate-identity-regexp'?: string;
+  'certificate-oidc-issuer'?: string;
+  'certificate-oidc-issuer-regexp'?: string;
+  'require-signature'?: boolean;
 }
 
 /** Failures to reach the target at all stay errors; a target that is there but broken gets a report. */
@@ -20,25 +27,47 @@ export default defineCommand<Args>({
     ['$0 verify ./layout', 'check every digest, size, schema and reference'],
     ['$0 verify delta.tar --allow-missing --json', 'a delta bundle, as a JSON report'],
     ['ocikit pack ./layout - | ocikit verify -', 'an archive on stdin, read once as it arrives'],
+    ['$0 verify images.tar --key cosign.pub --require-signature', 'also check cosign signatures with a public key; unsigned images fail'],
+    ['$0 verify ./layout --trusted-root trusted_root.json --certificate-identity dev@example.com --certificate-oidc-issuer https://accounts.example.com', 'keyless signatures and Sigstore bundles, offline'],
   ],
   describe: 'check every digest, size, schema and reference (- reads an archive from stdin); exit 1 on any error (warnings alone exit 0)',
   builder: (y) =>
     y
       .option('allow-missing', { type: 'boolean', describe: 'missing blobs are expected elsewhere (delta bundles): notes, not errors' })
-      .option('concurrency', { type: 'number', describe: 'blobs hashed at once (default 3)' }),
+      .option('concurrency', { type: 'number', describe: 'blobs hashed at once (default 3)' })
+      .option('key', { type: 'string', array: true, nargs: 1, describe: 'PEM public key (ECDSA, RSA, Ed25519) that checks cosign signatures and attestations; repeatable' })
+      .option('trusted-root', { type: 'string', describe: 'Sigstore trusted_root.json that checks certificates and bundles (read from disk, never fetched)' })
+      .option('certificate-identity', { type: 'string', describe: "the signing certificate's identity (SAN), with --trusted-root" })
+      .option('certificate-identity-regexp', { type: 'string', describe: 'the same, as a regular expression' })
+      .option('certificate-oidc-issuer', { type: 'string', describe: "the signing certificate's OIDC issuer, with --trusted-root" })
+      .option('certificate-oidc-issuer-regexp', { type: 'string', describe: 'the same, as a regular expression' })
+      .option('require-signature', { type: 'boolean', describe: 'an image or index without a valid signature is an error (UNSIGNED)' }),
   async handler(args, ctx) {
     if (args.concurrency !== undefined && (!Number.isInteger(args.concurrency) || args.concurrency < 1)) {
       throw new UsageError('--concurrency takes a whole number, 1 or more');
     }
+    if (args['require-signature'] && !args.key?.length && args['trusted-root'] === undefined) {
+      throw new UsageError('--require-signature needs --key FILE or --trusted-root FILE: without them no signature can be found valid');
+    }
+    // Read and checked before any content: a wrong key file is a usage error, not a report.
+    const policy = await loadSignaturePolicy({
+      keyFiles: args.key,
+      trustedRootFile: args['trusted-root'],
+      certificateIdentity: args['certificate-identity'],
+      certificateIdentityRegexp: args['certificate-identity-regexp'],
+      certificateOidcIssuer: args['certificate-oidc-issuer'],
+      certificateOidcIssuerRegexp: args['certificate-oidc-issuer-regexp'],
+    });
+    const signatures = { policy, requireSignature: args['require-signature'] === true };
     const ref = args.target === STDIN ? undefined : ctx.ref(args.target);
     let report: VerifyReport;
     try {
       report = ref
         ? await withAuditTarget(ctx, ref, async (target) => {
             const root = ref.tag !== undefined || ref.digest !== undefined ? await resolveReference(target, ref) : undefined;
-            return withProgress(ctx, 'verifying', (onEvent) => verifyTarget(target, { allowMissing: args['allow-missing'], concurrency: args.concurrency, root, onEvent }));
+            return withProgress(ctx, 'verifying', (onEvent) => verifyTarget(target, { allowMissing: args['allow-missing'], concurrency: args.concurrency, root, onEvent, signatures }));
           })
-        : await withProgress(ctx, 'verifying', (onEvent) => verifyStdin({ allowMissing: args['allow-missing'] }, onEvent));
+        : await withProgress(ctx, 'verifying', (onEvent) => verifyStdin({ allowMissing: args['allow-missing'], signatures }, onEvent));
     } catch (err) {
       if (!(err instanceof OcikitError) || NOT_A_REPORT.has(err.code)) throw err;
       report = openFailure(args.target === STDIN ? 'stdin' : args.target, err);

@@ -12,12 +12,14 @@
  * What is left to us: cosign's identity policy (sigstore-trust.ts), and
  * whether the bundle is about this image at all.
  */
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { toSignedEntity, Verifier, type TrustMaterial } from '@sigstore/verify';
 import { digestBytes } from '../digest/digest.js';
 import { isOcikitError } from '../errors.js';
 import { readInTotoStatement, statementNames } from './in-toto.js';
 import { rekorBundleToBundle } from './cosign-keyless.js';
+import { keyVerifier } from './keys.js';
 import { identityMismatch, trustMaterialOf } from './sigstore-trust.js';
 import type { SignatureKind, SignatureOutcome, SignaturePolicy, Signer } from './types.js';
 
@@ -78,10 +80,10 @@ export async function checkSigstoreBundle(
   } catch (err) {
     return { kind, verdict: 'invalid', predicateType, reason: isOcikitError(err) ? err.message : libraryReason(err) };
   }
-  if (!material) return { kind, verdict: 'unverified', predicateType, reason: 'no --trusted-root was given to check this Sigstore bundle against' };
-  if (parsed.verificationMaterial.content.$case === 'publicKey') {
-    return { kind, verdict: 'unverified', predicateType, reason: 'the bundle is signed with a public key, not a certificate; key-signed bundles are not checked' };
-  }
+  // `cosign sign --key` with the new bundle format: a public key hint instead of a certificate.
+  const keySigned = parsed.verificationMaterial.content.$case === 'publicKey';
+  if (keySigned && !policy.keys?.length) return { kind, verdict: 'unverified', predicateType, reason: 'the bundle is signed with a key, and no --key was given to check it' };
+  if (!keySigned && !material) return { kind, verdict: 'unverified', predicateType, reason: 'no --trusted-root was given to check this Sigstore bundle against' };
   if (parsed.content.$case === 'messageSignature') {
     // The signature covers bytes we only hold when they are the subject's:
     // a bundle over anything else is about another artifact, whatever else holds.
@@ -89,7 +91,7 @@ export async function checkSigstoreBundle(
     if (!artifact) return { kind, verdict: 'unverified', predicateType, reason: 'a message signature is checked over the signed manifest, whose bytes were not given' };
   }
 
-  const outcome = verifyWithRoot(parsed, artifact, material, policy, kind);
+  const outcome = keySigned ? verifyWithKeys(parsed, artifact, material, policy, kind) : verifyWithRoot(parsed, artifact, material!, policy, kind);
   if (outcome.verdict !== 'valid') return { ...outcome, predicateType };
   if (!about.names) return { kind, verdict: 'wrong-subject', signer: outcome.signer, predicateType, reason: `${about.what}, not ${subject}` };
   return { ...outcome, predicateType };
@@ -161,6 +163,52 @@ function verifyWithRoot(
   if (mismatch) return { kind, verdict: mismatch.verdict, reason: mismatch.reason };
   return { kind, verdict: 'valid', signer, reason: `certificate of ${signer.identity} (issuer ${signer.issuer}) chained to the trusted root, signature and transparency log entry checked` };
 }
+
+/**
+ * A key-signed bundle against each --key in turn (its key hint is not
+ * trusted to pick one). With a trusted root its log entries and timestamps
+ * are checked as for a certificate; without one, only the signature is, as
+ * for a cosign signature by key, and the reason says the log was not checked.
+ */
+function verifyWithKeys(
+  bundle: Bundle,
+  artifact: Buffer | undefined,
+  material: TrustMaterial | undefined,
+  policy: SignaturePolicy,
+  kind: SignatureKind,
+): Pick<SignatureOutcome, 'kind' | 'verdict' | 'signer' | 'reason'> {
+  let firstError: unknown;
+  for (const key of policy.keys ?? []) {
+    let fingerprint: string;
+    let publicKey: KeyObject;
+    try {
+      fingerprint = keyVerifier(key).fingerprint;
+      publicKey = createPublicKey({ key: key.pem, format: 'pem' });
+    } catch (err) {
+      firstError ??= err;
+      continue;
+    }
+    const trusted: TrustMaterial = { ...(material ?? NO_ROOT), publicKey: () => ({ publicKey, validFor: () => true }) };
+    try {
+      const entity = toSignedEntity(bundle, artifact);
+      // Without a root there is nothing to check log entries or timestamps against: leave them out, require none.
+      const checked = material ? entity : { ...entity, tlogEntries: [], timestamps: [] };
+      new Verifier(trusted, material ? {} : { tlogThreshold: 0, timestampThreshold: 0 }).verify(checked);
+    } catch (err) {
+      // A signature that does not match is another key's; any other failure is the bundle's, whichever key.
+      if ((err as { code?: unknown }).code !== 'SIGNATURE_ERROR') return { kind, verdict: 'invalid', reason: libraryReason(err) };
+      firstError ??= err;
+      continue;
+    }
+    const signer: Signer = { keyFingerprint: fingerprint, ...(key.source !== undefined ? { keySource: key.source } : {}) };
+    const logged = material ? 'signature and transparency log entry checked' : 'signature checked; its transparency log entry was not (no --trusted-root)';
+    return { kind, verdict: 'valid', signer, reason: `signed by key ${fingerprint}: ${logged}` };
+  }
+  return { kind, verdict: 'invalid', reason: `no --key verifies the signature${firstError ? ` (${libraryReason(firstError)})` : ''}` };
+}
+
+/** Trust material with nothing in it: a key-signed bundle checked by --key alone. */
+const NO_ROOT: TrustMaterial = { certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [], publicKey: () => { throw new Error('no key'); } };
 
 /** Which check failed, in words, from an error of Sigstore's libraries. */
 const CHECK_NAMES: Record<string, string> = {

@@ -11,7 +11,7 @@
  * request nock did not catch could not resolve anyway. `guardNetwork` makes
  * a test fail if any socket other than loopback is opened.
  */
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import net from 'node:net';
 import nock from 'nock';
 import { fulcioHandler, initializeCA, initializeCTLog, initializeTLog, initializeTSA, rekorHandler, tsaHandler, type HandlerFn } from '@sigstore/mock';
@@ -53,6 +53,16 @@ export interface SigstoreWorld {
   dsseBundle(subjectDigest: string, predicateType?: string): Promise<BundleJSON>;
   /** cosign's keyless annotations for a simple-signing `payload`: signature, certificate, chain, Rekor bundle. */
   keylessSignature(payload: Uint8Array): Promise<KeylessCosignSignature>;
+  /** A DSSE bundle signed with `key` (a public key hint, no certificate), as `cosign sign --key` writes in the new format; logged in this world's Rekor. */
+  keySignedBundle(subjectDigest: string, key: KeyObjectPair): Promise<BundleJSON>;
+}
+
+export type KeyObjectPair = ReturnType<typeof keyPair>;
+
+/** A P-256 key pair, and its public key as the PEM `--key` takes. */
+export function signingKey(): { pair: KeyObjectPair; publicPem: string } {
+  const pair = keyPair();
+  return { pair, publicPem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString() };
 }
 
 let worlds = 0;
@@ -109,6 +119,16 @@ export async function createSigstoreWorld(options: WorldOptions = {}): Promise<S
     messageBundle: async (artifact) => asBundleVersion(await make(new MessageSignatureBundleBuilder({ signer, witnesses }), artifact), '0.3'),
     dsseBundle: (subjectDigest, predicateType = COSIGN_SIGN_PREDICATE) =>
       make(new DSSEBundleBuilder({ signer, witnesses }), inTotoStatement(subjectDigest, predicateType), IN_TOTO_PAYLOAD_TYPE),
+    keySignedBundle: (subjectDigest, key) => {
+      const publicKey = key.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      const keySigner = {
+        sign: async (data: Buffer) => ({
+          signature: sign('sha256', data, key.privateKey),
+          key: { $case: 'publicKey' as const, publicKey, hint: createHash('sha256').update(publicKey).digest('hex') },
+        }),
+      };
+      return make(new DSSEBundleBuilder({ signer: keySigner, witnesses: witnesses.slice(0, 1) }), inTotoStatement(subjectDigest, COSIGN_SIGN_PREDICATE), IN_TOTO_PAYLOAD_TYPE);
+    },
     async keylessSignature(payload) {
       // Rekor's hashedrekord entry, as cosign makes it for a keyless signature: no TSA, the log's promise is the timestamp.
       const bundle = asBundleVersion(

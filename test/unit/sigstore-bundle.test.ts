@@ -20,6 +20,7 @@ import {
   flipBase64,
   flipSignatureByte,
   guardNetwork,
+  signingKey,
   simpleSigningPayload,
   SLSA_PREDICATE,
   type BundleJSON,
@@ -190,6 +191,35 @@ describe('checkSigstoreBundle: rejected', () => {
     expect(() => checkSigstorePolicy({ trustedRoot: world.trustedRoot, certificateIdentityRegexp: '(' })).toThrow(expect.objectContaining({ code: 'USAGE' }));
     expect(() => checkSigstorePolicy(policy)).not.toThrow();
     expect(await checkSigstoreBundle(made.sign, subject, { ...policy, trustedRoot: { tlogs: 'no' } })).toMatchObject({ verdict: 'invalid' });
+  });
+});
+
+describe('checkSigstoreBundle: bundles signed with a key (cosign sign --key, new bundle format)', () => {
+  let key: ReturnType<typeof signingKey>;
+  let bundle: BundleJSON;
+  beforeAll(async () => {
+    key = signingKey();
+    bundle = await world.keySignedBundle(subject, key.pair);
+  });
+  const keys = () => [{ pem: key.publicPem, source: 'cosign.pub' }];
+
+  it('checked with --key alone (signature only, the log not checked) or with the root too: valid, by its fingerprint', async () => {
+    for (const p of [{ keys: keys() }, { keys: keys(), trustedRoot: world.trustedRoot }]) {
+      const out = await checkSigstoreBundle(bundle, subject, p);
+      expect(out).toMatchObject({ verdict: 'valid', signer: { keySource: 'cosign.pub' } });
+      expect(out.signer?.keyFingerprint).toMatch(/^SHA256:/);
+    }
+  });
+
+  it('another key, a signature byte changed, a foreign root, another subject: rejected', async () => {
+    expect(await checkSigstoreBundle(bundle, subject, { keys: [{ pem: signingKey().publicPem }] })).toMatchObject({ verdict: 'invalid' });
+    expect(await checkSigstoreBundle(flipSignatureByte(bundle), subject, { keys: keys() })).toMatchObject({ verdict: 'invalid' });
+    expect(await checkSigstoreBundle(bundle, subject, { keys: keys(), trustedRoot: foreign.trustedRoot })).toMatchObject({ verdict: 'invalid' });
+    expect(await checkSigstoreBundle(bundle, other, { keys: keys() })).toMatchObject({ verdict: 'wrong-subject' });
+  });
+
+  it('without --key: unverified, even with a root', async () => {
+    expect(await checkSigstoreBundle(bundle, subject, policy)).toMatchObject({ verdict: 'unverified' });
   });
 });
 

@@ -17,6 +17,7 @@ import nock from 'nock';
 import { fulcioHandler, initializeCA, initializeCTLog, initializeTLog, initializeTSA, rekorHandler, tsaHandler, type HandlerFn } from '@sigstore/mock';
 import { DSSEBundleBuilder, FulcioSigner, MessageSignatureBundleBuilder, RekorWitness, TSAWitness, type BundleBuilder } from '@sigstore/sign';
 import { bundleToJSON } from '@sigstore/bundle';
+import { inTotoStatement, simpleSigningPayload } from './cosign-fixtures.js';
 
 export const DEFAULT_IDENTITY = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
 export const DEFAULT_ISSUER = 'https://token.actions.githubusercontent.com';
@@ -170,28 +171,8 @@ interface SerializedMessageBundle {
   messageSignature: { signature: string };
 }
 
-/** An in-toto v1 statement about one image. */
-export function inTotoStatement(subjectDigest: string, predicateType: string): Buffer {
-  const hex = subjectDigest.replace(/^sha256:/, '');
-  return Buffer.from(
-    JSON.stringify({
-      _type: 'https://in-toto.io/Statement/v1',
-      subject: [{ name: 'registry.example/acme/app', digest: { sha256: hex } }],
-      predicateType,
-      predicate: predicateType === COSIGN_SIGN_PREDICATE ? {} : { buildDefinition: { buildType: 'https://example.com/build/v1' } },
-    }),
-  );
-}
-
-/** cosign's simple-signing payload for an image digest. */
-export function simpleSigningPayload(imageDigest: string): Buffer {
-  return Buffer.from(
-    JSON.stringify({
-      critical: { identity: { 'docker-reference': 'registry.example/acme/app' }, image: { 'docker-manifest-digest': imageDigest }, type: 'cosign container image signature' },
-      optional: null,
-    }),
-  );
-}
+// The payloads themselves are cosign's formats, shared with the by-key fixtures.
+export { inTotoStatement, simpleSigningPayload };
 
 // --- Tampering: each returns a changed copy. ---
 

@@ -4,13 +4,15 @@
  * layout directory and in a `.tar` of it read in place. The signatures are
  * made by @sigstore/sign against @sigstore/mock in this process
  * (helpers/sigstore-fixtures.ts); the layouts are written with node:fs; the
- * CLI runs with a preload that fails any connection not to loopback.
+ * CLI runs with the offline preload (helpers/offline.ts), and neither it
+ * nor this process may connect anywhere but loopback.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterFile, run } from '../helpers/cli.js';
-import { codes, editIndex, EMPTY, OCI_MANIFEST, storeBlob, storeJson, verifyJson, type Desc } from '../helpers/audit-layouts.js';
+import { afterFile, ocikit, run } from '../helpers/cli.js';
+import { offlineGuard, type OfflineGuard } from '../helpers/offline.js';
+import { codes, editIndex, EMPTY, OCI_MANIFEST, storeBlob, storeJson, type Desc, type VerifyJson } from '../helpers/audit-layouts.js';
 import { makeImageLayout } from '../helpers/image-layouts.js';
 import {
   COSIGN_SIGN_PREDICATE,
@@ -36,8 +38,7 @@ let world: SigstoreWorld;
 let foreign: SigstoreWorld;
 let rootFile: string;
 let foreignRootFile: string;
-let preload: string;
-let savedNodeOptions: string | undefined;
+let offline: OfflineGuard;
 
 beforeAll(async () => {
   guard = guardNetwork();
@@ -47,31 +48,12 @@ beforeAll(async () => {
   foreignRootFile = path.join(dir, 'foreign_root.json');
   await writeFile(rootFile, JSON.stringify(world.trustedRoot));
   await writeFile(foreignRootFile, JSON.stringify(foreign.trustedRoot));
-  // The CLI is another process: it gets its own guard, which says so on stderr and refuses the connection.
-  preload = path.join(dir, 'no-network.cjs');
-  await writeFile(
-    preload,
-    `const net = require('node:net');
-const connect = net.Socket.prototype.connect;
-net.Socket.prototype.connect = function (...args) {
-  const o = Array.isArray(args[0]) ? args[0][0] : args[0];
-  const host = o && typeof o === 'object' ? o.host : args[1];
-  if (typeof host === 'string' && !/^(localhost|127\\.|::1$|\\[::1\\]$)/.test(host)) {
-    process.stderr.write('NETWORK-GUARD: connection to ' + host + '\\n');
-    throw new Error('network guard: ' + host);
-  }
-  return connect.apply(this, args);
-};
-`,
-  );
-  // Every CLI this file spawns inherits it.
-  savedNodeOptions = process.env.NODE_OPTIONS;
-  process.env.NODE_OPTIONS = `${savedNodeOptions ?? ''} --require ${preload}`.trim();
+  // The CLI is another process: it gets the offline preload, which records any connection not to loopback.
+  offline = await offlineGuard(dir);
 });
 
-afterAll(() => {
-  if (savedNodeOptions === undefined) delete process.env.NODE_OPTIONS;
-  else process.env.NODE_OPTIONS = savedNodeOptions;
+afterAll(async () => {
+  expect(await offline.attempts(), 'the CLI attempted connections other than loopback').toEqual([]);
   expect(guard.stop(), 'connections other than loopback were attempted').toEqual([]);
 });
 
@@ -139,10 +121,9 @@ function keylessReferrer(sig: KeylessCosignSignature): Referrer {
 
 const identityFlags = ['--certificate-identity', DEFAULT_IDENTITY, '--certificate-oidc-issuer', DEFAULT_ISSUER];
 
-async function verify(target: string, flags: string[]) {
-  const r = await verifyJson([target, ...flags]);
-  expect(r.stderr).not.toContain('NETWORK-GUARD');
-  return r;
+async function verify(target: string, flags: string[]): Promise<{ code: number; report: VerifyJson }> {
+  const r = await ocikit(['verify', target, ...flags, '--format', 'json'], { env: offline.env });
+  return { code: r.code, report: JSON.parse(r.stdout) as VerifyJson };
 }
 
 const signatureCodes = (report: Parameters<typeof codes>[0]) => codes(report).filter((c) => c.startsWith('SIGNATURE_') || c === 'UNSIGNED');
@@ -211,7 +192,7 @@ describe('verify --trusted-root: Sigstore bundles and keyless signatures as refe
   it('a trusted root that is not JSON is a usage error (exit 2), before anything is read', async () => {
     const bad = path.join(await tmp(), 'root.json');
     await writeFile(bad, 'not json');
-    const r = await run(process.execPath, [path.resolve('bin/ocikit.js'), 'verify', good.dir, '--trusted-root', bad, ...identityFlags, '--format', 'json']);
+    const r = await ocikit(['verify', good.dir, '--trusted-root', bad, ...identityFlags, '--format', 'json'], { env: offline.env });
     expect(r.code).toBe(2);
     expect(JSON.parse(r.stdout || r.stderr)).toMatchObject({ error: { code: 'USAGE' } });
   });

@@ -120,7 +120,7 @@ describe('checkSigstoreBundle: rejected', () => {
   });
 
   it('a payload byte changed: invalid', async () => {
-    const tampered = editDssePayload(made.attest!, (s) => s.replace('https://example.com/build/v1', 'https://example.com/build/v2'));
+    const tampered = editDssePayload(made.attest!, (s) => s.replace('"buildType":"test"', '"buildType":"tesT"'));
     expect(await checkSigstoreBundle(tampered, subject, policy)).toMatchObject({ verdict: 'invalid', predicateType: SLSA_PREDICATE });
   });
 

@@ -9,7 +9,8 @@
  * proof or signed promise) against the root's log keys. None of it opens a
  * connection: the trust material is only what the caller gave.
  *
- * What is left to us: cosign's identity policy (sigstore-trust.ts), and
+ * What is left to us: cosign's identity policy (sigstore-trust.ts), which
+ * --key a key-signed bundle (`cosign sign --key`, new format) matches, and
  * whether the bundle is about this image at all.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';

@@ -183,6 +183,18 @@ describe('verify --trusted-root: Sigstore bundles and keyless signatures as refe
     });
   }
 
+  it('a cosign v3 signature alone (DSSE, predicate sigstore.dev/cosign/sign/v1) signs the image: no UNSIGNED, even with --require-signature', async () => {
+    const signedByV3 = await layoutWith(async (image) => [bundleReferrer(await world.dsseBundle(image.digest), COSIGN_SIGN_PREDICATE)]);
+    const { code, report } = await verify(signedByV3.dir, ['--trusted-root', rootFile, ...identityFlags, '--require-signature']);
+    expect(signatureCodes(report)).toEqual(['SIGNATURE_VALID']);
+    expect(code).toBe(0);
+    // An attestation alone does not sign the image (cosign verify versus verify-attestation).
+    const attestedOnly = await layoutWith(async (image) => [bundleReferrer(await world.dsseBundle(image.digest, SLSA_PREDICATE), SLSA_PREDICATE)]);
+    const attested = await verify(attestedOnly.dir, ['--trusted-root', rootFile, ...identityFlags, '--require-signature']);
+    expect(signatureCodes(attested.report)).toEqual(['SIGNATURE_VALID', 'UNSIGNED']);
+    expect(attested.code).toBe(1);
+  });
+
   it('without --trusted-root the bundles are found but not checked (SIGNATURE_UNVERIFIED), never SIGNATURE_VALID', async () => {
     const { report } = await verify(good.dir, []);
     expect(signatureCodes(report)).toContain('SIGNATURE_UNVERIFIED');

@@ -201,11 +201,13 @@ describe('verify --trusted-root: Sigstore bundles and keyless signatures as refe
     expect(signatureCodes(report)).not.toContain('SIGNATURE_VALID');
   });
 
-  it('a trusted root that is not JSON is a usage error (exit 2), before anything is read', async () => {
-    const bad = path.join(await tmp(), 'root.json');
-    await writeFile(bad, 'not json');
-    const r = await ocikit(['verify', good.dir, '--trusted-root', bad, ...identityFlags, '--format', 'json'], { env: offline.env });
-    expect(r.code).toBe(2);
-    expect(JSON.parse(r.stdout || r.stderr)).toMatchObject({ error: { code: 'USAGE' } });
+  it('a trusted root that is not JSON, or JSON but no trusted root, is a usage error (exit 2), before anything is read', async () => {
+    for (const text of ['not json', '{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}', JSON.stringify({ tlogs: [{ publicKey: { rawBytes: 'AAAA' } }] })]) {
+      const bad = path.join(await tmp(), 'root.json');
+      await writeFile(bad, text);
+      const r = await ocikit(['verify', good.dir, '--trusted-root', bad, ...identityFlags, '--format', 'json'], { env: offline.env });
+      expect(r.code, r.stderr).toBe(2);
+      expect(JSON.parse(r.stdout || r.stderr)).toMatchObject({ error: { code: 'USAGE' } });
+    }
   });
 });

@@ -43,7 +43,7 @@ export function trustMaterialOf(policy: SignaturePolicy): TrustMaterial | undefi
 function badRoot(why: string, cause?: unknown): UsageError {
   return new UsageError(`the trusted root cannot be read as a Sigstore trusted_root.json: ${why}`, {
     cause,
-    hint: 'give the trusted_root.json of the Sigstore instance that signed (for the public instance, `cosign trusted-root create` or the file TUF distributes)',
+    hint: "give the trusted_root.json of the Sigstore instance that signed: the public instance's is the trusted_root.json target of its TUF repository; `cosign trusted-root create` makes one for a private instance",
   });
 }
 

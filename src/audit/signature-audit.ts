@@ -13,7 +13,6 @@ import { isFallbackTag, isFallbackTagEntry } from '../spec/index-entries.js';
 import { fetchManifestOrEmbedded } from '../graph/content.js';
 import type { ReadTarget } from '../graph/target.js';
 import { MAX_NESTING_DEPTH } from '../spec/nesting.js';
-import { limiter } from '../util/limit.js';
 import type { SignatureManifest } from '../signatures/discover.js';
 import { parseCosignTag } from '../signatures/formats.js';
 import { COSIGN_SIGN_PREDICATE_TYPE } from '../signatures/in-toto.js';
@@ -75,34 +74,34 @@ export async function auditSignatures(target: ReadTarget, opts: SignatureAuditOp
     });
 
   const results: SubjectSignatures[] = [];
-  const pool = limiter(SUBJECT_CONCURRENCY);
   const checking = canCheckSignatures(opts.policy);
-  await Promise.all(
-    subjects.map((subject) =>
-      pool(async () => {
-        let own: SubjectSignatures;
-        try {
-          own = mayBeSigned(subject.digest) ? await check(subject) : { subject: subject.digest, checks: [] };
-        } catch (err) {
-          findings.push({ severity: 'error', code: FindingCode.ReadError, object: subject.digest, message: `cannot look for its signatures: ${messageOf(err)}` });
-          return;
-        }
-        if (own.checks.length > 0) results.push(own);
-        if (checking && !own.checks.some(signsSubject)) findings.push(unsigned(subject.digest, own.checks, opts.requireSignature === true));
-        if (anySigned && isIndexMediaType(subject.mediaType)) {
-          for (const child of await platformManifests(target, subject, findings)) {
-            if (!mayBeSigned(child.digest)) continue;
-            try {
-              const sigs = await check(child);
-              if (sigs.checks.length > 0) results.push(sigs);
-            } catch (err) {
-              findings.push({ severity: 'error', code: FindingCode.ReadError, object: child.digest, message: `cannot look for its signatures: ${messageOf(err)}` });
-            }
-          }
-        }
-      }),
-    ),
-  );
+  const one = async (subject: Descriptor): Promise<void> => {
+    let own: SubjectSignatures;
+    try {
+      own = mayBeSigned(subject.digest) ? await check(subject) : { subject: subject.digest, checks: [] };
+    } catch (err) {
+      findings.push({ severity: 'error', code: FindingCode.ReadError, object: subject.digest, message: `cannot look for its signatures: ${messageOf(err)}` });
+      return;
+    }
+    if (own.checks.length > 0) results.push(own);
+    if (checking && !own.checks.some(signsSubject)) findings.push(unsigned(subject.digest, own.checks, opts.requireSignature === true));
+    if (!anySigned || !isIndexMediaType(subject.mediaType)) return;
+    for (const child of await platformManifests(target, subject)) {
+      if (!mayBeSigned(child.digest)) continue;
+      try {
+        const sigs = await check(child);
+        if (sigs.checks.length > 0) results.push(sigs);
+      } catch (err) {
+        findings.push({ severity: 'error', code: FindingCode.ReadError, object: child.digest, message: `cannot look for its signatures: ${messageOf(err)}` });
+      }
+    }
+  };
+  // A few workers over the list, not a promise per subject: 50,000 images would be 50,000 waiting calls.
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < subjects.length) await one(subjects[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(SUBJECT_CONCURRENCY, subjects.length) }, worker));
   // A platform manifest listed in two indexes is one subject.
   const bySubject = new Map<string, SubjectSignatures>();
   for (const r of results) bySubject.set(r.subject, r);
@@ -150,7 +149,7 @@ function bareTag(name: string): string {
 }
 
 /** The manifests an index lists, nested indexes followed; unreadable ones were reported by verify itself. */
-async function platformManifests(target: ReadTarget, index: Descriptor, findings: Finding[], depth = 0): Promise<Descriptor[]> {
+async function platformManifests(target: ReadTarget, index: Descriptor, depth = 0): Promise<Descriptor[]> {
   if (depth >= MAX_NESTING_DEPTH) return [];
   let children: Descriptor[];
   try {
@@ -163,7 +162,7 @@ async function platformManifests(target: ReadTarget, index: Descriptor, findings
   for (const c of children) {
     if (typeof c?.digest !== 'string' || typeof c.mediaType !== 'string') continue;
     out.push(c);
-    if (isIndexMediaType(c.mediaType)) out.push(...(await platformManifests(target, c, findings, depth + 1)));
+    if (isIndexMediaType(c.mediaType)) out.push(...(await platformManifests(target, c, depth + 1)));
   }
   return out;
 }

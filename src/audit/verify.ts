@@ -46,6 +46,7 @@ import { formatBytes, plural } from './format.js';
 import { classifyLayoutPath } from './layout-paths.js';
 import { BlobLedger, OutcomeMemo, READ_OK, type Outcome } from './blob-ledger.js';
 import { auditSignatures, type SignatureAuditOptions } from './signature-audit.js';
+import { isSignatureManifest } from '../signatures/formats.js';
 import type { SubjectSignatures } from '../signatures/types.js';
 
 export interface VerifyOptions {
@@ -130,11 +131,13 @@ export interface CompactVerification {
   ok: boolean;
   findings: Finding[];
   status(digest: string): BlobStatus | undefined;
+  /** With `signatures` in the options: what VerifyReport.signatures holds. */
+  signatures?: SubjectSignatures[];
 }
 
 export async function verifyCompact(target: ReadTarget, opts: VerifyOptions = {}): Promise<CompactVerification> {
-  const { ledger, summary, ok, findings } = await new Verifier(target, opts).walk();
-  return { summary, ok, findings, status: ledger.frozenStatus() };
+  const { ledger, summary, ok, findings, signatures } = await new Verifier(target, opts).walk();
+  return { summary, ok, findings, status: ledger.frozenStatus(), ...(signatures ? { signatures } : {}) };
 }
 
 /** Render a report as text: one line per finding, then a summary line. */
@@ -265,6 +268,9 @@ class Verifier {
     const subject = doc['subject'];
     if (!this.referrersSeen || !isObject(subject) || typeof subject['digest'] !== 'string') return;
     const artifactType = effectiveArtifactType(doc as never);
+    // Only signatures and attestations are kept: an SBOM referrer of every tenth image would
+    // otherwise be read a second time just to learn it is not one.
+    if (!isSignatureManifest(artifactType, doc['layers'])) return;
     const list = this.referrersSeen.get(subject['digest']) ?? [];
     if (list.some((d) => d.digest === desc.digest)) return;
     list.push({ mediaType: desc.mediaType, digest: desc.digest, size: desc.size, ...(artifactType !== undefined ? { artifactType } : {}) });

@@ -67,3 +67,9 @@ export function parseCosignTag(tag: string): { subject: string; suffix: CosignTa
   const m = COSIGN_TAG.exec(tag);
   return m ? { subject: `${m[1]}:${m[2]}`, suffix: m[3] as CosignTagSuffix } : undefined;
 }
+
+/** A manifest that carries signatures or attestations: by its artifactType, or by any of its layers. */
+export function isSignatureManifest(artifactType: string | undefined, layers: unknown): boolean {
+  if (isSignatureArtifactType(artifactType)) return true;
+  return Array.isArray(layers) && layers.some((l) => typeof (l as { mediaType?: unknown })?.mediaType === 'string' && layerKind((l as { mediaType: string }).mediaType) !== undefined);
+}

@@ -11,7 +11,7 @@ import { fetchDocumentOrEmbedded, fetchManifestOrEmbedded } from '../graph/conte
 import { checkSimpleSigning } from './cosign.js';
 import { checkDsseAttestation } from './dsse.js';
 import { findSignatureManifests, type KnownSignatureManifests, type SignatureManifest } from './discover.js';
-import { isSignatureArtifactType, layerKind, SIGSTORE_BUNDLE_TYPES } from './formats.js';
+import { isSignatureArtifactType, isSignatureManifest, layerKind, SIGSTORE_BUNDLE_TYPES } from './formats.js';
 import { canCheckSignatures } from './policy.js';
 import { checkSigstoreBundle } from './sigstore.js';
 import type { SignatureCheck, SignatureKind, SignatureOutcome, SignaturePolicy, SubjectSignatures } from './types.js';
@@ -48,9 +48,8 @@ async function checkManifest(target: ReadTarget, subject: string, m: SignatureMa
     if (m.placement === 'referrer' && !isSignatureArtifactType(m.descriptor.artifactType)) return [];
     return [place(0, { kind: guessed ?? 'cosign-signature', verdict: 'invalid', reason: `cannot read the signature manifest: ${messageOf(err)}` })];
   }
+  if (m.placement !== 'tag' && !isSignatureManifest(artifactType, layers)) return [];
   const kinds = layers.map((l) => (typeof l?.mediaType === 'string' ? layerKind(l.mediaType) : undefined));
-  const isSignature = m.placement === 'tag' || isSignatureArtifactType(artifactType) || kinds.some((k) => k !== undefined);
-  if (!isSignature) return [];
   if (layers.length === 0) return [place(0, { kind: kindOf(artifactType, m.suffix) ?? 'cosign-signature', verdict: 'invalid', reason: 'the signature manifest has no layers' })];
 
   const checks: SignatureCheck[] = [];
@@ -69,7 +68,12 @@ async function checkManifest(target: ReadTarget, subject: string, m: SignatureMa
       checks.push(place(i, { kind, verdict: 'invalid', reason: `cannot read the signature layer ${layer.digest}: ${messageOf(err)}` }));
       continue;
     }
-    checks.push(place(i, await checkLayer(kind, bytes, layer.annotations, subject, policy)));
+    try {
+      checks.push(place(i, await checkLayer(kind, bytes, layer.annotations, subject, policy)));
+    } catch (err) {
+      // A checker should answer with a verdict; if one throws, the signature is still not valid.
+      checks.push(place(i, { kind, verdict: 'invalid', reason: `the signature could not be checked: ${messageOf(err)}` }));
+    }
   }
   return checks;
 }
@@ -84,12 +88,7 @@ async function checkLayer(kind: SignatureKind, bytes: Buffer, annotations: Recor
   } catch {
     return { kind, verdict: 'invalid', reason: 'the Sigstore bundle is not JSON' };
   }
-  try {
-    return await checkSigstoreBundle(bundle, subject, policy);
-  } catch (err) {
-    // The checker should answer with a verdict; if it throws, the signature is still not valid.
-    return { kind, verdict: 'invalid', reason: `the Sigstore bundle could not be checked: ${messageOf(err)}` };
-  }
+  return checkSigstoreBundle(bundle, subject, policy);
 }
 
 /** What a manifest's artifactType (or cosign tag suffix) says its layers are. */

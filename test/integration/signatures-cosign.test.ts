@@ -194,6 +194,23 @@ describe('verify --key: cosign signatures made by openssl', () => {
   });
 });
 
+describe('verify REF --key: only what the reference names', () => {
+  it('a tag or a digest is the one subject; its signatures are found by resolving cosign tags and referrers', async () => {
+    const { flags } = await keys();
+    const { dir, subjects } = await matrix();
+    const byCase = (t: KeyType, c: Case) => Object.values(subjects).find((s) => s.key === t && s.c === c)!.image.digest;
+    const tagged = await verify(`${dir}:ecdsa-p256-tag`, flags);
+    expect(signatureCodes(tagged.report)).toEqual({ [byCase('ecdsa-p256', 'tag')]: ['SIGNATURE_VALID'] });
+    expect(tagged.code).toBe(0);
+    const referred = await verify(`${dir}@${byCase('ed25519', 'referrer')}`, flags);
+    expect(signatureCodes(referred.report)).toEqual({ [byCase('ed25519', 'referrer')]: ['SIGNATURE_VALID'] });
+    const replayed = await verify(`${dir}:rsa-other-image`, flags);
+    expect(signatureCodes(replayed.report)).toEqual({ [byCase('rsa', 'other-image')]: ['SIGNATURE_WRONG_SUBJECT', 'UNSIGNED'] });
+    expect(replayed.code).toBe(1);
+    expect(await guard!.attempts()).toEqual([]);
+  });
+});
+
 describe('verify --key: DSSE attestations signed by openssl over PAE', () => {
   it('reports the predicate type of a valid attestation and rejects tampered or misdirected ones', async () => {
     const { given } = await keys();
@@ -262,7 +279,7 @@ describe('verify --key: the same codes on every form of the target', () => {
     const registry = await startRegistry();
     try {
       const repo = `${registry.host}/signed/matrix`;
-      const pushed = await ocikit(['push', dir, repo]);
+      const pushed = await cli(['push', dir, repo]);
       expect(pushed.code, pushed.stderr).toBe(0);
       const { code, report } = await verify(repo, flags);
       expect(otherFindings(report)).toEqual([]);

@@ -20,8 +20,10 @@ import type { CertificateSignature } from './sigstore.js';
 
 /** The serialized (JSON) v0.1 bundle for a keyless cosign signature, or why it cannot be built. */
 export function rekorBundleToBundle(sig: CertificateSignature): Record<string, unknown> | string {
-  const certificates = [...pemCertificates(sig.certificate), ...(sig.chain ? pemCertificates(sig.chain) : [])];
-  if (pemCertificates(sig.certificate).length !== 1) return 'the dev.sigstore.cosign/certificate annotation does not hold exactly one PEM certificate';
+  const leaf = pemCertificates(sig.certificate);
+  if (leaf.length !== 1) return 'the dev.sigstore.cosign/certificate annotation does not hold exactly one PEM certificate';
+  // The chain rides along as the bundle's would; Sigstore's verifier builds the path from the trusted root's CAs.
+  const certificates = [...leaf, ...(sig.chain ? pemCertificates(sig.chain) : [])];
   if (!isBase64(sig.signature.trim())) return 'the dev.cosignproject.cosign/signature annotation is not base64';
   if (sig.rekorBundle === undefined) {
     return 'no Rekor bundle (dev.sigstore.cosign/bundle): offline, nothing shows the signature was made while its short-lived certificate was valid';

@@ -15,6 +15,7 @@ import { isLayoutTarget, type ReadTarget } from '../graph/target.js';
 import { MAX_NESTING_DEPTH } from '../spec/nesting.js';
 import type { SignatureManifest } from '../signatures/discover.js';
 import { parseCosignTag } from '../signatures/formats.js';
+import { COSIGN_SIGN_PREDICATE_TYPE } from '../signatures/in-toto.js';
 import { canCheckSignatures } from '../signatures/policy.js';
 import type { SignatureCheck, SignaturePolicy, SubjectSignatures } from '../signatures/types.js';
 import { verifySignatures } from '../signatures/verify-signatures.js';
@@ -213,11 +214,20 @@ async function platformManifests(target: ReadTarget, index: Descriptor, depth = 
  * (`verify` versus `verify-attestation`) it does not sign the image.
  */
 function signsSubject(c: SignatureCheck): boolean {
-  return c.verdict === 'valid' && c.kind !== 'cosign-attestation' && c.predicateType === undefined;
+  return c.verdict === 'valid' && isSignature(c);
+}
+
+/**
+ * A signature rather than an attestation. cosign v3 (`cosign sign`, new bundle
+ * format) writes its image signatures as DSSE in-toto statements with cosign's
+ * own predicate type: those are signatures, whatever their envelope.
+ */
+function isSignature(c: SignatureCheck): boolean {
+  return c.kind !== 'cosign-attestation' && (c.predicateType === undefined || c.predicateType === COSIGN_SIGN_PREDICATE_TYPE);
 }
 
 function unsigned(subject: string, checks: SignatureCheck[], required: boolean): Finding {
-  const found = checks.filter((c) => c.kind !== 'cosign-attestation' && c.predicateType === undefined).length;
+  const found = checks.filter(isSignature).length;
   const what = found === 0 ? 'no signature found' : `${found} signature${found === 1 ? '' : 's'} found, none valid`;
   return { severity: required ? 'error' : 'note', code: FindingCode.Unsigned, object: subject, message: `unsigned: ${what} for the given --key/--trusted-root${required ? ' (--require-signature)' : ''}` };
 }

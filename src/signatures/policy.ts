@@ -4,7 +4,8 @@
  * at once, so that a wrong file is a usage error before any content is read.
  */
 import { readFile } from 'node:fs/promises';
-import { UsageError } from '../errors.js';
+import { isOcikitError, UsageError } from '../errors.js';
+import { trustMaterialOf } from './sigstore-trust.js';
 import { keyVerifier } from './keys.js';
 import type { SignaturePolicy, TrustedKey } from './types.js';
 
@@ -87,6 +88,13 @@ function parseTrustedRoot(file: string, text: string): unknown {
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     throw new UsageError(`--trusted-root ${file} is not a JSON object: give a Sigstore trusted_root.json`, { path: file });
+  }
+  // Read as trust material now (it is kept for the checks): a file that is JSON but no trusted root
+  // is the user's mistake, said once, not a reason to call every signature invalid.
+  try {
+    trustMaterialOf({ trustedRoot: doc });
+  } catch (err) {
+    throw new UsageError(`--trusted-root ${file}: ${(err as Error).message}`, { path: file, cause: err, ...(isOcikitError(err) && err.hint ? { hint: err.hint } : {}) });
   }
   return doc;
 }

@@ -5,7 +5,7 @@
  * to Sigstore bundles (handed to sigstore.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isOcikitError, LayoutDir, loadSignaturePolicy, verifySignatures } from '../../src/index.js';
@@ -29,7 +29,12 @@ describe('loadSignaturePolicy', () => {
     const { p256 } = await keys();
     const dir = await tmp();
     const root = path.join(dir, 'trusted_root.json');
-    await writeFile(root, JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1' }));
+    // The smallest root that is one: a transparency log and its key (an empty root is refused, below).
+    const logKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'der' });
+    const tlog = { baseUrl: 'https://rekor.example', hashAlgorithm: 'SHA2_256', publicKey: { rawBytes: logKey.toString('base64'), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start: '2024-01-01T00:00:00Z' } }, logId: { keyId: createHash('sha256').update(logKey).digest('base64') } };
+    await writeFile(root, JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1', tlogs: [tlog] }));
+    const emptyRoot = path.join(dir, 'empty_root.json');
+    await writeFile(emptyRoot, JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1' }));
     const policy = await loadSignaturePolicy({ keyFiles: [p256.publicFile], trustedRootFile: root, certificateIdentity: 'a@example.com', certificateOidcIssuerRegexp: '^https://' });
     expect(policy.keys).toEqual([{ pem: expect.stringContaining('BEGIN PUBLIC KEY'), source: p256.publicFile }]);
     expect(policy.trustedRoot).toMatchObject({ mediaType: expect.any(String) });
@@ -41,6 +46,7 @@ describe('loadSignaturePolicy', () => {
     await usage(loadSignaturePolicy({ keyFiles: [root] }));
     await usage(loadSignaturePolicy({ trustedRootFile: root }));
     await usage(loadSignaturePolicy({ trustedRootFile: p256.publicFile, certificateIdentity: 'a', certificateOidcIssuer: 'b' }));
+    await usage(loadSignaturePolicy({ trustedRootFile: emptyRoot, certificateIdentity: 'a', certificateOidcIssuer: 'b' }));
     await usage(loadSignaturePolicy({ certificateIdentity: 'a', certificateOidcIssuer: 'b' }));
   });
 });

@@ -146,6 +146,11 @@ export class Catalog {
     return this.referrerLists.get(digest) ?? [];
   }
 
+  /** Every manifest's referrers, by subject digest (only manifests that have some). */
+  referrerMap(): ReadonlyMap<string, readonly Descriptor[]> {
+    return this.referrerLists;
+  }
+
   /**
    * Every manifest, each forgotten as it is handed over: for a reader that
    * keeps its own summary of them (diff), so that the two are never whole at once.

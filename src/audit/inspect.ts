@@ -227,7 +227,7 @@ export async function openInspection(target: ReadTarget, opts: InspectOptions = 
     verification = { ...v.summary, ok: v.ok, findings: v.findings };
     findingsAt = attachFindings(v.findings, catalog);
   }
-  const signatures = opts.signatures ? await checkCatalogSignatures(target, catalog, opts.signatures) : undefined;
+  const signatures = opts.signatures ? await checkCatalogSignatures(target, catalog, opts.signatures, opts.roots !== undefined) : undefined;
   return new Inspection(target.description, catalog, artifacts, status, verification, findingsAt, signatures);
 }
 

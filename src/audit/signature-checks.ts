@@ -1,34 +1,27 @@
 /**
  * The signatures of what a catalog holds, checked for a report (inspect and
- * its HTML page): each image or index that has referrers, or a cosign
- * `sha256-<hex>.sig`/`.att` tag beside it, is handed to verifySignatures; the
- * others cannot have a signature and cost nothing. Only subjects with at
- * least one signature are kept.
+ * its HTML page): verify's own signature audit, given the roots and the
+ * referrers the catalog already read, so nothing is looked up twice.
  */
 import type { ReadTarget } from '../graph/target.js';
-import { mapBounded } from '../util/limit.js';
-import { verifySignatures } from '../signatures/verify-signatures.js';
 import type { SignatureCheck, SignaturePolicy, SignatureVerdict } from '../signatures/types.js';
 import type { Catalog } from './catalog.js';
+import { auditSignatures } from './signature-audit.js';
 
-/** cosign's tag for the signatures (`.sig`) or attestations (`.att`) of the manifest `sha256:<hex>`. */
-const COSIGN_TAG = /^sha256-([0-9a-f]{64})\.(sig|att)$/;
-/** Subjects checked at once: each reads a few small documents. */
-const CONCURRENCY = 8;
-
-export async function checkCatalogSignatures(target: ReadTarget, catalog: Catalog, policy: SignaturePolicy): Promise<Map<string, SignatureCheck[]>> {
-  const tagged = new Set<string>();
-  for (const r of catalog.roots) {
-    const m = r.tag !== undefined ? COSIGN_TAG.exec(r.tag) : null;
-    if (m) tagged.add(`sha256:${m[1]}`);
-  }
-  const subjects = [...catalog.manifests.values()].filter((m) => (m.kind === 'image' || m.kind === 'index') && (tagged.has(m.digest) || catalog.referrersOf(m.digest).length > 0));
-  const out = new Map<string, SignatureCheck[]>();
-  await mapBounded(subjects, CONCURRENCY, async (m) => {
-    const { checks } = await verifySignatures(target, { mediaType: m.mediaType, digest: m.digest, size: m.size }, policy);
-    if (checks.length > 0) out.set(m.digest, checks);
-  });
-  return out;
+/**
+ * The checks of each subject (an image, an index, a platform manifest) with
+ * at least one signature or attestation. A catalog of selected roots (inspect
+ * REF:TAG) does not list the cosign tags beside them: each root's are then
+ * looked up in the target.
+ */
+export async function checkCatalogSignatures(target: ReadTarget, catalog: Catalog, policy: SignaturePolicy, selected = false): Promise<Map<string, SignatureCheck[]>> {
+  const artifacts = new Set<string>();
+  for (const m of catalog.manifests.values()) if (m.kind === 'artifact') artifacts.add(m.digest);
+  const audit = async (scope: Parameters<typeof auditSignatures>[2]) => (await auditSignatures(target, { policy }, scope)).signatures;
+  const signatures = selected
+    ? (await Promise.all(catalog.roots.map((r) => audit({ root: r.descriptor })))).flat()
+    : await audit({ roots: catalog.roots, referrers: catalog.referrerMap(), artifacts });
+  return new Map(signatures.map((s) => [s.subject, s.checks]));
 }
 
 /** How many signatures of a report got each verdict. */

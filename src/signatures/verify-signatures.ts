@@ -28,7 +28,7 @@ export const MAX_SIGNATURE_LAYER = 16 * 1024 * 1024;
 
 export async function verifySignatures(target: ReadTarget, subject: Descriptor, policy: SignaturePolicy, known?: KnownSignatureManifests): Promise<SubjectSignatures> {
   const checks: SignatureCheck[] = [];
-  for (const m of await findSignatureManifests(target, subject, known)) checks.push(...(await checkManifest(target, subject.digest, m, policy)));
+  for (const m of await findSignatureManifests(target, subject, known)) checks.push(...(await checkManifest(target, subject, m, policy)));
   checks.sort((a, b) => (a.manifest < b.manifest ? -1 : a.manifest > b.manifest ? 1 : a.layer - b.layer));
   return { subject: subject.digest, checks };
 }
@@ -41,7 +41,10 @@ interface Layer {
 }
 
 /** One check per layer of a signature manifest; nothing for a referrer that is not a signature (an SBOM). */
-async function checkManifest(target: ReadTarget, subject: string, m: SignatureManifest, policy: SignaturePolicy): Promise<SignatureCheck[]> {
+async function checkManifest(target: ReadTarget, subjectDesc: Descriptor, m: SignatureManifest, policy: SignaturePolicy): Promise<SignatureCheck[]> {
+  const subject = subjectDesc.digest;
+  // A Sigstore bundle with a message signature signs the subject's manifest bytes themselves.
+  const subjectBytes = () => fetchDocumentOrEmbedded(target, subjectDesc);
   const place = (layer: number, outcome: SignatureOutcome): SignatureCheck => ({ manifest: m.descriptor.digest, layer, placement: m.placement, ...outcome });
   const guessed = kindOf(m.descriptor.artifactType, m.suffix);
   let layers: Layer[];
@@ -77,7 +80,7 @@ async function checkManifest(target: ReadTarget, subject: string, m: SignatureMa
       continue;
     }
     try {
-      checks.push(place(i, await checkLayer(kind, bytes, layer.annotations, subject, policy)));
+      checks.push(place(i, await checkLayer(kind, bytes, layer.annotations, subject, policy, subjectBytes)));
     } catch (err) {
       // A checker should answer with a verdict; if one throws, the signature is still not valid.
       checks.push(place(i, { kind, verdict: 'invalid', reason: `the signature could not be checked: ${messageOf(err)}` }));
@@ -86,7 +89,14 @@ async function checkManifest(target: ReadTarget, subject: string, m: SignatureMa
   return checks;
 }
 
-async function checkLayer(kind: SignatureKind, bytes: Buffer, annotations: Record<string, string> | undefined, subject: string, policy: SignaturePolicy): Promise<SignatureOutcome> {
+async function checkLayer(
+  kind: SignatureKind,
+  bytes: Buffer,
+  annotations: Record<string, string> | undefined,
+  subject: string,
+  policy: SignaturePolicy,
+  subjectBytes: () => Promise<Buffer>,
+): Promise<SignatureOutcome> {
   if (kind === 'cosign-signature') return checkSimpleSigning(bytes, annotations, subject, policy);
   if (kind === 'cosign-attestation') return checkDsseAttestation(bytes, annotations, subject, policy);
   if (!canCheckSignatures(policy)) return { kind, verdict: 'unverified', reason: 'no --key or --trusted-root given to check it' };
@@ -96,7 +106,7 @@ async function checkLayer(kind: SignatureKind, bytes: Buffer, annotations: Recor
   } catch {
     return { kind, verdict: 'invalid', reason: 'the Sigstore bundle is not JSON' };
   }
-  return checkSigstoreBundle(bundle, subject, policy);
+  return checkSigstoreBundle(bundle, subject, policy, isMessageSignatureBundle(bundle) ? await subjectBytes() : undefined);
 }
 
 /** What a manifest's artifactType (or cosign tag suffix) says its layers are. */
@@ -106,6 +116,11 @@ function kindOf(artifactType: string | undefined, suffix: 'sig' | 'att' | undefi
   if (kind) return kind;
   if (artifactType !== undefined && isSignatureArtifactType(artifactType)) return 'cosign-signature';
   return suffix === 'att' ? 'cosign-attestation' : suffix === 'sig' ? 'cosign-signature' : undefined;
+}
+
+/** A bundle whose content is a message signature (over bytes it does not carry), not a DSSE envelope. */
+function isMessageSignatureBundle(bundle: unknown): boolean {
+  return typeof bundle === 'object' && bundle !== null && 'messageSignature' in bundle;
 }
 
 function messageOf(err: unknown): string {

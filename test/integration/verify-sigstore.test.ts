@@ -8,7 +8,7 @@
  * nor this process may connect anywhere but loopback.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterFile, ocikit, run } from '../helpers/cli.js';
 import { offlineGuard, type OfflineGuard } from '../helpers/offline.js';
@@ -58,11 +58,11 @@ afterAll(async () => {
 });
 
 /** One image tagged `app`, and each `attach` as a referrer of it. */
-async function layoutWith(attach: (image: Desc) => Promise<Referrer[]>): Promise<{ dir: string; tar: string; image: Desc }> {
+async function layoutWith(attach: (image: Desc, dir: string) => Promise<Referrer[]>): Promise<{ dir: string; tar: string; image: Desc }> {
   const dir = path.join(await tmp(), 'layout');
   const { manifest: image } = await makeImageLayout(dir, { tag: 'app', seed: 'sigstore', layerBytes: 256 });
   const referrers: Desc[] = [];
-  for (const r of await attach(image)) referrers.push(await storeReferrer(dir, image, r));
+  for (const r of await attach(image, dir)) referrers.push(await storeReferrer(dir, image, r));
   await editIndex(dir, (index) => {
     index.manifests.push(...referrers);
   });
@@ -193,6 +193,23 @@ describe('verify --trusted-root: Sigstore bundles and keyless signatures as refe
     const attested = await verify(attestedOnly.dir, ['--trusted-root', rootFile, ...identityFlags, '--require-signature']);
     expect(signatureCodes(attested.report)).toEqual(['SIGNATURE_VALID', 'UNSIGNED']);
     expect(attested.code).toBe(1);
+  });
+
+  // A message signature signs bytes it does not carry: the image manifest's, read from the target.
+  it("a message-signature bundle over the image manifest's bytes is valid; over other bytes it is not", async () => {
+    const messageReferrer = (bundle: BundleJSON): Referrer => ({ artifactType: BUNDLE_V03, layer: { mediaType: BUNDLE_V03, bytes: Buffer.from(JSON.stringify(bundle)) } });
+    const manifestBytes = (dir: string, image: Desc) => readFile(path.join(dir, 'blobs', 'sha256', image.digest.slice('sha256:'.length)));
+    const signed = await layoutWith(async (image, dir) => [messageReferrer(await world.messageBundle(await manifestBytes(dir, image)))]);
+    for (const target of [signed.dir, signed.tar]) {
+      const { code, report } = await verify(target, ['--trusted-root', rootFile, ...identityFlags, '--require-signature']);
+      expect(signatureCodes(report)).toEqual(['SIGNATURE_VALID']);
+      expect(code).toBe(0);
+    }
+    const other = await layoutWith(async () => [messageReferrer(await world.messageBundle(Buffer.from('{"not":"this image"}')))]);
+    const { code, report } = await verify(other.dir, ['--trusted-root', rootFile, ...identityFlags]);
+    expect(signatureCodes(report)).not.toContain('SIGNATURE_VALID');
+    expect(signatureCodes(report).some((c) => c === 'SIGNATURE_WRONG_SUBJECT' || c === 'SIGNATURE_INVALID')).toBe(true);
+    expect(code).toBe(1);
   });
 
   it('without --trusted-root the bundles are found but not checked (SIGNATURE_UNVERIFIED), never SIGNATURE_VALID', async () => {

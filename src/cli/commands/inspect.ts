@@ -16,8 +16,9 @@ import {
 import { defineCommand } from './command.js';
 import { withAuditTarget } from './verify.js';
 import { version } from '../version.js';
+import { signatureOptions, signaturePolicyOf, type SignatureArgs } from '../signature-options.js';
 
-interface Args {
+interface Args extends SignatureArgs {
   target: string;
   html?: string;
   verify?: boolean;
@@ -29,10 +30,11 @@ export default defineCommand<Args>({
   examples: [
     ['$0 inspect ./layout', 'tags, platforms, sizes and referrers'],
     ['$0 inspect image.tar --html report.html', 'also a self-contained HTML report, every blob verified'],
+    ['$0 inspect image.tar --key cosign.pub', "each image's signatures and attestations checked with a public key, offline"],
   ],
   describe: 'what is inside: tags, indexes, platforms, configs, sizes, referrers (SBOMs, signatures, attestations)',
   builder: (y) =>
-    y
+    signatureOptions(y)
       .option('html', { type: 'string', describe: 'also write a self-contained HTML report to FILE (verifies every blob, as --verify)' })
       .option('verify', { type: 'boolean', describe: 'verify every blob and show its status; exit 1 on any error, as verify does' })
       .option('allow-missing', { type: 'boolean', describe: 'with --verify/--html: missing blobs are expected elsewhere (delta bundles)' }),
@@ -44,6 +46,8 @@ export default defineCommand<Args>({
     // Both checked before the verification (which reads every blob), not after it: a malformed
     // SOURCE_DATE_EPOCH and an unwritable report path.
     const generatedAt = args.html !== undefined ? reportTimestamp() : undefined;
+    // Signatures are always looked for; without a key or trusted root each one found is shown as not checked.
+    const signatures = await signaturePolicyOf(args);
     if (args.html !== undefined) await checkOutputFile(args.html, 'the HTML report');
     const { inspection, digest } = await withAuditTarget(ctx, ref, async (target) => {
       const selected = ref.tag !== undefined || ref.digest !== undefined ? await resolveReference(target, ref) : undefined;
@@ -52,7 +56,7 @@ export default defineCommand<Args>({
       const digest = args.html !== undefined ? await targetDigest(target, selected) : undefined;
       // Only the compact form comes back: the full report's per-blob records would sit beside the catalog.
       const verification = verify ? await verifyForInspection(target, { root: selected, allowMissing: args['allow-missing'] }) : undefined;
-      return { inspection: await openInspection(target, { roots, verification }), digest };
+      return { inspection: await openInspection(target, { roots, verification, signatures }), digest };
     });
     if (args.html !== undefined) {
       try {

@@ -1,20 +1,15 @@
-import { arrivedBlobReporter, loadSignaturePolicy, OcikitError, openReadTarget, type ProgressEvent, verifyTextLines, resolveReference, StreamedLayout, UsageError, VerificationFailedError, verifyTarget, type ReadTarget, type Reference, type VerifyOptions, type VerifyReport } from '../../index.js';
+import { arrivedBlobReporter, OcikitError, openReadTarget, type ProgressEvent, verifyTextLines, resolveReference, StreamedLayout, UsageError, VerificationFailedError, verifyTarget, type ReadTarget, type Reference, type VerifyOptions, type VerifyReport } from '../../index.js';
 import { stdinArchive, STDIN } from '../archive-input.js';
 import type { Context } from '../context.js';
 import { defineCommand } from './command.js';
 import { registryOptions } from '../registry-options.js';
 import { withProgress } from '../progress.js';
+import { checksSignatures, signatureOptions, signaturePolicyOf, type SignatureArgs } from '../signature-options.js';
 
-interface Args {
+interface Args extends SignatureArgs {
   target: string;
   'allow-missing'?: boolean;
   concurrency?: number;
-  key?: string[];
-  'trusted-root'?: string;
-  'certificate-identity'?: string;
-  'certificate-identity-regexp'?: string;
-  'certificate-oidc-issuer'?: string;
-  'certificate-oidc-issuer-regexp'?: string;
   'require-signature'?: boolean;
 }
 
@@ -32,32 +27,19 @@ export default defineCommand<Args>({
   ],
   describe: 'check every digest, size, schema and reference (- reads an archive from stdin); exit 1 on any error (warnings alone exit 0)',
   builder: (y) =>
-    y
+    signatureOptions(y)
       .option('allow-missing', { type: 'boolean', describe: 'missing blobs are expected elsewhere (delta bundles): notes, not errors' })
       .option('concurrency', { type: 'number', describe: 'blobs hashed at once (default 3)' })
-      .option('key', { type: 'string', array: true, nargs: 1, describe: 'PEM public key (ECDSA, RSA, Ed25519) that checks cosign signatures and attestations; repeatable' })
-      .option('trusted-root', { type: 'string', describe: 'Sigstore trusted_root.json that checks certificates and bundles (read from disk, never fetched)' })
-      .option('certificate-identity', { type: 'string', describe: "the signing certificate's identity (SAN), with --trusted-root" })
-      .option('certificate-identity-regexp', { type: 'string', describe: 'the same, as a regular expression' })
-      .option('certificate-oidc-issuer', { type: 'string', describe: "the signing certificate's OIDC issuer, with --trusted-root" })
-      .option('certificate-oidc-issuer-regexp', { type: 'string', describe: 'the same, as a regular expression' })
       .option('require-signature', { type: 'boolean', describe: 'an image or index without a valid signature is an error (UNSIGNED)' }),
   async handler(args, ctx) {
     if (args.concurrency !== undefined && (!Number.isInteger(args.concurrency) || args.concurrency < 1)) {
       throw new UsageError('--concurrency takes a whole number, 1 or more');
     }
-    if (args['require-signature'] && !args.key?.length && args['trusted-root'] === undefined) {
+    if (args['require-signature'] && !checksSignatures(args)) {
       throw new UsageError('--require-signature needs --key FILE or --trusted-root FILE: without them no signature can be found valid');
     }
     // Read and checked before any content: a wrong key file is a usage error, not a report.
-    const policy = await loadSignaturePolicy({
-      keyFiles: args.key,
-      trustedRootFile: once(args, 'trusted-root'),
-      certificateIdentity: once(args, 'certificate-identity'),
-      certificateIdentityRegexp: once(args, 'certificate-identity-regexp'),
-      certificateOidcIssuer: once(args, 'certificate-oidc-issuer'),
-      certificateOidcIssuerRegexp: once(args, 'certificate-oidc-issuer-regexp'),
-    });
+    const policy = await signaturePolicyOf(args);
     const signatures = { policy, requireSignature: args['require-signature'] === true };
     const ref = args.target === STDIN ? undefined : ctx.ref(args.target);
     let report: VerifyReport;
@@ -76,16 +58,6 @@ export default defineCommand<Args>({
     if (!report.ok) throw new VerificationFailedError(report);
   },
 });
-
-type SingleFlag = 'trusted-root' | 'certificate-identity' | 'certificate-identity-regexp' | 'certificate-oidc-issuer' | 'certificate-oidc-issuer-regexp';
-
-/** A flag that takes one value: given twice, the parser makes a list of it, and which one was meant is not ours to guess. */
-function once(args: Args, flag: SingleFlag): string | undefined {
-  const v: unknown = args[flag];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v === '') throw new UsageError(`--${flag} takes one value, given once`);
-  return v;
-}
 
 /**
  * `verify -` (an archive on stdin): read once as it streams, every blob

@@ -7,7 +7,8 @@
  * certificate-signed envelope is only checked as a Sigstore bundle.
  */
 import { decodeBase64 } from './cosign.js';
-import { CosignAnnotation, IN_TOTO_PAYLOAD_TYPE } from './formats.js';
+import { CosignAnnotation } from './formats.js';
+import { readInTotoStatement, statementNames } from './in-toto.js';
 import { keyVerifiers, type KeyVerifier } from './keys.js';
 import type { SignatureOutcome, SignaturePolicy } from './types.js';
 
@@ -84,23 +85,13 @@ function parseEnvelope(bytes: Buffer): Envelope | string {
 /** The signed statement must be in-toto and list the subject's digest among its subjects. */
 function statementSubject(envelope: Envelope, subject: string, claimed: string | undefined): Pick<SignatureOutcome, 'verdict' | 'reason' | 'predicateType'> {
   const reported = claimed !== undefined ? { predicateType: claimed } : {};
-  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
-    return { verdict: 'invalid', ...reported, reason: `the envelope's payloadType is ${JSON.stringify(envelope.payloadType)}, not ${IN_TOTO_PAYLOAD_TYPE}` };
-  }
-  let statement: Record<string, unknown> | undefined;
-  try {
-    statement = asObject(JSON.parse(envelope.payload.toString('utf8')));
-  } catch {
-    statement = undefined;
-  }
-  if (!statement || !Array.isArray(statement['subject'])) return { verdict: 'invalid', ...reported, reason: 'the signed payload is not an in-toto statement (no subject list)' };
+  const statement = readInTotoStatement(envelope.payloadType, envelope.payload);
+  if (typeof statement === 'string') return { verdict: 'invalid', ...reported, reason: statement };
   // What was signed wins over what the layer's annotation claims.
-  const predicateType = typeof statement['predicateType'] === 'string' ? { predicateType: statement['predicateType'] } : reported;
-  const [alg, hex] = subject.split(':', 2) as [string, string];
-  const names = statement['subject'].map((s) => asObject(asObject(s)?.['digest'])?.[alg]);
-  if (!names.some((d) => typeof d === 'string' && d.toLowerCase() === hex)) {
-    const other = names.find((d): d is string => typeof d === 'string');
-    return { verdict: 'wrong-subject', ...predicateType, reason: other ? `the attestation is validly signed but is about ${alg}:${other}, not this image` : `the attestation is validly signed but names no ${alg} subject digest` };
+  const predicateType = statement.predicateType !== undefined ? { predicateType: statement.predicateType } : reported;
+  if (!statementNames(statement, subject)) {
+    const other = statement.subjectSha256[0];
+    return { verdict: 'wrong-subject', ...predicateType, reason: other ? `the attestation is validly signed but is about sha256:${other}, not this image` : 'the attestation is validly signed but names no sha256 subject digest' };
   }
   return { verdict: 'valid', ...predicateType };
 }

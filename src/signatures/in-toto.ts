@@ -4,9 +4,7 @@
  * Pure: the envelope's signature is checked elsewhere; this only reads the
  * payload that signature covers.
  */
-
-/** The DSSE payload type of an in-toto statement (any version of the statement). */
-export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+import { IN_TOTO_PAYLOAD_TYPE } from './formats.js';
 
 /** The predicate type cosign v3 (`cosign sign --new-bundle-format`) gives an image signature. */
 export const COSIGN_SIGN_PREDICATE_TYPE = 'https://sigstore.dev/cosign/sign/v1';

@@ -4,6 +4,8 @@
  * referrers the catalog already read, so nothing is looked up twice.
  */
 import type { ReadTarget } from '../graph/target.js';
+import type { Descriptor } from '../spec/types.js';
+import { isSignatureArtifactType, isSignatureManifest } from '../signatures/formats.js';
 import type { SignatureCheck, SignaturePolicy, SignatureVerdict } from '../signatures/types.js';
 import type { Catalog } from './catalog.js';
 import { auditSignatures } from './signature-audit.js';
@@ -20,8 +22,25 @@ export async function checkCatalogSignatures(target: ReadTarget, catalog: Catalo
   const audit = async (scope: Parameters<typeof auditSignatures>[2]) => (await auditSignatures(target, { policy }, scope)).signatures;
   const signatures = selected
     ? (await Promise.all(catalog.roots.map((r) => audit({ root: r.descriptor })))).flat()
-    : await audit({ roots: catalog.roots, referrers: catalog.referrerMap(), artifacts });
+    : await audit({ roots: catalog.roots, referrers: signatureReferrers(catalog), artifacts });
   return new Map(signatures.map((s) => [s.subject, s.checks]));
+}
+
+/**
+ * Each manifest's referrers that are signatures or attestations, by what the
+ * catalog read of them (artifactType, layers' media types): an SBOM referrer
+ * is not read again to find out it is not a signature.
+ */
+function signatureReferrers(catalog: Catalog): Map<string, Descriptor[]> {
+  const out = new Map<string, Descriptor[]>();
+  for (const [subject, list] of catalog.referrerMap()) {
+    const signatures = list.filter((d) => {
+      const info = catalog.get(d.digest);
+      return info ? isSignatureManifest(info.artifactType ?? d.artifactType, info.layers) : isSignatureArtifactType(d.artifactType);
+    });
+    if (signatures.length > 0) out.set(subject, signatures);
+  }
+  return out;
 }
 
 /** How many signatures of a report got each verdict. */

@@ -1,9 +1,9 @@
 /**
  * inspect shows, per image, which signatures and attestations are valid and
  * by whom: in the JSON (node.signatures and summary.signatures), in the text
- * and in the HTML report, on a layout directory and on a .tar read in place.
- * The signatures are cosign's simple signing made by openssl
- * (helpers/cosign-fixtures.ts); the CLI runs offline (helpers/offline.ts).
+ * and in the HTML report, on a layout directory, a .tar read in place and a
+ * registry on loopback. The signatures are cosign's simple signing made by
+ * openssl (helpers/cosign-fixtures.ts); the CLI runs offline (helpers/offline.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterFile, ocikit, run } from '../helpers/cli.js';
 import { once, requireTool } from '../helpers/peers.js';
 import { offlineGuard, type OfflineGuard } from '../helpers/offline.js';
+import { startRegistry } from '../helpers/registry.js';
 import { addImage, attestImage, emptyLayout, makeKey, signImage } from '../helpers/cosign-fixtures.js';
 
 const { tmp } = afterFile();
@@ -122,6 +123,27 @@ describe('inspect shows each image\'s signatures and attestations', () => {
     const report = JSON.parse(json.slice(0, json.indexOf('</script>'))) as Report;
     expect(verdicts(nodeOf(report, w.good.digest))).toEqual(['valid', 'valid']);
     expect(report.summary.signatures).toEqual({ valid: 2, invalid: 1, 'wrong-subject': 1, unverified: 0 });
+  });
+
+  it('on a registry (distribution 2.8 on loopback, no referrers API): the same verdicts, and for one tag', async () => {
+    const w = await world();
+    const registry = await startRegistry();
+    try {
+      const repo = `${registry.host}/signed/inspect`;
+      const pushed = await ocikit(['push', w.layout, repo], { env: guard.env });
+      expect(pushed.code, pushed.stderr).toBe(0);
+      const r = await inspect(repo, ['--key', w.key.publicFile, '--format', 'json']);
+      expect(r.code, r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout) as Report;
+      expect(verdicts(nodeOf(report, w.good.digest))).toEqual(['valid', 'valid']);
+      expect(verdicts(nodeOf(report, w.tampered.digest))).toEqual(['invalid']);
+      expect(verdicts(nodeOf(report, w.other.digest))).toEqual(['wrong-subject']);
+      const one = await inspect(`${repo}:good`, ['--key', w.key.publicFile, '--format', 'json']);
+      expect(one.code, one.stderr).toBe(0);
+      expect(verdicts(nodeOf(JSON.parse(one.stdout) as Report, w.good.digest))).toEqual(['valid', 'valid']);
+    } finally {
+      await registry.stop();
+    }
   });
 
   it('a key file that is not a public key is a usage error (exit 2), before anything is read', async () => {

@@ -19,8 +19,7 @@ import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Hash } from 'node:crypto';
 import { IntegrityError, fromFsError } from '../errors.js';
-import { createDigestHash, parseDigest, type SupportedAlgorithm } from '../digest/digest.js';
-import { ThreadHash, allocSharedBuffer } from '../digest/hash-thread.js';
+import { createDigestHash, parseDigest } from '../digest/digest.js';
 import { COUNTS_BYTES, VERIFIES, digestMismatch, sizeMismatch, type ByteCounter, type VerifyExpectation } from '../digest/verify-stream.js';
 
 const CHUNK = 1024 * 1024;
@@ -154,65 +153,20 @@ export class VerifiedFileRange extends Readable {
 }
 
 /**
- * Ranges from this size up are hashed on the hash thread (digest/hash-thread.ts); smaller ones on
- * the main thread, where a 1 MiB hash costs less than the first start of the thread (tens of ms).
- */
-export const THREAD_HASH_FROM = 32 * 1024 * 1024;
-
-export interface CopyRangeOptions {
-  /** Hash on the hash thread from this range size up (default THREAD_HASH_FROM; tests lower it). */
-  threadHashFrom?: number;
-}
-
-/** Who hashes the chunks of a copy: the main thread (at once) or the hash thread (promise: done with the buffer). */
-interface ChunkHasher {
-  readonly buffers: readonly Buffer[];
-  update(slot: number, chunk: Buffer): Promise<void> | undefined;
-  hex(): Promise<string>;
-  drop(): void;
-}
-
-function mainThreadHasher(algorithm: SupportedAlgorithm, size: number): ChunkHasher {
-  const hash = createDigestHash(algorithm);
-  // Three buffers: while chunk i is hashed here, it is also being written and chunk i+1 read.
-  return {
-    buffers: [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)],
-    update: (_slot, chunk) => void hash.update(chunk),
-    hex: async () => hash.digest('hex'),
-    drop: () => undefined,
-  };
-}
-
-/** The hash thread's, or undefined when no worker thread can be started here. */
-function threadHasher(algorithm: string, size: number): ChunkHasher | undefined {
-  // Four buffers: the hash of a chunk may trail its write by one more chunk without stalling reads.
-  const buffers = [0, 1, 2, 3].map(() => allocSharedBuffer(size));
-  let hash: ThreadHash;
-  try {
-    hash = ThreadHash.start(algorithm, buffers);
-  } catch {
-    return undefined;
-  }
-  return { buffers, update: (slot, chunk) => hash.update(slot, chunk.length), hex: () => hash.digest(), drop: () => hash.drop() };
-}
-
-/**
  * Copy a detached range to `write`, verifying it; throws (after the bytes
  * went out, so the caller must discard what it wrote) on a mismatch. Always
  * releases the range.
  */
-export async function copyVerifiedRange(range: FileRange, expected: VerifyExpectation, write: (chunk: Buffer) => Promise<void>, opts: CopyRangeOptions = {}): Promise<void> {
+export async function copyVerifiedRange(range: FileRange, expected: VerifyExpectation, write: (chunk: Buffer) => Promise<void>): Promise<void> {
   try {
     checkRangeSize(range, expected);
-    const { algorithm, encoded } = parseDigest(expected.digest);
+    const hasher = new RangeHasher(expected);
     const size = Math.min(CHUNK, Math.max(range.size, 1));
-    const hasher = (range.size >= (opts.threadHashFrom ?? THREAD_HASH_FROM) ? threadHasher(algorithm, size) : undefined) ?? mainThreadHasher(algorithm, size);
-    const { buffers } = hasher;
-    // Buffers in rotation: while chunk i is being written and hashed, chunk i+1 is being read (the
-    // reads and writes in the thread pool, the hash on the main thread or the hash thread). Writing
-    // and hashing only read a buffer, so they can share it. A buffer is filled again only after
-    // its write has returned (writes are awaited in order, one at a time) and its hash is done.
-    const hashed: (Promise<void> | undefined)[] = [];
+    // Three buffers in rotation: while chunk i is hashed on the main thread, it is also being
+    // written, and chunk i+1 is being read, both in the thread pool. Hashing and writing only read
+    // the buffer, so they can share it. The buffer of chunk i is filled again (with chunk i+3)
+    // only after its write has returned: writes are awaited in order, one at a time.
+    const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
     const quiet = <T>(p: Promise<T>): Promise<T> => {
       // Awaited later; until then a failure must not count as unhandled.
       p.catch(() => undefined);
@@ -222,31 +176,25 @@ export async function copyVerifiedRange(range: FileRange, expected: VerifyExpect
       quiet(at < range.size ? readFull(range, into, Math.min(size, range.size - at), range.start + at) : Promise.resolve(0));
     let pendingRead = readAhead(buffers[0]!, 0);
     let pendingWrite: Promise<void> = Promise.resolve();
-    let actual: string;
     try {
       for (let i = 0, offset = 0; offset < range.size; i++) {
         const n = await pendingRead;
-        const slot = i % buffers.length;
-        const chunk = buffers[slot]!.subarray(0, n);
+        const chunk = buffers[i % 3]!.subarray(0, n);
         offset += n;
-        const next = (i + 1) % buffers.length;
-        await hashed[next];
-        pendingRead = readAhead(buffers[next]!, offset);
+        pendingRead = readAhead(buffers[(i + 1) % 3]!, offset);
         await pendingWrite;
         pendingWrite = quiet(write(chunk));
-        const done = hasher.update(slot, chunk);
-        hashed[slot] = done && quiet(done);
+        hasher.update(chunk);
         range.onBytes?.(n);
       }
       await pendingWrite;
-      actual = await hasher.hex();
     } catch (err) {
-      hasher.drop();
-      // Let the thread pool and the hash thread finish with our buffers before they are collected.
-      await Promise.allSettled([pendingRead, pendingWrite, ...hashed]);
+      // Let the thread pool finish with our buffers before they can be collected or reused.
+      await Promise.allSettled([pendingRead, pendingWrite]);
       throw err;
     }
-    if (actual !== encoded) throw digestMismatch(expected, `${algorithm}:${actual}`);
+    const err = hasher.check();
+    if (err) throw err;
   } finally {
     await range.release?.();
   }

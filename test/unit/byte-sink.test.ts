@@ -2,7 +2,7 @@
  * The byte sinks and the verified range copy behind pack, unpack and pull:
  * the buffer rotation of copyVerifiedRange never hands a writer a buffer
  * that is being refilled (checked with writes that finish in random order of
- * time), on the main thread and on the hash thread, flush-behind fsyncs a large file along the way and reports an fsync
+ * time), flush-behind fsyncs a large file along the way and reports an fsync
  * failure, a short writev is completed, and FdSink appends at the
  * descriptor's own offset.
  */
@@ -28,12 +28,7 @@ afterAll(async () => {
 const sha256 = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const MiB = 1024 * 1024;
 
-// Each case twice: hashed on the main thread (small ranges) and on the hash thread (large ones;
-// threadHashFrom 0 sends this 5 MiB range there).
-describe.each([
-  ['main thread', { threadHashFrom: Infinity }],
-  ['hash thread', { threadHashFrom: 0 }],
-])('copyVerifiedRange, hashed on the %s', (_where, opts) => {
+describe('copyVerifiedRange', () => {
   // Several whole chunks plus a partial one, from an offset inside the file (an archive entry).
   const content = randomBytes(5 * MiB + 12345);
   const lead = 512;
@@ -58,7 +53,6 @@ describe.each([
         expect(chunk.equals(before)).toBe(true);
         seen.push(before);
       },
-      opts,
     );
     fs.closeSync(fd);
     expect(Buffer.concat(seen).equals(content)).toBe(true);
@@ -70,7 +64,7 @@ describe.each([
     let released = false;
     const wrong = sha256(Buffer.from('something else'));
     await expect(
-      copyVerifiedRange({ fd, start: lead, size: content.length, path: file, release: async () => void (released = true) }, { digest: wrong, size: content.length }, async () => undefined, opts),
+      copyVerifiedRange({ fd, start: lead, size: content.length, path: file, release: async () => void (released = true) }, { digest: wrong, size: content.length }, async () => undefined),
     ).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
     fs.closeSync(fd);
     expect(released).toBe(true);
@@ -82,7 +76,7 @@ describe.each([
     await expect(
       copyVerifiedRange({ fd, start: lead, size: content.length, path: file }, { digest: sha256(content), size: content.length }, async () => {
         if (++writes === 2) throw new Error('disk full');
-      }, opts),
+      }),
     ).rejects.toThrow('disk full');
     fs.closeSync(fd);
     expect(writes).toBe(2);
@@ -92,7 +86,7 @@ describe.each([
     const { fd, file } = await rangeFile();
     fs.ftruncateSync(fs.openSync(file, 'r+'), lead + MiB);
     await expect(
-      copyVerifiedRange({ fd, start: lead, size: content.length, path: file }, { digest: sha256(content), size: content.length }, async () => undefined, opts),
+      copyVerifiedRange({ fd, start: lead, size: content.length, path: file }, { digest: sha256(content), size: content.length }, async () => undefined),
     ).rejects.toMatchObject({ code: 'SIZE_MISMATCH' });
     fs.closeSync(fd);
   });

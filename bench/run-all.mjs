@@ -75,6 +75,8 @@ function machine(loadBefore, loadAfter) {
     `- load average (1 / 5 / 15 min): before ${load(loadBefore)}, after ${load(loadAfter)}`,
     `- date: ${new Date().toISOString()}`,
     `- options: ${passOn.length > 0 ? `\`${passOn.join(' ')}\`` : 'none (full sizes)'}`,
+    // A partial run says so, so that its table is not taken for the whole suite.
+    ...(only ? [`- scripts: only ${[...only].join(', ')} (\`--only\`); the other benchmarks did not run`] : []),
   ];
 }
 

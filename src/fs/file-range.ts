@@ -13,6 +13,15 @@
  *   overlap hashing this one on the main thread. This is what lets `pack`
  *   run near the speed of the disk: a stream allocates a fresh buffer per
  *   chunk, and at a GiB that costs more than hashing it.
+ *
+ * Why the hash stays on the main thread (issue 18, measured on the 2-core
+ * development VM): the copy already runs within about 25 % of one SHA-256
+ * stream over the same bytes (0.31 s per 512 MiB with SHA-NI, as long as
+ * `tar -cf` takes for the whole copy), and one digest cannot be split across
+ * cores. A worker thread hashing the chunks in shared memory was tried:
+ * `pack - > FILE` took 0.64 s against 0.55 s at 512 MiB and 1.03 s against
+ * 0.95 s at 1 GiB (medians of 5 and 7, same build, alternating), for about
+ * 0.13 s more CPU (the worker's start, two messages per chunk).
  */
 import fs from 'node:fs';
 import { Readable } from 'node:stream';

@@ -281,13 +281,18 @@ class Side {
   }
 
   /** The manifests the other side lacks (bookkeeping aside), in the order the catalog read them. */
+  /**
+   * The manifests `other` lacks, by digest: the catalog holds them in the
+   * order their reads finished, which concurrent reads of an archive do not
+   * keep from one run to the next.
+   */
   missingFrom(other: Side): ManifestRef[] {
     const out: ManifestRef[] = [];
     for (const n of this.order) {
       const digest = this.digests.digest(n);
       if (!other.has(digest)) out.push(this.ref(n, digest));
     }
-    return out;
+    return out.sort((x, y) => (x.digest < y.digest ? -1 : x.digest > y.digest ? 1 : 0));
   }
 
   private ref(n: number, digest: string): ManifestRef {
@@ -353,9 +358,11 @@ function diffTags(a: Side, b: Side): DiffReport['tags'] {
   return out;
 }
 
+/** Layers in digest order, for the same reason as Side.missingFrom. */
 function diffLayers(a: Map<string, DiffBlob>, b: Map<string, DiffBlob>): DiffReport['layers'] {
-  const added = [...b.values()].filter((l) => !a.has(l.digest));
-  const removed = [...a.values()].filter((l) => !b.has(l.digest));
+  const byDigest = (x: DiffBlob, y: DiffBlob) => (x.digest < y.digest ? -1 : x.digest > y.digest ? 1 : 0);
+  const added = [...b.values()].filter((l) => !a.has(l.digest)).sort(byDigest);
+  const removed = [...a.values()].filter((l) => !b.has(l.digest)).sort(byDigest);
   const sum = (list: DiffBlob[]) => list.reduce((n, l) => n + l.size, 0);
   return { added, removed, addedSize: sum(added), removedSize: sum(removed) };
 }

@@ -19,8 +19,9 @@ import { summarizeArtifact, type ArtifactSummary } from './artifacts.js';
 import { Catalog, platformOf, type ManifestInfo, type ManifestKind } from './catalog.js';
 import type { Finding } from './findings.js';
 import type { AuditRoot } from './roots.js';
-import { isSha256Digest, isValidDigest } from '../digest/digest.js';
+import { isValidDigest } from '../digest/digest.js';
 import { rollUp, type InspectRollup } from './rollup.js';
+import { BlobLedger } from './blob-ledger.js';
 import { checkCatalogSignatures, countSignatures, type SignatureCounts } from './signature-checks.js';
 import type { SignatureCheck, SignaturePolicy } from '../signatures/types.js';
 import { verifyCompact, type BlobStatus, type CompactVerification, type VerifyOptions, type VerifyReport, type VerifySummary } from './verify.js';
@@ -267,40 +268,11 @@ function attachFindings(findings: Finding[], catalog: Catalog): Map<string, numb
 /** What inspect keeps of a verification. */
 export type InspectVerification = CompactVerification;
 
-/**
- * The compact form of a full report, for a caller that has one: the blobs
- * that checked out (nearly all of them) as 32-byte SHA-256 values in one
- * sorted buffer, searched in binary; only the others keep their digest text,
- * in a map.
- */
+/** The compact form of a full report, for a caller that has one: its statuses frozen as verify's own ledger freezes them. */
 export function compactVerification(report: VerifyReport): InspectVerification {
-  const okSha256: Buffer[] = [];
-  const others = new Map<string, BlobStatus>();
-  for (const b of report.blobs) {
-    if (b.status === 'ok' && isSha256Digest(b.digest)) okSha256.push(Buffer.from(b.digest.slice(7), 'hex'));
-    else others.set(b.digest, b.status);
-  }
-  okSha256.sort(Buffer.compare);
-  const ok = Buffer.concat(okSha256);
-  const count = okSha256.length;
-  const key = Buffer.alloc(32);
-  const status = (digest: string): BlobStatus | undefined => {
-    const other = others.get(digest);
-    if (other !== undefined || !isSha256Digest(digest)) return other;
-    key.write(digest.slice(7), 'hex');
-    let lo = 0;
-    let hi = count - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      // ok's slice at mid against the key: below it, search higher.
-      const c = ok.compare(key, 0, 32, mid * 32, mid * 32 + 32);
-      if (c === 0) return 'ok';
-      if (c < 0) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return undefined;
-  };
-  return { summary: report.summary, ok: report.ok, findings: report.findings, status };
+  const ledger = new BlobLedger();
+  for (const b of report.blobs) ledger.record({ digest: b.digest, size: b.size, mediaType: b.mediaType ?? '' }, b.status);
+  return { summary: report.summary, ok: report.ok, findings: report.findings, status: ledger.frozenStatus() };
 }
 
 /** Verify `target`, keeping only the compact form (see CompactVerification). */

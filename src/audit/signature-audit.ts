@@ -238,8 +238,13 @@ const KIND_WORDS: Record<SignatureCheck['kind'], string> = {
   'sigstore-bundle': 'Sigstore bundle',
 };
 
+/** What a check is about, in words: its kind, and an attestation's predicate type. */
+export function signatureWhat(c: SignatureCheck): string {
+  return `${KIND_WORDS[c.kind]}${c.predicateType !== undefined ? ` (${c.predicateType})` : ''}`;
+}
+
 function checkFinding(subject: string, c: SignatureCheck): Finding {
-  const what = `${KIND_WORDS[c.kind]}${c.predicateType !== undefined ? ` (${c.predicateType})` : ''}`;
+  const what = signatureWhat(c);
   // The manifest and layer are in `location`; the message says how it is attached.
   const where = c.placement === 'tag' ? "under cosign's tag" : 'as a referrer';
   const location = `signature ${c.manifest} layers[${c.layer}]`;
@@ -255,7 +260,8 @@ function checkFinding(subject: string, c: SignatureCheck): Finding {
   }
 }
 
-function signerWords(c: SignatureCheck): string {
+/** Who signed a valid signature: the key's fingerprint and file, or the certificate's identity and issuer. */
+export function signerWords(c: SignatureCheck): string {
   const s = c.signer;
   if (s?.keyFingerprint !== undefined) return `key ${s.keyFingerprint}${s.keySource !== undefined ? ` (${s.keySource})` : ''}`;
   if (s?.identity !== undefined || s?.issuer !== undefined) return `identity ${s.identity ?? '(none)'} from issuer ${s.issuer ?? '(none)'}`;

@@ -8,7 +8,7 @@ import type { Descriptor } from '../spec/types.js';
 import { isSignatureArtifactType, isSignatureManifest } from '../signatures/formats.js';
 import type { SignatureCheck, SignaturePolicy, SignatureVerdict } from '../signatures/types.js';
 import type { Catalog } from './catalog.js';
-import { auditSignatures } from './signature-audit.js';
+import { auditSignatures, signatureWhat, signerWords } from './signature-audit.js';
 
 /**
  * The checks of each subject (an image, an index, a platform manifest) with
@@ -52,19 +52,13 @@ export function countSignatures(checks: Iterable<SignatureCheck[]>): SignatureCo
   return counts;
 }
 
-const KIND_WORDS: Record<SignatureCheck['kind'], string> = {
-  'cosign-signature': 'cosign signature',
-  'cosign-attestation': 'attestation',
-  'sigstore-bundle': 'Sigstore bundle',
-};
-
 /**
  * One check in words, for the text report. It says "signature valid" and
  * never "verified": a verified digest says the bytes are the ones named, a
  * valid signature says who vouched for them.
  */
 export function describeSignatureCheck(c: SignatureCheck): string {
-  const what = `${KIND_WORDS[c.kind]}${c.predicateType ? ` ${c.predicateType}` : ''}`;
+  const what = signatureWhat(c);
   const where = c.placement === 'tag' ? `in cosign tag manifest ${c.manifest}` : `in referrer ${c.manifest}`;
   switch (c.verdict) {
     case 'valid':
@@ -76,13 +70,6 @@ export function describeSignatureCheck(c: SignatureCheck): string {
     case 'unverified':
       return `signature not checked: ${what} ${where} (give --key or --trusted-root to check it)`;
   }
-}
-
-function signerWords(c: SignatureCheck): string {
-  const s = c.signer;
-  if (s?.identity) return `${s.identity}${s.issuer ? ` (issuer ${s.issuer})` : ''}`;
-  if (s?.keyFingerprint) return `key ${s.keyFingerprint}${s.keySource ? ` (${s.keySource})` : ''}`;
-  return 'a trusted signer';
 }
 
 /** The summary line's part about signatures, e.g. "signatures: 2 valid, 1 INVALID". */

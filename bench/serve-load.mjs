@@ -31,6 +31,13 @@ const sizeMiB = numberOption('--size-mib', 512);
 const rounds = numberOption('--rounds', 3);
 const clients = numberOption('--clients', 8);
 
+/** CPU seconds (user + system) a process has used so far, from /proc: where a server's time goes under load. */
+async function cpuSeconds(pid) {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ');
+  // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the name; in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** `ocikit serve SOURCE` on a free port; resolves once it printed where it listens. */
 function startServe(source) {
   return new Promise((resolve, reject) => {
@@ -47,6 +54,7 @@ function startServe(source) {
       resolve({
         host: m[1],
         /** Peak RSS in MiB so far (the kernel's high-water mark of the process). */
+        cpu: () => cpuSeconds(child.pid),
         peakMiB: async () => Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024,
         stop: async () => {
           if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -84,7 +92,7 @@ try {
 
   const outDir = path.join(work, 'out');
   const servers = {
-    distribution: async () => ({ host: registry.host, peakMiB: async () => null, stop: async () => undefined }),
+    distribution: async () => ({ host: registry.host, cpu: () => cpuSeconds(registry.pid), peakMiB: async () => null, stop: async () => undefined }),
     'serve layout': () => startServe(layout),
     'serve archive': () => startServe(archive),
   };
@@ -105,13 +113,15 @@ try {
     for (const name of order) {
       const server = await servers[name]();
       live.push(server);
+      const cpuBefore = await server.cpu();
       const seconds = await pullAll(server.host, outDir);
+      const cpu = (await server.cpu()) - cpuBefore;
       const peak = await server.peakMiB();
       await server.stop();
       await measure('sh', ['-c', `rm -rf '${outDir}' && sync`]);
       times[name].push(seconds);
       if (peak !== null) rss[name] = Math.max(rss[name], peak);
-      say(`  ${name.padEnd(14)} ${seconds.toFixed(2)} s${peak !== null ? `, peak RSS ${peak.toFixed(0)} MiB` : ''}`);
+      say(`  ${name.padEnd(14)} ${seconds.toFixed(2)} s, server CPU ${cpu.toFixed(2)} s${peak !== null ? `, peak RSS ${peak.toFixed(0)} MiB` : ''}`);
     }
   }
   const note = `${clients} concurrent skopeo pulls, median of ${rounds}`;

@@ -161,15 +161,35 @@ export class VerifiedFileRange extends Readable {
   }
 }
 
+/** How copyVerifiedRange checks the bytes it copies. */
+export interface RangeCheck {
+  /**
+   * Verify before the last chunk is written, so that on a mismatch it never
+   * leaves: a server's client then sees a short body, not a whole wrong one.
+   */
+  holdLast?: boolean;
+  /**
+   * Do not hash: the bytes were verified by another read of the same,
+   * unchanged file, and this settles when that verification has (throwing
+   * its error). The server's shared verification (server/verified-blobs.ts).
+   */
+  verifiedElsewhere?: () => Promise<void>;
+}
+
 /**
- * Copy a detached range to `write`, verifying it; throws (after the bytes
- * went out, so the caller must discard what it wrote) on a mismatch. Always
- * releases the range.
+ * Copy a detached range to `write`, verifying it; throws on a mismatch
+ * (after the bytes went out, so the caller must discard what it wrote,
+ * unless `holdLast`). Always releases the range.
  */
-export async function copyVerifiedRange(range: FileRange, expected: VerifyExpectation, write: (chunk: Buffer) => Promise<void>): Promise<void> {
+export async function copyVerifiedRange(range: FileRange, expected: VerifyExpectation, write: (chunk: Buffer) => Promise<void>, check: RangeCheck = {}): Promise<void> {
   try {
     checkRangeSize(range, expected);
-    const hasher = new RangeHasher(expected);
+    const hasher = check.verifiedElsewhere ? undefined : new RangeHasher(expected);
+    const verify = async (): Promise<void> => {
+      if (!hasher) return check.verifiedElsewhere!();
+      const err = hasher.check();
+      if (err) throw err;
+    };
     const size = Math.min(CHUNK, Math.max(range.size, 1));
     // Three buffers in rotation: while chunk i is hashed on the main thread, it is also being
     // written, and chunk i+1 is being read, both in the thread pool. Hashing and writing only read
@@ -185,6 +205,7 @@ export async function copyVerifiedRange(range: FileRange, expected: VerifyExpect
       quiet(at < range.size ? readFull(range, into, Math.min(size, range.size - at), range.start + at) : Promise.resolve(0));
     let pendingRead = readAhead(buffers[0]!, 0);
     let pendingWrite: Promise<void> = Promise.resolve();
+    let verified = false;
     try {
       for (let i = 0, offset = 0; offset < range.size; i++) {
         const n = await pendingRead;
@@ -192,8 +213,15 @@ export async function copyVerifiedRange(range: FileRange, expected: VerifyExpect
         offset += n;
         pendingRead = readAhead(buffers[(i + 1) % 3]!, offset);
         await pendingWrite;
-        pendingWrite = quiet(write(chunk));
-        hasher.update(chunk);
+        if (check.holdLast && offset === range.size) {
+          hasher?.update(chunk);
+          await verify();
+          verified = true;
+          pendingWrite = quiet(write(chunk));
+        } else {
+          pendingWrite = quiet(write(chunk));
+          hasher?.update(chunk);
+        }
         range.onBytes?.(n);
       }
       await pendingWrite;
@@ -202,8 +230,7 @@ export async function copyVerifiedRange(range: FileRange, expected: VerifyExpect
       await Promise.allSettled([pendingRead, pendingWrite]);
       throw err;
     }
-    const err = hasher.check();
-    if (err) throw err;
+    if (!verified) await verify();
   } finally {
     await range.release?.();
   }

@@ -5,8 +5,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { isOcikitError } from '../errors.js';
+import { finished, pipeline } from 'node:stream/promises';
+import { isOcikitError, OcikitError } from '../errors.js';
+import { copyVerifiedRange, VerifiedFileRange, type FileRange } from '../fs/file-range.js';
 import { fetchDocument } from '../graph/content.js';
 import { referrersIndex } from '../ops/discover.js';
 import { isManifestMediaType, MediaType } from '../spec/media-types.js';
@@ -16,6 +17,7 @@ import { RegistryHttpError, toHttpError } from './errors.js';
 import { acceptsMediaType, HoldLastChunk, lexical, paginate, parseRange, sliceStream, type ByteRange } from './http-util.js';
 import { buildCatalog, type Catalog } from './repositories.js';
 import { ProgressTap, watchStall, type StallLimit } from './stall-guard.js';
+import type { VerifiedBlobs } from './verified-blobs.js';
 
 /** What every handler works with. */
 export interface HandlerContext {
@@ -32,6 +34,8 @@ export interface HandlerContext {
    * their first upload on, as in distribution. Empty when read-only.
    */
   pushedRepositories: Set<string>;
+  /** Blob verifications shared by concurrent and later downloads of the same file. */
+  verifiedBlobs: VerifiedBlobs;
 }
 
 /**
@@ -193,6 +197,8 @@ export async function handleBlobGet(req: IncomingMessage, res: ServerResponse, c
     res.statusCode = range ? 206 : 200;
     if (range) res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${desc.size}`);
     res.setHeader('Content-Length', String(range ? range.end - range.start + 1 : desc.size));
+    const file = !range && body instanceof VerifiedFileRange ? body.detach() : undefined;
+    if (file) return sendStoredBlob(file, desc, res, ctx);
     // A ranged body is not verified (a part cannot be), so there is no last chunk to hold back.
     const stages = range ? [] : [new HoldLastChunk()];
     await sendWatched(body, stages, res, ctx.stall, `blob ${digest}`);
@@ -216,6 +222,61 @@ async function sendWatched(body: Readable, stages: Transform[], res: ServerRespo
   try {
     await pipeline([body, ...stages, new ProgressTap(watch.progress), res]);
   } catch (err) {
+    throw stalled ?? err;
+  } finally {
+    watch.stop();
+  }
+}
+
+/**
+ * Send a blob stored as a plain file range (a layout's blob file, an entry
+ * of an uncompressed archive): read into reused buffers and written straight
+ * to the socket, checked by the verification all downloads of the file share
+ * (verified-blobs.ts), the last chunk held back until it has passed. Cut,
+ * like sendWatched, if the client stops taking it.
+ */
+async function sendStoredBlob(file: FileRange, desc: Descriptor, res: ServerResponse, ctx: HandlerContext): Promise<void> {
+  const what = `blob ${desc.digest}`;
+  const expected = { digest: desc.digest, size: desc.size, source: file.path };
+  let stalled: Error | undefined;
+  const gone = (): Error => stalled ?? new OcikitError('IO_ERROR', `the client closed the connection before ${what} was sent`);
+  const watch = watchStall(ctx.stall, `${what} sent`, (err) => {
+    stalled = err;
+    res.destroy(err);
+  });
+  const write = (chunk: Buffer): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (res.destroyed) return reject(gone());
+      // A write to a connection that is cut may never call back.
+      const onClose = (): void => reject(gone());
+      res.once('close', onClose);
+      res.write(chunk, (err) => {
+        res.off('close', onClose);
+        if (err) return reject(stalled ?? err);
+        watch.progress(chunk.length);
+        resolve();
+      });
+    });
+  const reopen = async (): Promise<FileRange | undefined> => {
+    const again = await ctx.target.fetch(desc);
+    const range = again instanceof VerifiedFileRange ? again.detach() : undefined;
+    if (!range) again.destroy();
+    return range;
+  };
+  try {
+    let verifiedElsewhere: () => Promise<void>;
+    try {
+      verifiedElsewhere = await ctx.verifiedBlobs.checkFor(file, expected, reopen);
+    } catch (err) {
+      await file.release?.();
+      throw err;
+    }
+    await copyVerifiedRange(file, expected, write, { holdLast: true, verifiedElsewhere });
+    res.end();
+    await finished(res);
+  } catch (err) {
+    // Headers and most of the body are out: the client must see a cut connection, not an ending.
+    res.destroy();
     throw stalled ?? err;
   } finally {
     watch.stop();

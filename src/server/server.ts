@@ -23,6 +23,7 @@ import { isValidRepositoryName } from '../reference.js';
 import { isLayoutTarget, receivesUploads, type ReadTarget } from '../graph/target.js';
 import { limiter } from '../util/limit.js';
 import { RegistryHttpError, sendError, toHttpError } from './errors.js';
+import { VerifiedBlobs } from './verified-blobs.js';
 import { handleBase, handleBlobGet, handleCatalog, handleManifestGet, handleReferrers, handleTagsList, type HandlerContext } from './pull.js';
 import { handleBlobDelete, handleManifestDelete, handleManifestPut, handleUploadCancel, handleUploadChunk, handleUploadFinish, handleUploadStart, handleUploadStatus, type WriteContext } from './push.js';
 import { defaultRepositoryName } from './repositories.js';
@@ -130,7 +131,7 @@ export async function startServer(target: ReadTarget, opts: ServeOptions = {}): 
   }
   const stall: StallLimit = { ...DEFAULT_STALL_LIMIT, ...opts.stall };
   checkLimits(opts, stall);
-  const base: HandlerContext = { target, defaultRepository: repository, writable, blobSlot: limiter(opts.maxBlobStreams ?? 32), stall, pushedRepositories: new Set() };
+  const base: HandlerContext = { target, defaultRepository: repository, writable, blobSlot: limiter(opts.maxBlobStreams ?? 32), stall, pushedRepositories: new Set(), verifiedBlobs: new VerifiedBlobs() };
   const write: WriteContext | undefined =
     writable && receivesUploads(target)
     ? {

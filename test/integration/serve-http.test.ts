@@ -692,6 +692,36 @@ describe('library API', { timeout: 120_000 }, () => {
       await dir.cleanup();
     }
   });
+
+  it('concurrent downloads of one blob all arrive whole; after the file is damaged in place, the next download is cut short', async () => {
+    const dir = await tempDir('ocikit-serve-shared-verify-');
+    try {
+      const big = Buffer.alloc(5 * 1024 * 1024 + 17, 5);
+      await ocikitOk(['init', path.join(dir.dir, 'l')]);
+      const pushed = await ocikit(['blob', 'push', path.join(dir.dir, 'l'), '-'], { input: big });
+      expect(pushed.code, pushed.stderr).toBe(0);
+      const digest = sha256(big);
+      const server = await startServer(await LayoutDir.open(path.join(dir.dir, 'l')), { port: 0, repository: 'l' });
+      try {
+        const bodies = await Promise.all(Array.from({ length: 6 }, () => http(server, 'GET', `/v2/l/blobs/${digest}`)));
+        for (const res of bodies) expect(sha256(res.body)).toBe(digest);
+        // Same size, one byte changed: the verdict of the first downloads no longer applies.
+        const file = path.join(dir.dir, 'l', 'blobs', 'sha256', digest.slice('sha256:'.length));
+        const damaged = Buffer.from(big);
+        damaged[damaged.length - 3] = 6;
+        await writeFile(file, damaged);
+        const got = await http(server, 'GET', `/v2/l/blobs/${digest}`).then(
+          (res) => res.body.length,
+          () => -1,
+        );
+        expect(got).toBeLessThan(big.length);
+      } finally {
+        await server.close();
+      }
+    } finally {
+      await dir.cleanup();
+    }
+  });
 });
 
 /** Peak resident memory of a process (Linux /proc), in bytes. */

@@ -7,7 +7,7 @@
  * recursively.
  */
 import type { Descriptor } from '../spec/types.js';
-import { fetchesFrom, isRetained, keepsPartials, type ReadTarget, type WriteTarget } from './target.js';
+import { fetchesFrom, isRetained, keepsPartials, pushesTagged, type ReadTarget, type WriteTarget } from './target.js';
 import { limiter } from '../util/limit.js';
 import { fetchManifest, fetchManifestOrEmbedded, fetchOrEmbedded, type FetchedManifest } from './content.js';
 import { isOcikitError } from '../errors.js';
@@ -37,6 +37,12 @@ export interface CopyOptions {
    * referrers are copied. Off, the first failure fails the copy.
    */
   continuePastFailedReferrers?: boolean;
+  /**
+   * The tag the root will be given once copied. A destination that stores a
+   * manifest under a tag in one step (pushesTagged: a registry) then stores
+   * the root that way instead of by digest.
+   */
+  rootTag?: string;
   onEvent?: (e: CopyEvent) => void;
 }
 
@@ -97,7 +103,8 @@ export async function copyGraph(src: ReadTarget, dst: WriteTarget, root: Descrip
           // isRetained, not exists: a layout's gc must not delete what this copy skipped and will list.
           if (await isRetained(dst, desc)) return opts.onEvent?.({ type: 'skip', descriptor: desc });
           opts.onEvent?.({ type: 'start', descriptor: desc });
-          await dst.push(desc, m.bytes);
+          if (desc.digest === root.digest && opts.rootTag !== undefined && pushesTagged(dst)) await dst.pushTagged(desc, m.bytes, opts.rootTag);
+          else await dst.push(desc, m.bytes);
           bytesCopied += m.bytes.length;
           opts.onEvent?.({ type: 'done', descriptor: desc });
           return;

@@ -193,7 +193,10 @@ export async function copyRoots(src: ReadTarget, dst: WriteTarget, roots: Root[]
   const seenReferrers = new Set<string>();
   if (opts.announce && opts.onEvent) await announceGraph(src, roots.map((r) => r.descriptor), opts.onEvent);
   for (const root of roots) {
-    const r = await copyGraph(src, dst, root.descriptor, { concurrency: opts.concurrency, limit: opts.limit, referrers: opts.referrers, onEvent: opts.onEvent, continuePastFailedReferrers: true });
+    // nameRoots sets the tags once everything is copied; a registry can store the root under its first one right away.
+    const first = root.tags[0];
+    const rootTag = first === undefined ? undefined : (parseNameRef(first) ?? { tag: first }).tag;
+    const r = await copyGraph(src, dst, root.descriptor, { concurrency: opts.concurrency, limit: opts.limit, referrers: opts.referrers, onEvent: opts.onEvent, continuePastFailedReferrers: true, rootTag });
     result.nodes += r.nodes;
     result.bytesCopied += r.bytesCopied;
     result.resumedBytes += r.resumedBytes;

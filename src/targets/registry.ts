@@ -45,13 +45,15 @@ const MANIFEST_CACHE_BYTES = 4 * 1024 * 1024;
 export class RegistryTarget implements Editor {
   readonly description: string;
   /** A repository keeps no index.json: names are tags only, set one by one. Blobs can be read from an offset (Range). */
-  readonly abilities = abilities('fetch-from');
+  readonly abilities = abilities('fetch-from', 'push-tagged');
   readonly client: RegistryClient;
   readonly repository: string;
   private readonly access: RepoAccess;
   private readonly referrersState: ReferrersState = {};
   /** Digests the registry is known to hold (compact: a push of 50,000 images knows 100,000). */
   private readonly present = new DigestSet();
+  /** Tags this target set by pushTagged, and to what: the tag() that follows has nothing to do. */
+  private readonly pushedTags = new Map<string, string>();
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly manifests = new Map<string, { bytes: Buffer; mediaType: string }>();
   private manifestBytes = 0;
@@ -144,7 +146,19 @@ export class RegistryTarget implements Editor {
     return p;
   }
 
-  private async pushManifest(desc: Descriptor, content: Readable | Uint8Array): Promise<void> {
+  /**
+   * TaggedPusher: store a root manifest with one PUT by tag, instead of one
+   * by digest and another by tag. sha256 only: a registry files a manifest
+   * PUT by tag under its sha256 digest.
+   */
+  async pushTagged(desc: Descriptor, bytes: Uint8Array, tag: string): Promise<void> {
+    if (!desc.digest.startsWith('sha256:')) return this.push(desc, bytes);
+    await this.pushManifest(desc, bytes, tag);
+    this.present.add(desc.digest);
+    this.pushedTags.set(tag, desc.digest);
+  }
+
+  private async pushManifest(desc: Descriptor, content: Readable | Uint8Array, reference: string = desc.digest): Promise<void> {
     const bytes = content instanceof Uint8Array ? Buffer.from(content) : await readAll(content, MAX_DOCUMENT_SIZE);
     const actual = digestBytes(bytes, desc.digest.startsWith('sha512:') ? 'sha512' : 'sha256');
     if (bytes.length !== desc.size) {
@@ -154,7 +168,7 @@ export class RegistryTarget implements Editor {
       throw new IntegrityError('DIGEST_MISMATCH', `manifest ${desc.digest}: the content hashes to ${actual}`, { digest: desc.digest, expected: desc.digest, actual });
     }
     const parsed = parseManifestBytes(bytes, desc.mediaType, `${desc.digest}`);
-    const { subjectAccepted } = await putManifest(this.access, desc.digest, parsed.mediaType, bytes);
+    const { subjectAccepted } = await putManifest(this.access, reference, parsed.mediaType, bytes);
     this.cacheManifest(desc.digest, bytes, parsed.mediaType);
     const subject = parsed.doc.subject;
     if (subject && typeof subject.digest === 'string' && !subjectAccepted) {
@@ -168,6 +182,11 @@ export class RegistryTarget implements Editor {
   }
 
   async tag(desc: Descriptor, ref: string): Promise<void> {
+    // Stored under this very tag by pushTagged a moment ago (forgotten now: the map stays small).
+    if (this.pushedTags.get(ref) === desc.digest) {
+      this.pushedTags.delete(ref);
+      return;
+    }
     let entry = this.manifests.get(desc.digest);
     if (!entry) {
       const got = await getManifest(this.access, desc.digest, desc);

@@ -40,3 +40,28 @@ describe('serve refusals', { timeout: 60_000 }, () => {
     await expectSuccess(['blob', 'fetch', `${base}@${layer}`, '-o', path.join(await scope.tmp(), 'layer')]);
   });
 });
+
+describe('requests a push makes', { timeout: 60_000 }, () => {
+  it('a tagged image goes up with one manifest PUT, by its tag (not by digest and then by tag); its referrers by digest', async () => {
+    const { LayoutDir, startServer } = await import('../../src/index.js');
+    const layout = path.join(await scope.tmp(), 'registry');
+    await expectSuccess(['init', layout]);
+    const puts: string[] = [];
+    const server = await startServer(await LayoutDir.open(layout), { port: 0, writable: true, repository: 'x', onRequest: (e) => e.method === 'PUT' && e.path.includes('/manifests/') && puts.push(e.path) });
+    try {
+      await expectSuccess(['copy', '-r', `${path.join(FIXTURES, 'with-referrers')}:v1`, `127.0.0.1:${server.port}/pushed:v1`]);
+      const byTag = puts.filter((p) => p.endsWith('/manifests/v1'));
+      expect(byTag).toHaveLength(1);
+      const image = (await expectSuccess(['resolve', `127.0.0.1:${server.port}/pushed:v1`])).stdout.trim();
+      expect(puts.filter((p) => p.endsWith(`/manifests/${image}`))).toHaveLength(0);
+      // The referrers (untagged, and theirs in turn) still go by digest, each once.
+      const referrers = await expectJson<{ manifests: unknown[] }>(['referrers', `127.0.0.1:${server.port}/pushed@${image}`]);
+      expect(referrers.manifests.length).toBeGreaterThan(0);
+      const byDigest = puts.filter((p) => p.includes('/manifests/sha256:'));
+      expect(byDigest.length).toBe(puts.length - 1);
+      expect(new Set(byDigest).size).toBe(byDigest.length);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -8,7 +8,7 @@ if (argv.length === 1 && argv[0] === '--version') {
   const { readFileSync } = await import('node:fs');
   process.stdout.write(`${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`);
 } else {
-  const { applyCliFlags, loadCli } = createRequire(import.meta.url)('./cli-loader.cjs');
+  const { applyCliFlags, applyCommandFlags, loadCli } = createRequire(import.meta.url)('./cli-loader.cjs');
   applyCliFlags();
   // The CLI bundled into one file (npm run build) with its V8 code cache loads in a fraction of the
   // time that a hundred separate modules take; the unbundled build is the fallback.
@@ -20,9 +20,14 @@ if (argv.length === 1 && argv[0] === '--version') {
       throw err;
     }
   };
-  await load().then((m) => m.main(argv)).catch((err) => {
-    process.stderr.write(`ocikit: ${err && err.message ? err.message : String(err)}\n`);
-    if (err && err.code === 'ERR_MODULE_NOT_FOUND') process.stderr.write('hint: run `npm ci` (or `npm run build`) first\n');
-    process.exitCode = 1;
-  });
+  await load()
+    .then((m) => {
+      applyCommandFlags(argv);
+      return m.main(argv);
+    })
+    .catch((err) => {
+      process.stderr.write(`ocikit: ${err && err.message ? err.message : String(err)}\n`);
+      if (err && err.code === 'ERR_MODULE_NOT_FOUND') process.stderr.write('hint: run `npm ci` (or `npm run build`) first\n');
+      process.exitCode = 1;
+    });
 }

@@ -19,9 +19,18 @@
 import fs from 'node:fs';
 import { copyVerifiedRange, type FileRange } from '../fs/file-range.js';
 import type { VerifyExpectation } from '../digest/verify-stream.js';
+import { limiter } from '../util/limit.js';
 
 /** Verdicts kept (the oldest is forgotten first): a few hundred bytes each. */
 const KEPT_VERDICTS = 4096;
+
+/**
+ * Verifications reading at once. A verification goes on after the download
+ * that started it has gone (its verdict serves the next one), so without a
+ * bound a client that asks for many large blobs and hangs up at once would
+ * have the server read them all at the same time, 3 MiB of buffers each.
+ */
+const CONCURRENT_VERIFICATIONS = 4;
 
 /** The verification read another version of the file than the download has open: the download checks its own bytes. */
 class AnotherVersion extends Error {}
@@ -33,6 +42,7 @@ interface Verdict {
 
 export class VerifiedBlobs {
   private readonly verdicts = new Map<string, Verdict>();
+  private readonly reading = limiter(CONCURRENT_VERIFICATIONS);
 
   /**
    * The check a download of `range` hands to copyVerifiedRange
@@ -57,7 +67,7 @@ export class VerifiedBlobs {
   }
 
   private start(expected: VerifyExpectation, version: string, reopen: () => Promise<FileRange | undefined>): Verdict {
-    const settled = (async () => {
+    const settled = this.reading(async () => {
       const own = await reopen();
       if (!own) throw new AnotherVersion();
       if ((await versionOf(own).catch(() => undefined)) !== version) {
@@ -65,7 +75,7 @@ export class VerifiedBlobs {
         throw new AnotherVersion();
       }
       await copyVerifiedRange(own, expected, async () => undefined);
-    })();
+    });
     const verdict = { version, settled };
     this.verdicts.delete(expected.digest);
     this.verdicts.set(expected.digest, verdict);

@@ -80,3 +80,43 @@ describe('VerifiedBlobs: one verification per version of a blob file, shared by 
     await expect((await blobs.checkFor(await openRange(), expected, openRange))()).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
   });
 });
+
+describe('VerifiedBlobs: bounded reading', () => {
+  it('reads at most four files at once, however many downloads start verifications of different blobs', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'ocikit-verified-many-'));
+    const handles: FileHandle[] = [];
+    try {
+      let open_ = 0;
+      let most = 0;
+      const blobs = new VerifiedBlobs();
+      const checks = await Promise.all(
+        Array.from({ length: 12 }, async (_, i) => {
+          const bytes = Buffer.alloc(200_000, i);
+          const file = path.join(dir, `b${i}`);
+          await writeFile(file, bytes);
+          const openRange = async (): Promise<FileRange> => {
+            const fh = await open(file, 'r');
+            handles.push(fh);
+            return { fd: fh.fd, start: 0, size: bytes.length, path: file, release: () => fh.close() };
+          };
+          const reopen = async (): Promise<FileRange> => {
+            open_++;
+            most = Math.max(most, open_);
+            const range = await openRange();
+            return { ...range, release: async () => {
+              open_--;
+              await range.release!();
+            } };
+          };
+          return blobs.checkFor(await openRange(), { digest: sha256(bytes), size: bytes.length }, reopen);
+        }),
+      );
+      await Promise.all(checks.map((check) => check()));
+      expect(most).toBeGreaterThan(0);
+      expect(most).toBeLessThanOrEqual(4);
+    } finally {
+      await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

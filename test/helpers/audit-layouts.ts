@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ocikit } from './cli.js';
+import { ocikit, type RunOptions } from './cli.js';
 
 export interface Desc {
   mediaType: string;
@@ -87,12 +87,12 @@ export interface VerifyJson {
   blobs: Array<{ digest: string; size: number; status: string; referenced: boolean }>;
 }
 
-/** `ocikit verify --format json ...`: the exit status and the parsed report. */
-export async function verifyJson(args: string[]): Promise<{ code: number; report: VerifyJson; stderr: string }> {
-  const r = await ocikit(['verify', ...args, '--format', 'json']);
-  let report: VerifyJson;
+/** `ocikit verify --format json ...`: the exit status and the parsed report (`R`: a report type with more fields). */
+export async function verifyJson<R = VerifyJson>(args: string[], opts: RunOptions = {}): Promise<{ code: number; report: R; stderr: string }> {
+  const r = await ocikit(['verify', ...args, '--format', 'json'], opts);
+  let report: R;
   try {
-    report = JSON.parse(r.stdout) as VerifyJson;
+    report = JSON.parse(r.stdout) as R;
   } catch {
     throw new Error(`verify printed no JSON report (exit ${r.code}):\n${r.stderr}${r.stdout}`);
   }

@@ -8,11 +8,11 @@
 import { describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterFile, isCleanError, ocikit, run, type RunResult } from '../helpers/cli.js';
+import { afterFile, isCleanError, ocikit, run, type RunOptions, type RunResult } from '../helpers/cli.js';
 import { once, requireTool } from '../helpers/peers.js';
 import { startRegistry } from '../helpers/registry.js';
 import { offlineGuard, type OfflineGuard } from '../helpers/offline.js';
-import { blobFile, editIndex, EMPTY, OCI_MANIFEST, storeBlob, storeJson, tagged, type Desc, type Finding } from '../helpers/audit-layouts.js';
+import { blobFile, editIndex, EMPTY, OCI_MANIFEST, storeBlob, storeJson, tagged, verifyJson, type Desc, type Finding } from '../helpers/audit-layouts.js';
 import { addImage, addIndex, attestImage, emptyLayout, KEY_TYPES, makeKey, signImage, type KeyType, type TestKey } from '../helpers/cosign-fixtures.js';
 
 const { tmp } = afterFile();
@@ -34,20 +34,18 @@ interface Report {
 }
 
 let guard: OfflineGuard | undefined;
-async function cli(args: string[], opts: { input?: Buffer } = {}): Promise<RunResult> {
+/** How every ocikit of this file runs: under the no-network guard. */
+async function offline(opts: { input?: Buffer } = {}): Promise<RunOptions> {
   guard ??= await offlineGuard(await tmp());
-  return ocikit(args, { env: guard.env, ...(opts.input ? { input: opts.input } : {}) });
+  return { env: guard.env, ...(opts.input ? { input: opts.input } : {}) };
+}
+
+async function cli(args: string[], opts: { input?: Buffer } = {}): Promise<RunResult> {
+  return ocikit(args, await offline(opts));
 }
 
 async function verify(target: string, args: string[] = [], opts: { input?: Buffer } = {}): Promise<{ code: number; report: Report; stderr: string }> {
-  const r = await cli(['verify', target, ...args, '--format', 'json'], opts);
-  let report: Report;
-  try {
-    report = JSON.parse(r.stdout) as Report;
-  } catch {
-    throw new Error(`verify printed no JSON report (exit ${r.code}):\n${r.stderr}${r.stdout}`);
-  }
-  return { code: r.code, report, stderr: r.stderr };
+  return verifyJson<Report>([target, ...args], await offline(opts));
 }
 
 /** The signature findings of each subject, codes sorted: what every placement and form must agree on. */

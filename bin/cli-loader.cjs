@@ -26,27 +26,31 @@ const SHA256_BYTES = 32;
  * under the same ones.
  */
 function applyCliFlags() {
-  const given = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
-  const v8 = require('node:v8');
   // Keep V8's young generation at its starting size instead of letting it grow to 3 x 16 MiB: the
   // CLI allocates many short-lived objects (a manifest walk parses tens of thousands of documents),
   // and the grown young generation alone was a third of the peak RSS of `inspect` or `verify` on a
   // layout of 11,000 manifests (160 MiB, 138 MiB without it, no slower; bench/inspect.mjs).
-  if (!/semi[-_]space/.test(given)) v8.setFlagsFromString('--semi-space-growth-factor=1');
+  setUnlessGiven(/semi[-_]space/, '--semi-space-growth-factor=1');
   // Let the old generation grow by at most 20 % between full collections (V8 allows up to 4x), and
   // have V8 favour size over speed (smaller young generation, earlier collections): an audit of
   // 50,000 manifests keeps about 50 MiB of facts, and the garbage promoted around them took
   // `inspect --html` to 160 MiB (now about 143, some 10 % slower; bench/inspect.mjs, issue 16).
-  if (!/heap[-_]growing/.test(given)) v8.setFlagsFromString('--heap-growing-percent=20');
-  if (!/optimize[-_]for[-_]size/.test(given)) v8.setFlagsFromString('--optimize-for-size');
+  setUnlessGiven(/heap[-_]growing/, '--heap-growing-percent=20');
+  setUnlessGiven(/optimize[-_]for[-_]size/, '--optimize-for-size');
+}
+
+/** Set a V8 flag, unless the user gave node one that `given` matches (on its command line or in NODE_OPTIONS): theirs wins. */
+function setUnlessGiven(given, flag) {
+  if (given.test(`${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`)) return;
+  require('node:v8').setFlagsFromString(flag);
 }
 
 /**
  * Commands that move bulk bytes over the network: a pull of 1 GiB receives
  * it in 16,000 socket buffers, and the small young generation the flags
  * above keep made it collect garbage for a quarter of its CPU time (pull
- * 3.4 s against 3.0 s with V8's own young generation, 86 against 107 MiB
- * peak; bench/registry.mjs, issue 18). Their metadata is a registry's
+ * 3.4 s against 3.0 s with V8's own young generation, 86 against 102-107
+ * MiB peak; bench/registry.mjs, issue 18). Their metadata is a registry's
  * worth, not a 50,000-manifest layout's.
  */
 const BULK_TRANSFERS = new Set(['pull', 'push']);
@@ -59,10 +63,8 @@ const BULK_TRANSFERS = new Set(['pull', 'push']);
 function applyCommandFlags(argv) {
   // The command is the first word that is not a flag (a global flag's value could pass for one: no harm, the flags just stay).
   if (!BULK_TRANSFERS.has(argv.find((a) => !a.startsWith('-')))) return;
-  const given = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
-  const v8 = require('node:v8');
-  if (!/semi[-_]space/.test(given)) v8.setFlagsFromString('--semi-space-growth-factor=2');
-  if (!/optimize[-_]for[-_]size/.test(given)) v8.setFlagsFromString('--no-optimize-for-size');
+  setUnlessGiven(/semi[-_]space/, '--semi-space-growth-factor=2');
+  setUnlessGiven(/optimize[-_]for[-_]size/, '--no-optimize-for-size');
 }
 
 /**

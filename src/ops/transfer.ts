@@ -194,8 +194,7 @@ export async function copyRoots(src: ReadTarget, dst: WriteTarget, roots: Root[]
   if (opts.announce && opts.onEvent) await announceGraph(src, roots.map((r) => r.descriptor), opts.onEvent);
   for (const root of roots) {
     // nameRoots sets the tags once everything is copied; a registry can store the root under its first one right away.
-    const first = root.tags[0];
-    const rootTag = first === undefined ? undefined : (parseNameRef(first) ?? { tag: first }).tag;
+    const rootTag = root.tags[0] === undefined ? undefined : nameOf(root.tags[0]).tag;
     const r = await copyGraph(src, dst, root.descriptor, { concurrency: opts.concurrency, limit: opts.limit, referrers: opts.referrers, onEvent: opts.onEvent, continuePastFailedReferrers: true, rootTag });
     result.nodes += r.nodes;
     result.bytesCopied += r.bytesCopied;
@@ -220,13 +219,18 @@ function untaggedName(desc: Descriptor): { repository?: string; imageName?: stri
   return { repository, imageName: written !== undefined && parseImageName(written)?.tag === undefined ? written : repository };
 }
 
+/** A root's name, `TAG` or `REPO:TAG`, as the edit that gives it. */
+function nameOf(name: string): { repository?: string; tag?: string } {
+  return parseNameRef(name) ?? { tag: name };
+}
+
 async function nameRoots(dst: WriteTarget, roots: Root[], referrers: Descriptor[]): Promise<void> {
   const rootDigests = new Set(roots.map((r) => r.descriptor.digest));
   const edits: NameEdit[] = [];
   for (const root of roots) {
     // An untagged root keeps the repository its entry named (a manifest pushed by digest into one repository).
     if (root.tags.length === 0) edits.push({ desc: root.descriptor, ...untaggedName(root.descriptor) });
-    for (const name of root.tags) edits.push({ desc: root.descriptor, ...(parseNameRef(name) ?? { tag: name }) });
+    for (const name of root.tags) edits.push({ desc: root.descriptor, ...nameOf(name) });
   }
   for (const d of referrers) if (!rootDigests.has(d.digest)) edits.push({ desc: d });
   if (keepsIndex(dst)) {

@@ -214,18 +214,24 @@ export async function handleBlobGet(req: IncomingMessage, res: ServerResponse, c
  * tail would otherwise hold the send (and its slot) open.
  */
 async function sendWatched(body: Readable, stages: Transform[], res: ServerResponse, stall: StallLimit, what: string): Promise<void> {
+  const watch = watchResponse(res, stall, what);
+  try {
+    await pipeline([body, ...stages, new ProgressTap(watch.progress), res]);
+  } catch (err) {
+    throw watch.stalled() ?? err;
+  } finally {
+    watch.stop();
+  }
+}
+
+/** The stall watch of a response body: a stall destroys the response, and stalled() is then the error to report. */
+function watchResponse(res: ServerResponse, stall: StallLimit, what: string): { progress(bytes: number): void; stop(): void; stalled(): Error | undefined } {
   let stalled: Error | undefined;
   const watch = watchStall(stall, `${what} sent`, (err) => {
     stalled = err;
     res.destroy(err);
   });
-  try {
-    await pipeline([body, ...stages, new ProgressTap(watch.progress), res]);
-  } catch (err) {
-    throw stalled ?? err;
-  } finally {
-    watch.stop();
-  }
+  return { ...watch, stalled: () => stalled };
 }
 
 /**
@@ -238,12 +244,8 @@ async function sendWatched(body: Readable, stages: Transform[], res: ServerRespo
 async function sendStoredBlob(file: FileRange, desc: Descriptor, res: ServerResponse, ctx: HandlerContext): Promise<void> {
   const what = `blob ${desc.digest}`;
   const expected = { digest: desc.digest, size: desc.size, source: file.path };
-  let stalled: Error | undefined;
-  const gone = (): Error => stalled ?? new OcikitError('IO_ERROR', `the client closed the connection before ${what} was sent`);
-  const watch = watchStall(ctx.stall, `${what} sent`, (err) => {
-    stalled = err;
-    res.destroy(err);
-  });
+  const watch = watchResponse(res, ctx.stall, what);
+  const gone = (): Error => watch.stalled() ?? new OcikitError('IO_ERROR', `the client closed the connection before ${what} was sent`);
   const write = (chunk: Buffer): Promise<void> =>
     new Promise((resolve, reject) => {
       if (res.destroyed) return reject(gone());
@@ -252,7 +254,7 @@ async function sendStoredBlob(file: FileRange, desc: Descriptor, res: ServerResp
       res.once('close', onClose);
       res.write(chunk, (err) => {
         res.off('close', onClose);
-        if (err) return reject(stalled ?? err);
+        if (err) return reject(watch.stalled() ?? err);
         watch.progress(chunk.length);
         resolve();
       });
@@ -277,7 +279,7 @@ async function sendStoredBlob(file: FileRange, desc: Descriptor, res: ServerResp
   } catch (err) {
     // Headers and most of the body are out: the client must see a cut connection, not an ending.
     res.destroy();
-    throw stalled ?? err;
+    throw watch.stalled() ?? err;
   } finally {
     watch.stop();
   }

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable, Transform } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { isOcikitError, OcikitError } from '../errors.js';
+import { isOcikitError } from '../errors.js';
 import { copyVerifiedRange, VerifiedFileRange, type FileRange } from '../fs/file-range.js';
 import { fetchDocument } from '../graph/content.js';
 import { referrersIndex } from '../ops/discover.js';
@@ -245,7 +245,8 @@ async function sendStoredBlob(file: FileRange, desc: Descriptor, res: ServerResp
   const what = `blob ${desc.digest}`;
   const expected = { digest: desc.digest, size: desc.size, source: file.path };
   const watch = watchResponse(res, ctx.stall, what);
-  const gone = (): Error => watch.stalled() ?? new OcikitError('IO_ERROR', `the client closed the connection before ${what} was sent`);
+  // The code a stream pipeline gives a response whose connection closed: the server counts it as the client's doing, not a failure.
+  const gone = (): Error => watch.stalled() ?? Object.assign(new Error(`the client closed the connection before ${what} was sent`), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
   const write = (chunk: Buffer): Promise<void> =>
     new Promise((resolve, reject) => {
       if (res.destroyed) return reject(gone());

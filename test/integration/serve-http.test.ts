@@ -693,6 +693,50 @@ describe('library API', { timeout: 120_000 }, () => {
     }
   });
 
+  it('clients that hang up as soon as they have a blob (or before it) are logged as closed connections, never as server failures', async () => {
+    const dir = await tempDir('ocikit-serve-early-hangup-');
+    try {
+      const blob = Buffer.alloc(300 * 1024, 3);
+      await ocikitOk(['init', path.join(dir.dir, 'l')]);
+      const pushed = await ocikit(['blob', 'push', path.join(dir.dir, 'l'), '-'], { input: blob });
+      expect(pushed.code, pushed.stderr).toBe(0);
+      const events: import('../../src/index.js').RequestEvent[] = [];
+      const server = await startServer(await LayoutDir.open(path.join(dir.dir, 'l')), { port: 0, repository: 'l', onRequest: (e) => events.push(e) });
+      const { connect } = await import('node:net');
+      const request = `GET /v2/l/blobs/${sha256(blob)} HTTP/1.1\r\nHost: x\r\n\r\n`;
+      const rounds = 20;
+      try {
+        for (let i = 0; i < rounds; i++) {
+          const socket = connect(server.port, '127.0.0.1');
+          if (i % 2 === 0) {
+            // Gone before the answer: the request is written and the connection closed at once.
+            socket.end(request, () => socket.destroy());
+          } else {
+            // Gone the moment the last byte arrived, as a client that counts Content-Length does.
+            socket.write(request);
+            let got = 0;
+            await new Promise<void>((resolve) => {
+              socket.on('data', (d: Buffer) => {
+                got += d.length;
+                if (got >= blob.length) {
+                  socket.destroy();
+                  resolve();
+                }
+              });
+              socket.on('close', () => resolve());
+            });
+          }
+        }
+        await vi.waitFor(() => expect(events).toHaveLength(rounds), { timeout: 10_000 });
+        expect(events.filter((e) => e.error !== undefined || e.status >= 500)).toEqual([]);
+      } finally {
+        await server.close();
+      }
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
   it('concurrent downloads of one blob all arrive whole; after the file is damaged in place, the next download is cut short', async () => {
     const dir = await tempDir('ocikit-serve-shared-verify-');
     try {
